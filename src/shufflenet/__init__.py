@@ -1,0 +1,34 @@
+"""shufflenet: build, analyse, measure, train and deploy ShuffleNet and compact CNNs.
+
+>>> import shufflenet
+>>> model = shufflenet.create_model("shufflenet_v2_x1_0")
+>>> report = shufflenet.analyze(model, input_size=(1, 3, 224, 224))
+"""
+
+from shufflenet.complexity import ComplexityReport, OpType, analyze
+from shufflenet.layers import channel_shuffle, concat_shuffle, concat_shuffle_split
+from shufflenet.models import (
+    create_model,
+    from_torchvision,
+    get_entry,
+    list_models,
+    load_weights,
+    save_weights,
+)
+from shufflenet.version import __version__
+
+__all__ = [
+    "ComplexityReport",
+    "OpType",
+    "__version__",
+    "analyze",
+    "channel_shuffle",
+    "concat_shuffle",
+    "concat_shuffle_split",
+    "create_model",
+    "from_torchvision",
+    "get_entry",
+    "list_models",
+    "load_weights",
+    "save_weights",
+]

@@ -1,0 +1,1 @@
+"""The ``shufflenet`` command: a thin layer over the library."""

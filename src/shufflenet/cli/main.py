@@ -1,0 +1,116 @@
+"""Entry point of the ``shufflenet`` command.
+
+Every sub-command parses its arguments, calls typed library functions and
+renders their results. Errors a user can fix (bad names, shapes, files) are
+reported on one line on stderr with a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from shufflenet.complexity import analyze
+from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
+from shufflenet.models import create_model, list_models
+from shufflenet.utils.tables import csv_table, markdown_table, rich_table
+from shufflenet.version import __version__
+
+FORMATS = ("table", "md", "json", "csv")
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user error detected by the CLI itself."""
+
+
+def _input_size(args: argparse.Namespace) -> tuple[int, int, int, int]:
+    if args.batch < 1 or args.input_size < 1 or args.in_chans < 1:
+        raise CliError("--batch, --input-size and --in-chans must be positive integers")
+    return (args.batch, args.in_chans, args.input_size, args.input_size)
+
+
+def _cmd_models(args: argparse.Namespace, console: Console) -> int:
+    names = list_models(args.pattern)
+    if not names:
+        raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
+    summaries = summarize_models(names, _input_size(args), small_input=args.small_input)
+    exact = args.format in ("json", "csv")
+    rows = [s.as_row(exact=exact) for s in summaries]
+    if args.format == "json":
+        console.print_json(json.dumps([dict(zip(SUMMARY_HEADERS, r)) for r in rows]))
+    elif args.format == "csv":
+        console.out(csv_table(SUMMARY_HEADERS, rows), end="")
+    elif args.format == "md":
+        console.out(markdown_table(SUMMARY_HEADERS, rows), end="")
+    else:
+        title = f"{len(rows)} models @ {args.input_size}x{args.input_size} (FLOPs = multiply-adds; paper: ImageNet)"
+        console.print(rich_table(SUMMARY_HEADERS, rows, title=title))
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    size = _input_size(args)
+    model = create_model(args.model, in_chans=args.in_chans, small_input=args.small_input)
+    report = analyze(model, size, name=args.model)
+    if args.format == "json":
+        console.out(report.to_json(), end="\n")
+    elif args.format == "csv":
+        console.out(report.to_csv(), end="")
+    elif args.format == "md":
+        console.out(report.to_markdown(per_layer=not args.summary), end="")
+    else:
+        console.print(*report.to_rich(per_layer=not args.summary))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shufflenet",
+        description="Build, analyse and measure ShuffleNet and other compact CNNs.",
+    )
+    parser.add_argument("--version", action="version", version=f"shufflenet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_shape_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
+        p.add_argument("--in-chans", type=int, default=3, help="input channels (default 3)")
+        p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as in the papers)")
+        p.add_argument("--small-input", action="store_true", help="stride-1 stem without max-pool (28/32 px)")
+        p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+
+    p = sub.add_parser("models", help="list registered models with params, FLOPs, MAC and paper figures")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'shufflenet_v2*'")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("profile", help="per-layer params, FLOPs and MAC of one model")
+    p.add_argument("model", help="registered model name (see `shufflenet models`)")
+    p.add_argument("--summary", action="store_true", help="totals by operator type only")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_profile)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
+    console = Console(soft_wrap=args.format != "table", width=None if sys.stdout.isatty() else 200)
+    err = Console(stderr=True)
+    try:
+        return args.func(args, console)
+    except (CliError, ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

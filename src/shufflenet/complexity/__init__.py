@@ -1,0 +1,19 @@
+"""Params, FLOPs (multiply-adds) and memory access cost of any nn.Module."""
+
+from shufflenet.complexity.costs import OpCost, OpType, classify_conv, conv_cost, matmul_cost, memory_cost
+from shufflenet.complexity.engine import analyze
+from shufflenet.complexity.report import ComplexityReport, LayerRow, TypeTotals, human
+
+__all__ = [
+    "ComplexityReport",
+    "LayerRow",
+    "OpCost",
+    "OpType",
+    "TypeTotals",
+    "analyze",
+    "classify_conv",
+    "conv_cost",
+    "human",
+    "matmul_cost",
+    "memory_cost",
+]

@@ -1,0 +1,169 @@
+"""The analysis engine: run a model once and price every tensor operator it executes.
+
+A ``TorchDispatchMode`` sees each ATen operator the model really runs, functional
+calls (``torch.cat``, ``chunk``, a functional channel shuffle) included, so any
+``nn.Module`` can be analysed, not only ours. Module hooks record which module
+was running, so each operator row carries the module's qualified name. Views
+(reshape, transpose, split) move no data and produce no row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from shufflenet.complexity.costs import OpCost, OpType, classify_conv, conv_cost, matmul_cost, memory_cost
+from shufflenet.complexity.report import ComplexityReport, LayerRow
+
+__all__ = ["analyze"]
+
+aten = torch.ops.aten
+
+_CONV_OPS = {aten.convolution.default, aten._convolution.default, aten.convolution_overrideable.default}
+_MATMUL_OPS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
+_FREE_OPS = {aten._unsafe_view.default, aten.detach.default, aten.lift_fresh.default, aten.alias.default}
+_MOVEMENT = {
+    "cat", "stack", "clone", "_to_copy", "copy_", "contiguous", "constant_pad_nd", "index_select",
+    "gather", "roll", "flip", "repeat", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "native_channel_shuffle",
+}  # fmt: skip
+_POOLING = {"mean", "amax", "sum"}
+_NORMS = {
+    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+    "native_layer_norm", "native_group_norm", "_softmax", "_log_softmax",
+}  # fmt: skip
+
+
+def _tensors(tree: object) -> list[Tensor]:
+    return [t for t in tree_flatten(tree)[0] if isinstance(t, Tensor)]
+
+
+def _classify(func: torch._ops.OpOverload, args: tuple) -> OpType:
+    name = func.overloadpacket.__name__
+    if name in _MOVEMENT:
+        return OpType.DATA_MOVEMENT
+    if "pool" in name or name in _POOLING:
+        return OpType.POOLING
+    if torch.Tag.pointwise in func.tags or name in _NORMS:
+        return OpType.ELEMENTWISE
+    return OpType.OTHER
+
+
+def _price(func: torch._ops.OpOverload, args: tuple, out: object) -> tuple[OpType, OpCost]:
+    """Type and cost of one executed operator: the only place that reads ATen schemas."""
+    outputs = [t.shape for t in _tensors(out)]
+    if func in _CONV_OPS:
+        x, w, b = args[0], args[1], args[2]
+        transposed = bool(args[6])
+        groups = int(args[8])
+        in_chs = x.shape[1]
+        out_chs = w.shape[1] * groups if transposed else w.shape[0]
+        kind = classify_conv(in_chs, out_chs, w.shape[2:], groups)
+        return kind, conv_cost(x.shape, w.shape, outputs[0], bias=b is not None, transposed=transposed)
+    if func in _MATMUL_OPS:
+        has_bias = func in (aten.addmm.default, aten.baddbmm.default)
+        bias, a, b = (args[0], args[1], args[2]) if has_bias else (None, args[0], args[1])
+        bias_numel = bias.numel() if bias is not None else 0
+        return OpType.LINEAR, matmul_cost(a.shape, b.shape, bias_numel)
+    kind = _classify(func, args)
+    reads = _tensors(args[1:]) if func is aten.copy_.default else _tensors(args)
+    # Only the primary output is written at inference: BN's saved statistics and
+    # max-pool's indices exist for the backward pass (and differ by backend).
+    return kind, memory_cost([t.shape for t in reads], outputs[:1])
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self, param_ids: set[int]) -> None:
+        super().__init__()
+        self.param_ids = param_ids
+        self.module_stack: list[str] = [""]
+        self.rows: list[LayerRow] = []
+
+    def _is_param(self, t: Tensor) -> bool:
+        # A linear layer's weight arrives transposed: a view whose base is the parameter.
+        return id(t) in self.param_ids or (t._base is not None and id(t._base) in self.param_ids)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = _tensors((args, kwargs))
+        if not inputs or func.is_view or func in _FREE_OPS:
+            return out
+        kind, cost = _price(func, args, out)
+        outs = _tensors(out)
+        self.rows.append(
+            LayerRow(
+                module=self.module_stack[-1],
+                op=func.overloadpacket.__name__,
+                type=kind,
+                output_shape=tuple(outs[0].shape) if outs else (),
+                params=sum(t.numel() for t in inputs if self._is_param(t)),
+                flops=cost.flops,
+                mac=cost.mac,
+            )
+        )
+        return out
+
+
+@contextmanager
+def _track_modules(model: nn.Module, stack: list[str]) -> Iterator[None]:
+    def enter(name: str) -> Callable[..., None]:
+        return lambda module, args: stack.append(name)
+
+    def leave(module: nn.Module, args: object, output: object) -> None:
+        stack.pop()
+
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_pre_hook(enter(name)))
+            handles.append(module.register_forward_hook(leave))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for t in model.parameters():
+        return t.device
+    return torch.device("cpu")
+
+
+def analyze(
+    model: nn.Module,
+    input_size: Sequence[int] = (1, 3, 224, 224),
+    *,
+    name: str | None = None,
+) -> ComplexityReport:
+    """Count params, FLOPs (multiply-adds) and MAC of ``model`` for one input.
+
+    The model runs once in eval mode under ``torch.no_grad`` (its mode is
+    restored afterwards) on a random input of ``input_size`` on the model's
+    device. A model on the ``meta`` device is analysed without any arithmetic,
+    which makes even multi-GFLOP networks instant.
+    """
+    if any(int(d) < 1 for d in input_size):
+        raise ValueError(f"input_size must be positive, got {tuple(input_size)}")
+    params = {id(p): p for p in model.parameters()}
+    recorder = _Recorder(set(params))
+    x = torch.randn(*input_size, device=_model_device(model))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), _track_modules(model, recorder.module_stack), recorder:
+            model(x)
+    finally:
+        model.train(was_training)
+    return ComplexityReport(
+        model=name or type(model).__name__,
+        input_size=tuple(int(d) for d in input_size),
+        params=sum(p.numel() for p in params.values()),
+        rows=recorder.rows,
+    )

@@ -1,0 +1,25 @@
+"""Building blocks shared by every network in the package."""
+
+from shufflenet.layers.conv_bn_act import RELU, ConvBnAct, check_groups, pw_group_conv
+from shufflenet.layers.se import SqueezeExcite, make_divisible
+from shufflenet.layers.shuffle import (
+    ChannelShuffle,
+    channel_shuffle,
+    check_nchw,
+    concat_shuffle,
+    concat_shuffle_split,
+)
+
+__all__ = [
+    "RELU",
+    "ChannelShuffle",
+    "ConvBnAct",
+    "SqueezeExcite",
+    "channel_shuffle",
+    "check_groups",
+    "check_nchw",
+    "concat_shuffle",
+    "concat_shuffle_split",
+    "make_divisible",
+    "pw_group_conv",
+]

@@ -1,0 +1,102 @@
+"""Channel shuffle and the ShuffleNet V2 merged concat + shuffle + split.
+
+A channel shuffle with ``g`` groups is the paper's reshape (g, C/g) -> transpose
+-> flatten. It is a fixed permutation of channels, so it is differentiable and
+costs one read and one write of the tensor. Both NCHW-contiguous and
+channels-last tensors are handled without an extra layout conversion: for a
+channels-last tensor the same permutation is done on its NHWC view, so the
+result keeps the input's memory format.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "ChannelShuffle",
+    "channel_shuffle",
+    "concat_shuffle",
+    "concat_shuffle_split",
+    "check_nchw",
+]
+
+
+def check_nchw(x: Tensor, what: str = "input") -> None:
+    """Raise a ValueError unless ``x`` is a 4-D (N, C, H, W) tensor."""
+    if x.dim() != 4:
+        raise ValueError(
+            f"{what} must be a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}"
+        )
+
+
+def _is_channels_last(x: Tensor) -> bool:
+    # A tensor that is both (e.g. C == 1 or H == W == 1) is treated as NCHW.
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """Shuffle channels so that each new group holds one channel of every old group.
+
+    Output channel ``i * groups + j`` is input channel ``j * (C // groups) + i``.
+    """
+    check_nchw(x)
+    n, c, h, w = x.shape
+    if groups < 1 or c % groups != 0:
+        raise ValueError(
+            f"channel_shuffle: {c} channels are not divisible by groups={groups}; "
+            "use a group count that divides the channel count"
+        )
+    if groups == 1:
+        return x
+    if _is_channels_last(x):
+        nhwc = x.permute(0, 2, 3, 1).reshape(n, h, w, groups, c // groups)
+        return nhwc.transpose(3, 4).reshape(n, h, w, c).permute(0, 3, 1, 2)
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
+    """``channel_shuffle(cat([a, b]), 2)`` as a single interleaving copy.
+
+    ShuffleNet V2's guideline G4 asks for concat, shuffle and the next split to
+    be one element-wise operation; interleaving writes the output once instead
+    of twice (once for the concat, once for the shuffle).
+    """
+    check_nchw(a, "first input")
+    check_nchw(b, "second input")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"concat_shuffle needs two tensors of equal shape, got {tuple(a.shape)} "
+            f"and {tuple(b.shape)}"
+        )
+    n, c, h, w = a.shape
+    if _is_channels_last(a):
+        pair = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
+        return pair.reshape(n, h, w, 2 * c).permute(0, 3, 1, 2)
+    return torch.stack((a, b), dim=2).reshape(n, 2 * c, h, w)
+
+
+def concat_shuffle_split(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Concat, shuffle with 2 groups and split into halves, as one operation.
+
+    Identical to ``channel_shuffle(torch.cat([a, b], 1), 2).chunk(2, 1)``; the
+    split costs nothing because the halves are views of the interleaved tensor.
+    """
+    left, right = concat_shuffle(a, b).chunk(2, dim=1)
+    return left, right
+
+
+class ChannelShuffle(nn.Module):
+    """Module form of :func:`channel_shuffle`, so it shows up in model summaries."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        if groups < 1:
+            raise ValueError(f"ChannelShuffle: groups must be >= 1, got {groups}")
+        self.groups = groups
+
+    def forward(self, x: Tensor) -> Tensor:
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

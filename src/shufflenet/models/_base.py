@@ -1,0 +1,90 @@
+"""The face every classifier in the package shows: features, head, classifier reset."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from shufflenet.layers import ConvBnAct, check_nchw
+
+__all__ = ["Classifier", "make_stem"]
+
+
+def make_stem(in_chans: int, out_chs: int, small_input: bool) -> nn.Sequential:
+    """3x3 conv (stride 2) + 3x3 max-pool (stride 2), or a stride-1 conv alone.
+
+    The small-input stem keeps 28x28 or 32x32 images at full resolution into
+    stage 2, so stage 4 still sees 4x4 instead of 1x1.
+    """
+    if small_input:
+        return nn.Sequential(ConvBnAct(in_chans, out_chs, 3, stride=1))
+    return nn.Sequential(ConvBnAct(in_chans, out_chs, 3, stride=2), nn.MaxPool2d(3, 2, 1))
+
+
+class Classifier(nn.Module):
+    """Base class: ``stem -> stages -> head_conv -> global pool -> dropout -> fc``.
+
+    Subclasses build ``stem``, ``stages`` and ``head_conv`` (``nn.Identity`` where
+    the network has none) and call :meth:`_init_head`. Global average pooling
+    adapts to any resolution (no fixed 7x7 pool).
+    """
+
+    stem: nn.Module
+    stages: nn.Module
+    head_conv: nn.Module
+
+    def __init__(self, in_chans: int, num_classes: int) -> None:
+        super().__init__()
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.num_features = 0
+
+    def _init_head(self, num_features: int, drop_rate: float = 0.0) -> None:
+        self.num_features = num_features
+        self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.fc = nn.Linear(num_features, self.num_classes) if self.num_classes > 0 else nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise a ValueError naming the problem when ``x`` cannot be fed to the model."""
+        check_nchw(x)
+        if x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"input has {x.shape[1]} channels but the model expects in_chans={self.in_chans}; "
+                f"pass in_chans={x.shape[1]} when creating the model"
+            )
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        self.check_input(x)
+        return self.head_conv(self.stages(self.stem(x)))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.drop(torch.flatten(self.global_pool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final layer (e.g. for fine-tuning); 0 leaves pooled features."""
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()

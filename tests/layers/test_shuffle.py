@@ -1,0 +1,101 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shufflenet.layers import ChannelShuffle, channel_shuffle, concat_shuffle, concat_shuffle_split
+
+
+def _labels(c: int, g: int, h: int = 2, w: int = 3) -> torch.Tensor:
+    """A tensor whose every value is its channel index, so a shuffle reads as a permutation."""
+    return torch.arange(c, dtype=torch.float64).view(1, c, 1, 1).expand(2, c, h, w).contiguous()
+
+
+groups_and_width = st.tuples(st.integers(1, 8), st.integers(1, 8))
+
+
+@settings(max_examples=60, deadline=None)
+@given(groups_and_width)
+def test_shuffle_is_a_permutation(gn: tuple[int, int]) -> None:
+    g, n = gn
+    out = channel_shuffle(_labels(g * n, g), g)
+    perm = out[0, :, 0, 0].long()
+    assert sorted(perm.tolist()) == list(range(g * n))
+    # output channel i*g + j is input channel j*n + i (the paper's reshape-transpose-flatten)
+    expected = torch.arange(g * n).view(g, n).t().reshape(-1)
+    assert torch.equal(perm, expected)
+    assert torch.equal(out, out[:, :, :1, :1].expand_as(out))  # spatial values untouched
+
+
+@settings(max_examples=60, deadline=None)
+@given(groups_and_width)
+def test_shuffle_then_inverse_group_count_is_identity(gn: tuple[int, int]) -> None:
+    g, n = gn
+    x = torch.randn(2, g * n, 3, 4)
+    assert torch.equal(channel_shuffle(channel_shuffle(x, g), n), x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 8), st.integers(1, 6))
+def test_every_next_group_sees_every_previous_group(g: int, k: int) -> None:
+    n = g * k  # channels per group; a multiple of g so each next group can hold one of each
+    c = g * n
+    src_group = _labels(c, g)[0, :, 0, 0] // n  # which group of the previous conv made each channel
+    shuffled = channel_shuffle(_labels(c, g), g)[0, :, 0, 0].long()
+    for next_group in shuffled.view(g, n):
+        assert set(src_group[next_group].long().tolist()) == set(range(g))
+    # Without the shuffle, each next group would see a single previous group.
+    unshuffled = torch.arange(c).view(g, n)
+    assert all(len(set(src_group[grp].long().tolist())) == 1 for grp in unshuffled)
+
+
+@pytest.mark.parametrize("g", [2, 3, 4])
+def test_channels_last_matches_and_keeps_format(g: int) -> None:
+    x = torch.randn(2, 12, 5, 7)
+    xcl = x.contiguous(memory_format=torch.channels_last)
+    out = channel_shuffle(xcl, g)
+    assert torch.equal(out, channel_shuffle(x, g))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_shuffle_is_differentiable() -> None:
+    x = torch.randn(1, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: channel_shuffle(t, 3), (x,))
+
+
+def test_module_form() -> None:
+    x = torch.randn(1, 6, 2, 2)
+    assert torch.equal(ChannelShuffle(2)(x), channel_shuffle(x, 2))
+    assert "groups=2" in repr(ChannelShuffle(2))
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_concat_shuffle_split_equals_three_steps(memory_format: torch.memory_format) -> None:
+    a = torch.randn(2, 8, 5, 5).contiguous(memory_format=memory_format)
+    b = torch.randn(2, 8, 5, 5).contiguous(memory_format=memory_format)
+    left, right = concat_shuffle_split(a, b)
+    ref_left, ref_right = channel_shuffle(torch.cat([a, b], 1), 2).chunk(2, 1)
+    assert torch.equal(left, ref_left) and torch.equal(right, ref_right)
+    assert torch.equal(concat_shuffle(a, b), channel_shuffle(torch.cat([a, b], 1), 2))
+
+
+def test_concat_shuffle_is_differentiable() -> None:
+    a = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: concat_shuffle(x, y), (a, b))
+
+
+@pytest.mark.parametrize(
+    ("shape", "groups", "match"),
+    [((1, 6, 2, 2), 4, "not divisible by groups=4"), ((6, 2, 2), 2, "4-D"), ((1, 6, 2, 2), 0, "not divisible")],
+)
+def test_shuffle_bad_input(shape: tuple[int, ...], groups: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        channel_shuffle(torch.randn(shape), groups)
+
+
+def test_concat_shuffle_bad_input() -> None:
+    with pytest.raises(ValueError, match="equal shape"):
+        concat_shuffle(torch.randn(1, 4, 2, 2), torch.randn(1, 2, 2, 2))
+    with pytest.raises(ValueError, match="ChannelShuffle: groups"):
+        ChannelShuffle(0)

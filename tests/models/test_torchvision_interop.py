@@ -1,0 +1,51 @@
+import pytest
+import torch
+import torchvision
+
+import shufflenet
+from shufflenet.models import ShuffleNetV2
+
+
+def _randomise_bn(model: torch.nn.Module) -> None:
+    """Non-trivial BN statistics, so a wrong mapping of any BN cannot go unnoticed."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+
+
+@pytest.mark.parametrize("width", ["0_5", "1_0", "1_5", "2_0"])
+def test_same_logits_as_torchvision(width: str) -> None:
+    tv = getattr(torchvision.models, f"shufflenet_v2_x{width}")().eval()
+    _randomise_bn(tv)
+    ours = shufflenet.from_torchvision(tv).eval()
+    assert isinstance(ours, ShuffleNetV2) and ours.stage_widths == shufflenet.create_model(
+        f"shufflenet_v2_x{width}"
+    ).stage_widths
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
+
+
+def test_state_dict_with_other_classes_and_channels_and_name() -> None:
+    tv = torchvision.models.shufflenet_v2_x1_0(num_classes=10).eval()
+    ours = shufflenet.from_torchvision(tv.state_dict(), name="shufflenet_v2_x1_0").eval()
+    assert ours.num_classes == 10
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
+
+
+def test_mismatching_name_or_unknown_dict_is_a_clear_error() -> None:
+    sd = torchvision.models.shufflenet_v2_x0_5().state_dict()
+    with pytest.raises(ValueError, match="shape mismatches"):
+        shufflenet.from_torchvision(sd, name="shufflenet_v2_x1_0")
+    with pytest.raises(ValueError, match="is not a ShuffleNet V2"):
+        shufflenet.from_torchvision(sd, name="shufflenet_v1_g3_x1_0")
+    with pytest.raises(ValueError, match="unrecognised torchvision state dict"):
+        shufflenet.from_torchvision(torchvision.models.resnet18().state_dict())
+    del sd["fc.bias"]
+    with pytest.raises(ValueError, match="missing keys: fc.bias"):
+        shufflenet.from_torchvision(sd)
