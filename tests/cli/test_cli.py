@@ -10,7 +10,7 @@ from shufflenet.cli.main import main
 
 
 def test_models_lists_registry_with_paper_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models", "shufflenet_v2*", "--format", "json"]) == 0
+    assert main(["models", "shufflenet_v2_x*", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["model"] for r in rows] == ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
     assert rows[1]["paper_flops"] == 146e6 and abs(rows[1]["flops"] - 146e6) < 0.02 * 146e6
@@ -56,3 +56,12 @@ def test_console_script_has_no_traceback() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().startswith("error: unknown model")
+
+
+def test_compare_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "shufflenet_v2_x1_0", "mobilenet_v2_x1_0", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["shufflenet_v2_x1_0", "mobilenet_v2_x1_0"]
+    assert rows[0]["flops"] < rows[1]["flops"]
+    assert main(["compare", "shufflenet_v2_x1_0", "nope"]) == 2
+    assert "unknown model 'nope'" in capsys.readouterr().err

@@ -44,12 +44,17 @@ def test_v1_2x_se_near_527m() -> None:
     assert _close(_report("shufflenet_v1_g3_x2_0", se=True).flops, 527e6)
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if get_entry(n).reference is not None])
+def _with_paper_flops(name: str) -> bool:
+    entry = get_entry(name)
+    return entry.family != "reference" and entry.reference is not None and entry.reference.flops is not None
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if _with_paper_flops(n)])
 def test_every_reference_flops_within_tolerance(name: str) -> None:
     """Every paper FLOPs figure stored next to a model holds (0.25x and g=8 0.5x to 25%/10%:
-    the paper quotes one rounded figure for a whole complexity level)."""
+    the paper quotes one rounded figure for a whole complexity level). The torchvision
+    reference networks have their own test (figures printed to one significant digit)."""
     ref = get_entry(name).reference
-    assert ref is not None and ref.flops is not None
     rel = 0.25 if "x0_25" in name else 0.1 if "x0_5" in name else 0.02
     assert _close(_report(name).flops, ref.flops, rel=rel)
 

@@ -23,8 +23,8 @@ def test_every_width_and_group_is_valid(g: int, s: float) -> None:
 def test_unit_structure() -> None:
     unit = ShuffleV1Unit(240, 240, stride=1, groups=3)
     assert unit.conv1.conv.groups == 3 and unit.conv2.conv.groups == 3
-    assert unit.dw.conv.groups == unit.dw.conv.in_channels == 60  # bottleneck = out / 4
-    assert not hasattr(unit.dw, "act")  # no ReLU after the depthwise conv
+    assert unit.conv3x3.conv.groups == unit.conv3x3.conv.in_channels == 60  # bottleneck = out / 4
+    assert not hasattr(unit.conv3x3, "act")  # no ReLU after the depthwise conv
     assert isinstance(unit.shuffle, ChannelShuffle)
     down = ShuffleV1Unit(240, 480, stride=2, groups=3)
     assert down.conv2.conv.out_channels == 240  # out - in, concatenated with the pooled shortcut

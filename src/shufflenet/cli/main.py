@@ -16,7 +16,7 @@ from rich.console import Console
 
 from shufflenet.complexity import analyze
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
-from shufflenet.models import create_model, list_models
+from shufflenet.models import create_model, get_entry, list_models
 from shufflenet.utils.tables import csv_table, markdown_table, rich_table
 from shufflenet.version import __version__
 
@@ -34,10 +34,7 @@ def _input_size(args: argparse.Namespace) -> tuple[int, int, int, int]:
     return (args.batch, args.in_chans, args.input_size, args.input_size)
 
 
-def _cmd_models(args: argparse.Namespace, console: Console) -> int:
-    names = list_models(args.pattern)
-    if not names:
-        raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
+def _print_summaries(names: list[str], args: argparse.Namespace, console: Console, title: str) -> None:
     summaries = summarize_models(names, _input_size(args), small_input=args.small_input)
     exact = args.format in ("json", "csv")
     rows = [s.as_row(exact=exact) for s in summaries]
@@ -48,8 +45,22 @@ def _cmd_models(args: argparse.Namespace, console: Console) -> int:
     elif args.format == "md":
         console.out(markdown_table(SUMMARY_HEADERS, rows), end="")
     else:
-        title = f"{len(rows)} models @ {args.input_size}x{args.input_size} (FLOPs = multiply-adds; paper: ImageNet)"
         console.print(rich_table(SUMMARY_HEADERS, rows, title=title))
+
+
+def _cmd_models(args: argparse.Namespace, console: Console) -> int:
+    names = list_models(args.pattern)
+    if not names:
+        raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
+    title = f"{len(names)} models @ {args.input_size}x{args.input_size} (FLOPs = multiply-adds; paper: ImageNet)"
+    _print_summaries(names, args, console, title)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    for name in args.models:
+        get_entry(name)  # unknown names fail before any work
+    _print_summaries(args.models, args, console, f"side by side @ {args.input_size}x{args.input_size}")
     return 0
 
 
@@ -87,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'shufflenet_v2*'")
     add_shape_args(p)
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("compare", help="side-by-side params, FLOPs and MAC of several models")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("profile", help="per-layer params, FLOPs and MAC of one model")
     p.add_argument("model", help="registered model name (see `shufflenet models`)")

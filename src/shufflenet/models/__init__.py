@@ -1,6 +1,14 @@
 """Model families and the registry; importing this package registers every model."""
 
-from shufflenet.models import shufflenet_v1, shufflenet_v2  # noqa: F401  (registration)
+from shufflenet.models import (  # noqa: F401  (registration)
+    mobilenet_v1,
+    mobilenet_v2,
+    reference,
+    shufflenet_v1,
+    shufflenet_v2,
+    skeleton,
+    squeezenet,
+)
 from shufflenet.models._base import Classifier
 from shufflenet.models._registry import (
     ModelEntry,
@@ -12,18 +20,31 @@ from shufflenet.models._registry import (
 )
 from shufflenet.models._torchvision import from_torchvision
 from shufflenet.models._weights import load_state_dict_file, load_weights, save_weights
+from shufflenet.models.mobilenet_v1 import MobileNetV1
+from shufflenet.models.mobilenet_v2 import InvertedResidual, MobileNetV2
 from shufflenet.models.shufflenet_v1 import ShuffleNetV1, ShuffleV1Unit
+from shufflenet.models.reference import TorchvisionClassifier
 from shufflenet.models.shufflenet_v2 import ShuffleNetV2, ShuffleV2Unit
+from shufflenet.models.skeleton import UnitSkeleton, fit_stage_widths
+from shufflenet.models.squeezenet import Fire, SqueezeNet
 
 __all__ = [
     "Classifier",
+    "Fire",
+    "InvertedResidual",
+    "MobileNetV1",
+    "MobileNetV2",
     "ModelEntry",
     "PaperReference",
     "ShuffleNetV1",
     "ShuffleNetV2",
     "ShuffleV1Unit",
     "ShuffleV2Unit",
+    "SqueezeNet",
+    "TorchvisionClassifier",
+    "UnitSkeleton",
     "create_model",
+    "fit_stage_widths",
     "from_torchvision",
     "get_entry",
     "list_models",

@@ -2,23 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import Tensor, nn
 
 from shufflenet.layers import ConvBnAct, check_nchw
 
-__all__ = ["Classifier", "make_stem"]
+__all__ = ["Classifier", "UnitFactory", "build_stages", "make_stem"]
+
+#: ``(stage_index, unit_index, in_chs, out_chs, stride) -> unit``
+UnitFactory = Callable[[int, int, int, int, int], nn.Module]
 
 
-def make_stem(in_chans: int, out_chs: int, small_input: bool) -> nn.Sequential:
-    """3x3 conv (stride 2) + 3x3 max-pool (stride 2), or a stride-1 conv alone.
+def make_stem(in_chans: int, out_chs: int | Sequence[int], small_input: bool) -> nn.Sequential:
+    """3x3 conv(s) (the first with stride 2) + 3x3 max-pool (stride 2).
 
-    The small-input stem keeps 28x28 or 32x32 images at full resolution into
-    stage 2, so stage 4 still sees 4x4 instead of 1x1.
+    A sequence of widths gives a deep stem of several 3x3 convs (SENet-style, for
+    the very deep SE-ShuffleNet v2-164). The small-input stem keeps 28x28 or
+    32x32 images at full resolution into stage 2 (stride-1 conv, no max-pool),
+    so stage 4 still sees 4x4 instead of 1x1.
     """
-    if small_input:
-        return nn.Sequential(ConvBnAct(in_chans, out_chs, 3, stride=1))
-    return nn.Sequential(ConvBnAct(in_chans, out_chs, 3, stride=2), nn.MaxPool2d(3, 2, 1))
+    widths = [out_chs] if isinstance(out_chs, int) else list(out_chs)
+    layers: list[nn.Module] = []
+    for i, (cin, cout) in enumerate(zip([in_chans, *widths[:-1]], widths)):
+        layers.append(ConvBnAct(cin, cout, 3, stride=2 if i == 0 and not small_input else 1))
+    if not small_input:
+        layers.append(nn.MaxPool2d(3, 2, 1))
+    return nn.Sequential(*layers)
+
+
+def build_stages(
+    in_chs: int,
+    widths: Sequence[int],
+    repeats: Sequence[int],
+    make_unit: UnitFactory,
+    strides: Sequence[int] | None = None,
+) -> nn.Sequential:
+    """Stages of units; the first unit of each takes the stage's stride and new width.
+
+    This is the skeleton shared by ShuffleNet V1/V2 and the unit comparisons of
+    the V1 paper (Table 4): only the unit differs. ``strides`` defaults to 2 for
+    every stage; ResNet-50-like deep models keep stage 2 at stride 1.
+    """
+    strides = [2] * len(widths) if strides is None else list(strides)
+    if not len(widths) == len(repeats) == len(strides):
+        raise ValueError(
+            f"need one width, repeat and stride per stage: got {len(widths)}, {len(repeats)} and {len(strides)}"
+        )
+    stages = []
+    for i, (out_chs, n, stride) in enumerate(zip(widths, repeats, strides)):
+        units = [make_unit(i, j, in_chs if j == 0 else out_chs, out_chs, stride if j == 0 else 1) for j in range(n)]
+        stages.append(nn.Sequential(*units))
+        in_chs = out_chs
+    return nn.Sequential(*stages)
 
 
 class Classifier(nn.Module):

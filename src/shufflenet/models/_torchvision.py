@@ -1,105 +1,84 @@
-"""Load torchvision weights into our models by renaming state-dict keys.
+"""Load torchvision weights into our models.
 
-Each converter recognises one torchvision architecture from its keys, builds
-our equivalent with the right widths, classes and input channels, and maps
-the keys with a list of regex rules; loading is strict, so any key or shape
-that does not line up is an error rather than a silently random layer.
+Our networks register their layers in the same order as torchvision's, so a
+torchvision state dict maps onto ours tensor by tensor, in order. Every pair is
+checked (same kind of tensor, same shape) and loading is strict: a mismatch is
+an error naming the first pair that does not line up, never a silently random
+layer. The variant (width, version) is found by trying the family's registered
+models on the ``meta`` device until one has exactly these shapes.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
-from shufflenet.models._registry import get_entry
+from shufflenet.models._registry import get_entry, list_models
 from shufflenet.models._weights import load_matching_state_dict
-from shufflenet.models.shufflenet_v2 import STAGE_WIDTHS as V2_WIDTHS
-from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
-__all__ = ["from_torchvision", "rename_keys"]
+__all__ = ["align_state_dict", "from_torchvision"]
 
-Rule = tuple[str, str | Callable[[re.Match[str]], str]]
+#: A key only this torchvision architecture has -> our family.
+_MARKERS = {
+    "stage2.0.branch1.0.weight": "shufflenet_v2",
+    "features.1.conv.0.0.weight": "mobilenet_v2",
+    "features.3.expand3x3.weight": "squeezenet",
+}
 
 
-def rename_keys(state: Mapping[str, Tensor], rules: list[Rule]) -> dict[str, Tensor]:
-    """Apply every regex rule, in order, to every key."""
+def align_state_dict(model: nn.Module, theirs: Mapping[str, Tensor], source: str) -> dict[str, Tensor]:
+    """Rename ``theirs`` to ``model``'s keys by position, checking kind and shape of each pair."""
+    ours = model.state_dict()
+    name = type(model).__name__
+    if len(ours) != len(theirs):
+        raise ValueError(f"{source} has {len(theirs)} tensors but {name} has {len(ours)}")
     out = {}
-    for key, value in state.items():
-        for pattern, repl in rules:
-            key = re.sub(pattern, repl, key)
+    for (key, mine), (their_key, value) in zip(ours.items(), theirs.items()):
+        if key.rsplit(".", 1)[-1] != their_key.rsplit(".", 1)[-1] or mine.shape != value.shape:
+            raise ValueError(
+                f"{source} does not line up with {name}: {their_key} {tuple(value.shape)} "
+                f"vs {key} {tuple(mine.shape)}"
+            )
         out[key] = value
     return out
 
 
-@dataclass(frozen=True)
-class _Converter:
-    family: str
-    marker: str  # a key only this torchvision architecture has
-    build: Callable[[Mapping[str, Tensor], str | None], nn.Module]
-    rules: list[Rule]
-
-
-def _build_v2(state: Mapping[str, Tensor], name: str | None) -> nn.Module:
-    num_classes, final = state["fc.weight"].shape
-    in_chans = state["conv1.0.weight"].shape[1]
-    stages = sorted({int(k[5]) for k in state if re.match(r"stage\d\.", k)})
-    widths = tuple(2 * state[f"stage{s}.0.branch1.2.weight"].shape[0] for s in stages) + (final,)
-    repeats = tuple(len({k.split(".")[1] for k in state if k.startswith(f"stage{s}.")}) for s in stages)
-    kwargs = {"num_classes": num_classes, "in_chans": in_chans}
-    if name is not None:
+def _fits(name: str, state: Mapping[str, Tensor], kwargs: dict[str, int]) -> bool:
+    with torch.device("meta"):
         model = get_entry(name).builder(**kwargs)
-        if not isinstance(model, ShuffleNetV2):
-            raise ValueError(f"{name} is not a ShuffleNet V2; torchvision's weights are for ShuffleNetV2")
-        return model
-    width = next((w for w, table in V2_WIDTHS.items() if table == widths), 1.0)
-    return ShuffleNetV2(width, stage_widths=widths, stage_repeats=repeats, **kwargs)  # type: ignore[arg-type]
-
-
-_V2_BRANCH2 = {0: "0.conv", 1: "0.bn", 3: "1.conv", 4: "1.bn", 5: "2.conv", 6: "2.bn"}
-_V2_BRANCH1 = {0: "0.conv", 1: "0.bn", 2: "1.conv", 3: "1.bn"}
-
-_CONVERTERS = [
-    _Converter(
-        family="shufflenet_v2",
-        marker="stage2.0.branch1.0.weight",
-        build=_build_v2,
-        rules=[
-            (r"^conv1\.0\.", "stem.0.conv."),
-            (r"^conv1\.1\.", "stem.0.bn."),
-            (r"^conv5\.0\.", "head_conv.conv."),
-            (r"^conv5\.1\.", "head_conv.bn."),
-            (r"^stage(\d)\.", lambda m: f"stages.{int(m[1]) - 2}."),
-            (r"\.branch1\.(\d)\.", lambda m: f".proj.{_V2_BRANCH1[int(m[1])]}."),
-            (r"\.branch2\.(\d)\.", lambda m: f".branch.{_V2_BRANCH2[int(m[1])]}."),
-        ],
-    ),
-]
+    shapes = [v.shape for v in model.state_dict().values()]
+    return shapes == [v.shape for v in state.values()]
 
 
 def from_torchvision(state_dict_or_module: Mapping[str, Tensor] | nn.Module, name: str | None = None) -> nn.Module:
-    """Our model carrying a torchvision model's weights (same logits).
+    """Our model carrying a torchvision model's weights (ShuffleNetV2, MobileNetV2, SqueezeNet).
 
-    ``name`` picks the registered model to build; by default widths, classes and
-    input channels are read off the state dict.
+    ``name`` picks the registered model; by default the family's registered
+    variant whose shapes match is used, with the weights' classes and input channels.
     """
     state = (
         state_dict_or_module.state_dict()
         if isinstance(state_dict_or_module, nn.Module)
         else dict(state_dict_or_module)
     )
-    for conv in _CONVERTERS:
-        if conv.marker in state:
-            model = conv.build(state, name)
-            try:
-                renamed = rename_keys(state, conv.rules)
-            except KeyError as exc:
-                raise ValueError(f"unexpected layer index {exc} in a torchvision {conv.family} state dict") from None
-            load_matching_state_dict(model, renamed, source=f"torchvision {conv.family} weights")
-            return model
-    known = ", ".join(c.family for c in _CONVERTERS)
-    raise ValueError(
-        f"unrecognised torchvision state dict (first key {next(iter(state), None)!r}); supported: {known}"
-    )
+    family = next((fam for marker, fam in _MARKERS.items() if marker in state), None)
+    if family is None:
+        raise ValueError(
+            f"unrecognised torchvision state dict (first key {next(iter(state), None)!r}); "
+            f"supported: {', '.join(_MARKERS.values())}"
+        )
+    weights = [v for k, v in state.items() if k.endswith("weight")]
+    kwargs = {"num_classes": int(weights[-1].shape[0]), "in_chans": int(weights[0].shape[1])}
+    source = f"torchvision {family} weights"
+    if name is not None:
+        if get_entry(name).family != family:
+            raise ValueError(f"{name} is not a {family} model; these are {source}")
+        candidates = [name]
+    else:
+        candidates = [n for n in list_models() if get_entry(n).family == family]
+        candidates = [n for n in candidates if _fits(n, state, kwargs)] or candidates[:1]
+    model = get_entry(candidates[0]).builder(**kwargs)
+    load_matching_state_dict(model, align_state_dict(model, state, source), source=source)
+    return model

@@ -12,8 +12,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from shufflenet.layers import ChannelShuffle, ConvBnAct, SqueezeExcite, pw_group_conv
-from shufflenet.models._base import Classifier, make_stem
+from shufflenet.layers import RELU, ChannelShuffle, ConvBnAct, SqueezeExcite, pw_group_conv
+from shufflenet.models._base import Classifier, build_stages, make_stem
 from shufflenet.models._registry import PaperReference, register_model, width_tag
 
 __all__ = ["ShuffleNetV1", "ShuffleV1Unit", "v1_stage_widths", "v1_stem_chs"]
@@ -61,11 +61,18 @@ def v1_stem_chs(groups: int, width: float) -> int:
 class ShuffleV1Unit(nn.Module):
     """1x1 GConv -> BN -> ReLU -> shuffle -> 3x3 DWConv -> BN -> 1x1 GConv -> BN, then
     add + ReLU (stride 1) or concat with a 3x3 average-pooled shortcut + ReLU (stride 2).
+    A stride-1 unit that widens its input (stage 2 of deep models) concatenates
+    the identity instead.
 
     No ReLU follows the depthwise conv (the paper's choice). ``first_groups`` is
     the group count of the first pointwise conv: 1 in the first unit of stage 2,
     whose 24 input channels are too few to group; the shuffle is then skipped,
     since after a dense conv it is only a relabelling of channels.
+
+    The same bottleneck, re-parameterised, gives the other units of the paper's
+    Table 4 on the same skeleton: ``mid_ratio`` (bottleneck = out * ratio),
+    ``mid_groups`` (None = depthwise; 1 = dense 3x3 as in ResNet; 16 = ResNeXt's
+    cardinality, the bottleneck then rounded to whole groups) and ``mid_act`` (ReLU after the 3x3 conv, as ResNet/ResNeXt do).
     """
 
     def __init__(
@@ -77,29 +84,35 @@ class ShuffleV1Unit(nn.Module):
         first_groups: int | None = None,
         shuffle: bool = True,
         se: bool = False,
+        *,
+        mid_ratio: float = 0.25,
+        mid_groups: int | None = None,
+        mid_act: bool = False,
     ) -> None:
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
-        if stride == 1 and in_chs != out_chs:
-            raise ValueError(f"a stride-1 unit needs in_chs == out_chs, got {in_chs} and {out_chs}")
-        if stride == 2 and out_chs <= in_chs:
+        self.concat = stride == 2 or in_chs != out_chs
+        if self.concat and out_chs <= in_chs:
             raise ValueError(f"a stride-2 unit must widen its input, got {in_chs} -> {out_chs}")
         first_groups = groups if first_groups is None else first_groups
-        mid = out_chs // 4
-        branch_out = out_chs - in_chs if stride == 2 else out_chs
-        self.stride = stride
+        mid = int(out_chs * mid_ratio)
+        if mid_groups is not None:  # a grouped 3x3 (ResNeXt): round the bottleneck to whole groups
+            mid = max(mid_groups, round(mid / mid_groups) * mid_groups)
+        branch_out = out_chs - in_chs if self.concat else out_chs
         self.conv1 = pw_group_conv(in_chs, mid, first_groups)
         self.shuffle = ChannelShuffle(groups) if shuffle and first_groups > 1 else nn.Identity()
-        self.dw = ConvBnAct(mid, mid, 3, stride, groups=mid, act=None)
+        self.conv3x3 = ConvBnAct(
+            mid, mid, 3, stride, groups=mid if mid_groups is None else mid_groups, act=RELU if mid_act else None
+        )
         self.conv2 = pw_group_conv(mid, branch_out, groups, act=None)
         self.se = SqueezeExcite(branch_out) if se else nn.Identity()
         self.shortcut = nn.AvgPool2d(3, 2, 1) if stride == 2 else nn.Identity()
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.se(self.conv2(self.dw(self.shuffle(self.conv1(x)))))
-        if self.stride == 2:
+        out = self.se(self.conv2(self.conv3x3(self.shuffle(self.conv1(x)))))
+        if self.concat:
             return self.act(torch.cat((self.shortcut(x), out), dim=1))
         return self.act(x + out)
 
@@ -107,9 +120,10 @@ class ShuffleV1Unit(nn.Module):
 class ShuffleNetV1(Classifier):
     """ShuffleNet V1 with ``groups`` in {1, 2, 3, 4, 8} and any width multiplier.
 
-    ``stage_widths`` overrides the table (e.g. for width fitting); ``shuffle=False``
-    is the ablation of the paper's Table 3; ``shallow`` halves the units of
-    stages 2-4 (the 26-layer model of Table 5); ``se`` adds squeeze-excitation.
+    ``stage_widths``/``stage_repeats``/``stage_strides`` override the table
+    (width fitting, the deep v1-50); ``shuffle=False`` is the ablation of the paper's Table 3;
+    ``shallow`` halves the units of each stage (the 26-layer model of Table 5);
+    ``se`` adds squeeze-excitation.
     """
 
     def __init__(
@@ -123,34 +137,25 @@ class ShuffleNetV1(Classifier):
         shuffle: bool = True,
         shallow: bool = False,
         se: bool = False,
-        stage_widths: tuple[int, int, int] | None = None,
+        stage_widths: tuple[int, ...] | None = None,
+        stage_repeats: tuple[int, ...] = STAGE_REPEATS,
+        stage_strides: tuple[int, ...] | None = None,
         drop_rate: float = 0.0,
     ) -> None:
         super().__init__(in_chans, num_classes)
         widths = v1_stage_widths(groups, width) if stage_widths is None else tuple(stage_widths)
-        repeats = tuple(max(1, r // 2) for r in STAGE_REPEATS) if shallow else STAGE_REPEATS
+        repeats = tuple(max(1, r // 2) for r in stage_repeats) if shallow else tuple(stage_repeats)
         self.groups, self.width, self.stage_widths = groups, width, widths
-        in_chs = v1_stem_chs(groups, width)
-        self.stem = make_stem(in_chans, in_chs, small_input)
-        stages: list[nn.Module] = []
-        for i, (out_chs, n) in enumerate(zip(widths, repeats)):
-            units = [
-                ShuffleV1Unit(
-                    in_chs if j == 0 else out_chs,
-                    out_chs,
-                    stride=2 if j == 0 else 1,
-                    groups=groups,
-                    first_groups=1 if (i == 0 and j == 0) else groups,
-                    shuffle=shuffle,
-                    se=se,
-                )
-                for j in range(n)
-            ]
-            stages.append(nn.Sequential(*units))
-            in_chs = out_chs
-        self.stages = nn.Sequential(*stages)
+        stem_chs = v1_stem_chs(groups, width)
+        self.stem = make_stem(in_chans, stem_chs, small_input)
+
+        def unit(i: int, j: int, cin: int, cout: int, stride: int) -> nn.Module:
+            first = 1 if (i == 0 and j == 0) else groups
+            return ShuffleV1Unit(cin, cout, stride, groups, first_groups=first, shuffle=shuffle, se=se)
+
+        self.stages = build_stages(stem_chs, widths, repeats, unit, stage_strides)
         self.head_conv = nn.Identity()
-        self._init_head(in_chs, drop_rate)
+        self._init_head(widths[-1], drop_rate)
 
 
 # Paper figures (ImageNet, 224x224): Table 1 FLOPs at 1x; Tables 3 and 5 errors.
@@ -182,3 +187,14 @@ def _register() -> None:
 
 
 _register()
+
+# The V2 paper's ShuffleNet v1-50 (2.3 GFLOPs): g=3, ResNet-50's 3/4/6/3 units with
+# stage 2 at stride 1, widths doubling from 516 (fitted: 2.305 GFLOPs here).
+register_model(
+    "shufflenet_v1_50",
+    lambda **kw: ShuffleNetV1(
+        3, stage_widths=(516, 1032, 2064, 4128), stage_repeats=(3, 4, 6, 3), stage_strides=(1, 2, 2, 2), **kw
+    ),
+    family="shufflenet_v1",
+    reference=PaperReference("V2 Table 9", flops=2.3e9, top1=100 - 25.2),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from shufflenet.layers import RELU, ConvBnAct, SqueezeExcite, concat_shuffle
-from shufflenet.models._base import Classifier, make_stem
+from shufflenet.models._base import Classifier, build_stages, make_stem
 from shufflenet.models._registry import PaperReference, register_model, width_tag
 
 __all__ = ["ShuffleNetV2", "ShuffleV2Unit"]
@@ -28,7 +28,9 @@ STEM_CHS = 24
 
 class ShuffleV2Unit(nn.Module):
     """Stride 1: split channels in half, transform one half, concat + shuffle.
-    Stride 2: no split; both branches see the whole input and halve the resolution.
+    Stride 2: no split; both branches see the whole input and halve the resolution
+    (a stride-1 unit that changes the width, stage 2 of deep models, does the same
+    at full resolution).
 
     Branch: [3x3 DW (v2*)] -> 1x1 conv -> BN -> ReLU -> 3x3 DW -> BN -> 1x1 conv
     -> BN -> ReLU. The concat and channel shuffle are one interleaving copy
@@ -51,15 +53,13 @@ class ShuffleV2Unit(nn.Module):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
         if out_chs % 2:
             raise ValueError(f"a ShuffleNet V2 unit needs an even number of output channels, got {out_chs}")
-        if stride == 1 and in_chs != out_chs:
-            raise ValueError(f"a stride-1 unit needs in_chs == out_chs, got {in_chs} and {out_chs}")
-        self.stride = stride
-        self.residual = residual and stride == 1
+        self.split = stride == 1 and in_chs == out_chs
+        self.residual = residual and self.split
         half = out_chs // 2
-        branch_in = in_chs if stride == 2 else in_chs // 2
-        if stride == 2:
+        branch_in = in_chs // 2 if self.split else in_chs
+        if not self.split:
             self.proj = nn.Sequential(
-                ConvBnAct(in_chs, in_chs, 3, 2, groups=in_chs, act=None),
+                ConvBnAct(in_chs, in_chs, 3, stride, groups=in_chs, act=None),
                 ConvBnAct(in_chs, half, 1),
             )
         layers: list[nn.Module] = []
@@ -75,7 +75,7 @@ class ShuffleV2Unit(nn.Module):
         self.act = nn.ReLU(inplace=True) if self.residual else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.stride == 1:
+        if self.split:
             keep, x = x.chunk(2, dim=1)
         else:
             keep = self.proj(x)
@@ -100,6 +100,8 @@ class ShuffleNetV2(Classifier):
         extra_dw: bool = False,
         stage_widths: tuple[int, int, int, int] | None = None,
         stage_repeats: tuple[int, ...] = STAGE_REPEATS,
+        stage_strides: tuple[int, ...] | None = None,
+        stem_chs: int | tuple[int, ...] = STEM_CHS,
         drop_rate: float = 0.0,
     ) -> None:
         super().__init__(in_chans, num_classes)
@@ -117,28 +119,14 @@ class ShuffleNetV2(Classifier):
                 f"got {len(stage_widths)}"
             )
         self.width, self.stage_widths = width, tuple(stage_widths)
-        self.stem = make_stem(in_chans, STEM_CHS, small_input)
-        stages: list[nn.Module] = []
-        in_chs = STEM_CHS
-        for out_chs, n in zip(widths, stage_repeats):
-            stages.append(
-                nn.Sequential(
-                    *(
-                        ShuffleV2Unit(
-                            in_chs if j == 0 else out_chs,
-                            out_chs,
-                            2 if j == 0 else 1,
-                            se=se,
-                            residual=residual,
-                            extra_dw=extra_dw,
-                        )
-                        for j in range(n)
-                    )
-                )
-            )
-            in_chs = out_chs
-        self.stages = nn.Sequential(*stages)
-        self.head_conv = ConvBnAct(in_chs, final_chs, 1)
+        self.stem = make_stem(in_chans, stem_chs, small_input)
+
+        def unit(i: int, j: int, cin: int, cout: int, stride: int) -> nn.Module:
+            return ShuffleV2Unit(cin, cout, stride, se=se, residual=residual, extra_dw=extra_dw)
+
+        last_stem = stem_chs if isinstance(stem_chs, int) else stem_chs[-1]
+        self.stages = build_stages(last_stem, widths, stage_repeats, unit, stage_strides)
+        self.head_conv = ConvBnAct(widths[-1], final_chs, 1)
         self._init_head(final_chs, drop_rate)
 
 
@@ -162,3 +150,26 @@ def _register() -> None:
 
 
 _register()
+
+
+# The V2 paper's large models (its appendix): ResNet-50-like stage layout, stage 2
+# at stride 1 (56x56). v2-50: 2.30 GFLOPs here vs 2.3G; SE-v2-164 (residual, SE,
+# SENet's 3-conv stem): 12.55G here vs 12.7G.
+register_model(
+    "shufflenet_v2_50",
+    lambda **kw: ShuffleNetV2(
+        stage_widths=(244, 488, 976, 1952, 2048), stage_repeats=(3, 4, 6, 3), stage_strides=(1, 2, 2, 2),
+        stem_chs=64, **kw,
+    ),  # fmt: skip
+    family="shufflenet_v2",
+    reference=PaperReference("V2 Table 9", flops=2.3e9, top1=100 - 22.8),
+)
+register_model(
+    "se_shufflenet_v2_164",
+    lambda **kw: ShuffleNetV2(
+        stage_widths=(340, 680, 1360, 2720, 2048), stage_repeats=(10, 10, 23, 10), stage_strides=(1, 2, 2, 2),
+        stem_chs=(64, 64, 128), se=True, residual=True, **kw,
+    ),  # fmt: skip
+    family="shufflenet_v2",
+    reference=PaperReference("V2 Table 9", flops=12.7e9, top1=100 - 18.56),
+)
