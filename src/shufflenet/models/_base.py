@@ -9,10 +9,17 @@ from torch import Tensor, nn
 
 from shufflenet.layers import ConvBnAct, check_nchw
 
-__all__ = ["Classifier", "UnitFactory", "build_stages", "make_stem"]
+__all__ = ["Classifier", "UnitFactory", "build_stages", "check_multiplier", "make_stem"]
 
 #: ``(stage_index, unit_index, in_chs, out_chs, stride) -> unit``
 UnitFactory = Callable[[int, int, int, int, int], nn.Module]
+
+
+def check_multiplier(value: float, what: str = "width multiplier") -> float:
+    """Width multipliers scale channel counts: only positive values make sense."""
+    if not value > 0:
+        raise ValueError(f"{what} must be > 0, got {value}")
+    return value
 
 
 def make_stem(in_chans: int, out_chs: int | Sequence[int], small_input: bool) -> nn.Sequential:

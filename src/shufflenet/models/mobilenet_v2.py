@@ -7,7 +7,7 @@ from functools import partial
 from torch import Tensor, nn
 
 from shufflenet.layers import ConvBnAct, make_divisible
-from shufflenet.models._base import Classifier
+from shufflenet.models._base import Classifier, check_multiplier
 from shufflenet.models._registry import PaperReference, register_model, width_tag
 
 __all__ = ["InvertedResidual", "MobileNetV2"]
@@ -55,9 +55,7 @@ class MobileNetV2(Classifier):
         drop_rate: float = 0.2,
     ) -> None:
         super().__init__(in_chans, num_classes)
-        if alpha <= 0:
-            raise ValueError(f"width multiplier alpha must be > 0, got {alpha}")
-        self.alpha = alpha
+        self.alpha = check_multiplier(alpha, "width multiplier alpha")
         in_chs = make_divisible(STEM_CHS * alpha)
         self.stem = nn.Sequential(ConvBnAct(in_chans, in_chs, 3, stride=1 if small_input else 2, act=RELU6))
         blocks = []

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from shufflenet.layers import RELU, ChannelShuffle, ConvBnAct, SqueezeExcite, pw_group_conv
-from shufflenet.models._base import Classifier, build_stages, make_stem
+from shufflenet.models._base import Classifier, build_stages, check_multiplier, make_stem
 from shufflenet.models._registry import PaperReference, register_model, width_tag
 
 __all__ = ["ShuffleNetV1", "ShuffleV1Unit", "v1_stage_widths", "v1_stem_chs"]
@@ -40,8 +40,7 @@ def v1_stage_widths(groups: int, width: float) -> tuple[int, int, int]:
     """
     if groups not in STAGE_WIDTHS:
         raise ValueError(f"ShuffleNet V1 groups must be one of {sorted(STAGE_WIDTHS)}, got {groups}")
-    if width <= 0:
-        raise ValueError(f"width multiplier must be > 0, got {width}")
+    check_multiplier(width)
     q = 4 * groups
     return tuple(max(q, int(round(c * width / q)) * q) for c in STAGE_WIDTHS[groups])  # type: ignore[return-value]
 
