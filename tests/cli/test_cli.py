@@ -65,3 +65,29 @@ def test_compare_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows[0]["flops"] < rows[1]["flops"]
     assert main(["compare", "shufflenet_v2_x1_0", "nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.csv"
+    argv = ["bench", "shufflenet_v2_x0_5", "--batch", "1,2", "--input-size", "32", "--small-input",
+            "--threads", "1", "--min-time", "0.05", "--format", "json", "--output", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["batch"] for r in records] == [1, 2]
+    assert all(r["latency_ms_p10"] <= r["latency_ms_median"] <= r["latency_ms_p90"] for r in records)
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 2 and rows[0]["model"] == "shufflenet_v2_x0_5"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "shufflenet_v2_x0_5", "--runtime", "tvm"], "unknown runtime 'tvm'"),
+        (["bench", "shufflenet_v2_x0_5", "--batch", "0"], "--batch values must be >= 1"),
+        (["bench", "nope"], "unknown model 'nope'"),
+    ],
+)
+def test_bench_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

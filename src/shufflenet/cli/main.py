@@ -14,9 +14,11 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from shufflenet.complexity import analyze
+from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
+from shufflenet.complexity import analyze, human
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
 from shufflenet.models import create_model, get_entry, list_models
+from shufflenet.utils.files import atomic_write
 from shufflenet.utils.tables import csv_table, markdown_table, rich_table
 from shufflenet.version import __version__
 
@@ -79,6 +81,79 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def _str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+BENCH_HEADERS = (
+    "model", "runtime", "batch", "threads", "flops", "params", "mac",
+    "median_ms", "p10_ms", "p90_ms", "images_per_s", "gmac_per_s",
+)  # fmt: skip
+
+
+def _bench_rows(results: list[BenchResult]) -> list[tuple]:
+    return [
+        (
+            r.model, r.runtime, r.batch, r.threads, human(r.flops), human(r.params), human(r.mac),
+            f"{r.latency_ms_median:.2f}", f"{r.latency_ms_p10:.2f}", f"{r.latency_ms_p90:.2f}",
+            f"{r.images_per_s:.1f}", f"{r.gmac_per_s:.1f}",
+        )  # fmt: skip
+        for r in results
+    ]
+
+
+def _write_output(path: str, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    for name in args.models:
+        get_entry(name)
+    for runtime in args.runtime:
+        get_runtime(runtime)
+    if any(b < 1 for b in args.batch):
+        raise CliError(f"--batch values must be >= 1, got {','.join(map(str, args.batch))}")
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads must be >= 1, got {args.threads}")
+    err = Console(stderr=True)
+    with err.status("benchmarking...") as status:
+        suite = benchmark_many(
+            args.models, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
+            in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
+            min_time_s=args.min_time, time_budget_s=args.time_budget,
+            progress=lambda what: status.update(f"benchmarking {what}"),
+        )  # fmt: skip
+    records = [r.to_dict() for r in suite.results]
+    if args.output:
+        if args.output.endswith(".json"):
+            _write_output(args.output, json.dumps(records, indent=2))
+        else:
+            flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
+            _write_output(args.output, csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat]))
+    if args.format == "json":
+        console.out(json.dumps(records, indent=2))
+    elif args.format == "csv":
+        console.out(csv_table(BENCH_HEADERS, _bench_rows(suite.results)), end="")
+    elif args.format == "md":
+        console.out(markdown_table(BENCH_HEADERS, _bench_rows(suite.results)), end="")
+    else:
+        m = machine_info()
+        console.print(rich_table(BENCH_HEADERS, _bench_rows(suite.results), title=f"{m['cpu']} ({m['cores']} cores)"))
+    if suite.skipped:
+        err.print(f"time budget spent: {len(suite.skipped)} point(s) not measured", highlight=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shufflenet",
@@ -87,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shufflenet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add_shape_args(p: argparse.ArgumentParser) -> None:
+    def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
         p.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
         p.add_argument("--in-chans", type=int, default=3, help="input channels (default 3)")
-        p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as in the papers)")
+        if batch:
+            p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as in the papers)")
         p.add_argument("--small-input", action="store_true", help="stride-1 stem without max-pool (28/32 px)")
         p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
@@ -98,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'shufflenet_v2*'")
     add_shape_args(p)
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("bench", help="measure latency and throughput on this machine")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
+    p.add_argument("--batch", type=_int_list, default=[1], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--runtime", type=_str_list, default=["eager"], help="comma-separated: eager, compile, onnxruntime")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
+    p.add_argument("--time-budget", type=float, default=None, help="stop starting new points after this many seconds")
+    p.add_argument("--output", help="also write the records to FILE.csv or FILE.json")
+    add_shape_args(p, batch=False)
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("compare", help="side-by-side params, FLOPs and MAC of several models")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")

@@ -1,0 +1,19 @@
+"""Measured speed on this machine: the direct metric."""
+
+from shufflenet.bench.engine import BenchResult, BenchSuite, benchmark, benchmark_many, num_threads
+from shufflenet.bench.machine import machine_info
+from shufflenet.bench.runtimes import RUNTIMES, get_runtime
+from shufflenet.bench.timing import LatencyStats, measure
+
+__all__ = [
+    "RUNTIMES",
+    "BenchResult",
+    "BenchSuite",
+    "LatencyStats",
+    "benchmark",
+    "benchmark_many",
+    "get_runtime",
+    "machine_info",
+    "measure",
+    "num_threads",
+]

@@ -1,0 +1,185 @@
+"""The benchmark engine: latency and throughput of a model in a runtime, as a record.
+
+The paper's lesson is that only measured speed on the target platform decides;
+this is the measurement. Export or compilation happens before timing; the
+record carries the model's complexity (per image, the papers' batch-1
+convention) so speed can be read against FLOPs and MAC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from shufflenet.bench.machine import machine_info
+from shufflenet.bench.runtimes import get_runtime
+from shufflenet.bench.timing import measure
+from shufflenet.complexity import analyze
+from shufflenet.models import create_model
+
+__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_many", "num_threads"]
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    model: str
+    runtime: str
+    batch: int
+    input_size: int
+    in_chans: int
+    threads: int
+    device: str
+    dtype: str
+    latency_ms_median: float
+    latency_ms_p10: float
+    latency_ms_p90: float
+    latency_ms_min: float
+    iterations: int
+    truncated: bool
+    images_per_s: float
+    flops: int  # multiply-adds per image
+    params: int
+    mac: int  # elements read + written per image
+    machine: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def gmac_per_s(self) -> float:
+        """Multiply-adds actually achieved per second (how well the hardware is used)."""
+        return self.flops * self.images_per_s / 1e9
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "gmac_per_s": self.gmac_per_s}
+
+
+@contextmanager
+def num_threads(threads: int | None) -> Iterator[int]:
+    """Set PyTorch's intra-op thread count for the block, then restore it."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_setup(batch: int, input_size: int, in_chans: int, device: str, dtype: str) -> None:
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if input_size < 1 or in_chans < 1:
+        raise ValueError(f"input size and channels must be >= 1, got {input_size} and {in_chans}")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA is not available on this machine; use device 'cpu'")
+
+
+def _build(model: str | nn.Module, in_chans: int, small_input: bool) -> tuple[str, nn.Module]:
+    if isinstance(model, str):
+        return model, create_model(model, in_chans=in_chans, small_input=small_input)
+    return type(model).__name__, model
+
+
+def benchmark(
+    model: str | nn.Module,
+    *,
+    batch: int = 1,
+    input_size: int = 224,
+    in_chans: int = 3,
+    small_input: bool = False,
+    threads: int | None = None,
+    runtime: str = "eager",
+    device: str = "cpu",
+    dtype: str = "float32",
+    min_time_s: float = 1.0,
+    max_time_s: float = 30.0,
+    name: str | None = None,
+) -> BenchResult:
+    """Measure one (model, runtime, batch) point; see :func:`benchmark_many` for grids."""
+    suite = benchmark_many(
+        [model], batches=[batch], runtimes=[runtime], input_size=input_size, in_chans=in_chans,
+        small_input=small_input, threads=threads, device=device, dtype=dtype,
+        min_time_s=min_time_s, max_time_s=max_time_s,
+    )  # fmt: skip
+    result = suite.results[0]
+    return result if name is None else BenchResult(**{**asdict(result), "model": name})
+
+
+@dataclass
+class BenchSuite:
+    results: list[BenchResult]
+    skipped: list[tuple[str, str, int]]  # (model, runtime, batch) left out by the time budget
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped
+
+
+def benchmark_many(
+    models: Sequence[str | nn.Module],
+    *,
+    batches: Sequence[int] = (1,),
+    runtimes: Sequence[str] = ("eager",),
+    input_size: int = 224,
+    in_chans: int = 3,
+    small_input: bool = False,
+    threads: int | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    min_time_s: float = 1.0,
+    max_time_s: float = 30.0,
+    time_budget_s: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BenchSuite:
+    """Measure every (model, runtime, batch); stop cleanly when ``time_budget_s`` is spent.
+
+    Points not started when the budget runs out are listed in ``skipped``; a
+    point that is running finishes (its own time is capped by ``max_time_s``).
+    """
+    for b in batches:
+        _check_setup(b, input_size, in_chans, device, dtype)
+    specs = [get_runtime(r) for r in runtimes]
+    if dtype != "float32" and "onnxruntime" in runtimes:
+        raise ValueError("the onnxruntime runtime measures float32 only")
+    start = time.perf_counter()
+    results: list[BenchResult] = []
+    skipped: list[tuple[str, str, int]] = []
+    dev = torch.device(device)
+    with num_threads(threads) as used_threads:
+        for model in models:
+            name, net = _build(model, in_chans, small_input)
+            net = net.eval().to(dev, DTYPES[dtype])
+            report = analyze(net, (1, in_chans, input_size, input_size))
+            for spec in specs:
+                predict = None
+                for b in batches:
+                    if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                        skipped.append((name, spec.name, b))
+                        continue
+                    if progress:
+                        progress(f"{name} {spec.name} batch {b}")
+                    x = torch.randn(b, in_chans, input_size, input_size, device=dev, dtype=DTYPES[dtype])
+                    predict = predict or spec.prepare(net, x, threads)
+                    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+                    stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
+                    results.append(
+                        BenchResult(
+                            model=name, runtime=spec.name, batch=b, input_size=input_size, in_chans=in_chans,
+                            threads=used_threads, device=str(dev), dtype=dtype,
+                            latency_ms_median=stats.median_ms, latency_ms_p10=stats.p10_ms,
+                            latency_ms_p90=stats.p90_ms, latency_ms_min=stats.min_ms,
+                            iterations=stats.iterations, truncated=stats.truncated,
+                            images_per_s=b * 1e3 / stats.median_ms,
+                            flops=report.flops, params=report.params, mac=report.mac, machine=machine_info(),
+                        )  # fmt: skip
+                    )
+    return BenchSuite(results, skipped)

@@ -1,0 +1,39 @@
+"""A record of the machine a measurement was taken on (measurements mean nothing without it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+
+import torch
+
+__all__ = ["machine_info"]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@lru_cache(maxsize=1)
+def machine_info() -> dict[str, object]:
+    """CPU model, core count, GPU (if any) and library versions."""
+    import onnxruntime
+
+    info: dict[str, object] = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info

@@ -1,0 +1,109 @@
+"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime.
+
+Each runtime turns a model and an example input into a ``predict(x) -> logits``
+callable; the benchmark engine times that callable and nothing else (export and
+compilation happen before timing).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["RUNTIMES", "Runtime", "export_onnx_file", "get_runtime", "ort_session"]
+
+Predict = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    description: str
+    prepare: Callable[[nn.Module, Tensor, int | None], Predict]  # (model, example, threads)
+
+
+def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    def predict(x: Tensor) -> Tensor:
+        with torch.inference_mode():
+            return model(x)
+
+    return predict
+
+
+def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    compiled = torch.compile(model, dynamic=False)
+    return _eager(compiled, example, threads)  # type: ignore[arg-type]
+
+
+def export_onnx_file(model: nn.Module, example: Tensor, path: str, opset: int = 18) -> None:
+    """TorchScript-based export with a dynamic batch axis (fast, no console output)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            path,
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
+
+
+def ort_session(path: str, threads: int | None, device: torch.device):  # type: ignore[no-untyped-def]
+    """An ONNX Runtime session with full graph optimisation; CUDA when the model is on a GPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    providers = ["CPUExecutionProvider"]
+    if device.type == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ValueError("onnxruntime has no CUDA provider here; install onnxruntime-gpu or use --device cpu")
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(path, options, providers=providers)
+
+
+def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    fd, path = tempfile.mkstemp(suffix=".onnx")
+    os.close(fd)
+    try:
+        export_onnx_file(model, example, path)
+        session = ort_session(path, threads, example.device)
+    finally:
+        os.unlink(path)
+    name = session.get_inputs()[0].name
+
+    def predict(x: Tensor) -> Tensor:
+        array = x.detach().cpu().numpy()
+        return torch.from_numpy(np.asarray(session.run(None, {name: array})[0]))
+
+    return predict
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (
+        Runtime("eager", "PyTorch eager, inference mode", _eager),
+        Runtime("compile", "torch.compile (inductor)", _compile),
+        Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime),
+    )
+}
+
+
+def get_runtime(name: str) -> Runtime:
+    try:
+        return RUNTIMES[name]
+    except KeyError:
+        raise ValueError(f"unknown runtime {name!r}; choose from {', '.join(RUNTIMES)}") from None

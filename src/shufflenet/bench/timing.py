@@ -1,0 +1,83 @@
+"""Wall-clock timing with warm-up and outlier-robust statistics.
+
+Machines are noisy: we report the median and the 10th/90th percentiles of
+per-call latencies (not the mean, which one preempted call can ruin), and we
+run until both a minimum number of calls and a minimum time have passed, so
+fast models get many samples and slow ones still finish.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["LatencyStats", "measure", "percentile"]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in [0, 100]) of an already sorted list."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    pos = (len(sorted_values) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Per-call latencies in milliseconds; ``truncated`` when ``max_time`` cut the run short."""
+
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    min_ms: float
+    iterations: int
+    truncated: bool
+
+    @classmethod
+    def from_samples(cls, samples_s: list[float], truncated: bool = False) -> LatencyStats:
+        ms = sorted(s * 1e3 for s in samples_s)
+        return cls(statistics.median(ms), percentile(ms, 10), percentile(ms, 90), ms[0], len(ms), truncated)
+
+
+def measure(
+    fn: Callable[[], object],
+    *,
+    warmup: int = 3,
+    min_iters: int = 10,
+    min_time_s: float = 1.0,
+    max_time_s: float = 30.0,
+    sync: Callable[[], None] | None = None,
+) -> LatencyStats:
+    """Time ``fn()`` after ``warmup`` untimed calls.
+
+    Runs at least ``min_iters`` calls and ``min_time_s`` seconds, and stops at
+    ``max_time_s`` whatever the count (``truncated`` then says so, if fewer
+    than ``min_iters`` calls fit). ``sync`` (e.g. ``torch.cuda.synchronize``)
+    is called around each timed call for asynchronous devices.
+    """
+    if min_iters < 1 or max_time_s <= 0:
+        raise ValueError("min_iters must be >= 1 and max_time_s > 0")
+    sync = sync or (lambda: None)
+    start = time.perf_counter()
+    for _ in range(warmup):
+        fn()
+        if time.perf_counter() - start > max_time_s / 2:
+            break
+    sync()
+    samples: list[float] = []
+    begin = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        t1 = time.perf_counter()
+        samples.append(t1 - t0)
+        elapsed = t1 - begin
+        if len(samples) >= min_iters and elapsed >= min_time_s:
+            return LatencyStats.from_samples(samples)
+        if t1 - start >= max_time_s:
+            return LatencyStats.from_samples(samples, truncated=len(samples) < min_iters)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import torch
+
+import shufflenet
+from shufflenet.bench import benchmark, benchmark_many, get_runtime, num_threads
+
+
+def test_engine_on_tiny_model_is_sane() -> None:
+    r = benchmark("shufflenet_v2_x0_5", batch=2, input_size=32, small_input=True, threads=1, min_time_s=0.05)
+    assert r.latency_ms_min <= r.latency_ms_p10 <= r.latency_ms_median <= r.latency_ms_p90
+    assert r.latency_ms_min > 0 and r.iterations >= 10 and not r.truncated
+    assert r.images_per_s == pytest.approx(2 * 1e3 / r.latency_ms_median)
+    assert r.threads == 1 and r.flops > 0 and r.params > 0 and r.mac > 0
+    assert r.machine["cores"] and r.machine["torch"] == torch.__version__
+    keys = set(r.to_dict())
+    assert {"model", "runtime", "batch", "input_size", "threads", "latency_ms_median", "latency_ms_p10",
+            "latency_ms_p90", "images_per_s", "flops", "params", "mac"} <= keys  # fmt: skip
+
+
+def test_threads_are_restored() -> None:
+    before = torch.get_num_threads()
+    with num_threads(1) as used:
+        assert used == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+
+
+def test_onnxruntime_and_eager_give_the_same_outputs() -> None:
+    model = shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10).eval()
+    x = torch.randn(3, 3, 64, 64)
+    eager = get_runtime("eager").prepare(model, x, 1)(x)
+    ort = get_runtime("onnxruntime").prepare(model, x[:1], 1)(x)  # dynamic batch axis
+    np.testing.assert_allclose(ort.numpy(), eager.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_time_budget_stops_cleanly_with_partial_results() -> None:
+    suite = benchmark_many(
+        ["shufflenet_v2_x0_5"], batches=[1, 2, 4], input_size=32, small_input=True, min_time_s=0.05, time_budget_s=0.0
+    )
+    assert suite.results == [] and len(suite.skipped) == 3 and not suite.complete
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"batch": 0}, "batch must be >= 1"),
+        ({"runtime": "tvm"}, "unknown runtime 'tvm'"),
+        ({"threads": 0}, "threads must be >= 1"),
+        ({"dtype": "int3"}, "unknown dtype"),
+        ({"device": "cuda"} if not torch.cuda.is_available() else {"batch": -1}, "CUDA is not available|batch must"),
+    ],
+)
+def test_bad_setup_is_a_clear_error(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01, **kwargs)
