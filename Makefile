@@ -21,5 +21,8 @@ run: setup
 test: setup
 	$(PY) -m pytest -q
 
+bench: setup
+	$(PY) benchmarks/report.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -53,3 +53,12 @@ def test_time_budget_stops_cleanly_with_partial_results() -> None:
 def test_bad_setup_is_a_clear_error(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01, **kwargs)
+
+
+@pytest.mark.slow
+def test_torch_compile_runtime_matches_eager() -> None:
+    model = shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10, small_input=True).eval()
+    x = torch.randn(2, 3, 32, 32)
+    eager = get_runtime("eager").prepare(model, x, 1)(x)
+    compiled = get_runtime("compile").prepare(model, x, 1)(x)
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)

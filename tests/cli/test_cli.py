@@ -91,3 +91,22 @@ def test_bench_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFi
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["guidelines", "G2", "--threads", "1", "--min-time", "0.03", "--format", "json", "--plot-dir", str(tmp_path)]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["experiment"] == "G2" and len(data[0]["rows"]) == 12
+    assert (tmp_path / "guideline_G2.png").stat().st_size > 1000
+    assert main(["guidelines", "G9"]) == 2
+
+
+def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "b.png"
+    argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager", "--input-size", "32",
+            "--small-input", "--threads", "1", "--plot", str(png), "--format", "md"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "data_movement" in out and "| total |" in out
+    assert png.stat().st_size > 1000

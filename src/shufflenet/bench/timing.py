@@ -47,12 +47,14 @@ def measure(
     fn: Callable[[], object],
     *,
     warmup: int = 3,
+    warmup_s: float = 0.1,
     min_iters: int = 10,
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
     sync: Callable[[], None] | None = None,
 ) -> LatencyStats:
-    """Time ``fn()`` after ``warmup`` untimed calls.
+    """Time ``fn()`` after at least ``warmup`` untimed calls and ``warmup_s`` seconds
+    (thread pools, caches and allocators settle before timing starts).
 
     Runs at least ``min_iters`` calls and ``min_time_s`` seconds, and stops at
     ``max_time_s`` whatever the count (``truncated`` then says so, if fewer
@@ -63,8 +65,10 @@ def measure(
         raise ValueError("min_iters must be >= 1 and max_time_s > 0")
     sync = sync or (lambda: None)
     start = time.perf_counter()
-    for _ in range(warmup):
+    calls = 0
+    while calls < warmup or time.perf_counter() - start < warmup_s:
         fn()
+        calls += 1
         if time.perf_counter() - start > max_time_s / 2:
             break
     sync()

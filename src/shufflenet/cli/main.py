@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from rich.console import Console
 
 from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
+from shufflenet.bench.breakdown import GROUPS, breakdown
+from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
+from shufflenet.bench.plots import plot_breakdown, plot_guideline, plot_speed_vs_flops
 from shufflenet.complexity import analyze, human
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
 from shufflenet.models import create_model, get_entry, list_models
@@ -126,6 +130,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be >= 1, got {args.threads}")
     err = Console(stderr=True)
+    if args.breakdown:
+        return _bench_breakdown(args, console, err)
     with err.status("benchmarking...") as status:
         suite = benchmark_many(
             args.models, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
@@ -134,23 +140,92 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
     records = [r.to_dict() for r in suite.results]
+    flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
+    as_csv = csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat])
     if args.output:
-        if args.output.endswith(".json"):
-            _write_output(args.output, json.dumps(records, indent=2))
-        else:
-            flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
-            _write_output(args.output, csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat]))
+        _write_output(args.output, json.dumps(records, indent=2) if args.output.endswith(".json") else as_csv)
     if args.format == "json":
         console.out(json.dumps(records, indent=2))
     elif args.format == "csv":
-        console.out(csv_table(BENCH_HEADERS, _bench_rows(suite.results)), end="")
+        console.out(as_csv, end="")
     elif args.format == "md":
         console.out(markdown_table(BENCH_HEADERS, _bench_rows(suite.results)), end="")
     else:
         m = machine_info()
         console.print(rich_table(BENCH_HEADERS, _bench_rows(suite.results), title=f"{m['cpu']} ({m['cores']} cores)"))
+    if args.plot and suite.results:
+        plot_speed_vs_flops(suite.results, args.plot)
+        err.print(f"speed-vs-FLOPs plot written to {args.plot}", highlight=False)
     if suite.skipped:
         err.print(f"time budget spent: {len(suite.skipped)} point(s) not measured", highlight=False)
+    return 0
+
+
+def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -> int:
+    shares: dict[str, dict[str, float]] = {}
+    for name in args.models:
+        model = create_model(name, in_chans=args.in_chans, small_input=args.small_input)
+        parts = []
+        for runtime in args.runtime:
+            with err.status(f"profiling {name} in {runtime}"):
+                b = breakdown(
+                    model, runtime=runtime, batch=args.batch[0], input_size=args.input_size,
+                    in_chans=args.in_chans, threads=args.threads,
+                )  # fmt: skip
+            shares[f"{name}\n{runtime}"] = b.shares()
+            parts.append(b)
+        rows = [(g, *(f"{b.ms.get(g, 0.0):.2f} ms ({100 * b.shares()[g]:.0f}%)" for b in parts)) for g in GROUPS]
+        rows.append(("total", *(f"{b.total_ms:.2f} ms" for b in parts)))
+        headers = ("operator class", *(b.runtime for b in parts))
+        if args.format == "md":
+            console.out(f"### {name}\n\n" + markdown_table(headers, rows))
+        else:
+            console.print(rich_table(headers, rows, title=f"{name}: time per forward pass (batch {args.batch[0]})"))
+    path = args.plot or "shufflenet-breakdown.png"
+    plot_breakdown(shares, path)
+    err.print(f"bar chart written to {path}", highlight=False)
+    return 0
+
+
+def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
+    names = args.experiments or list(EXPERIMENTS)
+    experiments = [get_experiment(n) for n in names]
+    err = Console(stderr=True)
+    out = []
+    for exp in experiments:
+        with err.status(f"measuring {exp.name}") as status:
+            result = run_guideline(
+                exp.name, runtime=args.runtime, threads=args.threads, min_time_s=args.min_time,
+                progress=lambda what: status.update(f"measuring {what}"),
+            )  # fmt: skip
+        out.append(result.to_dict())
+        if args.plot_dir:
+            path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}.png"))
+            err.print(f"plot written to {path}", highlight=False)
+        if args.format == "json":
+            continue
+        headers = ("variant", "paper GPU (b/s)", *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))
+        rows = [
+            (
+                v.label,
+                "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
+                *(f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}" for s in result.scales),
+            )
+            for v in exp.variants
+        ]
+        claims = [
+            f"paper: {f} faster than {sl}; here: "
+            + ", ".join(f"{exp.scale_label}={s} {result.verdict(f, sl, s)}" for s in result.scales)
+            for f, sl in exp.claims
+        ]
+        if args.format == "md":
+            console.out(f"### {exp.name}: {exp.title}\n\n" + markdown_table(headers, rows) + "\n" + "\n".join(f"- {c}" for c in claims) + "\n")
+        else:
+            console.print(rich_table(headers, rows, title=f"{exp.name}: {exp.title}"))
+            for c in claims:
+                console.print(f"  {c}", highlight=False)
+    if args.format == "json":
+        console.out(json.dumps(out, indent=2))
     return 0
 
 
@@ -184,8 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
     p.add_argument("--time-budget", type=float, default=None, help="stop starting new points after this many seconds")
     p.add_argument("--output", help="also write the records to FILE.csv or FILE.json")
+    p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
+    p.add_argument("--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)")
     add_shape_args(p, batch=False)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("guidelines", help="the V2 paper's G1-G4 experiments on this machine")
+    p.add_argument("experiments", nargs="*", metavar="G", help="G1, G2, G3 and/or G4 (default: all)")
+    p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per point (default 0.5)")
+    p.add_argument("--plot-dir", help="write guideline_G*.png bar charts to this directory")
+    p.add_argument("--format", choices=("table", "md", "json"), default="table")
+    p.set_defaults(func=_cmd_guidelines)
 
     p = sub.add_parser("compare", help="side-by-side params, FLOPs and MAC of several models")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")

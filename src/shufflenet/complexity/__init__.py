@@ -1,6 +1,14 @@
 """Params, FLOPs (multiply-adds) and memory access cost of any nn.Module."""
 
-from shufflenet.complexity.costs import OpCost, OpType, classify_conv, conv_cost, matmul_cost, memory_cost
+from shufflenet.complexity.costs import (
+    OpCost,
+    OpType,
+    classify_conv,
+    classify_op,
+    conv_cost,
+    matmul_cost,
+    memory_cost,
+)
 from shufflenet.complexity.engine import analyze
 from shufflenet.complexity.report import ComplexityReport, LayerRow, TypeTotals, human
 
@@ -12,6 +20,7 @@ __all__ = [
     "TypeTotals",
     "analyze",
     "classify_conv",
+    "classify_op",
     "conv_cost",
     "human",
     "matmul_cost",

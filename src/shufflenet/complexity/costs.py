@@ -27,6 +27,7 @@ __all__ = [
     "OpCost",
     "OpType",
     "classify_conv",
+    "classify_op",
     "conv_cost",
     "matmul_cost",
     "memory_cost",
@@ -66,6 +67,29 @@ def classify_conv(in_chs: int, out_chs: int, kernel: Shape, groups: int) -> OpTy
     if groups > 1:
         return OpType.GROUP_CONV
     return OpType.CONV1X1 if all(k == 1 for k in kernel) else OpType.DENSE_CONV
+
+
+_MOVEMENT = {
+    "cat", "stack", "clone", "_to_copy", "copy_", "contiguous", "constant_pad_nd", "index_select",
+    "gather", "roll", "flip", "repeat", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "native_channel_shuffle",
+}  # fmt: skip
+_POOLING = {"mean", "amax", "sum"}
+_NORMS = {
+    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training", "batch_norm",
+    "native_layer_norm", "native_group_norm", "_softmax", "_log_softmax",
+}  # fmt: skip
+
+
+def classify_op(name: str, pointwise: bool = False) -> OpType:
+    """Class of a non-conv, non-matmul ATen operator from its name (``pointwise``: its ATen tag)."""
+    if name in _MOVEMENT:
+        return OpType.DATA_MOVEMENT
+    if "pool" in name or name in _POOLING:
+        return OpType.POOLING
+    if pointwise or name in _NORMS:
+        return OpType.ELEMENTWISE
+    return OpType.OTHER
 
 
 def conv_cost(

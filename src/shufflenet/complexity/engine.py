@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from shufflenet.complexity.costs import OpCost, OpType, classify_conv, conv_cost, matmul_cost, memory_cost
+from shufflenet.complexity.costs import OpCost, OpType, classify_conv, classify_op, conv_cost, matmul_cost, memory_cost
 from shufflenet.complexity.report import ComplexityReport, LayerRow
 
 __all__ = ["analyze"]
@@ -27,31 +27,8 @@ aten = torch.ops.aten
 _CONV_OPS = {aten.convolution.default, aten._convolution.default, aten.convolution_overrideable.default}
 _MATMUL_OPS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
 _FREE_OPS = {aten._unsafe_view.default, aten.detach.default, aten.lift_fresh.default, aten.alias.default}
-_MOVEMENT = {
-    "cat", "stack", "clone", "_to_copy", "copy_", "contiguous", "constant_pad_nd", "index_select",
-    "gather", "roll", "flip", "repeat", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
-    "native_channel_shuffle",
-}  # fmt: skip
-_POOLING = {"mean", "amax", "sum"}
-_NORMS = {
-    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-    "native_layer_norm", "native_group_norm", "_softmax", "_log_softmax",
-}  # fmt: skip
-
-
 def _tensors(tree: object) -> list[Tensor]:
     return [t for t in tree_flatten(tree)[0] if isinstance(t, Tensor)]
-
-
-def _classify(func: torch._ops.OpOverload, args: tuple) -> OpType:
-    name = func.overloadpacket.__name__
-    if name in _MOVEMENT:
-        return OpType.DATA_MOVEMENT
-    if "pool" in name or name in _POOLING:
-        return OpType.POOLING
-    if torch.Tag.pointwise in func.tags or name in _NORMS:
-        return OpType.ELEMENTWISE
-    return OpType.OTHER
 
 
 def _price(func: torch._ops.OpOverload, args: tuple, out: object) -> tuple[OpType, OpCost]:
@@ -70,7 +47,7 @@ def _price(func: torch._ops.OpOverload, args: tuple, out: object) -> tuple[OpTyp
         bias, a, b = (args[0], args[1], args[2]) if has_bias else (None, args[0], args[1])
         bias_numel = bias.numel() if bias is not None else 0
         return OpType.LINEAR, matmul_cost(a.shape, b.shape, bias_numel)
-    kind = _classify(func, args)
+    kind = classify_op(func.overloadpacket.__name__, torch.Tag.pointwise in func.tags)
     reads = _tensors(args[1:]) if func is aten.copy_.default else _tensors(args)
     # Only the primary output is written at inference: BN's saved statistics and
     # max-pool's indices exist for the backward pass (and differ by backend).

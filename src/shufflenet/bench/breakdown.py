@@ -1,0 +1,152 @@
+"""Where the time goes: run time per operator class (the V2 paper's Figure 2).
+
+Two sources: the PyTorch profiler (self time of every ATen operator) and ONNX
+Runtime's own profiler (time of every graph node). Operators are classed with
+the analyser's classes, merged into the figure's groups: convolution,
+depthwise convolution, element-wise, data movement (concat, shuffle, split,
+reshape and layout reorders), pooling, other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from shufflenet.bench.engine import num_threads
+from shufflenet.bench.runtimes import export_onnx_file, ort_session
+from shufflenet.complexity import OpType, classify_conv, classify_op
+
+__all__ = ["GROUPS", "Breakdown", "breakdown"]
+
+GROUPS = ("conv", "depthwise", "elementwise", "data_movement", "pooling", "other")
+_GROUP = {
+    OpType.CONV1X1: "conv", OpType.GROUP_CONV: "conv", OpType.DENSE_CONV: "conv", OpType.LINEAR: "conv",
+    OpType.DEPTHWISE: "depthwise", OpType.ELEMENTWISE: "elementwise", OpType.DATA_MOVEMENT: "data_movement",
+    OpType.POOLING: "pooling", OpType.OTHER: "other",
+}  # fmt: skip
+
+_ORT_OPS = {
+    "conv": {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "QLinearConv", "ConvInteger", "QLinearMatMul"},
+    "data_movement": {
+        "Concat", "Transpose", "Reshape", "Split", "Slice", "ReorderInput", "ReorderOutput", "Gather",
+        "Flatten", "Squeeze", "Unsqueeze", "Identity", "Expand", "Tile", "Shape", "QuantizeLinear",
+        "DequantizeLinear", "DynamicQuantizeLinear",
+    },
+    "pooling": {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "QLinearGlobalAveragePool"},
+    "elementwise": {
+        "Relu", "Add", "Mul", "Sigmoid", "Clip", "BatchNormalization", "Sum", "Div", "Sub", "HardSigmoid",
+        "HardSwish", "QLinearAdd", "QLinearMul", "QLinearSigmoid",
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Milliseconds per forward pass in each group, and the total."""
+
+    runtime: str
+    ms: dict[str, float]
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.ms.values())
+
+    def shares(self) -> dict[str, float]:
+        total = self.total_ms or 1.0
+        return {g: self.ms.get(g, 0.0) / total for g in GROUPS}
+
+
+def _conv_group(shapes: Sequence[Sequence[int]]) -> str:
+    """Conv or depthwise from (input, weight) shapes: groups = C_in / weight.shape[1]."""
+    if len(shapes) >= 2 and len(shapes[0]) == 4 and len(shapes[1]) == 4 and shapes[1][1]:
+        c_in, weight = shapes[0][1], shapes[1]
+        return _GROUP[classify_conv(c_in, weight[0], weight[2:], c_in // weight[1])]
+    return "conv"
+
+
+def _torch_group(name: str, shapes: Sequence[Sequence[int]]) -> str:
+    op = name.removeprefix("aten::")
+    if "conv" in op:
+        return _conv_group(shapes)
+    if op in ("addmm", "mm", "bmm", "linear", "matmul"):
+        return "conv"
+    packet = getattr(torch.ops.aten, op, None)
+    overload = getattr(packet, "default", None)
+    pointwise = overload is not None and torch.Tag.pointwise in overload.tags
+    return _GROUP[classify_op(op, pointwise)]
+
+
+def _ort_group(op: str, shapes: Sequence[Sequence[int]]) -> str:
+    if op in ("Conv", "FusedConv"):
+        return _conv_group(shapes)
+    return next((g for g, ops in _ORT_OPS.items() if op in ops), "other")
+
+
+def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown:
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode():
+        model(x)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for _ in range(iters):
+                model(x)
+    ms: dict[str, float] = defaultdict(float)
+    for event in prof.key_averages(group_by_input_shape=True):
+        ms[_torch_group(event.key, event.input_shapes or [])] += event.self_cpu_time_total / 1e3 / iters
+    return Breakdown("eager", dict(ms))
+
+
+def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None) -> Breakdown:
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        export_onnx_file(model, x, path)
+        plain = ort_session(path, threads, x.device)  # warm-up without profiling
+        feed = {plain.get_inputs()[0].name: x.numpy()}
+        plain.run(None, feed)
+        options = ort.SessionOptions()
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(tmp, "profile")
+        if threads:
+            options.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        session.run(None, feed)
+        for _ in range(iters):
+            session.run(None, feed)
+        with open(session.end_profiling(), encoding="utf-8") as f:
+            events = json.load(f)
+    ms: dict[str, float] = defaultdict(float)
+    nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    for e in nodes[len(nodes) // (iters + 1) :]:  # drop the first (warm-up) run
+        shapes = [next(iter(t.values())) for t in e["args"].get("input_type_shape", [])]
+        ms[_ort_group(e["args"]["op_name"], shapes)] += e["dur"] / 1e3 / iters
+    return Breakdown("onnxruntime", dict(ms))
+
+
+def breakdown(
+    model: nn.Module,
+    *,
+    runtime: str = "eager",
+    batch: int = 1,
+    input_size: int = 224,
+    in_chans: int = 3,
+    threads: int | None = None,
+    iters: int = 20,
+) -> Breakdown:
+    """Profile ``iters`` forward passes and sum operator time per group (ms per pass)."""
+    if runtime not in ("eager", "onnxruntime"):
+        raise ValueError(f"breakdown supports the eager and onnxruntime runtimes, not {runtime!r}")
+    x = torch.randn(batch, in_chans, input_size, input_size)
+    model = model.eval()
+    with num_threads(threads):
+        if runtime == "eager":
+            return _torch_breakdown(model, x, iters)
+        return _ort_breakdown(model, x, iters, threads)

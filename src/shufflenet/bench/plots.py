@@ -1,0 +1,80 @@
+"""PNG figures for measurements: where a picture says more than a table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed (CI, servers)
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from shufflenet.bench.engine import BenchResult  # noqa: E402
+from shufflenet.bench.guidelines import GuidelineResult  # noqa: E402
+from shufflenet.utils.files import atomic_write  # noqa: E402
+
+__all__ = ["plot_breakdown", "plot_guideline", "plot_speed_vs_flops"]
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+
+
+def plot_guideline(result: GuidelineResult, path: str | os.PathLike[str]) -> Path:
+    """Grouped bars: images/s of each variant relative to the first, one group per scale."""
+    exp = result.experiment
+    fig, ax = plt.subplots(figsize=(8, 4))
+    n = len(exp.variants)
+    width = 0.8 / n
+    for i, v in enumerate(exp.variants):
+        rel = [result.images_per_s[(v.label, s)] / result.images_per_s[(exp.variants[0].label, s)] for s in result.scales]
+        ax.bar([j + i * width for j in range(len(result.scales))], rel, width, label=v.label)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(result.scales))])
+    ax.set_xticklabels([f"{exp.scale_label}={s}" if exp.scale_label == "c" else f"x{s}" for s in result.scales])
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylabel(f"speed relative to {exp.variants[0].label}")
+    ax.set_title(f"{exp.name}: {exp.title}", fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_speed_vs_flops(results: Sequence[BenchResult], path: str | os.PathLike[str]) -> Path:
+    """The V2 paper's Figure 1 style: measured images/s against FLOPs, one point per model."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    uniform = len({(r.runtime, r.batch) for r in results}) == 1
+    for r in results:
+        ax.scatter(r.flops / 1e6, r.images_per_s)
+        label = r.model if uniform else f"{r.model} ({r.runtime}, b{r.batch})"
+        ax.annotate(label, (r.flops / 1e6, r.images_per_s), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if uniform and results:
+        ax.set_title(f"speed vs FLOPs on this machine ({results[0].runtime}, batch {results[0].batch})", fontsize=9)
+    else:
+        ax.set_title("speed vs FLOPs on this machine", fontsize=9)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MFLOPs (multiply-adds, per image)")
+    ax.set_ylabel("images/s (measured)")
+    ax.grid(True, which="both", lw=0.3)
+    return _save(fig, path)
+
+
+def plot_breakdown(shares: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str]) -> Path:
+    """The V2 paper's Figure 2 style: stacked share of run time per operator class, one bar per run."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    runs = list(shares)
+    classes = sorted({c for s in shares.values() for c in s})
+    bottom = [0.0] * len(runs)
+    for cls in classes:
+        vals = [100 * shares[r].get(cls, 0.0) for r in runs]
+        ax.bar(runs, vals, bottom=bottom, label=cls)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_ylabel("% of run time")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("run time by operator class", fontsize=9)
+    return _save(fig, path)
