@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+FMNIST := /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SHUFFLENET := $(VENV)/bin/shufflenet
+
+.PHONY: setup data run test bench clean
 
 setup: $(STAMP)
 
@@ -15,8 +19,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
-run: setup
-	$(VENV)/bin/shufflenet models
+# Debian's package puts the official Fashion-MNIST files in $(FMNIST).
+data:
+	@test -f $(FMNIST)/t10k-labels-idx1-ubyte.gz || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+
+# The main job: the model zoo, a short training run, its evaluation, and prediction
+# with the weights shipped in the package.
+run: setup data
+	$(SHUFFLENET) models 'shufflenet_v*_x*'
+	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 1 --train-subset 6000 --lr 2.0 --warmup-epochs 0.3 --out runs/quick
+	$(SHUFFLENET) eval runs/quick/last.pt
+	$(SHUFFLENET) samples --count 6 --out runs/samples
+	$(SHUFFLENET) predict shufflenet_v2_x0_5:fashion-mnist runs/samples
 
 test: setup
 	$(PY) -m pytest -q

@@ -12,6 +12,7 @@ from shufflenet.models import (
     from_torchvision,
     get_entry,
     list_models,
+    list_pretrained,
     load_weights,
     save_weights,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "from_torchvision",
     "get_entry",
     "list_models",
+    "list_pretrained",
     "load_weights",
     "save_weights",
 ]

@@ -11,12 +11,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed (CI, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+import torch  # noqa: E402
 
 from shufflenet.bench.engine import BenchResult  # noqa: E402
 from shufflenet.bench.guidelines import GuidelineResult  # noqa: E402
 from shufflenet.utils.files import atomic_write  # noqa: E402
 
-__all__ = ["plot_breakdown", "plot_guideline", "plot_speed_vs_flops"]
+__all__ = ["plot_breakdown", "plot_confusion", "plot_guideline", "plot_speed_vs_flops"]
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -77,4 +78,23 @@ def plot_breakdown(shares: Mapping[str, Mapping[str, float]], path: str | os.Pat
     ax.set_ylabel("% of run time")
     ax.legend(fontsize=7, bbox_to_anchor=(1.0, 1.0))
     ax.set_title("run time by operator class", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_confusion(confusion: torch.Tensor, class_names: Sequence[str], path: str | os.PathLike[str]) -> Path:
+    """Row-normalised confusion matrix (true class down, predicted across), counts in cells."""
+    counts = confusion.float()
+    rates = counts / counts.sum(1, keepdim=True).clamp_min(1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
+    n = len(class_names)
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(n), class_names, fontsize=7)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
+                    color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix", fontsize=9)
     return _save(fig, path)

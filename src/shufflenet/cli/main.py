@@ -19,6 +19,7 @@ from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_i
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.bench.plots import plot_breakdown, plot_guideline, plot_speed_vs_flops
+from shufflenet.cli.train_cmds import add_train_commands
 from shufflenet.complexity import analyze, human
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
 from shufflenet.models import create_model, get_entry, list_models
@@ -283,13 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", action="store_true", help="totals by operator type only")
     add_shape_args(p)
     p.set_defaults(func=_cmd_profile)
+    add_train_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
-    console = Console(soft_wrap=args.format != "table", width=None if sys.stdout.isatty() else 200)
+    console = Console(soft_wrap=getattr(args, "format", "table") != "table", width=None if sys.stdout.isatty() else 200)
     err = Console(stderr=True)
     try:
         return args.func(args, console)

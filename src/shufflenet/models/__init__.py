@@ -18,6 +18,7 @@ from shufflenet.models._registry import (
     list_models,
     register_model,
 )
+from shufflenet.models._pretrained import list_pretrained
 from shufflenet.models._torchvision import from_torchvision
 from shufflenet.models._weights import load_state_dict_file, load_weights, save_weights
 from shufflenet.models.mobilenet_v1 import MobileNetV1
@@ -48,6 +49,7 @@ __all__ = [
     "from_torchvision",
     "get_entry",
     "list_models",
+    "list_pretrained",
     "load_state_dict_file",
     "load_weights",
     "register_model",

@@ -77,6 +77,7 @@ def create_model(
     num_classes: int = 1000,
     in_chans: int = 3,
     small_input: bool = False,
+    pretrained: str | None = None,
     **options: object,
 ) -> nn.Module:
     """Build a registered model.
@@ -84,8 +85,14 @@ def create_model(
     ``small_input`` swaps the stride-2 stem and max-pool for a stride-1 stem so
     that 28x28 or 32x32 images keep a usable spatial size. ``options`` are the
     family's own switches (e.g. ``shuffle=False`` for V1, ``se=True``).
+    ``pretrained="fashion-mnist"`` returns shipped trained weights (see
+    ``list_pretrained()``), with the architecture they were trained with.
     """
     entry = get_entry(name)
+    if pretrained is not None:
+        from shufflenet.models._pretrained import load_pretrained
+
+        return load_pretrained(name, pretrained)
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")
     if in_chans < 1:

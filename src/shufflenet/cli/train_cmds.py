@@ -1,0 +1,242 @@
+"""``shufflenet train``, ``eval`` and ``predict``: thin layers over shufflenet.train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from shufflenet.utils.tables import markdown_table, rich_table
+
+__all__ = ["add_train_commands"]
+
+
+def _cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.train import TrainConfig, resume_training, train
+    from shufflenet.train.distributed import setup_distributed
+
+    err = Console(stderr=True)
+    quiet = setup_distributed().rank != 0
+    columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err, disable=quiet) as bar:
+        task = bar.add_task("train", total=None, epoch="-", info="loading data")
+
+        def on_event(e: dict) -> None:
+            if e["event"] == "step":
+                bar.update(task, total=e["steps"], completed=e["step"], epoch=f"{e['epoch'] + 1}/{e['epochs']}",
+                           info=f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s")  # fmt: skip
+            else:
+                val = next(k for k in e if k.endswith("_top1"))
+                bar.console.print(
+                    f"epoch {e['epoch']}: train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
+                    f"{val} {100 * e[val]:.2f}%  {e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
+                )
+
+        try:
+            if args.resume:
+                result = resume_training(args.resume, progress=on_event)
+            else:
+                options = json.loads(args.model_options) if args.model_options else {}
+                cfg = TrainConfig(
+                    model=args.model, model_options=options, dataset=args.dataset, data_dir=args.data_dir,
+                    val_dir=args.val_dir, val_split=args.val_split, train_subset=args.train_subset,
+                    input_size=args.input_size, in_chans=args.in_chans, epochs=args.epochs, batch_size=args.batch_size,
+                    lr=args.lr, momentum=args.momentum, nesterov=not args.no_nesterov, weight_decay=args.weight_decay,
+                    schedule=args.schedule, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+                    ema_decay=args.ema, grad_clip=args.grad_clip, crop_padding=args.crop_padding, hflip=not args.no_hflip,
+                    random_erasing=args.random_erasing, seed=args.seed, channels_last=args.channels_last,
+                    threads=args.threads, out_dir=args.out,
+                )  # fmt: skip
+                result = train(cfg, progress=on_event)
+        except KeyboardInterrupt:
+            last = Path(args.out if not args.resume else Path(args.resume).parent) / "last.pt"
+            err.print(f"interrupted; resume with: shufflenet train --resume {last}", highlight=False)
+            return 130
+    if not quiet:
+        val = next(k for k in result.last if k.endswith("_top1"))
+        console.print(f"done: {val} {100 * result.last[val]:.2f}% (best {100 * result.best_top1:.2f}%); "
+                      f"checkpoints in {result.out_dir}", highlight=False)  # fmt: skip
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist, normalize
+    from shufflenet.train import evaluate, load_checkpoint, model_from_checkpoint
+
+    state = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(state, use_ema=not args.no_ema)
+    cfg = model.pretrained_cfg
+    test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
+    batches = ((normalize(test.images[i : i + 500], cfg["mean"], cfg["std"]), test.labels[i : i + 500]) for i in range(0, len(test), 500))
+    result = evaluate(model, batches, len(cfg["class_names"]))
+    names = cfg["class_names"]
+    rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
+    summary = {"checkpoint": str(args.checkpoint), "model": state["arch"]["model"], "images": result.count,
+               "top1": result.top1, "top5": result.top5, "loss": result.loss,
+               "per_class": dict(zip(names, result.per_class))}  # fmt: skip
+    if args.format == "json":
+        console.out(json.dumps(summary, indent=2))
+    elif args.format == "md":
+        console.out(f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} images\n\n")
+        console.out(markdown_table(("class", "accuracy %"), rows))
+    else:
+        console.print(rich_table(("class", "accuracy %"), rows, title=f"{state['arch']['model']}: per-class accuracy"))
+        console.print(f"top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%  on {result.count} test images",
+                      highlight=False)  # fmt: skip
+    if args.confusion:
+        from shufflenet.bench.plots import plot_confusion
+
+        plot_confusion(result.confusion, names, args.confusion)
+        Console(stderr=True).print(f"confusion matrix written to {args.confusion}", highlight=False)
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.predict import load_for_prediction, predict_files
+
+    model = load_for_prediction(args.checkpoint)
+    paths: list[Path] = []
+    for item in args.images:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"))
+        else:
+            paths.append(p)
+    if not paths:
+        raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
+    results = predict_files(model, paths, topk=args.topk)
+    if args.format == "json":
+        console.out(json.dumps([{"image": str(p), "top": top} for p, top in zip(paths, results)], indent=2))
+    else:
+        rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in zip(paths, results)]
+        console.print(rich_table(("image", f"top-{args.topk}"), rows))
+    return 0
+
+
+def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.models.shufflenet_v1 import WIDTHS
+    from shufflenet.train import TrainConfig
+    from shufflenet.train.ablate import run_ablation
+
+    if args.width not in WIDTHS:
+        raise ValueError(f"--width must be one of {', '.join(map(str, WIDTHS))}, got {args.width}")
+    base = TrainConfig(
+        data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        warmup_epochs=args.warmup_epochs, train_subset=args.train_subset, threads=args.threads, out_dir=args.out,
+    )  # fmt: skip
+    err = Console(stderr=True)
+    with err.status("ablation") as status:
+        result = run_ablation(
+            args.kind, base, width=args.width, groups=tuple(args.groups) if args.groups else None,
+            progress=lambda what: status.update(f"training {what}"),
+        )  # fmt: skip
+    headers, rows = result.rows()
+    title = f"Fashion-MNIST test error, {args.epochs} epoch(s) (paper: ImageNet top-1 error)"
+    if args.format == "md":
+        console.out(markdown_table(headers, rows))
+    else:
+        console.print(rich_table(headers, rows, title=title))
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
+    from PIL import Image
+
+    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
+
+    test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(min(args.count, len(test))):
+        name = test.classes[int(test.labels[i])].replace("/", "-").replace(" ", "-").lower()
+        Image.fromarray(test.images[i, 0].numpy()).save(out / f"{i:03d}_{name}.png")
+    console.print(f"wrote {min(args.count, len(test))} test images to {out}", highlight=False)
+    return 0
+
+
+def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.train import ship_checkpoint
+
+    path = ship_checkpoint(args.checkpoint, args.tag, args.dir)
+    console.print(f"wrote {path} and {path.with_suffix('').with_suffix('.json')}", highlight=False)
+    return 0
+
+
+def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)")
+    p.add_argument("--model", default="shufflenet_v2_x1_0")
+    p.add_argument("--model-options", help='JSON of model options, e.g. \'{"se": true}\'')
+    p.add_argument("--dataset", default="fashion-mnist", choices=("fashion-mnist", "imagefolder"))
+    p.add_argument("--data-dir", help="dataset root (default /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
+    p.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of the training set")
+    p.add_argument("--train-subset", type=int, help="use only the first N training images")
+    p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
+    p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128, help="per process")
+    p.add_argument("--lr", type=float, default=0.5, help="per 1024 images, scaled linearly (paper: 0.5)")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--no-nesterov", action="store_true")
+    p.add_argument("--weight-decay", type=float, default=4e-5)
+    p.add_argument("--schedule", default="linear", choices=("linear", "cosine", "onecycle"))
+    p.add_argument("--warmup-epochs", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, e.g. 0.999 (0 = off)")
+    p.add_argument("--grad-clip", type=float, default=0.0)
+    p.add_argument("--crop-padding", type=int, default=4)
+    p.add_argument("--no-hflip", action="store_true")
+    p.add_argument("--random-erasing", type=float, default=0.0, help="probability per image")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", default="runs/train", help="checkpoints and logs (default runs/train)")
+    p.add_argument("--resume", help="continue from a checkpoint (its recipe is reused)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on Fashion-MNIST's test set")
+    p.add_argument("checkpoint")
+    p.add_argument("--data-dir")
+    p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
+    p.add_argument("--confusion", help="write the confusion matrix as a PNG")
+    p.add_argument("--format", choices=("table", "md", "json"), default="table")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("ablate", help="retrain the V1 paper's ablations: shuffle on/off or group count")
+    p.add_argument("kind", choices=("shuffle", "groups"))
+    p.add_argument("--width", type=float, default=0.5)
+    p.add_argument("--groups", type=int, nargs="+", help="group counts (default 3 8 for shuffle, 1 2 3 4 8)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2.0)
+    p.add_argument("--warmup-epochs", type=float, default=0.5)
+    p.add_argument("--train-subset", type=int)
+    p.add_argument("--data-dir")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", default="runs/ablate")
+    p.add_argument("--format", choices=("table", "md"), default="table")
+    p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("samples", help="write the first Fashion-MNIST test images as PNG files (to try predict)")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--out", default="runs/samples")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=_cmd_samples)
+
+    p = sub.add_parser("save-pretrained", help="turn a training checkpoint into shippable safetensors weights")
+    p.add_argument("checkpoint")
+    p.add_argument("--tag", default="fashion-mnist", help="the pretrained tag (default fashion-mnist)")
+    p.add_argument("--dir", help="output directory (default: the package's pretrained/ folder)")
+    p.set_defaults(func=_cmd_ship)
+
+    p = sub.add_parser("predict", help="top-k classes of images (files or folders)")
+    p.add_argument("checkpoint", help="a training checkpoint, or MODEL:TAG of shipped weights")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=_cmd_predict)
+

@@ -1,0 +1,24 @@
+"""Datasets and augmentation for training and evaluation."""
+
+from shufflenet.data.augment import augment_batch, normalize
+from shufflenet.data.datasets import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_DIR,
+    ImageFolderData,
+    TensorData,
+    load_fashion_mnist,
+    load_image_folder,
+)
+from shufflenet.data.idx import read_idx
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_DIR",
+    "ImageFolderData",
+    "TensorData",
+    "augment_batch",
+    "load_fashion_mnist",
+    "load_image_folder",
+    "normalize",
+    "read_idx",
+]

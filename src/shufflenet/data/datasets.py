@@ -1,0 +1,120 @@
+"""Datasets: Fashion-MNIST from its IDX files, and any ImageFolder tree of user images."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from shufflenet.data.idx import read_idx
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_DIR",
+    "ImageFolderData",
+    "TensorData",
+    "load_fashion_mnist",
+    "load_image_folder",
+]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+_FILES = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass
+class TensorData:
+    """A whole image set in memory: uint8 images (N, C, H, W) and int64 labels."""
+
+    images: Tensor
+    labels: Tensor
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: Tensor) -> TensorData:
+        return TensorData(self.images[index], self.labels[index], self.classes)
+
+
+def _find(root: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem):
+        if (root / name).is_file():
+            return root / name
+    raise FileNotFoundError(
+        f"Fashion-MNIST file {stem}(.gz) not found in {root}; install Debian's dataset-fashion-mnist "
+        "(`make data`) or pass --data-dir"
+    )
+
+
+def load_fashion_mnist(root: str | os.PathLike[str] = FASHION_MNIST_DIR, train: bool = True) -> TensorData:
+    """The official 60k training or 10k test split, as uint8 tensors."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"Fashion-MNIST directory {str(root)!r} not found; install Debian's dataset-fashion-mnist "
+            "(`make data`) or pass --data-dir"
+        )
+    image_file, label_file = (_find(root, stem) for stem in _FILES[train])
+    images, labels = read_idx(image_file), read_idx(label_file)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(
+            f"{image_file} and {label_file} do not match: images {images.shape}, labels {labels.shape}"
+        )
+    if labels.max(initial=0) >= len(FASHION_MNIST_CLASSES):
+        raise ValueError(f"{label_file} has label {labels.max()}, but Fashion-MNIST has 10 classes")
+    return TensorData(
+        torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype("int64")), FASHION_MNIST_CLASSES
+    )
+
+
+class ImageFolderData(Dataset):
+    """Class folders of JPEG/PNG images (torchvision's ImageFolder) with clear errors."""
+
+    def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:  # type: ignore[no-untyped-def]
+        from torchvision.datasets import ImageFolder
+
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"image folder {str(root)!r} not found")
+        try:
+            self.folder = ImageFolder(str(root))
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise ValueError(
+                f"{root} holds no images in class folders ({str(exc).splitlines()[0]}); "
+                "expected ROOT/CLASS_NAME/IMAGE.jpg"
+            ) from None
+        self.classes = tuple(self.folder.classes)
+        self.transform = transform
+        self.mode = "L" if in_chans == 1 else "RGB"
+
+    def __len__(self) -> int:
+        return len(self.folder.samples)
+
+    @property
+    def labels(self) -> Tensor:
+        return torch.tensor(self.folder.targets)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        from PIL import Image, UnidentifiedImageError
+
+        path, label = self.folder.samples[i]
+        try:
+            with Image.open(path) as img:
+                img = img.convert(self.mode)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"cannot decode image {path}: {exc}") from None
+        return (self.transform(img) if self.transform else img), label
+
+
+def load_image_folder(root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> ImageFolderData:  # type: ignore[no-untyped-def]
+    return ImageFolderData(root, transform, in_chans)

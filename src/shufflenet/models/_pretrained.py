@@ -1,0 +1,78 @@
+"""Weights shipped inside the package (trained with the project's own command).
+
+Each is ``pretrained/<model>.<tag>.safetensors`` carrying, in its metadata, the
+architecture and the ``pretrained_cfg`` (mean, std, input size, class names),
+plus a ``<model>.<tag>.json`` with the recipe and the training log that
+produced it. Nothing is downloaded: these work offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+from torch import nn
+
+from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file, save_weights
+from shufflenet.utils.files import atomic_write
+
+__all__ = ["PRETRAINED_DIR", "export_pretrained", "list_pretrained", "load_pretrained"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def list_pretrained(directory: Path = PRETRAINED_DIR) -> list[tuple[str, str]]:
+    """``[(model_name, tag), ...]`` of the weights shipped with the package."""
+    found = []
+    for f in sorted(directory.glob("*.safetensors")):
+        model, _, tag = f.name.removesuffix(".safetensors").partition(".")
+        found.append((model, tag))
+    return found
+
+
+def _path(name: str, tag: str, directory: Path) -> Path:
+    path = directory / f"{name}.{tag}.safetensors"
+    if not path.is_file():
+        have = ", ".join(f"{m}:{t}" for m, t in list_pretrained(directory)) or "none"
+        raise ValueError(f"no pretrained weights {name!r} with tag {tag!r}; shipped: {have}")
+    return path
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "arch" not in meta or "pretrained_cfg" not in meta:
+        raise ValueError(f"{path} has no shufflenet metadata (arch, pretrained_cfg)")
+    return {"arch": json.loads(meta["arch"]), "pretrained_cfg": json.loads(meta["pretrained_cfg"])}
+
+
+def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn.Module:
+    """The shipped network: built from the file's architecture, weights loaded, cfg attached."""
+    from shufflenet.models._registry import get_entry
+
+    path = _path(name, tag, directory)
+    meta = read_metadata(path)
+    arch = meta["arch"]
+    model = get_entry(name).builder(
+        num_classes=arch["num_classes"], in_chans=arch["in_chans"], small_input=arch["small_input"],
+        **arch.get("options", {}),
+    )  # fmt: skip
+    load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
+    model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
+    return model.eval()
+
+
+def export_pretrained(
+    model: nn.Module, arch: dict[str, Any], pretrained_cfg: dict[str, Any], record: dict[str, Any], tag: str,
+    directory: Path = PRETRAINED_DIR,
+) -> Path:
+    """Write ``<model>.<tag>.safetensors`` (+ its JSON record) for shipping."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{arch['model']}.{tag}"
+    meta = {"arch": json.dumps(arch), "pretrained_cfg": json.dumps(pretrained_cfg)}
+    path = save_weights(model, directory / f"{stem}.safetensors", metadata=meta)
+    atomic_write(directory / f"{stem}.json", lambda t: t.write_text(json.dumps(record, indent=2), encoding="utf-8"))
+    return path

@@ -1,0 +1,69 @@
+"""Training checkpoints: written atomically, read without unpickling arbitrary objects.
+
+A checkpoint holds everything needed to resume bit for bit (weights, EMA,
+optimiser state, epoch, history, the resolved config) and everything needed
+to use the model (architecture, normalisation, class names, input size).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from shufflenet.models import create_model
+from shufflenet.models._weights import load_matching_state_dict
+from shufflenet.utils.files import atomic_write
+
+__all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint"]
+
+FORMAT = "shufflenet-checkpoint/1"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to a temporary file, then rename: a crash never corrupts ``path``."""
+    return atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {str(p)!r} not found")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, wrong file type, unsafe pickle
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{p} is not a readable checkpoint ({first}); is it truncated?") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{p} is not a shufflenet training checkpoint")
+    return state
+
+
+def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Module:
+    """The network a checkpoint describes, with its (EMA, when present) weights and
+    ``pretrained_cfg`` (mean, std, input size, class names) attached."""
+    arch = state["arch"]
+    model = create_model(
+        arch["model"], num_classes=arch["num_classes"], in_chans=arch["in_chans"],
+        small_input=arch["small_input"], **arch.get("options", {}),
+    )  # fmt: skip
+    weights = state["ema"] if use_ema and state.get("ema") else state["model"]
+    load_matching_state_dict(model, weights, source=f"checkpoint for {arch['model']}")
+    model.pretrained_cfg = dict(state["data"])  # type: ignore[assignment]
+    return model
+
+
+def ship_checkpoint(path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """Turn a training checkpoint into shippable weights: ``<model>.<tag>.safetensors``
+    (EMA weights when present) and a JSON record with the recipe and the training log."""
+    from shufflenet.models._pretrained import PRETRAINED_DIR, export_pretrained
+
+    state = load_checkpoint(path)
+    model = model_from_checkpoint(state)
+    record = {"checkpoint": str(path), "recipe": state["config"], "epochs": state["epoch"],
+              "weights": "ema" if state.get("ema") else "raw", "history": state["history"]}  # fmt: skip
+    target = Path(directory) if directory is not None else PRETRAINED_DIR
+    return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, target)

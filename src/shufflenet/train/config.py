@@ -1,0 +1,83 @@
+"""The training recipe as data: stored inside every checkpoint, so a run can be resumed or repeated."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["SCHEDULES", "TrainConfig", "lr_at"]
+
+SCHEDULES = ("linear", "cosine", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    """Defaults follow the V1 paper's recipe: SGD, weight decay 4e-5, learning rate
+    decayed linearly to 0, and lr 0.5 per 1024 images scaled linearly with the batch."""
+
+    model: str = "shufflenet_v2_x1_0"
+    model_options: dict[str, object] = field(default_factory=dict)
+    dataset: str = "fashion-mnist"  # or "imagefolder"
+    data_dir: str | None = None
+    val_dir: str | None = None  # imagefolder: a separate validation tree
+    val_split: float = 0.0  # fraction of the training set held out for validation
+    train_subset: int | None = None  # use only the first N training images (quick runs)
+    input_size: int | None = None  # imagefolder: resize to this side (default 224)
+    in_chans: int | None = None  # imagefolder: 1 (grey) or 3 (RGB, default)
+    epochs: int = 30
+    batch_size: int = 128  # per process
+    lr: float = 0.5  # per 1024 images; scaled by batch_size * world_size / 1024
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 4e-5
+    schedule: str = "linear"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0  # 0 = no EMA of the weights
+    grad_clip: float = 0.0  # 0 = no clipping
+    crop_padding: int = 4
+    hflip: bool = True
+    random_erasing: float = 0.0  # probability per image
+    seed: int = 0
+    channels_last: bool = False
+    threads: int | None = None
+    out_dir: str = "runs/train"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
+        if self.dataset not in ("fashion-mnist", "imagefolder"):
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose fashion-mnist or imagefolder")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0 <= self.val_split < 1:
+            raise ValueError(f"val_split must be in [0, 1), got {self.val_split}")
+        if self.lr <= 0:
+            raise ValueError(f"learning rate must be > 0, got {self.lr}")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, schedule: str, base: float) -> float:
+    """Learning rate at an optimiser step: linear warm-up, then the schedule's decay to 0.
+
+    Stateless (a pure function of the step), so a resumed run continues the
+    same schedule exactly.
+    """
+    if warmup_steps and step < warmup_steps:
+        return base * (step + 1) / warmup_steps
+    t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if schedule == "linear":
+        return base * max(0.0, 1.0 - t)
+    if schedule == "cosine":
+        return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    # one-cycle: up to base over the first 30%, then down to 0 (cosine on both legs)
+    if t < 0.3:
+        return base * (0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * t / 0.3)))
+    return base * 0.5 * (1 + math.cos(math.pi * (t - 0.3) / 0.7))

@@ -1,0 +1,149 @@
+"""Training and validation batches for Fashion-MNIST (in memory) and ImageFolder trees."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder, normalize
+from shufflenet.data.datasets import FASHION_MNIST_DIR
+from shufflenet.train.config import TrainConfig
+from shufflenet.train.distributed import DistEnv
+
+__all__ = ["DataBundle", "prepare_data"]
+
+Batches = Iterator[tuple[Tensor, Tensor]]
+
+
+def _generator(*parts: int) -> torch.Generator:
+    seed = 0
+    for p in parts:
+        seed = seed * 1_000_003 + p
+    return torch.Generator().manual_seed(seed % (2**63))
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    perm = torch.randperm(n, generator=_generator(seed, 7))
+    n_val = int(round(n * fraction))
+    return perm[n_val:].sort().values, perm[:n_val].sort().values
+
+
+@dataclass
+class DataBundle:
+    """What the loop needs: batches per epoch, sizes, and what a checkpoint must remember."""
+
+    config: TrainConfig
+    env: DistEnv
+    classes: tuple[str, ...]
+    in_chans: int
+    input_size: int
+    mean: list[float]
+    std: list[float]
+    train_tensors: TensorData | None = None
+    val_tensors: TensorData | None = None
+    train_set: object | None = None  # an ImageFolder-like dataset
+    val_set: object | None = None
+    val_name: str = "val"
+
+    @property
+    def small_input(self) -> bool:
+        return self.input_size <= 64
+
+    @property
+    def train_len(self) -> int:
+        return len(self.train_tensors) if self.train_tensors is not None else len(self.train_set)  # type: ignore[arg-type]
+
+    def steps_per_epoch(self) -> int:
+        per_rank = math.ceil(self.train_len / self.env.world_size)
+        return math.ceil(per_rank / self.config.batch_size)
+
+    def _sampler(self, n: int, shuffle: bool, epoch: int) -> DistributedSampler:
+        sampler = DistributedSampler(
+            range(n), num_replicas=self.env.world_size, rank=self.env.rank, shuffle=shuffle, seed=self.config.seed
+        )
+        sampler.set_epoch(epoch)
+        return sampler
+
+    def train_batches(self, epoch: int) -> Batches:
+        """This rank's shard of the epoch, shuffled and augmented from (seed, epoch, rank) alone."""
+        cfg = self.config
+        if self.train_tensors is not None:
+            order = torch.tensor(list(self._sampler(self.train_len, True, epoch)))
+            g = _generator(cfg.seed, epoch, self.env.rank)
+            for chunk in order.split(cfg.batch_size):
+                x = augment_batch(
+                    self.train_tensors.images[chunk], self.mean, self.std, g,
+                    crop_padding=cfg.crop_padding, hflip=cfg.hflip, erasing=cfg.random_erasing,
+                )  # fmt: skip
+                yield x, self.train_tensors.labels[chunk]
+            return
+        torch.manual_seed(_generator(cfg.seed, epoch, self.env.rank).initial_seed())  # per-sample v2 transforms
+        loader = DataLoader(
+            self.train_set, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch)  # type: ignore[arg-type]
+        )
+        yield from loader
+
+    def val_batches(self, batch_size: int = 512) -> Batches:
+        """The whole validation set (every rank evaluates all of it: identical metrics)."""
+        if self.val_tensors is not None:
+            for i in range(0, len(self.val_tensors), batch_size):
+                yield normalize(self.val_tensors.images[i : i + batch_size], self.mean, self.std), self.val_tensors.labels[i : i + batch_size]
+            return
+        yield from DataLoader(self.val_set, batch_size=batch_size)  # type: ignore[arg-type]
+
+
+def _stats(images: Tensor) -> tuple[list[float], list[float]]:
+    x = images.float().div(255)
+    return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
+
+
+def _folder_transforms(size: int, in_chans: int, mean: Sequence[float], std: Sequence[float], train: bool, cfg: TrainConfig):  # type: ignore[no-untyped-def]
+    from torchvision.transforms import v2
+
+    ops: list[object] = [v2.PILToTensor(), v2.Resize((size, size), antialias=True)]
+    if train:
+        if cfg.crop_padding:
+            ops.append(v2.RandomCrop(size, padding=cfg.crop_padding * size // 28))
+        if cfg.hflip:
+            ops.append(v2.RandomHorizontalFlip())
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
+    if train and cfg.random_erasing:
+        ops.append(v2.RandomErasing(p=cfg.random_erasing))
+    return v2.Compose(ops)
+
+
+def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
+    if cfg.dataset == "fashion-mnist":
+        root = cfg.data_dir or FASHION_MNIST_DIR
+        train = load_fashion_mnist(root, train=True)
+        if cfg.train_subset:
+            train = train.subset(torch.arange(min(cfg.train_subset, len(train))))
+        if cfg.val_split:
+            tr, va = _split(len(train), cfg.val_split, cfg.seed)
+            train, val, val_name = train.subset(tr), train.subset(va), "val"
+        else:
+            val, val_name = load_fashion_mnist(root, train=False), "test"
+        mean, std = _stats(train.images)
+        return DataBundle(cfg, env, train.classes, 1, 28, mean, std, train, val, val_name=val_name)
+    if not cfg.data_dir:
+        raise ValueError("the imagefolder dataset needs --data-dir ROOT (class folders of images)")
+    size = cfg.input_size or 224
+    in_chans = cfg.in_chans or 3
+    probe = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, [0.0] * in_chans, [1.0] * in_chans, False, cfg), in_chans)
+    sample = torch.stack([probe[i][0] for i in torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()])
+    mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
+    full = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, True, cfg), in_chans)
+    plain = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans)
+    if cfg.val_dir:
+        train_set, val_set = full, load_image_folder(cfg.val_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans)
+    elif cfg.val_split:
+        tr, va = _split(len(full), cfg.val_split, cfg.seed)
+        train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
+    else:
+        train_set, val_set = full, plain
+    return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=train_set, val_set=val_set)

@@ -1,0 +1,50 @@
+"""Top-1, top-5, confusion matrix and per-class accuracy of a classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["EvalResult", "evaluate"]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    top1: float  # fraction in [0, 1]
+    top5: float
+    loss: float
+    confusion: Tensor  # (true class, predicted class) counts
+
+    @property
+    def per_class(self) -> list[float]:
+        totals = self.confusion.sum(1).clamp_min(1)
+        return (self.confusion.diag() / totals).tolist()
+
+    @property
+    def count(self) -> int:
+        return int(self.confusion.sum())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], num_classes: int) -> EvalResult:
+    """Evaluate in eval mode (the model's mode is restored afterwards)."""
+    was_training = model.training
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    top5 = loss = 0.0
+    try:
+        for x, y in batches:
+            logits = model(x)
+            loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            k = min(5, num_classes)
+            top5 += (logits.topk(k, 1).indices == y[:, None]).any(1).sum().item()
+            confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes**2).view(
+                num_classes, num_classes
+            )
+    finally:
+        model.train(was_training)
+    n = max(1, int(confusion.sum()))
+    return EvalResult(float(confusion.diag().sum()) / n, top5 / n, loss / n, confusion)

@@ -1,0 +1,208 @@
+"""The training loop: one process or many (DDP), resumable bit for bit.
+
+Every random choice (shuffling, augmentation) is drawn from generators seeded
+by (seed, epoch, rank) and the learning rate is a pure function of the step,
+so resuming from the checkpoint of a finished epoch repeats exactly what an
+uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from shufflenet.models import create_model
+from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
+from shufflenet.train.config import TrainConfig, lr_at
+from shufflenet.train.data import prepare_data
+from shufflenet.train.distributed import DistEnv, all_reduce_sum, setup_distributed
+from shufflenet.train.evaluate import evaluate
+from shufflenet.utils.files import atomic_write
+from shufflenet.utils.tables import csv_table
+
+__all__ = ["ModelEma", "TrainResult", "resume_training", "train"]
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class ModelEma:
+    """Exponential moving average of the weights (and copies of the buffers).
+
+    The decay warms up as ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates,
+    so early averages are not dominated by the random initial weights; ``n`` is
+    the global step, so a resumed run averages exactly as an uninterrupted one.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.state[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.state[k].copy_(v)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]]
+    out_dir: Path
+    best_top1: float
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.history[-1]
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """No weight decay on BN parameters and biases (1-D tensors), as is usual for small nets."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _write_logs(out: Path, history: list[dict[str, float]]) -> None:
+    atomic_write(out / "history.json", lambda t: t.write_text(json.dumps(history, indent=2), encoding="utf-8"))
+    headers = list(history[0])
+    atomic_write(out / "history.csv", lambda t: t.write_text(csv_table(headers, [list(h.values()) for h in history])))
+
+
+def train(config: TrainConfig, *, resume: str | None = None, progress: Progress | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; checkpoints go to ``config.out_dir``."""
+    env = setup_distributed()
+    try:
+        return _train(config, env, resume, progress)
+    finally:
+        if env.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def resume_training(checkpoint: str, *, progress: Progress | None = None) -> TrainResult:
+    """Continue an interrupted run with the recipe stored in its checkpoint."""
+    state = load_checkpoint(checkpoint)
+    return train(TrainConfig.from_dict(state["config"]), resume=checkpoint, progress=progress)
+
+
+def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> TrainResult:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    data = prepare_data(cfg, env)
+    arch = {
+        "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
+        "small_input": data.small_input, "options": dict(cfg.model_options),
+    }  # fmt: skip
+    model = create_model(
+        cfg.model, num_classes=arch["num_classes"], in_chans=data.in_chans, small_input=data.small_input,
+        **cfg.model_options,
+    )  # fmt: skip
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        _param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+    )
+    ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    history: list[dict[str, float]] = []
+    best, start_epoch = -1.0, 0
+    if resume:
+        state = load_checkpoint(resume)
+        if state["arch"]["model"] != cfg.model:
+            raise ValueError(f"{resume} is a checkpoint for {state['arch']['model']}, not {cfg.model}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and state.get("ema"):
+            ema.state = state["ema"]
+        history, best, start_epoch = list(state["history"]), float(state["best_top1"]), int(state["epoch"])
+    net: nn.Module = model
+    if env.enabled:
+        net = nn.parallel.DistributedDataParallel(model)
+    out = Path(cfg.out_dir)
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    steps = data.steps_per_epoch()
+    total, warmup = steps * cfg.epochs, int(round(steps * cfg.warmup_epochs))
+    base_lr = cfg.lr * cfg.batch_size * env.world_size / 1024
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum = correct = seen = 0.0
+        for i, (x, y) in enumerate(data.train_batches(epoch)):
+            step = epoch * steps + i
+            lr = lr_at(step, total, warmup, cfg.schedule, base_lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits = net(x)
+            loss = criterion(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if ema is not None:
+                ema.update(model, step)
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            if progress:
+                progress({"event": "step", "epoch": epoch, "epochs": cfg.epochs, "step": i + 1, "steps": steps,
+                          "loss": loss_sum / seen, "acc": correct / seen,
+                          "images_per_s": seen * env.world_size / (time.perf_counter() - t0)})  # fmt: skip
+        loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], env)
+        train_time = time.perf_counter() - t0
+        eval_model = model
+        if ema is not None:
+            eval_model = copy.deepcopy(model)
+            eval_model.load_state_dict(ema.state)
+        metrics = evaluate(eval_model, data.val_batches(), len(data.classes))
+        record = {
+            "epoch": epoch + 1, "lr": lr, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            f"{data.val_name}_loss": metrics.loss, f"{data.val_name}_top1": metrics.top1,
+            f"{data.val_name}_top5": metrics.top5, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
+        }  # fmt: skip
+        history.append(record)
+        improved = metrics.top1 > best
+        best = max(best, metrics.top1)
+        if env.is_main:
+            state = {
+                "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
+                "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
+                "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.input_size, data.input_size],
+                         "class_names": list(data.classes)},
+            }  # fmt: skip
+            save_checkpoint(state, out / "last.pt")
+            if improved:
+                save_checkpoint(state, out / "best.pt")
+            _write_logs(out, history)
+        if progress:
+            progress({"event": "epoch", **record})
+    if env.enabled:
+        _check_ranks_agree(model)
+    return TrainResult(history, out, best)
+
+
+def _check_ranks_agree(model: nn.Module) -> None:
+    """DDP keeps replicas identical; verify it (a checksum of every weight, min vs max over ranks)."""
+    total = torch.tensor([sum(float(p.detach().double().sum()) for p in model.parameters())], dtype=torch.float64)
+    lo, hi = total.clone(), total.clone()
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    if lo.item() != hi.item():
+        raise RuntimeError(f"ranks disagree after training: weight checksums {lo.item()} .. {hi.item()}")
+

@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import pytest
+from helpers import write_idx
+
+from shufflenet import create_model, list_pretrained
+from shufflenet.cli.main import main
+from shufflenet.models._pretrained import load_pretrained
+
+
+@pytest.fixture
+def trained(fake_fmnist: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    argv = ["train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist), "--epochs", "1",
+            "--batch-size", "64", "--threads", "1", "--crop-padding", "0", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    return out / "last.pt"
+
+
+def _png(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("L", (28, 28), 30).save(path)
+    return path
+
+
+def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["eval", str(trained), "--data-dir", str(fake_fmnist), "--format", "json",
+                 "--confusion", str(tmp_path / "cm.png")]) == 0  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["images"] == 200 and 0 <= summary["top1"] <= summary["top5"] <= 1
+    assert (tmp_path / "cm.png").stat().st_size > 1000
+    img_dir = tmp_path / "imgs"
+    img_dir.mkdir()
+    _png(img_dir / "a.png")
+    _png(img_dir / "b.png")
+    assert main(["predict", str(trained), str(img_dir), "--topk", "2", "--format", "json"]) == 0
+    preds = json.loads(capsys.readouterr().out)
+    assert len(preds) == 2 and len(preds[0]["top"]) == 2
+    assert main(["save-pretrained", str(trained), "--tag", "test", "--dir", str(tmp_path / "ship")]) == 0
+    model = load_pretrained("shufflenet_v2_x0_5", "test", tmp_path / "ship")
+    assert model.pretrained_cfg["class_names"][0] == "T-shirt/top" and model.in_chans == 1
+    record = json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.test.json").read_text())
+    assert record["history"][0]["epoch"] == 1 and record["recipe"]["model"] == "shufflenet_v2_x0_5"
+
+
+@pytest.mark.parametrize("name,tag", list_pretrained())
+def test_shipped_weights_work_offline(name: str, tag: str, tmp_path: Path) -> None:
+    model = create_model(name, pretrained=tag)
+    cfg = model.pretrained_cfg
+    assert {"mean", "std", "input_size", "class_names"} <= set(cfg) and model.num_classes == len(cfg["class_names"])
+    assert main(["predict", f"{name}:{tag}", str(_png(tmp_path / "x.png"))]) == 0
+
+
+def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "broken"
+    root.mkdir()
+    import numpy as np
+
+    path = write_idx(root / "train-images-idx3-ubyte", np.zeros((10, 28, 28), np.uint8), gz=False)
+    path.write_bytes(path.read_bytes()[:100])
+    write_idx(root / "train-labels-idx1-ubyte", np.zeros(10, np.uint8), gz=False)
+    assert main(["train", "--data-dir", str(root), "--epochs", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "is truncated" in capsys.readouterr().err
+    assert main(["train", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "holds no images" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    assert main(["eval", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a readable checkpoint" in err and len(err.splitlines()) == 1
+    assert main(["predict", "shufflenet_v2_x0_5:nope", "x.png"]) == 2
+    assert "no pretrained weights" in capsys.readouterr().err

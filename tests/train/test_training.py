@@ -1,0 +1,98 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from shufflenet.train import TrainConfig, load_checkpoint, lr_at, model_from_checkpoint, resume_training, train
+from shufflenet.train.checkpoint import save_checkpoint
+
+
+def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(model="shufflenet_v2_x0_5", data_dir=str(data), epochs=2, batch_size=64, lr=2.0,
+                warmup_epochs=0.5, threads=1, out_dir=str(out))  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def test_lr_schedules() -> None:
+    assert lr_at(0, 100, 10, "linear", 1.0) == pytest.approx(0.1)
+    assert lr_at(10, 100, 10, "linear", 1.0) == pytest.approx(1.0)
+    assert lr_at(100, 100, 10, "linear", 1.0) == 0.0
+    assert lr_at(55, 100, 10, "cosine", 1.0) == pytest.approx(0.5)
+    peak = max(lr_at(s, 100, 0, "onecycle", 1.0) for s in range(100))
+    assert peak == pytest.approx(1.0, abs=0.01) and lr_at(0, 100, 0, "onecycle", 1.0) < 0.1
+    with pytest.raises(ValueError, match="unknown schedule"):
+        TrainConfig(schedule="step")
+
+
+def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Path) -> None:
+    # the class is the row of a bar: no random crop, which would move it to another class's row
+    result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, batch_size=32, crop_padding=0))
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    assert result.last["test_top1"] > 0.3  # the bars are easy: well above chance (0.1)
+    assert {p.name for p in (tmp_path / "run").iterdir()} >= {"last.pt", "best.pt", "history.csv", "history.json"}
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "run" / "last.pt"))
+    assert model.pretrained_cfg["input_size"] == [1, 28, 28] and len(model.pretrained_cfg["class_names"]) == 10
+
+
+def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp_path: Path) -> None:
+    options = dict(epochs=2, ema_decay=0.9, random_erasing=0.5)
+    train(_cfg(fake_fmnist, tmp_path / "straight", **options))
+
+    def interrupt(event: dict) -> None:  # Ctrl-C early in epoch 2
+        if event["event"] == "step" and event["epoch"] == 1 and event["step"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(fake_fmnist, tmp_path / "cut", **options), progress=interrupt)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 1
+    resumed = resume_training(str(tmp_path / "cut" / "last.pt"))
+    straight = load_checkpoint(tmp_path / "straight" / "last.pt")
+    after = load_checkpoint(tmp_path / "cut" / "last.pt")
+    for part in ("model", "ema"):
+        for key, value in straight[part].items():
+            assert torch.equal(after[part][key], value), (part, key)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight["history"]]
+
+
+def test_crash_mid_save_keeps_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "last.pt"
+    save_checkpoint({"epoch": 1}, path)
+    before = path.read_bytes()
+
+    def boom(obj, f, *a, **k):  # noqa: ANN001
+        Path(f).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint({"epoch": 2}, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_bad_checkpoints(tmp_path: Path, fake_fmnist: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    train(_cfg(fake_fmnist, tmp_path / "run", epochs=1))
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    state["arch"]["model"] = "shufflenet_v2_x1_0"
+    with pytest.raises(ValueError, match="checkpoint for shufflenet_v2_x1_0 does not fit"):
+        model_from_checkpoint(state)
+    with pytest.raises(ValueError, match="is a checkpoint for shufflenet_v2_x0_5, not mobilenet_v2_x0_5"):
+        train(_cfg(fake_fmnist, tmp_path / "other", model="mobilenet_v2_x0_5"), resume=str(tmp_path / "run" / "last.pt"))
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(fake_fmnist: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "shufflenet.cli.main", "train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
+           "--epochs", "1", "--batch-size", "32", "--threads", "1", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = load_checkpoint(out / "last.pt")  # the run checks that both ranks end with equal weights
+    assert state["epoch"] == 1 and state["history"][0]["train_images"] == 512  # both shards counted
