@@ -162,7 +162,7 @@ def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import ship_checkpoint
 
     path = ship_checkpoint(args.checkpoint, args.tag, args.dir)
-    console.print(f"wrote {path} and {path.with_suffix('').with_suffix('.json')}", highlight=False)
+    console.print(f"wrote {path} and its record {path.name.removesuffix('.safetensors')}.json", highlight=False)
     return 0
 
 
