@@ -6,6 +6,7 @@
 """
 
 from shufflenet.complexity import ComplexityReport, OpType, analyze
+from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
 from shufflenet.layers import channel_shuffle, concat_shuffle, concat_shuffle_split
 from shufflenet.models import (
     create_model,
@@ -21,12 +22,15 @@ from shufflenet.version import __version__
 __all__ = [
     "ComplexityReport",
     "OpType",
+    "Predictor",
     "__version__",
     "analyze",
     "channel_shuffle",
     "concat_shuffle",
     "concat_shuffle_split",
     "create_model",
+    "export_onnx",
+    "fuse_conv_bn",
     "from_torchvision",
     "get_entry",
     "list_models",

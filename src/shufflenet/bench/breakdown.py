@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from shufflenet.bench.engine import num_threads
-from shufflenet.bench.runtimes import export_onnx_file, ort_session
+from shufflenet.bench.runtimes import ort_session
 from shufflenet.complexity import OpType, classify_conv, classify_op
 
 __all__ = ["GROUPS", "Breakdown", "breakdown"]
@@ -105,6 +105,8 @@ def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown
 
 def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None) -> Breakdown:
     import onnxruntime as ort
+
+    from shufflenet.export.onnx import export_onnx_file
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RUNTIMES", "Runtime", "export_onnx_file", "get_runtime", "ort_session"]
+__all__ = ["RUNTIMES", "Runtime", "get_runtime", "ort_session"]
 
 Predict = Callable[[Tensor], Tensor]
 
@@ -42,22 +41,6 @@ def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(compiled, example, threads)  # type: ignore[arg-type]
 
 
-def export_onnx_file(model: nn.Module, example: Tensor, path: str, opset: int = 18) -> None:
-    """TorchScript-based export with a dynamic batch axis (fast, no console output)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (example,),
-            path,
-            dynamo=False,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )
-
-
 def ort_session(path: str, threads: int | None, device: torch.device):  # type: ignore[no-untyped-def]
     """An ONNX Runtime session with full graph optimisation; CUDA when the model is on a GPU."""
     import onnxruntime as ort
@@ -76,6 +59,8 @@ def ort_session(path: str, threads: int | None, device: torch.device):  # type: 
 
 
 def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    from shufflenet.export.onnx import export_onnx_file  # export imports this module: import late
+
     fd, path = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
     try:

@@ -230,6 +230,28 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from shufflenet.export import export_onnx
+
+    if Path(args.model).suffix == ".pt" or Path(args.model).is_file():
+        from shufflenet.train import load_checkpoint, model_from_checkpoint
+
+        model = model_from_checkpoint(load_checkpoint(args.model))
+        chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
+        name = Path(args.model).stem
+    else:
+        chans, size, name = args.in_chans, args.input_size, args.model
+        model = create_model(args.model, in_chans=chans, small_input=args.small_input)
+    output = args.output or f"{name}.onnx"
+    result = export_onnx(model, output, input_size=(1, chans, size, size), optimize=not args.no_optimize, opset=args.opset)
+    ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
+    console.print(f"wrote {result.path} (opset {args.opset}); ONNX Runtime vs PyTorch max |diff| "
+                  f"{result.max_abs_diff:.2e}; nodes: {ops}", highlight=False)  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shufflenet",
@@ -284,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", action="store_true", help="totals by operator type only")
     add_shape_args(p)
     p.set_defaults(func=_cmd_profile)
+    p = sub.add_parser("export", help="export a model or checkpoint to ONNX, verified in ONNX Runtime")
+    p.add_argument("model", help="registered model name or a training checkpoint (.pt)")
+    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--output", "-o", help="output file (default MODEL.onnx)")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--small-input", action="store_true")
+    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
+    p.set_defaults(func=_cmd_export)
+
     add_train_commands(sub)
     return parser
 

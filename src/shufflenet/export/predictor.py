@@ -1,0 +1,59 @@
+"""``Predictor``: logits from an ONNX file (ONNX Runtime) or a PyTorch model (fallback)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from shufflenet.export.fuse import fuse_conv_bn
+
+__all__ = ["Predictor"]
+
+
+class Predictor:
+    """Fast inference with one interface for both runtimes.
+
+    ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
+    optimisations; ``Predictor(model)`` runs PyTorch with BN folded and no
+    autograd. ``predict`` takes a float32 batch (N, C, H, W) and returns logits.
+    """
+
+    def __init__(self, path_or_model: str | os.PathLike[str] | nn.Module, *, threads: int | None = None) -> None:
+        self.threads = threads
+        if isinstance(path_or_model, nn.Module):
+            self.model: nn.Module | None = fuse_conv_bn(path_or_model)
+            self.session = None
+            self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
+            return
+        from shufflenet.bench.runtimes import ort_session
+
+        p = Path(path_or_model)
+        if not p.is_file():
+            raise FileNotFoundError(f"ONNX file {str(p)!r} not found")
+        try:
+            self.session = ort_session(str(p), threads, torch.device("cpu"))
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
+        self.model = None
+        shape = self.session.get_inputs()[0].shape
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
+
+    def _check(self, x: np.ndarray) -> None:
+        if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):
+            want = "x".join("N" if e is None else str(e) for e in self.input_shape)
+            raise ValueError(f"input of shape {tuple(x.shape)} does not match the model's input {want}")
+
+    def predict(self, batch: np.ndarray | torch.Tensor) -> np.ndarray:
+        x = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
+        x = x.astype(np.float32, copy=False)
+        self._check(x)
+        if self.session is not None:
+            return self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
+        assert self.model is not None
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(x)).numpy()
