@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import randomise_bn
 
 import shufflenet
 from shufflenet.cli.main import main
@@ -11,14 +12,9 @@ from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
 
 def _lively(name: str, **kw) -> torch.nn.Module:
     """A model with non-trivial BN statistics and logits, so a wrong fold or export shows."""
-    model = shufflenet.create_model(name, num_classes=10, **kw)
+    model = randomise_bn(shufflenet.create_model(name, num_classes=10, **kw))
     for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-        elif isinstance(m, torch.nn.Linear):
+        if isinstance(m, torch.nn.Linear):
             torch.nn.init.normal_(m.weight, 0, 0.5)
     return model.eval()
 

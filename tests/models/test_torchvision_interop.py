@@ -1,25 +1,16 @@
 import pytest
 import torch
 import torchvision
+from helpers import randomise_bn
 
 import shufflenet
 from shufflenet.models import ShuffleNetV2
 
 
-def _randomise_bn(model: torch.nn.Module) -> None:
-    """Non-trivial BN statistics, so a wrong mapping of any BN cannot go unnoticed."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-
-
 @pytest.mark.parametrize("width", ["0_5", "1_0", "1_5", "2_0"])
 def test_same_logits_as_torchvision(width: str) -> None:
     tv = getattr(torchvision.models, f"shufflenet_v2_x{width}")().eval()
-    _randomise_bn(tv)
+    randomise_bn(tv)
     ours = shufflenet.from_torchvision(tv).eval()
     assert isinstance(ours, ShuffleNetV2) and ours.stage_widths == shufflenet.create_model(
         f"shufflenet_v2_x{width}"
@@ -43,7 +34,7 @@ def test_state_dict_with_other_classes_and_channels_and_name() -> None:
 )
 def test_mobilenet_v2_and_squeezenet_same_logits(tv_name: str, ours: str) -> None:
     tv = getattr(torchvision.models, tv_name)().eval()
-    _randomise_bn(tv)
+    randomise_bn(tv)
     model = shufflenet.from_torchvision(tv).eval()
     assert type(model).__name__ == ours
     x = torch.randn(2, 3, 224, 224)
