@@ -18,7 +18,6 @@ from rich.console import Console
 from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
-from shufflenet.bench.plots import plot_breakdown, plot_guideline, plot_speed_vs_flops
 from shufflenet.cli.train_cmds import add_train_commands
 from shufflenet.complexity import analyze, human
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
@@ -155,6 +154,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         m = machine_info()
         console.print(rich_table(BENCH_HEADERS, _bench_rows(suite.results), title=f"{m['cpu']} ({m['cores']} cores)"))
     if args.plot and suite.results:
+        from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
+
         plot_speed_vs_flops(suite.results, args.plot)
         err.print(f"speed-vs-FLOPs plot written to {args.plot}", highlight=False)
     if suite.skipped:
@@ -182,6 +183,8 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
             console.out(f"### {name}\n\n" + markdown_table(headers, rows))
         else:
             console.print(rich_table(headers, rows, title=f"{name}: time per forward pass (batch {args.batch[0]})"))
+    from shufflenet.bench.plots import plot_breakdown  # matplotlib: only when plotting
+
     path = args.plot or "shufflenet-breakdown.png"
     plot_breakdown(shares, path)
     err.print(f"bar chart written to {path}", highlight=False)
@@ -201,6 +204,8 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
             )  # fmt: skip
         out.append(result.to_dict())
         if args.plot_dir:
+            from shufflenet.bench.plots import plot_guideline  # matplotlib: only when plotting
+
             path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}.png"))
             err.print(f"plot written to {path}", highlight=False)
         if args.format == "json":

@@ -8,9 +8,9 @@ analyser, the CLI and the benchmarks treat them like any other model.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
-import torchvision
 from torch import Tensor, nn
 
 from shufflenet.models._base import Classifier
@@ -70,21 +70,31 @@ class TorchvisionClassifier(Classifier):
 # The seeds' resource table (seed 004: FLOPs to one significant figure) and the
 # papers' top-1 figures. torchvision's ResNet-50 is "v1.5" (stride on the 3x3
 # conv): 4.1 GFLOPs against the 3.8G of the original that the V2 paper quotes.
-_MODELS: dict[str, tuple[Callable[..., nn.Module], PaperReference]] = {
-    "alexnet": (torchvision.models.alexnet, PaperReference("V1 Table 8; seed 004", flops=720e6, top1=57.2)),
-    "vgg16": (torchvision.models.vgg16, PaperReference("seed 004 resource table", flops=16e9)),
-    "vgg19": (torchvision.models.vgg19, PaperReference("seed 004 resource table", flops=20e9)),
-    "googlenet": (
-        lambda: torchvision.models.googlenet(aux_logits=False, init_weights=True),
-        PaperReference("seed 004 resource table", flops=2e9),
-    ),
-    "resnet18": (torchvision.models.resnet18, PaperReference("seed 004 resource table", flops=2e9)),
-    "resnet34": (torchvision.models.resnet34, PaperReference("seed 004 resource table", flops=4e9)),
-    "resnet50": (torchvision.models.resnet50, PaperReference("V2 Table 9 (ResNet-50 v1)", flops=3.8e9, top1=76.0)),
-    "densenet121": (torchvision.models.densenet121, PaperReference("seed 004 resource table", flops=3e9)),
+# torchvision is imported when a model is built, not when the registry loads
+# (it costs a second of start-up).
+_MODELS: dict[str, tuple[dict[str, object], PaperReference]] = {
+    "alexnet": ({}, PaperReference("V1 Table 8; seed 004", flops=720e6, top1=57.2)),
+    "vgg16": ({}, PaperReference("seed 004 resource table", flops=16e9)),
+    "vgg19": ({}, PaperReference("seed 004 resource table", flops=20e9)),
+    "googlenet": ({"aux_logits": False, "init_weights": True}, PaperReference("seed 004 resource table", flops=2e9)),
+    "resnet18": ({}, PaperReference("seed 004 resource table", flops=2e9)),
+    "resnet34": ({}, PaperReference("seed 004 resource table", flops=4e9)),
+    "resnet50": ({}, PaperReference("V2 Table 9 (ResNet-50 v1)", flops=3.8e9, top1=76.0)),
+    "densenet121": ({}, PaperReference("seed 004 resource table", flops=3e9)),
 }
 
-for _name, (_builder, _ref) in _MODELS.items():
+
+def _torchvision_builder(name: str, kwargs: dict[str, object]) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        return getattr(importlib.import_module("torchvision.models"), name)(**kwargs)
+
+    return build
+
+
+for _name, (_kwargs, _ref) in _MODELS.items():
     register_model(
-        _name, lambda b=_builder, **kw: TorchvisionClassifier(b, **kw), family="reference", reference=_ref
+        _name,
+        lambda b=_torchvision_builder(_name, _kwargs), **kw: TorchvisionClassifier(b, **kw),
+        family="reference",
+        reference=_ref,
     )
