@@ -73,7 +73,8 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
     if _is_channels_last(a):
         pair = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
         return pair.reshape(n, h, w, 2 * c).permute(0, 3, 1, 2)
-    return torch.stack((a, b), dim=2).reshape(n, 2 * c, h, w)
+    # flatten, not reshape(n, 2c, h, w): an exported graph then needs no shape arithmetic
+    return torch.stack((a, b), dim=2).flatten(1, 2)
 
 
 def concat_shuffle_split(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -54,6 +54,7 @@ class ShuffleV2Unit(nn.Module):
         if out_chs % 2:
             raise ValueError(f"a ShuffleNet V2 unit needs an even number of output channels, got {out_chs}")
         self.split = stride == 1 and in_chs == out_chs
+        self.split_at = in_chs // 2  # a constant, so the split exports as two static slices
         self.residual = residual and self.split
         half = out_chs // 2
         branch_in = in_chs // 2 if self.split else in_chs
@@ -76,7 +77,7 @@ class ShuffleV2Unit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.split:
-            keep, x = x.chunk(2, dim=1)
+            keep, x = x[:, : self.split_at], x[:, self.split_at :]
         else:
             keep = self.proj(x)
         out = self.se(self.branch(x))
