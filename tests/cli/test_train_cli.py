@@ -81,7 +81,7 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize("name,tag", [p for p in list_pretrained() if p[1] == "fashion-mnist"])
 def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     """The shipped record's last test accuracy is what these weights score (real test set)."""
-    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist, normalize
+    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
     from shufflenet.models._pretrained import PRETRAINED_DIR
     from shufflenet.train import evaluate
 
@@ -90,7 +90,6 @@ def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     model = create_model(name, pretrained=tag)
     cfg = model.pretrained_cfg
     test = load_fashion_mnist(FASHION_MNIST_DIR, train=False)
-    batches = ((normalize(test.images[i : i + 1000], cfg["mean"], cfg["std"]), test.labels[i : i + 1000]) for i in range(0, 10000, 1000))
-    top1 = evaluate(model, batches, 10).top1
+    top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"]), 10).top1
     record = json.loads((PRETRAINED_DIR / f"{name}.{tag}.json").read_text())
     assert top1 == pytest.approx(record["history"][-1]["test_top1"], abs=1e-4)

@@ -64,15 +64,14 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist, normalize
+    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
     from shufflenet.train import evaluate, load_checkpoint, model_from_checkpoint
 
     state = load_checkpoint(args.checkpoint)
     model = model_from_checkpoint(state, use_ema=not args.no_ema)
     cfg = model.pretrained_cfg
     test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    batches = ((normalize(test.images[i : i + 500], cfg["mean"], cfg["std"]), test.labels[i : i + 500]) for i in range(0, len(test), 500))
-    result = evaluate(model, batches, len(cfg["class_names"]))
+    result = evaluate(model, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]))
     names = cfg["class_names"]
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
     summary = {"checkpoint": str(args.checkpoint), "model": state["arch"]["model"], "images": result.count,

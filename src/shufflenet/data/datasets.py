@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from shufflenet.data.augment import normalize
 from shufflenet.data.idx import read_idx
 
 __all__ = [
@@ -44,6 +46,11 @@ class TensorData:
 
     def subset(self, index: Tensor) -> TensorData:
         return TensorData(self.images[index], self.labels[index], self.classes)
+
+    def batches(self, mean: Sequence[float], std: Sequence[float], batch_size: int = 512) -> Iterator[tuple[Tensor, Tensor]]:
+        """Normalised (images, labels) batches in order: the evaluation view of the set."""
+        for i in range(0, len(self), batch_size):
+            yield normalize(self.images[i : i + batch_size], mean, std), self.labels[i : i + batch_size]
 
 
 def _find(root: Path, stem: str) -> Path:
@@ -99,10 +106,6 @@ class ImageFolderData(Dataset):
 
     def __len__(self) -> int:
         return len(self.folder.samples)
-
-    @property
-    def labels(self) -> Tensor:
-        return torch.tensor(self.folder.targets)
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         from PIL import Image, UnidentifiedImageError

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder, normalize
+from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder
 from shufflenet.data.datasets import FASHION_MNIST_DIR
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
@@ -91,8 +91,7 @@ class DataBundle:
     def val_batches(self, batch_size: int = 512) -> Batches:
         """The whole validation set (every rank evaluates all of it: identical metrics)."""
         if self.val_tensors is not None:
-            for i in range(0, len(self.val_tensors), batch_size):
-                yield normalize(self.val_tensors.images[i : i + batch_size], self.mean, self.std), self.val_tensors.labels[i : i + batch_size]
+            yield from self.val_tensors.batches(self.mean, self.std, batch_size)
             return
         yield from DataLoader(self.val_set, batch_size=batch_size)  # type: ignore[arg-type]
 
