@@ -15,7 +15,6 @@ __all__ = ["DistEnv", "all_reduce_sum", "setup_distributed"]
 class DistEnv:
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -27,14 +26,17 @@ class DistEnv:
 
 
 def setup_distributed() -> DistEnv:
-    """Join the process group that ``torchrun`` describes (gloo on CPU, NCCL on GPU)."""
+    """Join the process group that ``torchrun`` describes.
+
+    gloo, because the training loop runs on the CPU: NCCL would need the model
+    and batches on each rank's GPU, which the loop does not do yet.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistEnv()
-    env = DistEnv(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    env = DistEnv(int(os.environ["RANK"]), world)
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
+        dist.init_process_group("gloo")
     return env
 
 
