@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["load_for_prediction", "predict_files", "preprocess"]
+from shufflenet.export.predictor import Predictor
+
+__all__ = ["IMAGE_SUFFIXES", "RUNTIMES", "load_for_prediction", "load_predictor", "predict_files", "preprocess"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+#: Where ``load_predictor`` runs a checkpoint: PyTorch (the fused model) or ONNX Runtime.
+RUNTIMES = ("torch", "onnxruntime")
 
 
-def load_for_prediction(ref: str) -> nn.Module:
-    """A training checkpoint (``.pt``), a shipped-format ``.safetensors`` file, or ``MODEL:TAG``."""
+def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
+    """A training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``), a
+    shipped-format ``.safetensors`` file, or ``MODEL:TAG``."""
     path = Path(ref)
     if path.suffix == ".pt" or (path.exists() and path.suffix != ".safetensors"):
         from shufflenet.train import load_checkpoint, model_from_checkpoint
 
-        return model_from_checkpoint(load_checkpoint(path)).eval()
+        return model_from_checkpoint(load_checkpoint(path), use_ema=use_ema).eval()
     if path.suffix == ".safetensors":
         from shufflenet.models._pretrained import load_pretrained
 
@@ -30,6 +39,27 @@ def load_for_prediction(ref: str) -> nn.Module:
         name, tag = ref.split(":", 1)
         return create_model(name, pretrained=tag)
     raise FileNotFoundError(f"{ref!r} is neither a checkpoint file nor MODEL:TAG of shipped weights")
+
+
+def load_predictor(ref: str, *, runtime: str = "torch", threads: int | None = None, use_ema: bool = True) -> Predictor:
+    """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx`` file.
+
+    ``runtime="onnxruntime"`` exports a checkpoint to a verified ONNX graph first
+    (in a temporary file); an ``.onnx`` file always runs in ONNX Runtime.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    if Path(ref).suffix == ".onnx":
+        return Predictor(ref, threads=threads)
+    model = load_for_prediction(ref, use_ema=use_ema)
+    if runtime == "torch":
+        return Predictor(model, threads=threads)
+    from shufflenet.export import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        size = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
+        result = export_onnx(model, Path(tmp) / "model.onnx", input_size=size)
+        return Predictor(result.path, threads=threads)
 
 
 def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict) -> Tensor:
@@ -55,10 +85,19 @@ def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict) -> Tensor:
 
 
 @torch.no_grad()
-def predict_files(model: nn.Module, paths: Sequence[str | os.PathLike[str]], topk: int = 3) -> list[list[tuple[str, float]]]:
+def predict_files(
+    predictor: Predictor | nn.Module, paths: Sequence[str | os.PathLike[str]], topk: int = 3
+) -> list[list[tuple[str, float]]]:
     """Top-k (class name, probability) for every image."""
-    cfg = model.pretrained_cfg  # type: ignore[attr-defined]
+    if isinstance(predictor, nn.Module):
+        predictor = Predictor(predictor)
+    cfg = predictor.pretrained_cfg
+    if not cfg:
+        raise ValueError(
+            f"{predictor.source} carries no normalisation or class names; "
+            "use a checkpoint, MODEL:TAG, or an ONNX file exported from one"
+        )
     names = cfg["class_names"]
-    probs = model.eval()(preprocess(paths, cfg)).softmax(1)
+    probs = predictor(preprocess(paths, cfg)).softmax(1)
     values, index = probs.topk(min(topk, len(names)), 1)
     return [[(names[i], float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]

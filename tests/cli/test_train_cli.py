@@ -93,3 +93,24 @@ def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"]), 10).top1
     record = json.loads((PRETRAINED_DIR / f"{name}.{tag}.json").read_text())
     assert top1 == pytest.approx(record["history"][-1]["test_top1"], abs=1e-4)
+
+
+def test_export_int8_then_eval_and_predict_the_onnx_files(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Shipped weights -> float and int8 ONNX (calibrated on Fashion-MNIST-format images) -> eval and predict."""
+    ref = "shufflenet_v2_x0_5:fashion-mnist"
+    fp32, int8 = tmp_path / "f.onnx", tmp_path / "q.onnx"
+    assert main(["export", ref, "-o", str(fp32)]) == 0
+    assert main(["export", ref, "--format", "onnx-int8", "--data-dir", str(fake_fmnist), "--calib-images", "64", "-o", str(int8)]) == 0
+    assert "same top-1 on" in capsys.readouterr().out
+    tops = []
+    for source in (ref, str(fp32), str(int8)):
+        assert main(["eval", source, "--data-dir", str(fake_fmnist), "--format", "json", "--threads", "1"]) == 0
+        tops.append(json.loads(capsys.readouterr().out)["top1"])
+    assert tops[0] == pytest.approx(tops[1], abs=1e-9)  # float ONNX: the same predictions as PyTorch
+    assert main(["predict", str(int8), str(_png(tmp_path / "x.png")), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["top"][0][0] in create_model(ref.split(":")[0], pretrained="fashion-mnist").pretrained_cfg["class_names"]
+    assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime"]) == 0
+    # int8 needs a trained model and images the model takes
+    assert main(["export", "shufflenet_v2_x0_5", "--format", "onnx-int8", "-o", str(tmp_path / "r.onnx")]) == 2
+    assert "needs a trained model" in capsys.readouterr().err
+    assert not (tmp_path / "r.onnx").exists()

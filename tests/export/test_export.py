@@ -77,3 +77,73 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "-o", str(out)]) == 0
     assert out.is_file() and "max |diff|" in capsys.readouterr().out
     assert main(["export", "nope_model"]) == 2
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [("shufflenet_v2_x0_5", {}), ("shufflenet_v2_x1_0", {"small_input": True}), ("shufflenet_v2_x0_5", {"extra_dw": True}),
+     ("shufflenet_v1_g3_x0_5", {}), ("shufflenet_v1_g8_x0_5", {"small_input": True}), ("shufflenet_v1_g2_x0_5", {"shuffle": False})],
+)  # fmt: skip
+def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Path) -> None:
+    import onnx
+
+    model = _lively(name, **kw)
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32))
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    assert not ops & {"Transpose", "Shape", "BatchNormalization"}
+    # V2: one Concat per unit and one Split per stride-1 unit; V1 with shuffle: one Gather per grouped unit
+    if "v2" in name:
+        assert result.nodes["Concat"] == 16 and result.nodes["Split"] == 13
+    elif kw.get("shuffle", True):
+        assert result.nodes["Gather"] == 15
+    else:
+        assert "Gather" not in result.nodes
+
+
+def test_models_the_writer_does_not_know_are_traced(tmp_path: Path) -> None:
+    result = export_onnx(_lively("shufflenet_v2_x0_5", se=True), tmp_path / "se.onnx", input_size=(1, 3, 32, 32))
+    assert result.writer == "traced" and result.max_abs_diff <= 1e-4
+    assert export_onnx(_lively("mobilenet_v2_x0_5"), tmp_path / "mb.onnx", input_size=(1, 3, 32, 32)).writer == "traced"
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "shufflenet_v1_g3_x0_5", "mobilenet_v1_x0_25"])
+def test_fuse_is_the_same_network(name: str) -> None:
+    model = _lively(name)
+    fused = model.fuse()
+    assert fused is not model and not fused.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:
+    model = _lively("shufflenet_v2_x0_5")
+    model.pretrained_cfg = {"mean": [0.5] * 3, "std": [0.25] * 3, "input_size": [3, 32, 32], "class_names": list("abcdefghij")}
+    export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
+    assert Predictor(tmp_path / "m.onnx").pretrained_cfg == model.pretrained_cfg
+    assert Predictor(model).pretrained_cfg == model.pretrained_cfg
+
+
+def test_int8_is_smaller_and_agrees(tmp_path: Path) -> None:
+    from shufflenet.export import export_onnx_int8
+
+    model = _lively("shufflenet_v2_x1_0", small_input=True)
+    calibration = [torch.randn(16, 3, 32, 32).numpy() for _ in range(4)]
+    fp32 = export_onnx(model, tmp_path / "f.onnx", input_size=(1, 3, 32, 32))
+    int8 = export_onnx_int8(model, tmp_path / "q.onnx", calibration, input_size=(1, 3, 32, 32))
+    assert "QuantizeLinear" in int8.nodes and int8.top1_agreement is not None and 0 <= int8.top1_agreement <= 1
+    assert fp32.path.stat().st_size / int8.path.stat().st_size > 3.0
+    assert Predictor(int8.path).predict(calibration[0]).shape == (16, 10)
+    with pytest.raises(ValueError, match="at least one batch"):
+        export_onnx_int8(model, tmp_path / "none.onnx", [], input_size=(1, 3, 32, 32))
+    assert not (tmp_path / "none.onnx").exists()
+
+
+def test_bench_runs_our_deployment_paths() -> None:
+    from shufflenet.bench import benchmark
+
+    for runtime in ("shufflenet-ort", "shufflenet-eager"):
+        result = benchmark("shufflenet_v2_x0_5", runtime=runtime, batch=1, input_size=32, min_time_s=0.05, threads=1)
+        assert result.latency_ms_median > 0

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import torch
 
-__all__ = ["machine_info"]
+__all__ = ["machine_info", "sgemm_peak_gflops"]
 
 
 def _cpu_model() -> str:
@@ -37,3 +37,26 @@ def machine_info() -> dict[str, object]:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     return info
+
+
+def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: float = 1.0) -> float:
+    """This CPU's float32 matrix-multiply rate (GFLOP/s, 2 per multiply-add).
+
+    The compute floor of a network is its multiply-adds at this rate: no
+    runtime can do better, so ``latency / floor`` says how much is left to win.
+    """
+    import time
+
+    from shufflenet.bench.engine import num_threads
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    with num_threads(threads):
+        for _ in range(3):
+            torch.mm(a, b)
+        best = float("inf")
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9

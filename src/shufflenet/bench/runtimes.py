@@ -1,4 +1,5 @@
-"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime.
+"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, and our
+deployment paths (the fused eager model, the optimised ONNX graph in a Predictor).
 
 Each runtime turns a model and an example input into a ``predict(x) -> logits``
 callable; the benchmark engine times that callable and nothing else (export and
@@ -77,12 +78,30 @@ def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Pred
     return predict
 
 
+def _shufflenet_ort(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    from shufflenet.export import Predictor, export_onnx  # export imports this module: import late
+
+    if example.device.type != "cpu":
+        raise ValueError("the shufflenet-ort runtime runs on the CPU; use --device cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_onnx(model, os.path.join(tmp, "model.onnx"), input_size=tuple(example.shape), verify=False)
+        return Predictor(result.path, threads=threads)
+
+
+def _shufflenet_eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    from shufflenet.export import deploy
+
+    return _eager(deploy(model).to(example.device), example, threads)
+
+
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
         Runtime("eager", "PyTorch eager, inference mode", _eager),
         Runtime("compile", "torch.compile (inductor)", _compile),
         Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime),
+        Runtime("shufflenet-eager", "our inference form (model.fuse()), PyTorch eager", _shufflenet_eager),
+        Runtime("shufflenet-ort", "our optimised ONNX graph + Predictor (ONNX Runtime)", _shufflenet_ort),
     )
 }
 

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+import torch
 from rich.console import Console
 
 from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
@@ -235,25 +237,57 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from pathlib import Path
+def _calibration_batches(args: argparse.Namespace, cfg: dict) -> list:  # type: ignore[type-arg]
+    """Real, normalised images for int8 calibration: a folder of images or Fashion-MNIST."""
+    if args.calib_dir:
+        from shufflenet.predict import IMAGE_SUFFIXES, preprocess
 
-    from shufflenet.export import export_onnx
-
-    if Path(args.model).suffix == ".pt" or Path(args.model).is_file():
-        from shufflenet.train import load_checkpoint, model_from_checkpoint
-
-        model = model_from_checkpoint(load_checkpoint(args.model))
-        chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
-        name = Path(args.model).stem
+        paths = sorted(p for p in Path(args.calib_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise ValueError(f"no images in {args.calib_dir} to calibrate int8 on")
+        x = preprocess(paths[: args.calib_images], cfg)
     else:
-        chans, size, name = args.in_chans, args.input_size, args.model
-        model = create_model(args.model, in_chans=chans, small_input=args.small_input)
-    output = args.output or f"{name}.onnx"
-    result = export_onnx(model, output, input_size=(1, chans, size, size), optimize=not args.no_optimize, opset=args.opset)
+        from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
+
+        if list(cfg["input_size"]) != [1, 28, 28]:
+            raise ValueError("this model does not take Fashion-MNIST images; pass --calib-dir with images it does take")
+        train = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=True)
+        x = torch.cat([b for b, _ in train.batches(cfg["mean"], cfg["std"], 512)])[: args.calib_images]
+    return [b.numpy() for b in x.split(64)]
+
+
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.export import export_onnx, export_onnx_int8
+    from shufflenet.predict import load_for_prediction
+
+    ref = args.model
+    if Path(ref).suffix == ".pt" or Path(ref).is_file() or ":" in ref:
+        model = load_for_prediction(ref)
+        chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
+        name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
+    else:
+        chans, size, name = args.in_chans, args.input_size, ref
+        model = create_model(ref, in_chans=chans, small_input=args.small_input)
+    suffix = "-int8.onnx" if args.format == "onnx-int8" else ".onnx"
+    output = args.output or f"{name}{suffix}"
+    shape = (1, chans, size, size)
+    if args.format == "onnx-int8":
+        cfg = getattr(model, "pretrained_cfg", None)
+        if not cfg:
+            raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
+        result = export_onnx_int8(model, output, _calibration_batches(args, cfg), input_size=shape, opset=args.opset)
+    else:
+        result = export_onnx(model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset)
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
-    console.print(f"wrote {result.path} (opset {args.opset}); ONNX Runtime vs PyTorch max |diff| "
-                  f"{result.max_abs_diff:.2e}; nodes: {ops}", highlight=False)  # fmt: skip
+    size_mb = Path(result.path).stat().st_size / 1e6
+    check = (
+        f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on {100 * result.top1_agreement:.1f}% "
+        "of the calibration images"
+        if result.top1_agreement is not None
+        else f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.2e}"
+    )
+    console.print(f"wrote {result.path} ({size_mb:.2f} MB, opset {args.opset}, {result.writer} graph); {check}; "
+                  f"nodes: {ops}", highlight=False)  # fmt: skip
     return 0
 
 
@@ -281,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure latency and throughput on this machine")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
     p.add_argument("--batch", type=_int_list, default=[1], help="comma-separated batch sizes (default 1)")
-    p.add_argument("--runtime", type=_str_list, default=["eager"], help="comma-separated: eager, compile, onnxruntime")
+    p.add_argument("--runtime", type=_str_list, default=["eager"], help="comma-separated: eager, compile, onnxruntime, shufflenet-eager, shufflenet-ort")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
@@ -312,14 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_shape_args(p)
     p.set_defaults(func=_cmd_profile)
     p = sub.add_parser("export", help="export a model or checkpoint to ONNX, verified in ONNX Runtime")
-    p.add_argument("model", help="registered model name or a training checkpoint (.pt)")
-    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
+    p.add_argument("--format", choices=("onnx", "onnx-int8"), default="onnx",
+                   help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)")
     p.add_argument("--output", "-o", help="output file (default MODEL.onnx)")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--in-chans", type=int, default=3)
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
+    p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
+    p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
+    p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
     p.set_defaults(func=_cmd_export)
 
     add_train_commands(sub)

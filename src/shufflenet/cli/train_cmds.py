@@ -65,16 +65,18 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
-    from shufflenet.train import evaluate, load_checkpoint, model_from_checkpoint
+    from shufflenet.predict import load_predictor
+    from shufflenet.train import evaluate
 
-    state = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(state, use_ema=not args.no_ema)
-    cfg = model.pretrained_cfg
+    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema)
+    cfg = predictor.pretrained_cfg
+    if not cfg:
+        raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
     test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    result = evaluate(model, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]))
+    result = evaluate(predictor, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]))
     names = cfg["class_names"]
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
-    summary = {"checkpoint": str(args.checkpoint), "model": state["arch"]["model"], "images": result.count,
+    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "images": result.count,
                "top1": result.top1, "top5": result.top5, "loss": result.loss,
                "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     if args.format == "json":
@@ -83,7 +85,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         console.out(f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} images\n\n")
         console.out(markdown_table(("class", "accuracy %"), rows))
     else:
-        console.print(rich_table(("class", "accuracy %"), rows, title=f"{state['arch']['model']}: per-class accuracy"))
+        console.print(rich_table(("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy"))
         console.print(f"top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%  on {result.count} test images",
                       highlight=False)  # fmt: skip
     if args.confusion:
@@ -95,19 +97,19 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.predict import load_for_prediction, predict_files
+    from shufflenet.predict import IMAGE_SUFFIXES, load_predictor, predict_files
 
-    model = load_for_prediction(args.checkpoint)
+    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
     paths: list[Path] = []
     for item in args.images:
         p = Path(item)
         if p.is_dir():
-            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"))
+            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
         else:
             paths.append(p)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
-    results = predict_files(model, paths, topk=args.topk)
+    results = predict_files(predictor, paths, topk=args.topk)
     if args.format == "json":
         console.out(json.dumps([{"image": str(p), "top": top} for p, top in zip(paths, results)], indent=2))
     else:
@@ -165,6 +167,12 @@ def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def add_runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
+                   help="run a checkpoint in PyTorch (fused) or export it to ONNX Runtime (.onnx files always are)")
+    p.add_argument("--threads", type=int, help="intra-op threads (default: the runtime's)")
+
+
 def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)")
     p.add_argument("--model", default="shufflenet_v2_x1_0")
@@ -198,9 +206,10 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on Fashion-MNIST's test set")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
     p.add_argument("--data-dir")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
+    add_runtime_args(p)
     p.add_argument("--confusion", help="write the confusion matrix as a PNG")
     p.add_argument("--format", choices=("table", "md", "json"), default="table")
     p.set_defaults(func=_cmd_eval)
@@ -233,8 +242,9 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.set_defaults(func=_cmd_ship)
 
     p = sub.add_parser("predict", help="top-k classes of images (files or folders)")
-    p.add_argument("checkpoint", help="a training checkpoint, or MODEL:TAG of shipped weights")
+    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
     p.add_argument("images", nargs="+")
+    add_runtime_args(p)
     p.add_argument("--topk", type=int, default=3)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=_cmd_predict)

@@ -1,7 +1,19 @@
-"""Deployment: BN folding, verified ONNX export, and a Predictor over ONNX Runtime or PyTorch."""
+"""Deployment: the inference form of a model, verified ONNX export (float and int8), and a
+Predictor over ONNX Runtime or PyTorch."""
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_file
+from shufflenet.export.deploy import deploy
+from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_file, export_onnx_int8
 from shufflenet.export.predictor import Predictor
+from shufflenet.export.quantize import quantize_onnx
 
-__all__ = ["ExportResult", "Predictor", "export_onnx", "export_onnx_file", "fuse_conv_bn"]
+__all__ = [
+    "ExportResult",
+    "Predictor",
+    "deploy",
+    "export_onnx",
+    "export_onnx_file",
+    "export_onnx_int8",
+    "fuse_conv_bn",
+    "quantize_onnx",
+]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -14,9 +16,11 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
+from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
+from shufflenet.export.predictor import METADATA_KEY
 from shufflenet.utils.files import atomic_path
 
-__all__ = ["ExportResult", "export_onnx", "export_onnx_file"]
+__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8"]
 
 
 def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
@@ -35,6 +39,20 @@ class ExportResult:
     path: Path
     max_abs_diff: float  # ONNX Runtime vs PyTorch on the verification inputs
     nodes: dict[str, int]  # ONNX op type -> count
+    writer: str  # "shuffle-aware" (ShuffleNet V1/V2 written node by node) or "traced" (torch.onnx.export)
+    top1_agreement: float | None = None  # int8: share of inputs whose top class matches the float model
+
+
+def _set_metadata(path: Path, model: nn.Module) -> Counter[str]:
+    """Store the model's ``pretrained_cfg`` in the file (see ``METADATA_KEY``); return the op counts."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg:
+        onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(cfg)})
+        onnx.save(proto, str(path))
+    return Counter(n.op_type for n in proto.graph.node)
 
 
 def export_onnx(
@@ -49,12 +67,15 @@ def export_onnx(
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
+    With ``optimize``, ShuffleNet V1/V2 are written as a shuffle-aware graph (no
+    Transpose, see :mod:`shufflenet.export.graph`); other models, and
+    ``optimize=False``, go through ``torch.onnx.export``.
+
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
-    file is left behind.
+    file is left behind. The model's ``pretrained_cfg`` (normalisation, class
+    names), when it has one, is stored in the file's metadata.
     """
-    import onnx
-
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
     if len(input_size) != 4 or any(int(d) < 1 for d in input_size):
@@ -64,7 +85,15 @@ def export_onnx(
     example = torch.randn(*input_size)
     diff = 0.0
     with atomic_path(path) as tmp:
-        export_onnx_file(exported, example, tmp, opset)
+        writer = "traced"
+        try:
+            if optimize:
+                write_shuffle_graph(exported, tmp, input_size, opset)
+                writer = "shuffle-aware"
+        except UnsupportedModel:
+            pass
+        if writer == "traced":
+            export_onnx_file(exported, example, tmp, opset)
         if verify:
             from shufflenet.bench.runtimes import ort_session
 
@@ -76,5 +105,40 @@ def export_onnx(
                 diff = max(diff, float(np.abs(got - expected).max()))
             if not diff <= atol:
                 raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
-        nodes = Counter(n.op_type for n in onnx.load(str(tmp)).graph.node)
-    return ExportResult(Path(path), diff, dict(nodes))
+        nodes = _set_metadata(tmp, model)
+    return ExportResult(Path(path), diff, dict(nodes), writer)
+
+
+def export_onnx_int8(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    calibration: Sequence[np.ndarray],
+    *,
+    input_size: Sequence[int] = (1, 3, 224, 224),
+    opset: int = 18,
+) -> ExportResult:
+    """Verified float export, then int8 quantisation calibrated on ``calibration`` batches.
+
+    The result reports how far int8 moved the logits from float and on what share
+    of the calibration images the top class is unchanged (quantisation is lossy:
+    that is measured, not bounded).
+    """
+    from shufflenet.bench.runtimes import ort_session
+    from shufflenet.export.quantize import quantize_onnx
+
+    if not calibration:
+        raise ValueError("int8 calibration needs at least one batch of images")
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset)
+        quantize_onnx(fp32.path, path, calibration)
+        sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
+        diff, same, total = 0.0, 0, 0
+        for batch in calibration:
+            a, b = (s.run(None, {s.get_inputs()[0].name: batch})[0] for s in sessions)
+            diff = max(diff, float(np.abs(a - b).max()))
+            same += int((a.argmax(1) == b.argmax(1)).sum())
+            total += len(batch)
+    import onnx
+
+    nodes = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    return ExportResult(Path(path), diff, dict(nodes), f"{fp32.writer}, int8", same / total)

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.export.fuse import fuse_conv_bn
+__all__ = ["METADATA_KEY", "Predictor"]
 
-__all__ = ["Predictor"]
+#: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
+#: (mean, std, input size, class names), so an exported file is self-describing.
+METADATA_KEY = "shufflenet.pretrained_cfg"
 
 
 class Predictor:
     """Fast inference with one interface for both runtimes.
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
-    optimisations; ``Predictor(model)`` runs PyTorch with BN folded and no
-    autograd. ``predict`` takes a float32 batch (N, C, H, W) and returns logits.
+    optimisations; ``Predictor(model)`` runs PyTorch on the model's inference
+    form (``model.fuse()``: BN folded, shuffle copies removed) without autograd.
+    ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
+    calling the predictor does the same with tensors. ``pretrained_cfg`` is the
+    model's (or the ONNX file's metadata), or None.
     """
 
     def __init__(self, path_or_model: str | os.PathLike[str] | nn.Module, *, threads: int | None = None) -> None:
         self.threads = threads
+        self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
-            self.model: nn.Module | None = fuse_conv_bn(path_or_model)
+            from shufflenet.export.deploy import deploy
+
+            self.model: nn.Module | None = deploy(path_or_model)
             self.session = None
             self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
+            self.source = type(path_or_model).__name__
             return
         from shufflenet.bench.runtimes import ort_session
 
@@ -40,8 +51,12 @@ class Predictor:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
         self.model = None
+        self.source = str(p)
         shape = self.session.get_inputs()[0].shape
         self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY in meta:
+            self.pretrained_cfg = json.loads(meta[METADATA_KEY])
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):
@@ -55,5 +70,10 @@ class Predictor:
         if self.session is not None:
             return self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
         assert self.model is not None
-        with torch.inference_mode():
+        from shufflenet.bench.engine import num_threads
+
+        with torch.inference_mode(), num_threads(self.threads):
             return self.model(torch.from_numpy(x)).numpy()
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self.predict(batch)))

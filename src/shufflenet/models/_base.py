@@ -123,6 +123,16 @@ class Classifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
+    def fuse(self) -> nn.Module:
+        """The fastest eager form of this network for inference (a new module, same logits).
+
+        BN is folded into the convs; ShuffleNet V1/V2 also lose their shuffle copies
+        (see :mod:`shufflenet.export.deploy`). The original model is left untouched.
+        """
+        from shufflenet.export.deploy import deploy  # export builds on models: import late
+
+        return deploy(self)
+
     def get_classifier(self) -> nn.Module:
         return self.fc
 

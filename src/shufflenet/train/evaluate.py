@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -29,10 +29,14 @@ class EvalResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], num_classes: int) -> EvalResult:
-    """Evaluate in eval mode (the model's mode is restored afterwards)."""
-    was_training = model.training
-    model.eval()
+def evaluate(
+    model: nn.Module | Callable[[Tensor], Tensor], batches: Iterable[tuple[Tensor, Tensor]], num_classes: int
+) -> EvalResult:
+    """Evaluate a module in eval mode (its mode is restored afterwards), or any
+    callable returning logits (a :class:`shufflenet.Predictor` over an ONNX file)."""
+    was_training = isinstance(model, nn.Module) and model.training
+    if isinstance(model, nn.Module):
+        model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     top5 = loss = 0.0
     try:
@@ -45,6 +49,7 @@ def evaluate(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], num_cla
                 num_classes, num_classes
             )
     finally:
-        model.train(was_training)
+        if isinstance(model, nn.Module):
+            model.train(was_training)
     n = max(1, int(confusion.sum()))
     return EvalResult(float(confusion.diag().sum()) / n, top5 / n, loss / n, confusion)

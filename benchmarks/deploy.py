@@ -1,0 +1,121 @@
+"""Deployment speed: our ShuffleNet V2 1x against torchvision's, with the same weights,
+in each runtime, measured side by side in one run.
+
+    .venv/bin/python benchmarks/deploy.py [--threads 2] [--batches 1 8] [--rounds 5]
+
+torchvision's model runs as its users run it: PyTorch eager in inference mode, and
+``torch.onnx.export`` with its defaults in an ONNX Runtime session with the same
+options and threads as ours. Ours runs as ``model.fuse()`` (eager) and as
+``export_onnx`` + ``Predictor`` (ONNX Runtime). Rounds are interleaved (every
+contender once per round) so that drift of the machine hits all alike; the table
+gives the median over rounds of each round's median latency, the ratio
+torchvision / ours, and ours against the compute floor (multiply-adds at this
+CPU's sgemm rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+import shufflenet
+from shufflenet.bench import machine_info, measure
+from shufflenet.bench.machine import sgemm_peak_gflops
+from shufflenet.bench.runtimes import ort_session
+from shufflenet.complexity import analyze
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
+    """Non-trivial BN statistics, so that folding them is actually exercised."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+
+
+def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int) -> Predict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path))  # torchvision users' defaults
+    session = ort_session(str(path), threads, torch.device("cpu"))
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
+def torch_predict(model: torch.nn.Module) -> Predict:
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(x)).numpy()
+
+    return run
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per contender per round")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    theirs = torchvision.models.shufflenet_v2_x1_0()
+    randomise_bn(theirs)
+    theirs.eval()
+    ours = shufflenet.from_torchvision(theirs).eval()
+    macs = analyze(ours, (1, 3, 224, 224)).flops
+    peak = sgemm_peak_gflops(args.threads)
+    info = machine_info()
+    print(f"# {info['cpu']}, {info['cores']} cores, {args.threads} threads; torch {info['torch']}, "
+          f"onnxruntime {info['onnxruntime']}")  # fmt: skip
+    print(f"# shufflenet_v2_x1_0: {macs / 1e6:.1f}M multiply-adds; sgemm peak {peak:.0f} GFLOP/s "
+          f"-> compute floor {2 * macs / peak / 1e6:.2f} ms per image")  # fmt: skip
+    print("| runtime | batch | torchvision ms | ours ms | speed-up | ours / floor | max abs logit diff |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for batch in args.batches:
+            x = torch.randn(batch, 3, 224, 224)
+            xn = x.numpy()
+            pairs: dict[str, tuple[Predict, Predict]] = {
+                "eager": (torch_predict(theirs), torch_predict(ours.fuse())),
+                "onnxruntime": (
+                    torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads),
+                    shufflenet.Predictor(
+                        shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path,
+                        threads=args.threads,
+                    ).predict,
+                ),
+            }
+            times: dict[tuple[str, int], list[float]] = {(k, i): [] for k in pairs for i in (0, 1)}
+            diffs = {k: float(np.abs(a(xn) - b(xn)).max()) for k, (a, b) in pairs.items()}
+            for _ in range(args.rounds):
+                for k, fns in pairs.items():
+                    for i, fn in enumerate(fns):
+                        stats = measure(lambda fn=fn: fn(xn), min_time_s=args.seconds, min_iters=5)
+                        times[(k, i)].append(stats.median_ms)
+            for k in pairs:
+                tv, us = statistics.median(times[(k, 0)]), statistics.median(times[(k, 1)])
+                floor = 2 * macs * batch / peak / 1e6
+                worst = max(worst, diffs[k])
+                print(f"| {k} | {batch} | {tv:.2f} | {us:.2f} | {tv / us:.2f}x | {us / floor:.2f}x | {diffs[k]:.1e} |")
+    if worst > 1e-4:
+        print(f"logits differ by {worst:.2g} (> 1e-4)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""A shuffle-aware ONNX graph for ShuffleNet V1 and V2, written node by node.
+
+``torch.onnx.export`` traces a channel shuffle as Reshape -> Transpose -> Reshape
+(plus shape arithmetic when the batch axis is dynamic) and the V2 split as a
+further copy. Channel shuffle is a fixed permutation, so this writer never
+materialises it as a Transpose:
+
+* **V2**: the output of a unit is kept *paired*, as ``(N, C/2, 2, H*W)``: slot
+  ``[i, 0]`` is the kept channel ``i``, ``[i, 1]`` the branch output ``i``, which is
+  exactly channel ``2i + j`` of the shuffled tensor. Concat + shuffle is then one
+  Concat along the pair axis, and the next unit's split is one Split along the
+  channel axis (the halves of the shuffled tensor are the halves of the pairs);
+  every other reshape is a free view (batch kept by Reshape's ``0``).
+* **V1**: a shuffle after a group conv commutes with the channel-wise depthwise
+  conv and BN that follow it, so their weights are re-indexed and the
+  permutation becomes one Gather applied after the depthwise conv, where a
+  stride-2 unit has a quarter of the pixels left to move.
+
+BN must be folded first (:func:`shufflenet.export.fuse.fuse_conv_bn`); the
+result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from shufflenet.layers.conv_bn_act import ConvBnAct
+
+__all__ = ["UnsupportedModel", "write_shuffle_graph"]
+
+
+class UnsupportedModel(ValueError):
+    """The model holds a layer the graph writer has no rule for (use the traced export)."""
+
+
+@dataclass(frozen=True)
+class _Value:
+    name: str
+    chs: int
+    hw: tuple[int, int]
+    paired: bool = False  # stored as (N, C/2, 2, H*W), see the module docstring
+
+
+class _Writer:
+    def __init__(self) -> None:
+        import onnx
+
+        self.onnx = onnx
+        self.nodes: list[object] = []
+        self.inits: list[object] = []
+        self._count = 0
+
+    def _name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, array: np.ndarray | Sequence[int], hint: str) -> str:
+        name = self._name(hint)
+        arr = np.asarray(array)
+        arr = arr.astype(np.int64) if arr.dtype.kind in "iu" else arr.astype(np.float32)
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        return name
+
+    def node(self, op: str, inputs: Sequence[str], n_out: int = 1, **attrs: object) -> list[str]:
+        outs = [self._name(op.lower()) for _ in range(n_out)]
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, **attrs))
+        return outs
+
+    # -- layers -----------------------------------------------------------------
+    def conv(self, x: _Value, conv: nn.Conv2d, relu: bool, *, perm: np.ndarray | None = None) -> _Value:
+        """Conv (+ ReLU); ``perm`` re-indexes a depthwise conv's channels (see V1)."""
+        x = self.unpair(x)
+        if conv.in_channels != x.chs:
+            raise UnsupportedModel(f"conv expects {conv.in_channels} channels, graph has {x.chs}")
+        w = conv.weight.detach().cpu().numpy()
+        b = conv.bias.detach().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0], np.float32)
+        if perm is not None:
+            w, b = w[perm], b[perm]
+        (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding  # type: ignore[misc]
+        if conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+            raise UnsupportedModel("only undilated, zero-padded convs are supported")
+        (y,) = self.node(
+            "Conv", [x.name, self.const(w, "w"), self.const(b, "b")], kernel_shape=[kh, kw], strides=[sh, sw],
+            pads=[ph, pw, ph, pw], group=conv.groups,
+        )  # fmt: skip
+        if relu:
+            (y,) = self.node("Relu", [y])
+        h, wd = ((x.hw[0] + 2 * ph - kh) // sh + 1, (x.hw[1] + 2 * pw - kw) // sw + 1)
+        return _Value(y, conv.out_channels, (h, wd))
+
+    def conv_bn_act(self, x: _Value, block: nn.Module, *, perm: np.ndarray | None = None) -> _Value:
+        if not isinstance(block, ConvBnAct):
+            raise UnsupportedModel(f"expected a ConvBnAct, got {type(block).__name__}")
+        if any(isinstance(m, nn.BatchNorm2d) for m in block.children()):
+            raise UnsupportedModel("fold BatchNorm into the convs first (fuse_conv_bn)")
+        act = getattr(block, "act", None)
+        if act is not None and not isinstance(act, nn.ReLU):
+            raise UnsupportedModel(f"activation {type(act).__name__} is not supported")
+        return self.conv(x, block.conv, act is not None, perm=perm)
+
+    def pool(self, x: _Value, pool: nn.Module) -> _Value:
+        x = self.unpair(x)
+        if isinstance(pool, nn.MaxPool2d):
+            op, k, s, p = "MaxPool", pool.kernel_size, pool.stride, pool.padding
+            extra: dict[str, object] = {}
+        elif isinstance(pool, nn.AvgPool2d):
+            op, k, s, p = "AveragePool", pool.kernel_size, pool.stride, pool.padding
+            extra = {"count_include_pad": int(pool.count_include_pad)}
+            if pool.divisor_override is not None:
+                raise UnsupportedModel("AvgPool2d with divisor_override is not supported")
+        else:
+            raise UnsupportedModel(f"pooling layer {type(pool).__name__} is not supported")
+        if getattr(pool, "ceil_mode", False) or getattr(pool, "dilation", 1) not in (1, (1, 1)):
+            raise UnsupportedModel("ceil_mode or dilated pooling is not supported")
+        k, s, p = (int(v) if isinstance(v, int) else int(v[0]) for v in (k, s, p))  # type: ignore[index]
+        (y,) = self.node(op, [x.name], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, **extra)
+        return _Value(y, x.chs, ((x.hw[0] + 2 * p - k) // s + 1, (x.hw[1] + 2 * p - k) // s + 1))
+
+    # -- the paired layout of V2 ------------------------------------------------
+    def reshape(self, x: str, shape: Sequence[int]) -> str:
+        return self.node("Reshape", [x, self.const(list(shape), "shape")])[0]
+
+    def unpair(self, x: _Value) -> _Value:
+        if not x.paired:
+            return x
+        return _Value(self.reshape(x.name, [0, x.chs, *x.hw]), x.chs, x.hw)
+
+    def pair(self, a: _Value, b: _Value) -> _Value:
+        """``channel_shuffle(cat([a, b]), 2)`` as one Concat into the paired layout."""
+        hw = a.hw[0] * a.hw[1]
+        parts = [self.reshape(self.unpair(v).name, [0, v.chs, 1, hw]) for v in (a, b)]
+        (y,) = self.node("Concat", parts, axis=2)
+        return _Value(y, 2 * a.chs, a.hw, paired=True)
+
+    def split_pairs(self, x: _Value) -> tuple[_Value, _Value]:
+        """The halves of a shuffled tensor: one Split of the pairs, then free views."""
+        if not x.paired:
+            a, b = self.node("Split", [x.name, self.const([x.chs // 2] * 2, "split")], 2, axis=1)
+            return _Value(a, x.chs // 2, x.hw), _Value(b, x.chs // 2, x.hw)
+        q = x.chs // 4
+        a, b = self.node("Split", [x.name, self.const([q, q], "split")], 2, axis=1)
+        return _Value(a, 2 * q, x.hw, paired=True), _Value(b, 2 * q, x.hw, paired=True)
+
+    # -- units ------------------------------------------------------------------
+    def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
+        if not isinstance(unit.se, nn.Identity) or unit.residual:
+            raise UnsupportedModel("ShuffleNet V2 with SE or residual units is not supported")
+        if unit.split:
+            if x.chs % 4:
+                raise UnsupportedModel(f"the paired layout needs channels divisible by 4, got {x.chs}")
+            keep, x = self.split_pairs(x)
+        else:
+            keep = x
+            for block in unit.proj:
+                keep = self.conv_bn_act(keep, block)
+        for block in unit.branch:
+            x = self.conv_bn_act(x, block)
+        if keep.chs != x.chs:
+            raise UnsupportedModel("a V2 unit must keep as many channels as its branch makes")
+        return self.pair(keep, x)
+
+    def v1_unit(self, x: _Value, unit: nn.Module) -> _Value:
+        if not isinstance(unit.se, nn.Identity):
+            raise UnsupportedModel("ShuffleNet V1 with SE is not supported")
+        x = self.unpair(x)
+        mid = self.conv_bn_act(x, unit.conv1)
+        groups = getattr(unit.shuffle, "groups", 1)
+        dw = unit.conv3x3.conv
+        if groups > 1 and dw.groups != dw.in_channels:
+            raise UnsupportedModel("a shuffle can only be moved past a depthwise conv")
+        if groups > 1:
+            n = mid.chs // groups
+            shuffle = np.arange(mid.chs).reshape(groups, n).T.reshape(-1)  # shuffled[k] = mid[shuffle[k]]
+            inverse = np.argsort(shuffle)
+            mid = self.conv_bn_act(mid, unit.conv3x3, perm=inverse)
+            (g,) = self.node("Gather", [mid.name, self.const(shuffle, "shuffle")], axis=1)
+            mid = _Value(g, mid.chs, mid.hw)
+        else:
+            mid = self.conv_bn_act(mid, unit.conv3x3)
+        out = self.conv_bn_act(mid, unit.conv2)
+        if unit.concat:
+            short = self.pool(x, unit.shortcut) if isinstance(unit.shortcut, nn.AvgPool2d) else x
+            (y,) = self.node("Concat", [short.name, out.name], axis=1)
+            chs = short.chs + out.chs
+        else:
+            (y,) = self.node("Add", [x.name, out.name])
+            chs = out.chs
+        (y,) = self.node("Relu", [y])
+        return _Value(y, chs, out.hw)
+
+
+def write_shuffle_graph(
+    model: nn.Module, path: str | os.PathLike[str], input_size: Sequence[int], opset: int = 18
+) -> None:
+    """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
+
+    The batch axis is dynamic; height and width are those of ``input_size``.
+    Raises :class:`UnsupportedModel` for anything else (SE, residual V2, other families).
+    """
+    import onnx
+
+    from shufflenet.models.shufflenet_v1 import ShuffleNetV1
+    from shufflenet.models.shufflenet_v2 import ShuffleNetV2
+
+    if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
+        raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
+    if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
+        raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
+    _, c, h, w = (int(d) for d in input_size)
+    g = _Writer()
+    x = _Value("input", c, (h, w))
+    for layer in model.stem:
+        x = g.pool(x, layer) if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) else g.conv_bn_act(x, layer)
+    write_unit = g.v2_unit if isinstance(model, ShuffleNetV2) else g.v1_unit
+    for stage in model.stages:
+        for unit in stage:
+            x = write_unit(x, unit)
+    if not isinstance(model.head_conv, nn.Identity):
+        x = g.conv_bn_act(x, model.head_conv)
+    x = g.unpair(x)
+    (pooled,) = g.node("GlobalAveragePool", [x.name])
+    (flat,) = g.node("Flatten", [pooled], axis=1)
+    fc = model.fc
+    weight, bias = fc.weight.detach().cpu().numpy(), fc.bias.detach().cpu().numpy()
+    g.nodes.append(
+        onnx.helper.make_node("Gemm", [flat, g.const(weight, "fc_w"), g.const(bias, "fc_b")], ["logits"], transB=1)
+    )
+    graph = onnx.helper.make_graph(
+        g.nodes,  # type: ignore[arg-type]
+        "shufflenet",
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", c, h, w])],
+        [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", fc.out_features])],
+        g.inits,  # type: ignore[arg-type]
+    )
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    proto.producer_name = "shufflenet"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
