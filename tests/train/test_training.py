@@ -96,3 +96,29 @@ def test_torchrun_two_processes(fake_fmnist: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     state = load_checkpoint(out / "last.pt")  # the run checks that both ranks end with equal weights
     assert state["epoch"] == 1 and state["history"][0]["train_images"] == 512  # both shards counted
+    assert (proc.stdout + proc.stderr).count("epoch 1: train loss") == 1  # only rank 0 reports
+    # each rank scored half of the test set; reduced, that is the whole set scored in one process
+    from shufflenet.data import load_fashion_mnist
+    from shufflenet.train import evaluate
+
+    test = load_fashion_mnist(fake_fmnist, train=False)
+    whole = evaluate(model_from_checkpoint(state), test.batches(state["data"]["mean"], state["data"]["std"]), 10)
+    assert whole.top1 == pytest.approx(state["history"][0]["test_top1"], abs=1e-9)
+
+
+def test_device_choice() -> None:
+    from shufflenet.train.distributed import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no GPU"):
+            resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_training_on_a_gpu(fake_fmnist: Path, tmp_path: Path) -> None:
+    result = train(_cfg(fake_fmnist, tmp_path / "gpu", device="cuda"))
+    assert result.last["train_images"] == 512 and (tmp_path / "gpu" / "last.pt").is_file()

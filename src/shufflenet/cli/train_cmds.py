@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -16,10 +17,8 @@ __all__ = ["add_train_commands"]
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import TrainConfig, resume_training, train
-    from shufflenet.train.distributed import setup_distributed
-
     err = Console(stderr=True)
-    quiet = setup_distributed().rank != 0
+    quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err, disable=quiet) as bar:
@@ -29,7 +28,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             if e["event"] == "step":
                 bar.update(task, total=e["steps"], completed=e["step"], epoch=f"{e['epoch'] + 1}/{e['epochs']}",
                            info=f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s")  # fmt: skip
-            else:
+            elif not quiet:
                 val = next(k for k in e if k.endswith("_top1"))
                 bar.console.print(
                     f"epoch {e['epoch']}: train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
@@ -49,7 +48,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     schedule=args.schedule, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
                     ema_decay=args.ema, grad_clip=args.grad_clip, crop_padding=args.crop_padding, hflip=not args.no_hflip,
                     random_erasing=args.random_erasing, seed=args.seed, channels_last=args.channels_last,
-                    threads=args.threads, out_dir=args.out,
+                    threads=args.threads, device=args.device, out_dir=args.out,
                 )  # fmt: skip
                 result = train(cfg, progress=on_event)
         except KeyboardInterrupt:
@@ -201,6 +200,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--threads", type=int)
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
     p.add_argument("--out", default="runs/train", help="checkpoints and logs (default runs/train)")
     p.add_argument("--resume", help="continue from a checkpoint (its recipe is reused)")
     p.set_defaults(func=_cmd_train)

@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     channels_last: bool = False
     threads: int | None = None
+    device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
     out_dir: str = "runs/train"
 
     def __post_init__(self) -> None:

@@ -89,11 +89,14 @@ class DataBundle:
         yield from loader
 
     def val_batches(self, batch_size: int = 512) -> Batches:
-        """The whole validation set (every rank evaluates all of it: identical metrics)."""
+        """This rank's contiguous share of the validation set (all of it for one process);
+        :func:`shufflenet.train.evaluate.reduce_eval` combines the ranks' results."""
+        n = len(self.val_tensors) if self.val_tensors is not None else len(self.val_set)  # type: ignore[arg-type]
+        start, end = n * self.env.rank // self.env.world_size, n * (self.env.rank + 1) // self.env.world_size
         if self.val_tensors is not None:
-            yield from self.val_tensors.batches(self.mean, self.std, batch_size)
+            yield from self.val_tensors.subset(torch.arange(start, end)).batches(self.mean, self.std, batch_size)
             return
-        yield from DataLoader(self.val_set, batch_size=batch_size)  # type: ignore[arg-type]
+        yield from DataLoader(Subset(self.val_set, range(start, end)), batch_size=batch_size)  # type: ignore[arg-type]
 
 
 def _stats(images: Tensor) -> tuple[list[float], list[float]]:

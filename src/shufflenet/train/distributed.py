@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistEnv", "all_reduce_sum", "setup_distributed"]
+__all__ = ["DistEnv", "all_reduce_sum", "broadcast_state", "resolve_device", "setup_distributed"]
 
 
 @dataclass(frozen=True)
 class DistEnv:
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
 
     @property
     def is_main(self) -> bool:
@@ -25,18 +27,33 @@ class DistEnv:
         return self.world_size > 1
 
 
-def setup_distributed() -> DistEnv:
-    """Join the process group that ``torchrun`` describes.
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """``auto`` is this process's GPU (``cuda:LOCAL_RANK``) when there is one, else the CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda, but PyTorch sees no GPU here; use --device cpu")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    if device != "cpu":
+        raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+    return torch.device("cpu")
 
-    gloo, because the training loop runs on the CPU: NCCL would need the model
-    and batches on each rank's GPU, which the loop does not do yet.
+
+def setup_distributed(device: str = "cpu") -> DistEnv:
+    """Join the process group that ``torchrun`` describes: NCCL between GPUs, gloo on CPUs.
+
+    Each process drives the GPU of its ``LOCAL_RANK`` (``device`` ``auto`` or ``cuda``).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local)
     if world <= 1:
-        return DistEnv()
-    env = DistEnv(int(os.environ["RANK"]), world)
+        return DistEnv(device=dev)
+    env = DistEnv(int(os.environ["RANK"]), world, local, dev)
     if not dist.is_initialized():
-        dist.init_process_group("gloo")
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return env
 
 
@@ -44,6 +61,13 @@ def all_reduce_sum(values: list[float], env: DistEnv) -> list[float]:
     """Sum metrics over ranks (counts, summed losses); a no-op for one process."""
     if not env.enabled:
         return values
-    t = torch.tensor(values, dtype=torch.float64)
+    t = torch.tensor(values, dtype=torch.float64, device=env.device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()
+
+
+def broadcast_state(model: torch.nn.Module, env: DistEnv) -> None:
+    """Give every rank rank 0's weights and buffers (BN statistics drift apart per rank)."""
+    if env.enabled:
+        for t in model.state_dict().values():
+            dist.broadcast(t, 0)

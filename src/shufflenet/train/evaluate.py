@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["EvalResult", "evaluate"]
+from shufflenet.train.distributed import DistEnv
+
+__all__ = ["EvalResult", "evaluate", "reduce_eval"]
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,33 @@ def evaluate(
         model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     top5 = loss = 0.0
+    device = next(model.parameters()).device if isinstance(model, nn.Module) else torch.device("cpu")
     try:
         for x, y in batches:
+            x, y = x.to(device), y.to(device)
             logits = model(x)
             loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
             k = min(5, num_classes)
             top5 += (logits.topk(k, 1).indices == y[:, None]).any(1).sum().item()
-            confusion += torch.bincount(y * num_classes + logits.argmax(1), minlength=num_classes**2).view(
-                num_classes, num_classes
-            )
+            pairs = (y * num_classes + logits.argmax(1)).cpu()
+            confusion += torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
     finally:
         if isinstance(model, nn.Module):
             model.train(was_training)
     n = max(1, int(confusion.sum()))
     return EvalResult(float(confusion.diag().sum()) / n, top5 / n, loss / n, confusion)
+
+
+def reduce_eval(result: EvalResult, env: DistEnv) -> EvalResult:
+    """Combine the results of ranks that each scored a share of the set (sums of counts)."""
+    if not env.enabled:
+        return result
+    n = result.count
+    sums = torch.cat([result.confusion.flatten().double(), torch.tensor([result.top5 * n, result.loss * n])])
+    sums = sums.to(env.device)
+    dist.all_reduce(sums, op=dist.ReduceOp.SUM)
+    sums = sums.cpu()
+    k = result.confusion.shape[0]
+    confusion = sums[: k * k].round().long().view(k, k)
+    total = max(1, int(confusion.sum()))
+    return EvalResult(float(confusion.diag().sum()) / total, float(sums[-2]) / total, float(sums[-1]) / total, confusion)

@@ -24,8 +24,8 @@ from shufflenet.models import create_model
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at
 from shufflenet.train.data import prepare_data
-from shufflenet.train.distributed import DistEnv, all_reduce_sum, setup_distributed
-from shufflenet.train.evaluate import evaluate
+from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
+from shufflenet.train.evaluate import evaluate, reduce_eval
 from shufflenet.utils.files import atomic_write
 from shufflenet.utils.tables import csv_table
 
@@ -83,7 +83,7 @@ def _write_logs(out: Path, history: list[dict[str, float]]) -> None:
 
 def train(config: TrainConfig, *, resume: str | None = None, progress: Progress | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; checkpoints go to ``config.out_dir``."""
-    env = setup_distributed()
+    env = setup_distributed(config.device)
     try:
         return _train(config, env, resume, progress)
     finally:
@@ -110,6 +110,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         cfg.model, num_classes=arch["num_classes"], in_chans=data.in_chans, small_input=data.small_input,
         **cfg.model_options,
     )  # fmt: skip
+    model = model.to(env.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
@@ -125,11 +126,11 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema"):
-            ema.state = state["ema"]
+            ema.state = {k: v.to(env.device) for k, v in state["ema"].items()}
         history, best, start_epoch = list(state["history"]), float(state["best_top1"]), int(state["epoch"])
     net: nn.Module = model
     if env.enabled:
-        net = nn.parallel.DistributedDataParallel(model)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
     out = Path(cfg.out_dir)
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +147,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             lr = lr_at(step, total, warmup, cfg.schedule, base_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = net(x)
@@ -170,7 +172,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         if ema is not None:
             eval_model = copy.deepcopy(model)
             eval_model.load_state_dict(ema.state)
-        metrics = evaluate(eval_model, data.val_batches(), len(data.classes))
+        broadcast_state(eval_model, env)  # every rank scores rank 0's model on its share of the set
+        metrics = reduce_eval(evaluate(eval_model, data.val_batches(), len(data.classes)), env)
         record = {
             "epoch": epoch + 1, "lr": lr, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
             f"{data.val_name}_loss": metrics.loss, f"{data.val_name}_top1": metrics.top1,
@@ -199,7 +202,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
 
 def _check_ranks_agree(model: nn.Module) -> None:
     """DDP keeps replicas identical; verify it (a checksum of every weight, min vs max over ranks)."""
-    total = torch.tensor([sum(float(p.detach().double().sum()) for p in model.parameters())], dtype=torch.float64)
+    device = next(model.parameters()).device
+    total = torch.tensor([sum(float(p.detach().double().sum()) for p in model.parameters())], dtype=torch.float64, device=device)
     lo, hi = total.clone(), total.clone()
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)
