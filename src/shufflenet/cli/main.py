@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from rich.console import Console
 
 from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
@@ -237,27 +236,9 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _calibration_batches(args: argparse.Namespace, cfg: dict) -> list:  # type: ignore[type-arg]
-    """Real, normalised images for int8 calibration: a folder of images or Fashion-MNIST."""
-    if args.calib_dir:
-        from shufflenet.predict import IMAGE_SUFFIXES, preprocess
-
-        paths = sorted(p for p in Path(args.calib_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not paths:
-            raise ValueError(f"no images in {args.calib_dir} to calibrate int8 on")
-        x = preprocess(paths[: args.calib_images], cfg)
-    else:
-        from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
-
-        if list(cfg["input_size"]) != [1, 28, 28]:
-            raise ValueError("this model does not take Fashion-MNIST images; pass --calib-dir with images it does take")
-        train = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=True)
-        x = torch.cat([b for b, _ in train.batches(cfg["mean"], cfg["std"], 512)])[: args.calib_images]
-    return [b.numpy() for b in x.split(64)]
-
-
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.export import export_onnx, export_onnx_int8
+    from shufflenet.export.quantize import calibration_batches
     from shufflenet.predict import load_for_prediction
 
     ref = args.model
@@ -275,7 +256,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         cfg = getattr(model, "pretrained_cfg", None)
         if not cfg:
             raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
-        result = export_onnx_int8(model, output, _calibration_batches(args, cfg), input_size=shape, opset=args.opset)
+        calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
+        result = export_onnx_int8(model, output, calibration, input_size=shape, opset=args.opset)
     else:
         result = export_onnx(model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset)
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))

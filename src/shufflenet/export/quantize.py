@@ -11,12 +11,45 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from shufflenet.utils.files import atomic_path
 
-__all__ = ["quantize_onnx"]
+__all__ = ["calibration_batches", "quantize_onnx"]
+
+
+def calibration_batches(
+    cfg: dict[str, Any],
+    count: int = 512,
+    *,
+    image_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+) -> list[np.ndarray]:
+    """Real images for int8 calibration, normalised with the model's ``pretrained_cfg``:
+    the images under ``image_dir``, or else Fashion-MNIST's training images (the
+    test set stays unseen, for the accuracy comparison)."""
+    import torch
+
+    if count < 1:
+        raise ValueError(f"need at least one calibration image, got {count}")
+    if image_dir is not None:
+        from shufflenet.predict import IMAGE_SUFFIXES, preprocess
+
+        paths = sorted(p for p in Path(image_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise ValueError(f"no images in {image_dir} to calibrate int8 on")
+        x = preprocess(paths[:count], cfg)
+    else:
+        from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
+
+        if list(cfg["input_size"]) != [1, 28, 28]:
+            raise ValueError("this model does not take Fashion-MNIST images; calibrate on a folder of images it does take")
+        train = load_fashion_mnist(data_dir or FASHION_MNIST_DIR, train=True)
+        x = torch.cat([b for b, _ in train.subset(torch.arange(min(count, len(train)))).batches(cfg["mean"], cfg["std"])])
+    return [b.numpy() for b in x.split(batch_size)]
 
 
 def _reader(input_name: str, batches: Iterable[np.ndarray]):  # type: ignore[no-untyped-def]
@@ -31,6 +64,40 @@ def _reader(input_name: str, batches: Iterable[np.ndarray]):  # type: ignore[no-
             return None if batch is None else {input_name: np.ascontiguousarray(batch, dtype=np.float32)}
 
     return Reader()
+
+
+def _compact(model: Any) -> None:
+    """Make the quantised file small: short tensor names (the quantiser's are long and
+    there are two Q/DQ nodes per tensor) and no all-zero weight zero points (zero is
+    DequantizeLinear's default)."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and len(node.input) == 3 and node.input[0] in inits:
+            zp = inits.get(node.input[2])
+            if zp is not None and not numpy_helper.to_array(zp).any() and zp.data_type == inits[node.input[0]].data_type:
+                del node.input[2]
+    used = {name for node in graph.node for name in node.input}
+    keep = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    fixed = {v.name for v in (*graph.input, *graph.output)}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in fixed:
+            return name
+        return names.setdefault(name, f"t{len(names):x}")
+
+    for t in graph.initializer:
+        t.name = short(t.name)
+    for node in graph.node:
+        node.name = ""
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    del graph.value_info[:]
 
 
 def quantize_onnx(
@@ -60,8 +127,9 @@ def quantize_onnx(
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             per_channel=per_channel,
         )  # fmt: skip
+        quantized = onnx.load(str(out))
+        _compact(quantized)
         if metadata:
-            quantized = onnx.load(str(out))
             onnx.helper.set_model_props(quantized, metadata)
-            onnx.save(quantized, str(out))
+        onnx.save(quantized, str(out))
     return Path(dst)

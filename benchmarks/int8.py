@@ -1,0 +1,79 @@
+"""int8 against float32 on Fashion-MNIST: file size, test accuracy and latency of shipped
+weights, measured side by side in one run.
+
+    .venv/bin/python benchmarks/int8.py [--model shufflenet_v2_x1_0:fashion-mnist] [--threads 2]
+
+Both files come from the same weights: ``export_onnx`` (float, BN folded,
+shuffle-aware) and ``export_onnx_int8`` (static quantisation calibrated on the
+first ``--calib-images`` *training* images). Accuracy is on the official 10k test
+images; latencies are medians over interleaved rounds, in ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from shufflenet.bench import machine_info, measure
+from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
+from shufflenet.export import Predictor, export_onnx, export_onnx_int8
+from shufflenet.export.quantize import calibration_batches
+from shufflenet.predict import load_for_prediction
+from shufflenet.train import evaluate
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="shufflenet_v2_x1_0:fashion-mnist", help="MODEL:TAG or a checkpoint")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--calib-images", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--data-dir", default=FASHION_MNIST_DIR)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_for_prediction(args.model)
+    cfg = model.pretrained_cfg
+    shape = (1, *cfg["input_size"])
+    test = load_fashion_mnist(args.data_dir, train=False)
+    info = machine_info()
+    print(f"# {args.model}; {info['cpu']}, {args.threads} threads; onnxruntime {info['onnxruntime']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=shape)
+        int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", calibration, input_size=shape)
+        runs = {"float32": Predictor(fp32.path, threads=args.threads), "int8": Predictor(int8.path, threads=args.threads)}
+        sizes = {k: Path(p.source).stat().st_size for k, p in runs.items()}
+        top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
+        torch_top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"], 500), 10).top1
+        times: dict[tuple[str, int], list[float]] = {(k, b): [] for k in runs for b in args.batches}
+        inputs = {b: torch.randn(b, *cfg["input_size"]).numpy() for b in args.batches}
+        for _ in range(args.rounds):
+            for b in args.batches:
+                for k, p in runs.items():
+                    stats = measure(lambda p=p, b=b: p.predict(inputs[b]), min_time_s=args.seconds, min_iters=5)
+                    times[(k, b)].append(stats.median_ms)
+    print(f"# PyTorch top-1 {100 * torch_top1:.2f}%; int8 keeps the float top-1 class on "
+          f"{100 * (int8.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
+    lat_headers = " | ".join(f"batch {b} ms" for b in args.batches)
+    print(f"| variant | file | test top-1 | {lat_headers} |")
+    print("|---|---:|---:|" + "---:|" * len(args.batches))
+    for k in runs:
+        lat = " | ".join(f"{statistics.median(times[(k, b)]):.3f}" for b in args.batches)
+        print(f"| {k} | {sizes[k] / 1e6:.2f} MB | {100 * top1[k]:.2f}% | {lat} |")
+    ratios = " | ".join(
+        f"{statistics.median(times[('float32', b)]) / statistics.median(times[('int8', b)]):.2f}x" for b in args.batches
+    )
+    print(f"| float32 / int8 | {sizes['float32'] / sizes['int8']:.2f}x | "
+          f"{100 * (top1['int8'] - top1['float32']):+.2f} pt | {ratios} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
