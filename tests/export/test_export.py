@@ -35,7 +35,8 @@ def test_fuse_conv_bn_keeps_outputs(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "shufflenet_v1_g1_x0_5",
-     "shufflenet_v1_g3_x1_0", "shufflenet_v1_g8_x0_5", "shufflenet_v1_g4_x0_25", "shufflenet_v1_g2_x1_5"],
+     "shufflenet_v1_g3_x1_0", "shufflenet_v1_g8_x0_5", "shufflenet_v1_g4_x0_25", "shufflenet_v1_g2_x1_5",
+     "shufflenet_v1_g3_x2_0"],
 )  # fmt: skip
 def test_export_and_verify(name: str, tmp_path: Path) -> None:
     model = _lively(name)
