@@ -5,12 +5,13 @@
 further copy. Channel shuffle is a fixed permutation, so this writer never
 materialises it as a Transpose:
 
-* **V2**: the output of a unit is kept *paired*, as ``(N, C/2, 2, H*W)``: slot
-  ``[i, 0]`` is the kept channel ``i``, ``[i, 1]`` the branch output ``i``, which is
-  exactly channel ``2i + j`` of the shuffled tensor. Concat + shuffle is then one
-  Concat along the pair axis, and the next unit's split is one Split along the
-  channel axis (the halves of the shuffled tensor are the halves of the pairs);
-  every other reshape is a free view (batch kept by Reshape's ``0``).
+* **V2**: the output of a unit is kept *paired*, as ``(N, C/2, 2H, W)``: rows
+  ``[i, :H]`` are the kept channel ``i``, rows ``[i, H:]`` the branch output ``i``,
+  which in memory is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor.
+  Concat + shuffle is then one Concat along the height axis, and the next unit's
+  split is one Split along the channel axis (the halves of the shuffled tensor are
+  the halves of the pairs); the two reshapes back to ``(N, C/2, H, W)`` per unit
+  are free views (batch kept by Reshape's ``0``).
 * **V1**: a shuffle after a group conv commutes with the channel-wise depthwise
   conv and BN that follow it, so their weights are re-indexed and the
   permutation becomes one Gather applied after the depthwise conv, where a
@@ -43,7 +44,7 @@ class _Value:
     name: str
     chs: int
     hw: tuple[int, int]
-    paired: bool = False  # stored as (N, C/2, 2, H*W), see the module docstring
+    paired: bool = False  # stored as (N, C/2, 2H, W), see the module docstring
 
 
 class _Writer:
@@ -131,10 +132,8 @@ class _Writer:
         return _Value(self.reshape(x.name, [0, x.chs, *x.hw]), x.chs, x.hw)
 
     def pair(self, a: _Value, b: _Value) -> _Value:
-        """``channel_shuffle(cat([a, b]), 2)`` as one Concat into the paired layout."""
-        hw = a.hw[0] * a.hw[1]
-        parts = [self.reshape(self.unpair(v).name, [0, v.chs, 1, hw]) for v in (a, b)]
-        (y,) = self.node("Concat", parts, axis=2)
+        """``channel_shuffle(cat([a, b]), 2)`` as one Concat along the height axis."""
+        (y,) = self.node("Concat", [self.unpair(a).name, self.unpair(b).name], axis=2)
         return _Value(y, 2 * a.chs, a.hw, paired=True)
 
     def split_pairs(self, x: _Value) -> tuple[_Value, _Value]:
