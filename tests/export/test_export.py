@@ -160,3 +160,8 @@ def test_strided_max_pool_equals_max_pool(k: int, s: int, p: int, shape: tuple[i
     x = torch.randn(*shape)
     x[0, 0, 0, 0] = float("nan")  # NaNs propagate as in max_pool2d
     torch.testing.assert_close(StridedMaxPool2d(pool)(x), pool(x), rtol=0, atol=0, equal_nan=True)
+
+
+def test_shuffle_aware_graph_at_opset_17(tmp_path: Path) -> None:
+    result = export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_size=(1, 3, 32, 32), opset=17)
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4

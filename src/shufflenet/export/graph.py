@@ -222,8 +222,12 @@ def write_shuffle_graph(
     if not isinstance(model.head_conv, nn.Identity):
         x = g.conv_bn_act(x, model.head_conv)
     x = g.unpair(x)
-    (pooled,) = g.node("GlobalAveragePool", [x.name])
-    (flat,) = g.node("Flatten", [pooled], axis=1)
+    # ReduceMean, not GlobalAveragePool + Flatten: ONNX Runtime's blocked-layout global
+    # pool was 7x slower than its ReduceMean on the 1024x7x7 features of V2
+    if opset >= 18:  # axes became an input in opset 18
+        (flat,) = g.node("ReduceMean", [x.name, g.const([2, 3], "axes")], keepdims=0)
+    else:
+        (flat,) = g.node("ReduceMean", [x.name], axes=[2, 3], keepdims=0)
     fc = model.fc
     weight, bias = fc.weight.detach().cpu().numpy(), fc.bias.detach().cpu().numpy()
     g.nodes.append(
