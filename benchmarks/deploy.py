@@ -16,6 +16,8 @@ CPU's sgemm rate).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import sys
 import tempfile
@@ -46,7 +48,7 @@ def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
 
 
 def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int) -> Predict:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(path))  # torchvision users' defaults
     session = ort_session(str(path), threads, torch.device("cpu"))
