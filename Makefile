@@ -23,14 +23,16 @@ $(STAMP): pyproject.toml
 data:
 	@test -f $(FMNIST)/t10k-labels-idx1-ubyte.gz || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
 
-# The main job: the model zoo, a short training run, its evaluation, and prediction
-# with the weights shipped in the package.
+# The main job: the model zoo, a short training run, its evaluation, prediction with
+# the weights shipped in the package, and their int8 export, evaluated in ONNX Runtime.
 run: setup data
 	$(SHUFFLENET) models 'shufflenet_v*_x*'
 	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 2 --train-subset 10000 --lr 0.5 --warmup-epochs 0.2 --label-smoothing 0.1 --out runs/quick
 	$(SHUFFLENET) eval runs/quick/last.pt
 	$(SHUFFLENET) samples --count 6 --out runs/samples
-	$(SHUFFLENET) predict shufflenet_v2_x0_5:fashion-mnist runs/samples
+	$(SHUFFLENET) predict shufflenet_v2_x1_0:fashion-mnist runs/samples
+	$(SHUFFLENET) export shufflenet_v2_x1_0:fashion-mnist --format onnx-int8 -o runs/v2_x1_0-int8.onnx
+	$(SHUFFLENET) eval runs/v2_x1_0-int8.onnx
 
 test: setup
 	$(PY) -m pytest -q
