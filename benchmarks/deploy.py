@@ -4,8 +4,9 @@ in each runtime, measured side by side in one run.
     .venv/bin/python benchmarks/deploy.py [--threads 2] [--batches 1 8] [--rounds 5]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
-``torch.onnx.export`` with its defaults in an ONNX Runtime session with the same
-options and threads as ours. Ours runs as ``model.fuse()`` (eager) and as
+``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
+session with the same options and threads as ours; a last row uses the older
+TorchScript exporter (``dynamo=False``), the default of earlier torch releases. Ours runs as ``model.fuse()`` (eager) and as
 ``export_onnx`` + ``Predictor`` (ONNX Runtime). Rounds are interleaved (every
 contender once per round) so that drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
@@ -47,10 +48,10 @@ def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
             m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
 
 
-def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int) -> Predict:
+def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int, **kw: object) -> Predict:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path))  # torchvision users' defaults
+        torch.onnx.export(model, (example,), str(path), **kw)  # torchvision users' defaults (+ kw)
     session = ort_session(str(path), threads, torch.device("cpu"))
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: x})[0]
@@ -91,14 +92,16 @@ def main() -> int:
         for batch in args.batches:
             x = torch.randn(batch, 3, 224, 224)
             xn = x.numpy()
+            ours_ort = shufflenet.Predictor(
+                shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path,
+                threads=args.threads,
+            ).predict
             pairs: dict[str, tuple[Predict, Predict]] = {
                 "eager": (torch_predict(theirs), torch_predict(ours.fuse())),
-                "onnxruntime": (
-                    torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads),
-                    shufflenet.Predictor(
-                        shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path,
-                        threads=args.threads,
-                    ).predict,
+                "onnxruntime": (torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads), ours_ort),
+                "onnxruntime (torchvision via TorchScript export)": (
+                    torchvision_onnx(theirs, x, Path(tmp) / f"tvts{batch}.onnx", args.threads, dynamo=False),
+                    ours_ort,
                 ),
             }
             times: dict[tuple[str, int], list[float]] = {(k, i): [] for k in pairs for i in (0, 1)}

@@ -6,7 +6,7 @@
 """
 
 from shufflenet.complexity import ComplexityReport, OpType, analyze
-from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
+from shufflenet.export import Predictor, export_onnx, export_onnx_int8, fuse_conv_bn
 from shufflenet.layers import channel_shuffle, concat_shuffle, concat_shuffle_split
 from shufflenet.models import (
     create_model,
@@ -30,6 +30,7 @@ __all__ = [
     "concat_shuffle_split",
     "create_model",
     "export_onnx",
+    "export_onnx_int8",
     "fuse_conv_bn",
     "from_torchvision",
     "get_entry",
