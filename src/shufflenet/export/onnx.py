@@ -86,12 +86,12 @@ def export_onnx(
     diff = 0.0
     with atomic_path(path) as tmp:
         writer = "traced"
-        try:
-            if optimize:
+        if optimize:
+            try:
                 write_shuffle_graph(exported, tmp, input_size, opset)
                 writer = "shuffle-aware"
-        except UnsupportedModel:
-            pass
+            except UnsupportedModel:  # not a plain ShuffleNet V1/V2: trace it
+                pass
         if writer == "traced":
             export_onnx_file(exported, example, tmp, opset)
         if verify:
@@ -123,6 +123,8 @@ def export_onnx_int8(
     of the calibration images the top class is unchanged (quantisation is lossy:
     that is measured, not bounded).
     """
+    import onnx
+
     from shufflenet.bench.runtimes import ort_session
     from shufflenet.export.quantize import quantize_onnx
 
@@ -138,7 +140,5 @@ def export_onnx_int8(
             diff = max(diff, float(np.abs(a - b).max()))
             same += int((a.argmax(1) == b.argmax(1)).sum())
             total += len(batch)
-    import onnx
-
     nodes = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
     return ExportResult(Path(path), diff, dict(nodes), f"{fp32.writer}, int8", same / total)
