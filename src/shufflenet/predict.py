@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,12 +53,9 @@ def load_predictor(ref: str, *, runtime: str = "torch", threads: int | None = No
     model = load_for_prediction(ref, use_ema=use_ema)
     if runtime == "torch":
         return Predictor(model, threads=threads)
-    from shufflenet.export import export_onnx
+    from shufflenet.export.onnx import onnx_predictor
 
-    with tempfile.TemporaryDirectory() as tmp:
-        size = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
-        result = export_onnx(model, Path(tmp) / "model.onnx", input_size=size)
-        return Predictor(result.path, threads=threads)
+    return onnx_predictor(model, (1, *model.pretrained_cfg["input_size"]), threads=threads)  # type: ignore[index]
 
 
 def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict) -> Tensor:

@@ -45,18 +45,10 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
     The compute floor of a network is its multiply-adds at this rate: no
     runtime can do better, so ``latency / floor`` says how much is left to win.
     """
-    import time
-
     from shufflenet.bench.engine import num_threads
+    from shufflenet.bench.timing import measure
 
     a, b = torch.randn(size, size), torch.randn(size, size)
     with num_threads(threads):
-        for _ in range(3):
-            torch.mm(a, b)
-        best = float("inf")
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - t0)
-    return 2 * size**3 / best / 1e9
+        best_ms = measure(lambda: torch.mm(a, b), min_time_s=seconds).min_ms  # the fastest call: the peak
+    return 2 * size**3 / best_ms / 1e6

@@ -79,13 +79,11 @@ def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Pred
 
 
 def _shufflenet_ort(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    from shufflenet.export import Predictor, export_onnx  # export imports this module: import late
+    from shufflenet.export.onnx import onnx_predictor  # export imports this module: import late
 
     if example.device.type != "cpu":
         raise ValueError("the shufflenet-ort runtime runs on the CPU; use --device cpu")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = export_onnx(model, os.path.join(tmp, "model.onnx"), input_size=tuple(example.shape), verify=False)
-        return Predictor(result.path, threads=threads)
+    return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False)
 
 
 def _shufflenet_eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:

@@ -17,10 +17,10 @@ from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
 from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
-from shufflenet.export.predictor import METADATA_KEY
+from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
-__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8"]
+__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
 
 
 def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
@@ -107,6 +107,15 @@ def export_onnx(
                 raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
         nodes = _set_metadata(tmp, model)
     return ExportResult(Path(path), diff, dict(nodes), writer)
+
+
+def onnx_predictor(
+    model: nn.Module, input_size: Sequence[int], *, threads: int | None = None, verify: bool = True
+) -> Predictor:
+    """``model`` exported (optimised) to a temporary file and loaded in a :class:`Predictor`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_onnx(model, Path(tmp) / "model.onnx", input_size=input_size, verify=verify)
+        return Predictor(result.path, threads=threads)
 
 
 def export_onnx_int8(

@@ -23,7 +23,7 @@ class Predictor:
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
     optimisations; ``Predictor(model)`` runs PyTorch on the model's inference
-    form (``model.fuse()``: BN folded, shuffle copies removed) without autograd.
+    form (``model.fuse()``: BN folded, channels-last) without autograd.
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
     model's (or the ONNX file's metadata), or None.

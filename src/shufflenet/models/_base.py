@@ -126,8 +126,8 @@ class Classifier(nn.Module):
     def fuse(self) -> nn.Module:
         """The fastest eager form of this network for inference (a new module, same logits).
 
-        BN is folded into the convs; ShuffleNet V1/V2 also lose their shuffle copies
-        (see :mod:`shufflenet.export.deploy`). The original model is left untouched.
+        BN is folded into the convs and the layout is channels-last (see
+        :mod:`shufflenet.export.deploy`). The original model is left untouched.
         """
         from shufflenet.export.deploy import deploy  # export builds on models: import late
 

@@ -37,12 +37,13 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate a module in eval mode (its mode is restored afterwards), or any
     callable returning logits (a :class:`shufflenet.Predictor` over an ONNX file)."""
-    was_training = isinstance(model, nn.Module) and model.training
-    if isinstance(model, nn.Module):
-        model.eval()
+    module = model if isinstance(model, nn.Module) else None
+    was_training = module is not None and module.training
+    device = next(module.parameters()).device if module is not None else torch.device("cpu")
+    if module is not None:
+        module.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     top5 = loss = 0.0
-    device = next(model.parameters()).device if isinstance(model, nn.Module) else torch.device("cpu")
     try:
         for x, y in batches:
             x, y = x.to(device), y.to(device)
@@ -53,8 +54,8 @@ def evaluate(
             pairs = (y * num_classes + logits.argmax(1)).cpu()
             confusion += torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
     finally:
-        if isinstance(model, nn.Module):
-            model.train(was_training)
+        if module is not None:
+            module.train(was_training)
     n = max(1, int(confusion.sum()))
     return EvalResult(float(confusion.diag().sum()) / n, top5 / n, loss / n, confusion)
 
