@@ -11,12 +11,19 @@ from torch import Tensor, nn
 
 from shufflenet.export.predictor import Predictor
 
-__all__ = ["IMAGE_SUFFIXES", "RUNTIMES", "load_for_prediction", "load_predictor", "predict_files", "preprocess"]
+__all__ = ["IMAGE_SUFFIXES", "RUNTIMES", "is_trained_ref", "load_for_prediction", "load_predictor", "predict_files", "preprocess"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 #: Where ``load_predictor`` runs a checkpoint: PyTorch (the fused model) or ONNX Runtime.
 RUNTIMES = ("torch", "onnxruntime")
+
+
+def is_trained_ref(ref: str) -> bool:
+    """Whether ``ref`` names trained weights that :func:`load_for_prediction` takes (a
+    checkpoint or weights file, or ``MODEL:TAG``) rather than an architecture name."""
+    path = Path(ref)
+    return path.suffix in (".pt", ".safetensors") or path.is_file() or ":" in ref
 
 
 def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:

@@ -79,6 +79,17 @@ def test_concat_shuffle_split_equals_three_steps(memory_format: torch.memory_for
     assert torch.equal(concat_shuffle(a, b), channel_shuffle(torch.cat([a, b], 1), 2))
 
 
+def test_concat_shuffle_of_a_channels_last_split_stays_channels_last() -> None:
+    # V2's basic unit: the kept half is a channel slice of a channels-last tensor (not itself
+    # "contiguous" in any format); the output must stay channels-last, or every other unit
+    # runs in NCHW and training pays a layout conversion each way
+    x = torch.randn(2, 16, 5, 5).contiguous(memory_format=torch.channels_last)
+    keep, rest = x[:, :8], x[:, 8:]
+    out = concat_shuffle(keep, rest * 2)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out, channel_shuffle(torch.cat([keep, rest * 2], 1), 2))
+
+
 def test_concat_shuffle_is_differentiable() -> None:
     a = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)
     b = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)

@@ -37,6 +37,16 @@ def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Pa
     assert model.pretrained_cfg["input_size"] == [1, 28, 28] and len(model.pretrained_cfg["class_names"]) == 10
 
 
+def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp_path: Path) -> None:
+    result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, eval_every=2, train_subset=256))
+    assert [h["test_top1"] is not None for h in result.history] == [False, True, True]
+    assert result.best_top1 == max(h["test_top1"] for h in result.history[1:])
+    csv_rows = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert csv_rows[1].split(",")[list(result.history[0]).index("test_top1")] == ""  # unscored epochs: empty cells
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainConfig(eval_every=0)
+
+
 def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp_path: Path) -> None:
     options = dict(epochs=2, ema_decay=0.9, random_erasing=0.5)
     train(_cfg(fake_fmnist, tmp_path / "straight", **options))

@@ -239,10 +239,10 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.export import export_onnx, export_onnx_int8
     from shufflenet.export.quantize import calibration_batches
-    from shufflenet.predict import load_for_prediction
+    from shufflenet.predict import is_trained_ref, load_for_prediction
 
     ref = args.model
-    if Path(ref).suffix == ".pt" or Path(ref).is_file() or ":" in ref:
+    if is_trained_ref(ref):
         model = load_for_prediction(ref)
         chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
         name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")

@@ -30,9 +30,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                            info=f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s")  # fmt: skip
             elif not quiet:
                 val = next(k for k in e if k.endswith("_top1"))
+                scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
                 bar.console.print(
                     f"epoch {e['epoch']}: train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
-                    f"{val} {100 * e[val]:.2f}%  {e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
+                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
                 )
 
         try:
@@ -47,7 +48,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     lr=args.lr, momentum=args.momentum, nesterov=not args.no_nesterov, weight_decay=args.weight_decay,
                     schedule=args.schedule, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
                     ema_decay=args.ema, grad_clip=args.grad_clip, crop_padding=args.crop_padding, hflip=not args.no_hflip,
-                    random_erasing=args.random_erasing, seed=args.seed, channels_last=args.channels_last,
+                    random_erasing=args.random_erasing, seed=args.seed, eval_every=args.eval_every, channels_last=args.channels_last,
                     threads=args.threads, device=args.device, out_dir=args.out,
                 )  # fmt: skip
                 result = train(cfg, progress=on_event)
@@ -198,7 +199,9 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--no-hflip", action="store_true")
     p.add_argument("--random-erasing", type=float, default=0.0, help="probability per image")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--eval-every", type=int, default=1, metavar="N",
+                   help="score the validation set every N epochs and after the last (default 1)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
     p.add_argument("--threads", type=int)
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
     p.add_argument("--out", default="runs/train", help="checkpoints and logs (default runs/train)")

@@ -31,8 +31,11 @@ def check_nchw(x: Tensor, what: str = "input") -> None:
 
 
 def _is_channels_last(x: Tensor) -> bool:
-    # A tensor that is both (e.g. C == 1 or H == W == 1) is treated as NCHW.
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    """Channels are the innermost dimension: a channels-last tensor or a channel slice of one
+    (V2's split hands such slices to concat_shuffle; judging them NCHW flipped every other
+    unit's output to NCHW and made training pay layout conversions in both directions).
+    A tensor that is both (e.g. H == W == 1) is treated as NCHW."""
+    return x.stride(1) == 1 and x.shape[1] > 1 and not x.is_contiguous()
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:

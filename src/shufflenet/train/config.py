@@ -39,6 +39,7 @@ class TrainConfig:
     hflip: bool = True
     random_erasing: float = 0.0  # probability per image
     seed: int = 0
+    eval_every: int = 1  # score the validation set every N epochs (and always after the last)
     channels_last: bool = False
     threads: int | None = None
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
@@ -51,6 +52,8 @@ class TrainConfig:
             raise ValueError(f"unknown dataset {self.dataset!r}; choose fashion-mnist or imagefolder")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
         if not 0 <= self.val_split < 1:
             raise ValueError(f"val_split must be in [0, 1), got {self.val_split}")
         if self.lr <= 0:

@@ -23,9 +23,9 @@ from torch import nn
 from shufflenet.models import create_model
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at
-from shufflenet.train.data import prepare_data
+from shufflenet.train.data import DataBundle, prepare_data
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
-from shufflenet.train.evaluate import evaluate, reduce_eval
+from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
 from shufflenet.utils.files import atomic_write
 from shufflenet.utils.tables import csv_table
 
@@ -168,20 +168,18 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                           "images_per_s": seen * env.world_size / (time.perf_counter() - t0)})  # fmt: skip
         loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], env)
         train_time = time.perf_counter() - t0
-        eval_model = model
-        if ema is not None:
-            eval_model = copy.deepcopy(model)
-            eval_model.load_state_dict(ema.state)
-        broadcast_state(eval_model, env)  # every rank scores rank 0's model on its share of the set
-        metrics = reduce_eval(evaluate(eval_model, data.val_batches(), len(data.classes)), env)
+        val: dict[str, float | None] = dict.fromkeys((f"{data.val_name}_{k}" for k in ("loss", "top1", "top5")))
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            metrics = _score(model, ema, data, env)
+            val = dict(zip(val, (metrics.loss, metrics.top1, metrics.top5)))
         record = {
             "epoch": epoch + 1, "lr": lr, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
-            f"{data.val_name}_loss": metrics.loss, f"{data.val_name}_top1": metrics.top1,
-            f"{data.val_name}_top5": metrics.top5, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
+            **val, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
         }  # fmt: skip
         history.append(record)
-        improved = metrics.top1 > best
-        best = max(best, metrics.top1)
+        top1 = record[f"{data.val_name}_top1"]
+        improved = top1 is not None and top1 > best
+        best = max(best, top1) if top1 is not None else best
         if env.is_main:
             state = {
                 "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
@@ -198,6 +196,16 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if env.enabled:
         _check_ranks_agree(model)
     return TrainResult(history, out, best)
+
+
+def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEnv) -> EvalResult:
+    """Validation metrics of the EMA weights when there are some (they are what ships), else the raw ones."""
+    eval_model = model
+    if ema is not None:
+        eval_model = copy.deepcopy(model)
+        eval_model.load_state_dict(ema.state)
+    broadcast_state(eval_model, env)  # every rank scores rank 0's model on its share of the set
+    return reduce_eval(evaluate(eval_model, data.val_batches(), len(data.classes)), env)
 
 
 def _check_ranks_agree(model: nn.Module) -> None:
