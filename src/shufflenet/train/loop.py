@@ -179,7 +179,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         history.append(record)
         top1 = record[f"{data.val_name}_top1"]
         improved = top1 is not None and top1 > best
-        best = max(best, top1) if top1 is not None else best
+        if improved:
+            best = top1
         if env.is_main:
             state = {
                 "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
