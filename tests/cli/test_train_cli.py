@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import write_idx
 
 from shufflenet import create_model, list_pretrained
@@ -44,6 +45,14 @@ def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Pat
     assert model.pretrained_cfg["class_names"][0] == "T-shirt/top" and model.in_chans == 1
     record = json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.test.json").read_text())
     assert record["history"][0]["epoch"] == 1 and record["recipe"]["model"] == "shufflenet_v2_x0_5"
+    # --half: float16 on disk (half the bytes), float32 weights equal to the rounded originals once loaded
+    assert main(["save-pretrained", str(trained), "--tag", "half", "--dir", str(tmp_path / "ship"), "--half"]) == 0
+    full, half = (tmp_path / "ship" / f"shufflenet_v2_x0_5.{t}.safetensors" for t in ("test", "half"))
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    loaded = load_pretrained("shufflenet_v2_x0_5", "half", tmp_path / "ship").state_dict()
+    for key, value in model.state_dict().items():
+        assert loaded[key].dtype == value.dtype and torch.equal(loaded[key], value.half().to(value.dtype)), key
+    assert json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.half.json").read_text())["storage_dtype"] == "float16"
 
 
 @pytest.mark.parametrize("name,tag", list_pretrained())

@@ -162,7 +162,7 @@ def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
 def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import ship_checkpoint
 
-    path = ship_checkpoint(args.checkpoint, args.tag, args.dir)
+    path = ship_checkpoint(args.checkpoint, args.tag, args.dir, half=args.half)
     console.print(f"wrote {path} and its record {path.name.removesuffix('.safetensors')}.json", highlight=False)
     return 0
 
@@ -242,6 +242,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("checkpoint")
     p.add_argument("--tag", default="fashion-mnist", help="the pretrained tag (default fashion-mnist)")
     p.add_argument("--dir", help="output directory (default: the package's pretrained/ folder)")
+    p.add_argument("--half", action="store_true",
+                   help="store float16 weights (half the file; they load back as float32 — re-check the accuracy)")
     p.set_defaults(func=_cmd_ship)
 
     p = sub.add_parser("predict", help="top-k classes of images (files or folders)")

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import safe_open
 from torch import nn
 
@@ -67,12 +68,15 @@ def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn
 
 def export_pretrained(
     model: nn.Module, arch: dict[str, Any], pretrained_cfg: dict[str, Any], record: dict[str, Any], tag: str,
-    directory: Path = PRETRAINED_DIR,
+    directory: Path = PRETRAINED_DIR, dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write ``<model>.<tag>.safetensors`` (+ its JSON record) for shipping."""
+    """Write ``<model>.<tag>.safetensors`` (+ its JSON record) for shipping; ``dtype``
+    as in :func:`~shufflenet.models._weights.save_weights` (noted in the record)."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{arch['model']}.{tag}"
     meta = {"arch": json.dumps(arch), "pretrained_cfg": json.dumps(pretrained_cfg)}
-    path = save_weights(model, directory / f"{stem}.safetensors", metadata=meta)
+    path = save_weights(model, directory / f"{stem}.safetensors", metadata=meta, dtype=dtype)
+    if dtype is not None:
+        record = {**record, "storage_dtype": str(dtype).removeprefix("torch.")}
     atomic_write(directory / f"{stem}.json", lambda t: t.write_text(json.dumps(record, indent=2), encoding="utf-8"))
     return path

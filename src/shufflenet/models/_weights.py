@@ -21,9 +21,16 @@ from shufflenet.utils.files import atomic_write
 __all__ = ["load_state_dict_file", "load_weights", "save_weights", "load_matching_state_dict"]
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``model``'s state dict to a safetensors file, atomically."""
+def save_weights(
+    model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Write ``model``'s state dict to a safetensors file, atomically; ``dtype`` (e.g.
+    ``torch.float16``, half the size) stores the floating-point tensors in that type —
+    loading copies them into the model's own parameters, so they come back as float32."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=dict(metadata or {})))
 
 

@@ -56,9 +56,12 @@ def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Mod
     return model
 
 
-def ship_checkpoint(path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str] | None = None) -> Path:
+def ship_checkpoint(
+    path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str] | None = None, *, half: bool = False
+) -> Path:
     """Turn a training checkpoint into shippable weights: ``<model>.<tag>.safetensors``
-    (EMA weights when present) and a JSON record with the recipe and the training log."""
+    (EMA weights when present) and a JSON record with the recipe and the training log.
+    ``half`` stores float16 (half the size; check the accuracy of the shipped file)."""
     from shufflenet.models._pretrained import PRETRAINED_DIR, export_pretrained
 
     state = load_checkpoint(path)
@@ -66,4 +69,5 @@ def ship_checkpoint(path: str | os.PathLike[str], tag: str, directory: str | os.
     record = {"checkpoint": str(path), "recipe": state["config"], "epochs": state["epoch"],
               "weights": "ema" if state.get("ema") else "raw", "history": state["history"]}  # fmt: skip
     target = Path(directory) if directory is not None else PRETRAINED_DIR
-    return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, target)
+    dtype = torch.float16 if half else None
+    return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, target, dtype=dtype)
