@@ -55,6 +55,30 @@ def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Pat
     assert json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.half.json").read_text())["storage_dtype"] == "float16"
 
 
+def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) -> None:
+    from shufflenet.train import load_checkpoint
+
+    out = tmp_path / "run"
+    argv = ["train", "--recipe", "fashion-mnist", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
+            "--epochs", "1", "--lr", "0.5", "--no-hflip", "--threads", "1", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    cfg = load_checkpoint(out / "last.pt")["config"]
+    assert (cfg["epochs"], cfg["lr"], cfg["hflip"]) == (1, 0.5, False)  # given on the command line
+    assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (64, 0.999, True, 3)  # recipe
+    assert cfg["momentum"] == 0.9 and cfg["nesterov"] is True  # neither: TrainConfig's defaults
+
+
+def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from shufflenet.train import recipe
+
+    with pytest.raises(ValueError, match="unknown recipe 'fast'; choose from paper, fashion-mnist"):
+        recipe("fast")
+    assert recipe("paper") == recipe("paper", weight_decay=4e-5)  # the paper's recipe is TrainConfig's defaults
+    with pytest.raises(SystemExit):
+        main(["train", "--recipe", "fast"])
+    assert "invalid choice: 'fast'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name,tag", list_pretrained())
 def test_shipped_weights_work_offline(name: str, tag: str, tmp_path: Path) -> None:
     model = create_model(name, pretrained=tag)

@@ -16,7 +16,7 @@ __all__ = ["add_train_commands"]
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.train import TrainConfig, resume_training, train
+    from shufflenet.train import TrainConfig, recipe, resume_training, train
     err = Console(stderr=True)
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
@@ -40,20 +40,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             if args.resume:
                 result = resume_training(args.resume, progress=on_event)
             else:
-                options = json.loads(args.model_options) if args.model_options else {}
-                cfg = TrainConfig(
-                    model=args.model, model_options=options, dataset=args.dataset, data_dir=args.data_dir,
-                    val_dir=args.val_dir, val_split=args.val_split, train_subset=args.train_subset,
-                    input_size=args.input_size, in_chans=args.in_chans, epochs=args.epochs, batch_size=args.batch_size,
-                    lr=args.lr, momentum=args.momentum, nesterov=not args.no_nesterov, weight_decay=args.weight_decay,
-                    schedule=args.schedule, warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
-                    ema_decay=args.ema, grad_clip=args.grad_clip, crop_padding=args.crop_padding, hflip=not args.no_hflip,
-                    random_erasing=args.random_erasing, seed=args.seed, eval_every=args.eval_every, channels_last=args.channels_last,
-                    threads=args.threads, device=args.device, out_dir=args.out,
-                )  # fmt: skip
-                result = train(cfg, progress=on_event)
+                result = train(recipe(args.recipe, **_given_fields(args)), progress=on_event)
         except KeyboardInterrupt:
-            last = Path(args.out if not args.resume else Path(args.resume).parent) / "last.pt"
+            out = Path(args.resume).parent if args.resume else Path(getattr(args, "out", TrainConfig.out_dir))
+            last = out / "last.pt"
             err.print(f"interrupted; resume with: shufflenet train --resume {last}", highlight=False)
             return 130
     if not quiet:
@@ -167,6 +157,26 @@ def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+#: CLI flags whose TrainConfig field has another name (or meaning: the --no-* switches)
+_FLAG_FIELDS = {"ema": "ema_decay", "out": "out_dir", "no_nesterov": "nesterov", "no_hflip": "hflip"}
+
+
+def _given_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The TrainConfig fields set on the command line; the rest come from ``--recipe``
+    (the train parser leaves flags that were not given out of the namespace)."""
+    from shufflenet.train import TrainConfig
+
+    fields = set(TrainConfig.__dataclass_fields__)
+    given: dict[str, object] = {}
+    for flag, value in vars(args).items():
+        name = _FLAG_FIELDS.get(flag, flag)
+        if name in fields:
+            given[name] = not value if flag.startswith("no_") else value
+    if "model_options" in given:
+        given["model_options"] = json.loads(str(given["model_options"]))
+    return given
+
+
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
                    help="run a checkpoint in PyTorch (fused) or export it to ONNX Runtime (.onnx files always are)")
@@ -174,38 +184,45 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)")
-    p.add_argument("--model", default="shufflenet_v2_x1_0")
+    from shufflenet.train.config import RECIPES
+
+    # flags that are not given stay out of the namespace, so that --recipe fills them in
+    p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)",
+                       argument_default=argparse.SUPPRESS)  # fmt: skip
+    p.add_argument("--recipe", default="paper", choices=tuple(RECIPES),
+                   help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe) or "
+                        "'fashion-mnist' (the shipped V2 1.5x run: 13 epochs, channels-last, EMA, label smoothing ...)")
+    p.add_argument("--model", help="default shufflenet_v2_x1_0")
     p.add_argument("--model-options", help='JSON of model options, e.g. \'{"se": true}\'')
-    p.add_argument("--dataset", default="fashion-mnist", choices=("fashion-mnist", "imagefolder"))
+    p.add_argument("--dataset", choices=("fashion-mnist", "imagefolder"), help="default fashion-mnist")
     p.add_argument("--data-dir", help="dataset root (default /usr/share/datasets/fashion-mnist)")
     p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
-    p.add_argument("--val-split", type=float, default=0.0, help="hold out this fraction of the training set")
+    p.add_argument("--val-split", type=float, help="hold out this fraction of the training set")
     p.add_argument("--train-subset", type=int, help="use only the first N training images")
     p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128, help="per process")
-    p.add_argument("--lr", type=float, default=0.5, help="per 1024 images, scaled linearly (paper: 0.5)")
-    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--epochs", type=int, help="paper recipe: 30")
+    p.add_argument("--batch-size", type=int, help="per process (paper recipe: 128)")
+    p.add_argument("--lr", type=float, help="per 1024 images, scaled linearly (paper: 0.5)")
+    p.add_argument("--momentum", type=float, help="default 0.9")
     p.add_argument("--no-nesterov", action="store_true")
-    p.add_argument("--weight-decay", type=float, default=4e-5)
-    p.add_argument("--schedule", default="linear", choices=("linear", "cosine", "onecycle"))
-    p.add_argument("--warmup-epochs", type=float, default=0.0)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, e.g. 0.999 (0 = off)")
-    p.add_argument("--grad-clip", type=float, default=0.0)
-    p.add_argument("--crop-padding", type=int, default=4)
+    p.add_argument("--weight-decay", type=float, help="paper recipe: 4e-5")
+    p.add_argument("--schedule", choices=("linear", "cosine", "onecycle"), help="default linear")
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--ema", type=float, help="EMA decay of the weights, e.g. 0.999 (0 = off)")
+    p.add_argument("--grad-clip", type=float, help="max gradient norm (0 = off)")
+    p.add_argument("--crop-padding", type=int, help="default 4")
     p.add_argument("--no-hflip", action="store_true")
-    p.add_argument("--random-erasing", type=float, default=0.0, help="probability per image")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-every", type=int, default=1, metavar="N",
+    p.add_argument("--random-erasing", type=float, help="probability per image")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--eval-every", type=int, metavar="N",
                    help="score the validation set every N epochs and after the last (default 1)")
     p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
     p.add_argument("--threads", type=int)
-    p.add_argument("--device", default="auto", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
-    p.add_argument("--out", default="runs/train", help="checkpoints and logs (default runs/train)")
-    p.add_argument("--resume", help="continue from a checkpoint (its recipe is reused)")
+    p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
+    p.add_argument("--out", help="checkpoints and logs (default runs/train)")
+    p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on Fashion-MNIST's test set")

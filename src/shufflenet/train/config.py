@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-__all__ = ["SCHEDULES", "TrainConfig", "lr_at"]
+__all__ = ["RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe"]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
 
@@ -66,6 +66,25 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, object]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
+
+#: Named starting points for a run; fields a recipe does not name keep the
+#: :class:`TrainConfig` defaults, which are the V1 paper's recipe.
+RECIPES: dict[str, dict[str, object]] = {
+    "paper": {},
+    # the shipped V2 1.5x Fashion-MNIST run (94.03% in 70.5 min: torchrun, 2 processes x 1 thread)
+    "fashion-mnist": {
+        "epochs": 13, "batch_size": 64, "lr": 2.0, "weight_decay": 1e-4, "warmup_epochs": 1.0,
+        "label_smoothing": 0.1, "ema_decay": 0.999, "random_erasing": 0.1, "channels_last": True, "eval_every": 3,
+    },
+}  # fmt: skip
+
+
+def recipe(name: str, **overrides: object) -> TrainConfig:
+    """The config of recipe ``name`` with ``overrides`` (any :class:`TrainConfig` field) on top."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+    return TrainConfig(**{**RECIPES[name], **overrides})  # type: ignore[arg-type]
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, schedule: str, base: float) -> float:
