@@ -16,7 +16,7 @@ __all__ = ["add_train_commands"]
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.train import TrainConfig, recipe, resume_training, train
+    from shufflenet.train import recipe, resume_training, train
     err = Console(stderr=True)
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
@@ -36,14 +36,11 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
                 )
 
+        cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))
         try:
-            if args.resume:
-                result = resume_training(args.resume, progress=on_event)
-            else:
-                result = train(recipe(args.recipe, **_given_fields(args)), progress=on_event)
+            result = resume_training(args.resume, progress=on_event) if cfg is None else train(cfg, progress=on_event)
         except KeyboardInterrupt:
-            out = Path(args.resume).parent if args.resume else Path(getattr(args, "out", TrainConfig.out_dir))
-            last = out / "last.pt"
+            last = (Path(args.resume).parent if cfg is None else Path(cfg.out_dir)) / "last.pt"
             err.print(f"interrupted; resume with: shufflenet train --resume {last}", highlight=False)
             return 130
     if not quiet:
@@ -184,44 +181,47 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from shufflenet.train.config import RECIPES
+    from shufflenet.train.config import RECIPES, TrainConfig
+
+    d = TrainConfig()  # the paper recipe: the defaults quoted in the help
 
     # flags that are not given stay out of the namespace, so that --recipe fills them in
     p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)",
                        argument_default=argparse.SUPPRESS)  # fmt: skip
     p.add_argument("--recipe", default="paper", choices=tuple(RECIPES),
                    help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe) or "
-                        "'fashion-mnist' (the shipped V2 1.5x run: 13 epochs, channels-last, EMA, label smoothing ...)")
-    p.add_argument("--model", help="default shufflenet_v2_x1_0")
+                        f"'fashion-mnist' (the shipped V2 1.5x run: {RECIPES['fashion-mnist']['epochs']} epochs, channels-last, "
+                        "EMA, label smoothing ...)")
+    p.add_argument("--model", help=f"default {d.model}")
     p.add_argument("--model-options", help='JSON of model options, e.g. \'{"se": true}\'')
-    p.add_argument("--dataset", choices=("fashion-mnist", "imagefolder"), help="default fashion-mnist")
+    p.add_argument("--dataset", choices=("fashion-mnist", "imagefolder"), help=f"default {d.dataset}")
     p.add_argument("--data-dir", help="dataset root (default /usr/share/datasets/fashion-mnist)")
     p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
     p.add_argument("--val-split", type=float, help="hold out this fraction of the training set")
     p.add_argument("--train-subset", type=int, help="use only the first N training images")
     p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
-    p.add_argument("--epochs", type=int, help="paper recipe: 30")
-    p.add_argument("--batch-size", type=int, help="per process (paper recipe: 128)")
-    p.add_argument("--lr", type=float, help="per 1024 images, scaled linearly (paper: 0.5)")
-    p.add_argument("--momentum", type=float, help="default 0.9")
+    p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"per process (paper recipe: {d.batch_size})")
+    p.add_argument("--lr", type=float, help=f"per 1024 images, scaled linearly (paper recipe: {d.lr})")
+    p.add_argument("--momentum", type=float, help=f"default {d.momentum}")
     p.add_argument("--no-nesterov", action="store_true")
-    p.add_argument("--weight-decay", type=float, help="paper recipe: 4e-5")
-    p.add_argument("--schedule", choices=("linear", "cosine", "onecycle"), help="default linear")
+    p.add_argument("--weight-decay", type=float, help=f"paper recipe: {d.weight_decay}")
+    p.add_argument("--schedule", choices=("linear", "cosine", "onecycle"), help=f"default {d.schedule}")
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--ema", type=float, help="EMA decay of the weights, e.g. 0.999 (0 = off)")
     p.add_argument("--grad-clip", type=float, help="max gradient norm (0 = off)")
-    p.add_argument("--crop-padding", type=int, help="default 4")
+    p.add_argument("--crop-padding", type=int, help=f"default {d.crop_padding}")
     p.add_argument("--no-hflip", action="store_true")
     p.add_argument("--random-erasing", type=float, help="probability per image")
-    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
     p.add_argument("--eval-every", type=int, metavar="N",
-                   help="score the validation set every N epochs and after the last (default 1)")
+                   help=f"score the validation set every N epochs and after the last (default {d.eval_every})")
     p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
     p.add_argument("--threads", type=int)
     p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
-    p.add_argument("--out", help="checkpoints and logs (default runs/train)")
+    p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")
     p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
     p.set_defaults(func=_cmd_train)
 
