@@ -64,7 +64,7 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
     assert main(argv) == 0
     cfg = load_checkpoint(out / "last.pt")["config"]
     assert (cfg["epochs"], cfg["lr"], cfg["hflip"]) == (1, 0.5, False)  # given on the command line
-    assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (64, 0.999, True, 3)  # recipe
+    assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (64, 0.999, True, 5)  # recipe
     assert cfg["momentum"] == 0.9 and cfg["nesterov"] is True  # neither: TrainConfig's defaults
 
 
