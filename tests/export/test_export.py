@@ -102,6 +102,25 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
         assert "Gather" not in result.nodes
 
 
+@pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x2_0"])
+def test_shuffle_aware_convs_have_channels_in_fours(name: str, tmp_path: Path) -> None:
+    # ONNX Runtime's blocked conv kernels need input channels (depthwise: channels) in
+    # multiples of 4; V2 1x (58 per branch in stage 2) and 2x (122) get zero-padded
+    import onnx
+    from onnx import numpy_helper
+
+    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64))
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    for node in convs[1:]:  # the stem reads the 3 image channels
+        w = weights[node.input[1]]
+        group = next(a.i for a in node.attribute if a.name == "group")
+        assert (w.shape[1] * group) % 4 == 0 and (group == 1 or w.shape[0] % 4 == 0), node.name
+    assert "Pad" in result.nodes
+
+
 def test_models_the_writer_does_not_know_are_traced(tmp_path: Path) -> None:
     result = export_onnx(_lively("shufflenet_v2_x0_5", se=True), tmp_path / "se.onnx", input_size=(1, 3, 32, 32))
     assert result.writer == "traced" and result.max_abs_diff <= 1e-4

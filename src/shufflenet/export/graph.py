@@ -73,28 +73,51 @@ class _Writer:
         return outs
 
     # -- layers -----------------------------------------------------------------
-    def conv(self, x: _Value, conv: nn.Conv2d, relu: bool, *, perm: np.ndarray | None = None) -> _Value:
-        """Conv (+ ReLU); ``perm`` re-indexes a depthwise conv's channels (see V1)."""
+    def conv(
+        self, x: _Value, conv: nn.Conv2d, relu: bool, *, perm: np.ndarray | None = None, out_chs: int | None = None
+    ) -> _Value:
+        """Conv (+ ReLU); ``perm`` re-indexes a depthwise conv's channels (see V1).
+
+        ``x`` may carry zero channels after the conv's real inputs (see :meth:`pad_channels`);
+        ``out_chs`` appends zero output channels (zero weights and bias, so they stay zero
+        through ReLU and a following depthwise conv).
+        """
         x = self.unpair(x)
-        if conv.in_channels != x.chs:
+        depthwise = conv.groups == conv.in_channels == conv.out_channels
+        if conv.in_channels != x.chs and not (x.chs > conv.in_channels and (conv.groups == 1 or depthwise)):
             raise UnsupportedModel(f"conv expects {conv.in_channels} channels, graph has {x.chs}")
         w = conv.weight.detach().cpu().numpy()
         b = conv.bias.detach().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0], np.float32)
         if perm is not None:
             w, b = w[perm], b[perm]
+        out = max(out_chs or 0, x.chs if depthwise else 0, conv.out_channels)
+        if out != conv.out_channels or (x.chs != conv.in_channels and not depthwise):
+            w = np.pad(w, ((0, out - w.shape[0]), (0, 0 if depthwise else x.chs - w.shape[1]), (0, 0), (0, 0)))
+            b = np.pad(b, (0, out - b.shape[0]))
+        groups = out if depthwise else conv.groups
         (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding  # type: ignore[misc]
         if conv.dilation != (1, 1) or conv.padding_mode != "zeros":
             raise UnsupportedModel("only undilated, zero-padded convs are supported")
         (y,) = self.node(
             "Conv", [x.name, self.const(w, "w"), self.const(b, "b")], kernel_shape=[kh, kw], strides=[sh, sw],
-            pads=[ph, pw, ph, pw], group=conv.groups,
+            pads=[ph, pw, ph, pw], group=groups,
         )  # fmt: skip
         if relu:
             (y,) = self.node("Relu", [y])
         h, wd = ((x.hw[0] + 2 * ph - kh) // sh + 1, (x.hw[1] + 2 * pw - kw) // sw + 1)
-        return _Value(y, conv.out_channels, (h, wd))
+        return _Value(y, out, (h, wd))
 
-    def conv_bn_act(self, x: _Value, block: nn.Module, *, perm: np.ndarray | None = None) -> _Value:
+    def pad_channels(self, x: _Value, chs: int) -> _Value:
+        """Append zero channels up to ``chs``."""
+        x = self.unpair(x)
+        if chs == x.chs:
+            return x
+        (y,) = self.node("Pad", [x.name, self.const([0, 0, 0, 0, 0, chs - x.chs, 0, 0], "pads")])
+        return _Value(y, chs, x.hw)
+
+    def conv_bn_act(
+        self, x: _Value, block: nn.Module, *, perm: np.ndarray | None = None, out_chs: int | None = None
+    ) -> _Value:
         if not isinstance(block, ConvBnAct):
             raise UnsupportedModel(f"expected a ConvBnAct, got {type(block).__name__}")
         if any(isinstance(m, nn.BatchNorm2d) for m in block.children()):
@@ -102,7 +125,7 @@ class _Writer:
         act = getattr(block, "act", None)
         if act is not None and not isinstance(act, nn.ReLU):
             raise UnsupportedModel(f"activation {type(act).__name__} is not supported")
-        return self.conv(x, block.conv, act is not None, perm=perm)
+        return self.conv(x, block.conv, act is not None, perm=perm, out_chs=out_chs)
 
     def pool(self, x: _Value, pool: nn.Module) -> _Value:
         x = self.unpair(x)
@@ -157,8 +180,13 @@ class _Writer:
             keep = x
             for block in unit.proj:
                 keep = self.conv_bn_act(keep, block)
-        for block in unit.branch:
-            x = self.conv_bn_act(x, block)
+        # ONNX Runtime runs a conv in its fast blocked (NCHWc) layout only if its input
+        # channels, and a depthwise conv's channels, are multiples of 4; V2 1x's stage 2
+        # (58 per branch) misses that, so its branch runs on zero-padded channels
+        x = self.pad_channels(x, _align(x.chs))
+        last = len(unit.branch) - 1
+        for i, block in enumerate(unit.branch):
+            x = self.conv_bn_act(x, block, out_chs=None if i == last else _align(block.conv.out_channels))
         if keep.chs != x.chs:
             raise UnsupportedModel("a V2 unit must keep as many channels as its branch makes")
         return self.pair(keep, x)
@@ -191,6 +219,10 @@ class _Writer:
             chs = out.chs
         (y,) = self.node("Relu", [y])
         return _Value(y, chs, out.hw)
+
+
+def _align(chs: int, multiple: int = 4) -> int:
+    return -(-chs // multiple) * multiple
 
 
 def write_shuffle_graph(
