@@ -19,27 +19,39 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 RUNTIMES = ("torch", "onnxruntime")
 
 
+def _trained_kind(ref: str) -> str | None:
+    """The one place that reads a reference: "checkpoint" (``.pt`` or another existing
+    file), "weights" (a shipped-format ``.safetensors`` file), "tag" (``MODEL:TAG``), or
+    None for anything else (an architecture name)."""
+    path = Path(ref)
+    if path.suffix == ".safetensors":
+        return "weights"
+    if path.suffix == ".pt" or path.is_file():
+        return "checkpoint"
+    return "tag" if ":" in ref else None
+
+
 def is_trained_ref(ref: str) -> bool:
     """Whether ``ref`` names trained weights that :func:`load_for_prediction` takes (a
     checkpoint or weights file, or ``MODEL:TAG``) rather than an architecture name."""
-    path = Path(ref)
-    return path.suffix in (".pt", ".safetensors") or path.is_file() or ":" in ref
+    return _trained_kind(ref) is not None
 
 
 def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
     """A training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``), a
     shipped-format ``.safetensors`` file, or ``MODEL:TAG``."""
-    path = Path(ref)
-    if path.suffix == ".pt" or (path.exists() and path.suffix != ".safetensors"):
+    kind = _trained_kind(ref)
+    if kind == "checkpoint":
         from shufflenet.train import load_checkpoint, model_from_checkpoint
 
-        return model_from_checkpoint(load_checkpoint(path), use_ema=use_ema).eval()
-    if path.suffix == ".safetensors":
+        return model_from_checkpoint(load_checkpoint(ref), use_ema=use_ema).eval()
+    if kind == "weights":
         from shufflenet.models._pretrained import load_pretrained
 
+        path = Path(ref)
         model, _, tag = path.name.removesuffix(".safetensors").partition(".")
         return load_pretrained(model, tag, path.parent)
-    if ":" in ref:
+    if kind == "tag":
         from shufflenet.models import create_model
 
         name, tag = ref.split(":", 1)

@@ -90,9 +90,10 @@ def test_concat_shuffle_of_a_channels_last_split_stays_channels_last() -> None:
     assert torch.equal(out, channel_shuffle(torch.cat([keep, rest * 2], 1), 2))
 
 
-def test_concat_shuffle_is_differentiable() -> None:
-    a = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(1, 4, 2, 2, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_concat_shuffle_is_differentiable(memory_format: torch.memory_format) -> None:
+    a = torch.randn(2, 4, 3, 2, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
+    b = torch.randn(2, 4, 3, 2, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
     assert torch.autograd.gradcheck(lambda x, y: concat_shuffle(x, y), (a, b))
 
 
