@@ -84,16 +84,16 @@ class _Writer:
         """
         x = self.unpair(x)
         depthwise = conv.groups == conv.in_channels == conv.out_channels
-        if conv.in_channels != x.chs and not (x.chs > conv.in_channels and (conv.groups == 1 or depthwise)):
+        extra_in = x.chs - conv.in_channels
+        if extra_in < 0 or (extra_in and conv.groups != 1 and not depthwise):
             raise UnsupportedModel(f"conv expects {conv.in_channels} channels, graph has {x.chs}")
         w = conv.weight.detach().cpu().numpy()
         b = conv.bias.detach().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0], np.float32)
         if perm is not None:
             w, b = w[perm], b[perm]
-        out = max(out_chs or 0, x.chs if depthwise else 0, conv.out_channels)
-        if out != conv.out_channels or (x.chs != conv.in_channels and not depthwise):
-            w = np.pad(w, ((0, out - w.shape[0]), (0, 0 if depthwise else x.chs - w.shape[1]), (0, 0), (0, 0)))
-            b = np.pad(b, (0, out - b.shape[0]))
+        out = x.chs if depthwise else max(out_chs or 0, conv.out_channels)
+        w = np.pad(w, ((0, out - w.shape[0]), (0, 0 if depthwise else extra_in), (0, 0), (0, 0)))
+        b = np.pad(b, (0, out - b.shape[0]))
         groups = out if depthwise else conv.groups
         (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding  # type: ignore[misc]
         if conv.dilation != (1, 1) or conv.padding_mode != "zeros":
