@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shufflenet.layers import ChannelShuffle, channel_shuffle, concat_shuffle, concat_shuffle_split
+from shufflenet.layers import ChannelShuffle, channel_shuffle, concat_shuffle, concat_shuffle_split, split_channels
 
 
 def _labels(c: int, g: int, h: int = 2, w: int = 3) -> torch.Tensor:
@@ -95,6 +95,41 @@ def test_concat_shuffle_is_differentiable(memory_format: torch.memory_format) ->
     a = torch.randn(2, 4, 3, 2, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
     b = torch.randn(2, 4, 3, 2, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
     assert torch.autograd.gradcheck(lambda x, y: concat_shuffle(x, y), (a, b))
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_split_channels_is_differentiable(memory_format: torch.memory_format) -> None:
+    x = torch.randn(2, 6, 3, 2, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: split_channels(t, 2), (x,))
+    # one half unused: its share of the gradient is zero
+    assert torch.autograd.gradcheck(lambda t: split_channels(t, 4)[1] * 3, (x,))
+
+
+def test_channels_last_backward_hands_back_contiguous_channels_last_gradients() -> None:
+    # a V2 unit's split -> branch -> interleave, twice: the gradients reaching each input must be
+    # contiguous channels-last (mixed layouts send ReLU/BN backward down a 10-30x slower path)
+    # and equal to the NCHW computation's
+    def unit(x: torch.Tensor) -> torch.Tensor:
+        keep, rest = split_channels(x, x.shape[1] // 2)
+        return concat_shuffle(keep, torch.relu(rest * 2))
+
+    grads = {}
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 8, 5, 5, generator=torch.Generator().manual_seed(0)).contiguous(memory_format=fmt)
+        x.requires_grad_()
+        mid = unit(x)
+        seen = []
+        mid.register_hook(seen.append)  # (retain_grad would store a copy in its own layout)
+        (unit(mid) * torch.arange(8.0).view(1, 8, 1, 1)).sum().backward()
+        if fmt == torch.channels_last:
+            assert x.grad.is_contiguous(memory_format=fmt) and seen[0].is_contiguous(memory_format=fmt)
+        grads[fmt] = x.grad
+    torch.testing.assert_close(grads[torch.channels_last], grads[torch.contiguous_format])
+
+
+def test_split_channels_bad_split_point() -> None:
+    with pytest.raises(ValueError, match="split point 8 must be inside 1..7"):
+        split_channels(torch.randn(1, 8, 2, 2), 8)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from shufflenet.layers.shuffle import (
     check_nchw,
     concat_shuffle,
     concat_shuffle_split,
+    split_channels,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "concat_shuffle_split",
     "make_divisible",
     "pw_group_conv",
+    "split_channels",
 ]

@@ -6,6 +6,15 @@ costs one read and one write of the tensor. Both NCHW-contiguous and
 channels-last tensors are handled without an extra layout conversion: for a
 channels-last tensor the same permutation is done on its NHWC view, so the
 result keeps the input's memory format.
+
+Training in channels-last needs one more thing: autograd's own backward of a
+channel slice writes the gradient into NCHW zeros, and the backward of the
+interleave hands out channel-strided views. Every ReLU and BatchNorm backward
+after them then mixes layouts, which sends PyTorch's element-wise kernels down a
+strided path 10-30x slower than the contiguous one (V2 1.5x on Fashion-MNIST
+lost ~10% of its training step to it). :func:`split_channels` and
+:func:`concat_shuffle` therefore carry backward passes that hand back
+contiguous channels-last gradients.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ __all__ = [
     "concat_shuffle",
     "concat_shuffle_split",
     "check_nchw",
+    "split_channels",
 ]
 
 
@@ -36,6 +46,74 @@ def _is_channels_last(x: Tensor) -> bool:
     unit's output to NCHW and made training pay layout conversions in both directions).
     A tensor that is both (e.g. H == W == 1) is treated as NCHW."""
     return x.stride(1) == 1 and x.shape[1] > 1 and not x.is_contiguous()
+
+
+def _channels_last_grad(*xs: Tensor) -> bool:
+    """Whether the channels-last backward passes below should run: a gradient is being
+    recorded for a channels-last tensor, and no exporter is tracing (they know only aten ops)."""
+    return (
+        torch.is_grad_enabled()
+        and any(x.requires_grad for x in xs)
+        and _is_channels_last(xs[0])
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
+    )
+
+
+class _SplitChannelsLast(torch.autograd.Function):
+    """Two channel slices; the backward writes the input's gradient in channels-last."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, at: int) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        ctx.shape = x.shape
+        return x[:, :at], x[:, at:]
+
+    @staticmethod
+    def backward(ctx, grad_a: Tensor | None, grad_b: Tensor | None) -> tuple[Tensor, None]:  # type: ignore[override]
+        like = grad_a if grad_a is not None else grad_b
+        assert like is not None  # autograd calls backward only when some output has a gradient
+        new = torch.empty if grad_a is not None and grad_b is not None else torch.zeros
+        grad = new(ctx.shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)
+        at = grad_a.shape[1] if grad_a is not None else ctx.shape[1] - like.shape[1]
+        if grad_a is not None:
+            grad[:, :at] = grad_a
+        if grad_b is not None:
+            grad[:, at:] = grad_b
+        return grad, None
+
+
+class _InterleaveChannelsLast(torch.autograd.Function):
+    """``concat_shuffle`` of channels-last tensors; the backward de-interleaves into
+    contiguous channels-last gradients (not stride-2 channel views of the output's)."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+        return _interleave_nhwc(a, b)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        n, c2, h, w = grad.shape
+        pairs = grad.permute(0, 2, 3, 1).reshape(n, h, w, c2 // 2, 2)
+        return pairs[..., 0].contiguous().permute(0, 3, 1, 2), pairs[..., 1].contiguous().permute(0, 3, 1, 2)
+
+
+def _interleave_nhwc(a: Tensor, b: Tensor) -> Tensor:
+    n, c, h, w = a.shape
+    pair = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
+    return pair.reshape(n, h, w, 2 * c).permute(0, 3, 1, 2)
+
+
+def split_channels(x: Tensor, at: int) -> tuple[Tensor, Tensor]:
+    """``x[:, :at], x[:, at:]``: ShuffleNet V2's channel split, two views (no copy).
+
+    ``at`` is a Python int, so an exported graph gets two static slices.
+    """
+    check_nchw(x)
+    if not 0 < at < x.shape[1]:
+        raise ValueError(f"split_channels: split point {at} must be inside 1..{x.shape[1] - 1}")
+    if _channels_last_grad(x):
+        return _SplitChannelsLast.apply(x, at)
+    return x[:, :at], x[:, at:]
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -72,10 +150,10 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
             f"concat_shuffle needs two tensors of equal shape, got {tuple(a.shape)} "
             f"and {tuple(b.shape)}"
         )
-    n, c, h, w = a.shape
     if _is_channels_last(a):
-        pair = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
-        return pair.reshape(n, h, w, 2 * c).permute(0, 3, 1, 2)
+        if _channels_last_grad(a, b):
+            return _InterleaveChannelsLast.apply(a, b)
+        return _interleave_nhwc(a, b)
     # flatten, not reshape(n, 2c, h, w): an exported graph then needs no shape arithmetic
     return torch.stack((a, b), dim=2).flatten(1, 2)
 
@@ -86,8 +164,7 @@ def concat_shuffle_split(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     Identical to ``channel_shuffle(torch.cat([a, b], 1), 2).chunk(2, 1)``; the
     split costs nothing because the halves are views of the interleaved tensor.
     """
-    left, right = concat_shuffle(a, b).chunk(2, dim=1)
-    return left, right
+    return split_channels(concat_shuffle(a, b), a.shape[1])
 
 
 class ChannelShuffle(nn.Module):

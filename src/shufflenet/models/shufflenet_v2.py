@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from shufflenet.layers import RELU, ConvBnAct, SqueezeExcite, concat_shuffle
+from shufflenet.layers import RELU, ConvBnAct, SqueezeExcite, concat_shuffle, split_channels
 from shufflenet.models._base import Classifier, build_stages, make_stem
 from shufflenet.models._registry import PaperReference, register_model, width_tag
 
@@ -77,7 +77,7 @@ class ShuffleV2Unit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.split:
-            keep, x = x[:, : self.split_at], x[:, self.split_at :]
+            keep, x = split_channels(x, self.split_at)
         else:
             keep = self.proj(x)
         out = self.se(self.branch(x))
