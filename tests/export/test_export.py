@@ -121,6 +121,26 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, tmp_path: Path) -
     assert "Pad" in result.nodes
 
 
+def test_v2_stem_stays_in_onnx_runtimes_blocked_layout(tmp_path: Path) -> None:
+    # the stem writes 32 channels (24 + 8 zero), so ONNX Runtime keeps its conv and max-pool in
+    # the blocked (NCHWc) layout instead of reordering the largest activation to NCHW and back
+    import onnx
+    import onnxruntime as ort
+
+    export_onnx(_lively("shufflenet_v2_x1_0"), tmp_path / "m.onnx", input_size=(1, 3, 64, 64))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    options.log_severity_level = 3
+    ort.InferenceSession(str(tmp_path / "m.onnx"), options, providers=["CPUExecutionProvider"])
+    nodes = onnx.load(str(tmp_path / "opt.onnx")).graph.node
+    if not any(n.domain == "com.microsoft.nchwc" for n in nodes):
+        pytest.skip("this CPU gets no blocked layout from ONNX Runtime")
+    pool = next(n for n in nodes if n.op_type == "MaxPool")
+    assert pool.domain == "com.microsoft.nchwc"
+    assert nodes[0].op_type == "Conv" and nodes[0].output[0] == pool.input[0]
+
+
 def test_models_the_writer_does_not_know_are_traced(tmp_path: Path) -> None:
     result = export_onnx(_lively("shufflenet_v2_x0_5", se=True), tmp_path / "se.onnx", input_size=(1, 3, 32, 32))
     assert result.writer == "traced" and result.max_abs_diff <= 1e-4

@@ -245,9 +245,17 @@ def write_shuffle_graph(
     _, c, h, w = (int(d) for d in input_size)
     g = _Writer()
     x = _Value("input", c, (h, w))
+    v2 = isinstance(model, ShuffleNetV2)
     for layer in model.stem:
-        x = g.pool(x, layer) if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) else g.conv_bn_act(x, layer)
-    write_unit = g.v2_unit if isinstance(model, ShuffleNetV2) else g.v1_unit
+        if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+            x = g.pool(x, layer)
+        else:
+            # V2's first units read the stem only through convs, so its output may carry zero
+            # channels: in multiples of 16 (ONNX Runtime's blocked layout on AVX-512; 24 is not)
+            # the stem conv and max-pool stay blocked, without a reorder to NCHW and back of the
+            # largest activation in the network (V1 concatenates the stem output, so it keeps 24)
+            x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, 16) if v2 else None)
+    write_unit = g.v2_unit if v2 else g.v1_unit
     for stage in model.stages:
         for unit in stage:
             x = write_unit(x, unit)
