@@ -121,6 +121,13 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, tmp_path: Path) -
     assert "Pad" in result.nodes
 
 
+def test_shuffle_aware_v2_with_odd_branch_widths(tmp_path: Path) -> None:
+    # 59 channels per branch: the split of the shuffled tensor falls inside a (keep, branch) pair
+    model = _lively("shufflenet_v2_x1_0", stage_widths=(118, 238, 470, 1024))
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 64, 64))
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+
+
 def test_v2_stem_stays_in_onnx_runtimes_blocked_layout(tmp_path: Path) -> None:
     # the stem writes 32 channels (24 + 8 zero), so ONNX Runtime keeps its conv and max-pool in
     # the blocked (NCHWc) layout instead of reordering the largest activation to NCHW and back

@@ -8,10 +8,9 @@ materialises it as a Transpose:
 * **V2**: the output of a unit is kept *paired*, as ``(N, C/2, 2H, W)``: rows
   ``[i, :H]`` are the kept channel ``i``, rows ``[i, H:]`` the branch output ``i``,
   which in memory is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor.
-  Concat + shuffle is then one Concat along the height axis, and the next unit's
-  split is one Split along the channel axis (the halves of the shuffled tensor are
-  the halves of the pairs); the two reshapes back to ``(N, C/2, H, W)`` per unit
-  are free views (batch kept by Reshape's ``0``).
+  Concat + shuffle is then one Concat along the height axis; one Reshape (a free
+  view, batch kept by Reshape's ``0``) reads it as the shuffled ``(N, C, H, W)``, and
+  the next unit's split is one Split of that along the channel axis.
 * **V1**: a shuffle after a group conv commutes with the channel-wise depthwise
   conv and BN that follow it, so their weights are re-indexed and the
   permutation becomes one Gather applied after the depthwise conv, where a
@@ -159,23 +158,18 @@ class _Writer:
         (y,) = self.node("Concat", [self.unpair(a).name, self.unpair(b).name], axis=2)
         return _Value(y, 2 * a.chs, a.hw, paired=True)
 
-    def split_pairs(self, x: _Value) -> tuple[_Value, _Value]:
-        """The halves of a shuffled tensor: one Split of the pairs, then free views."""
-        if not x.paired:
-            a, b = self.node("Split", [x.name, self.const([x.chs // 2] * 2, "split")], 2, axis=1)
-            return _Value(a, x.chs // 2, x.hw), _Value(b, x.chs // 2, x.hw)
-        q = x.chs // 4
-        a, b = self.node("Split", [x.name, self.const([q, q], "split")], 2, axis=1)
-        return _Value(a, 2 * q, x.hw, paired=True), _Value(b, 2 * q, x.hw, paired=True)
+    def split_halves(self, x: _Value) -> tuple[_Value, _Value]:
+        """The halves of a (shuffled) tensor: one free view as (N, C, H, W), one Split."""
+        x = self.unpair(x)
+        a, b = self.node("Split", [x.name, self.const([x.chs // 2] * 2, "split")], 2, axis=1)
+        return _Value(a, x.chs // 2, x.hw), _Value(b, x.chs // 2, x.hw)
 
     # -- units ------------------------------------------------------------------
     def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
         if not isinstance(unit.se, nn.Identity) or unit.residual:
             raise UnsupportedModel("ShuffleNet V2 with SE or residual units is not supported")
         if unit.split:
-            if x.chs % 4:
-                raise UnsupportedModel(f"the paired layout needs channels divisible by 4, got {x.chs}")
-            keep, x = self.split_pairs(x)
+            keep, x = self.split_halves(x)
         else:
             keep = x
             for block in unit.proj:
