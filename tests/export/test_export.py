@@ -148,10 +148,28 @@ def test_v2_stem_stays_in_onnx_runtimes_blocked_layout(tmp_path: Path) -> None:
     assert nodes[0].op_type == "Conv" and nodes[0].output[0] == pool.input[0]
 
 
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("shufflenet_v2_x0_5", {"se": True}),
+        ("shufflenet_v2_x0_5", {"residual": True}),
+        ("shufflenet_v2_x1_0", {"se": True, "residual": True}),
+        ("shufflenet_v1_g3_x0_5", {"se": True}),
+    ],
+)
+def test_shuffle_aware_graph_writes_se_and_residual_units(name: str, kw: dict, tmp_path: Path) -> None:
+    result = export_onnx(_lively(name, **kw), tmp_path / "m.onnx", input_size=(2, 3, 64, 64))
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+    assert "Transpose" not in result.nodes
+    if kw.get("se"):
+        assert result.nodes["Sigmoid"] == 16  # one SE per unit; both have 4 + 8 + 4 units
+    if kw.get("residual"):
+        assert result.nodes["Add"] == 13
+
+
 def test_models_the_writer_does_not_know_are_traced(tmp_path: Path) -> None:
-    result = export_onnx(_lively("shufflenet_v2_x0_5", se=True), tmp_path / "se.onnx", input_size=(1, 3, 32, 32))
+    result = export_onnx(_lively("mobilenet_v2_x0_5"), tmp_path / "mb.onnx", input_size=(1, 3, 32, 32))
     assert result.writer == "traced" and result.max_abs_diff <= 1e-4
-    assert export_onnx(_lively("mobilenet_v2_x0_5"), tmp_path / "mb.onnx", input_size=(1, 3, 32, 32)).writer == "traced"
 
 
 @pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "shufflenet_v1_g3_x0_5", "mobilenet_v1_x0_25"])

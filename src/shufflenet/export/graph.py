@@ -16,6 +16,9 @@ materialises it as a Transpose:
   permutation becomes one Gather applied after the depthwise conv, where a
   stride-2 unit has a quarter of the pixels left to move.
 
+SE blocks (ReduceMean -> Conv -> Relu -> Conv -> Sigmoid -> Mul) and residual V2
+units (Add -> Relu before the pairing) are written as they are.
+
 BN must be folded first (:func:`shufflenet.export.fuse.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
 """
@@ -30,6 +33,7 @@ import numpy as np
 from torch import nn
 
 from shufflenet.layers.conv_bn_act import ConvBnAct
+from shufflenet.layers.se import SqueezeExcite
 
 __all__ = ["UnsupportedModel", "write_shuffle_graph"]
 
@@ -47,10 +51,11 @@ class _Value:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, opset: int) -> None:
         import onnx
 
         self.onnx = onnx
+        self.opset = opset
         self.nodes: list[object] = []
         self.inits: list[object] = []
         self._count = 0
@@ -144,6 +149,28 @@ class _Writer:
         (y,) = self.node(op, [x.name], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, **extra)
         return _Value(y, x.chs, ((x.hw[0] + 2 * p - k) // s + 1, (x.hw[1] + 2 * p - k) // s + 1))
 
+    def mean(self, x: _Value, keepdims: bool) -> _Value:
+        """Mean over height and width (ReduceMean; its axes became an input in opset 18)."""
+        x = self.unpair(x)
+        if self.opset >= 18:
+            (y,) = self.node("ReduceMean", [x.name, self.const([2, 3], "axes")], keepdims=int(keepdims))
+        else:
+            (y,) = self.node("ReduceMean", [x.name], axes=[2, 3], keepdims=int(keepdims))
+        return _Value(y, x.chs, (1, 1))
+
+    def squeeze_excite(self, x: _Value, se: nn.Module) -> _Value:
+        """``x * sigmoid(expand(relu(reduce(mean(x)))))`` (:class:`SqueezeExcite`)."""
+        if isinstance(se, nn.Identity):
+            return x
+        if not isinstance(se, SqueezeExcite):
+            raise UnsupportedModel(f"attention block {type(se).__name__} is not supported")
+        x = self.unpair(x)
+        s = self.conv(self.mean(x, keepdims=True), se.reduce, relu=True)
+        s = self.conv(s, se.expand, relu=False)
+        (gate,) = self.node("Sigmoid", [s.name])
+        (y,) = self.node("Mul", [x.name, gate])
+        return _Value(y, x.chs, x.hw)
+
     # -- the paired layout of V2 ------------------------------------------------
     def reshape(self, x: str, shape: Sequence[int]) -> str:
         return self.node("Reshape", [x, self.const(list(shape), "shape")])[0]
@@ -166,14 +193,13 @@ class _Writer:
 
     # -- units ------------------------------------------------------------------
     def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
-        if not isinstance(unit.se, nn.Identity) or unit.residual:
-            raise UnsupportedModel("ShuffleNet V2 with SE or residual units is not supported")
         if unit.split:
             keep, x = self.split_halves(x)
         else:
             keep = x
             for block in unit.proj:
                 keep = self.conv_bn_act(keep, block)
+        branch_in = x
         # ONNX Runtime runs a conv in its fast blocked (NCHWc) layout only if its input
         # channels, and a depthwise conv's channels, are multiples of 4; V2 1x's stage 2
         # (58 per branch) misses that, so its branch runs on zero-padded channels
@@ -181,13 +207,16 @@ class _Writer:
         last = len(unit.branch) - 1
         for i, block in enumerate(unit.branch):
             x = self.conv_bn_act(x, block, out_chs=None if i == last else _align(block.conv.out_channels))
+        x = self.squeeze_excite(x, unit.se)
+        if unit.residual:  # the last conv has no ReLU then: add the branch input, then ReLU
+            (y,) = self.node("Add", [x.name, branch_in.name])
+            (y,) = self.node("Relu", [y])
+            x = _Value(y, x.chs, x.hw)
         if keep.chs != x.chs:
             raise UnsupportedModel("a V2 unit must keep as many channels as its branch makes")
         return self.pair(keep, x)
 
     def v1_unit(self, x: _Value, unit: nn.Module) -> _Value:
-        if not isinstance(unit.se, nn.Identity):
-            raise UnsupportedModel("ShuffleNet V1 with SE is not supported")
         x = self.unpair(x)
         mid = self.conv_bn_act(x, unit.conv1)
         groups = getattr(unit.shuffle, "groups", 1)
@@ -203,7 +232,7 @@ class _Writer:
             mid = _Value(g, mid.chs, mid.hw)
         else:
             mid = self.conv_bn_act(mid, unit.conv3x3)
-        out = self.conv_bn_act(mid, unit.conv2)
+        out = self.squeeze_excite(self.conv_bn_act(mid, unit.conv2), unit.se)
         if unit.concat:
             short = self.pool(x, unit.shortcut) if isinstance(unit.shortcut, nn.AvgPool2d) else x
             (y,) = self.node("Concat", [short.name, out.name], axis=1)
@@ -225,7 +254,8 @@ def write_shuffle_graph(
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_size``.
-    Raises :class:`UnsupportedModel` for anything else (SE, residual V2, other families).
+    SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
+    for anything else (other families, other activations).
     """
     import onnx
 
@@ -237,7 +267,7 @@ def write_shuffle_graph(
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     _, c, h, w = (int(d) for d in input_size)
-    g = _Writer()
+    g = _Writer(opset)
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     for layer in model.stem:
@@ -255,13 +285,9 @@ def write_shuffle_graph(
             x = write_unit(x, unit)
     if not isinstance(model.head_conv, nn.Identity):
         x = g.conv_bn_act(x, model.head_conv)
-    x = g.unpair(x)
     # ReduceMean, not GlobalAveragePool + Flatten: ONNX Runtime's blocked-layout global
     # pool was 7x slower than its ReduceMean on the 1024x7x7 features of V2
-    if opset >= 18:  # axes became an input in opset 18
-        (flat,) = g.node("ReduceMean", [x.name, g.const([2, 3], "axes")], keepdims=0)
-    else:
-        (flat,) = g.node("ReduceMean", [x.name], axes=[2, 3], keepdims=0)
+    flat = g.mean(x, keepdims=False).name
     fc = model.fc
     weight, bias = fc.weight.detach().cpu().numpy(), fc.bias.detach().cpu().numpy()
     g.nodes.append(
