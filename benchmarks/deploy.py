@@ -1,7 +1,7 @@
-"""Deployment speed: our ShuffleNet V2 1x against torchvision's, with the same weights,
-in each runtime, measured side by side in one run.
+"""Deployment speed: our ShuffleNet V2 (1x by default) against torchvision's, with the same
+weights, in each runtime, measured side by side in one run.
 
-    .venv/bin/python benchmarks/deploy.py [--threads 2] [--batches 1 8] [--rounds 5]
+    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--threads 2] [--batches 1 8] [--rounds 5]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
@@ -38,6 +38,7 @@ from shufflenet.bench.runtimes import ort_session
 from shufflenet.complexity import analyze
 
 Predict = Callable[[np.ndarray], np.ndarray]
+TORCHVISION_V2 = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
 
 
 def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
@@ -68,6 +69,8 @@ def torch_predict(model: torch.nn.Module) -> Predict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="shufflenet_v2_x1_0", choices=TORCHVISION_V2,
+                    help="the ShuffleNet V2 width to compare (torchvision has these four)")  # fmt: skip
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=5)
@@ -75,7 +78,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    theirs = torchvision.models.shufflenet_v2_x1_0()
+    theirs = getattr(torchvision.models, args.model)()
     randomise_bn(theirs)
     theirs.eval()
     ours = shufflenet.from_torchvision(theirs).eval()
@@ -84,7 +87,7 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']}, {info['cores']} cores, {args.threads} threads; torch {info['torch']}, "
           f"onnxruntime {info['onnxruntime']}")  # fmt: skip
-    print(f"# shufflenet_v2_x1_0: {macs / 1e6:.1f}M multiply-adds; sgemm peak {peak:.0f} GFLOP/s "
+    print(f"# {args.model}: {macs / 1e6:.1f}M multiply-adds; sgemm peak {peak:.0f} GFLOP/s "
           f"-> compute floor {2 * macs / peak / 1e6:.2f} ms per image")  # fmt: skip
     print("| runtime | batch | torchvision ms | ours ms | speed-up | per-round speed-up | ours / floor | max abs logit diff |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
