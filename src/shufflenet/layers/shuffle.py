@@ -48,13 +48,12 @@ def _is_channels_last(x: Tensor) -> bool:
     return x.stride(1) == 1 and x.shape[1] > 1 and not x.is_contiguous()
 
 
-def _channels_last_grad(*xs: Tensor) -> bool:
-    """Whether the channels-last backward passes below should run: a gradient is being
-    recorded for a channels-last tensor, and no exporter is tracing (they know only aten ops)."""
+def _recording_grad(*xs: Tensor) -> bool:
+    """Whether a gradient is being recorded for any of ``xs`` outside an exporter's trace
+    (exporters know only aten ops, not the custom backward passes below)."""
     return (
         torch.is_grad_enabled()
         and any(x.requires_grad for x in xs)
-        and _is_channels_last(xs[0])
         and not torch.jit.is_tracing()
         and not torch.onnx.is_in_onnx_export()
     )
@@ -65,7 +64,7 @@ class _SplitChannelsLast(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, at: int) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        ctx.shape = x.shape
+        ctx.shape, ctx.at = x.shape, at
         return x[:, :at], x[:, at:]
 
     @staticmethod
@@ -74,11 +73,10 @@ class _SplitChannelsLast(torch.autograd.Function):
         assert like is not None  # autograd calls backward only when some output has a gradient
         new = torch.empty if grad_a is not None and grad_b is not None else torch.zeros
         grad = new(ctx.shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)
-        at = grad_a.shape[1] if grad_a is not None else ctx.shape[1] - like.shape[1]
         if grad_a is not None:
-            grad[:, :at] = grad_a
+            grad[:, : ctx.at] = grad_a
         if grad_b is not None:
-            grad[:, at:] = grad_b
+            grad[:, ctx.at :] = grad_b
         return grad, None
 
 
@@ -111,7 +109,7 @@ def split_channels(x: Tensor, at: int) -> tuple[Tensor, Tensor]:
     check_nchw(x)
     if not 0 < at < x.shape[1]:
         raise ValueError(f"split_channels: split point {at} must be inside 1..{x.shape[1] - 1}")
-    if _channels_last_grad(x):
+    if _is_channels_last(x) and _recording_grad(x):
         return _SplitChannelsLast.apply(x, at)
     return x[:, :at], x[:, at:]
 
@@ -151,7 +149,7 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
             f"and {tuple(b.shape)}"
         )
     if _is_channels_last(a):
-        if _channels_last_grad(a, b):
+        if _recording_grad(a, b):
             return _InterleaveChannelsLast.apply(a, b)
         return _interleave_nhwc(a, b)
     # flatten, not reshape(n, 2c, h, w): an exported graph then needs no shape arithmetic
