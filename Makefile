@@ -27,7 +27,7 @@ data:
 # the weights shipped in the package, and their int8 export, evaluated in ONNX Runtime.
 run: setup data
 	$(SHUFFLENET) models 'shufflenet_v*_x*'
-	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 2 --train-subset 10000 --lr 0.5 --warmup-epochs 0.2 --label-smoothing 0.1 --out runs/quick
+	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 2 --train-subset 10000 --lr 0.5 --warmup-epochs 0.2 --label-smoothing 0.1 --channels-last --out runs/quick
 	$(SHUFFLENET) eval runs/quick/last.pt
 	$(SHUFFLENET) samples --count 6 --out runs/samples
 	$(SHUFFLENET) predict shufflenet_v2_x1_0:fashion-mnist runs/samples
