@@ -1,9 +1,11 @@
 """Training throughput on Fashion-MNIST-sized input: our ShuffleNet V2 0.5x vs torchvision's,
 both with the same small-input stem (stride-1 3x3 conv, no max-pool), measured side by side.
 
-    .venv/bin/python benchmarks/train_throughput.py [--threads 2] [--batch 128] [--rounds 5]
+    .venv/bin/python benchmarks/train_throughput.py [--threads 2] [--batch 128] [--rounds 5] [--no-bf16]
 
-Prints images/s of a full SGD step (forward, backward, update) for each and the ratio.
+Prints images/s of a full SGD step (forward, backward, update) for each in NCHW, in
+channels-last and in channels-last with bfloat16 autocast (the `--precision bfloat16`
+of `shufflenet train`), and the ratios.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def torchvision_small_input(num_classes: int = 10) -> nn.Module:
     return model
 
 
-def step_fn(model: nn.Module, batch: int, channels_last: bool):  # type: ignore[no-untyped-def]
+def step_fn(model: nn.Module, batch: int, channels_last: bool, bf16: bool = False):  # type: ignore[no-untyped-def]
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
     if channels_last:
@@ -37,7 +39,9 @@ def step_fn(model: nn.Module, batch: int, channels_last: bool):  # type: ignore[
     model.train()
 
     def step() -> None:
-        loss = nn.functional.cross_entropy(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = nn.functional.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -50,20 +54,22 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-bf16", action="store_true", help="leave out the bfloat16 autocast rows")
     ap.add_argument("--seconds", type=float, default=2.0, help="timed seconds per model per round")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    ours = shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10, in_chans=1, small_input=True)
-    theirs = torchvision_small_input()
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    def ours() -> nn.Module:
+        return shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10, in_chans=1, small_input=True)
+
+    assert sum(p.numel() for p in ours().parameters()) == sum(p.numel() for p in torchvision_small_input().parameters())
+    layouts = {"": (False, False), " (channels-last)": (True, False)}
+    if not args.no_bf16:
+        layouts[" (channels-last, bf16)"] = (True, True)
     steps = {
-        "ours": step_fn(ours, args.batch, False),
-        "ours (channels-last)": step_fn(shufflenet.create_model(
-            "shufflenet_v2_x0_5", num_classes=10, in_chans=1, small_input=True), args.batch, True),
-        "torchvision": step_fn(theirs, args.batch, False),
-        "torchvision (channels-last)": step_fn(torchvision_small_input(), args.batch, True),
-    }  # fmt: skip
+        f"{who}{layout}": step_fn(make(), args.batch, *flags)
+        for layout, flags in layouts.items() for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
+    }
     medians: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(args.rounds):  # interleaved, so drifts of the machine hit all alike
         for name, step in steps.items():
@@ -72,12 +78,11 @@ def main() -> int:
     print(f"# training throughput, batch {args.batch}, 28x28x1, {args.threads} threads, {m['cpu']}, torch {m['torch']}")
     ips = {k: args.batch * 1e3 / statistics.median(v) for k, v in medians.items()}
     for name, value in ips.items():
-        print(f"{name:28s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})")
-    best = max(ips["ours"], ips["ours (channels-last)"])
-    theirs_best = max(ips["torchvision"], ips["torchvision (channels-last)"])
-    print(f"ratio ours / torchvision: {ips['ours'] / ips['torchvision']:.3f} (NCHW), "
-          f"{ips['ours (channels-last)'] / ips['torchvision (channels-last)']:.3f} (channels-last), "
-          f"{best / theirs_best:.3f} (best layout of each)")  # fmt: skip
+        print(f"{name:34s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})")
+    ratios = ", ".join(f"{ips['ours' + k] / ips['torchvision' + k]:.3f}{k or ' (NCHW)'}" for k in layouts)
+    best = max(v for k, v in ips.items() if k.startswith("ours"))
+    theirs_best = max(v for k, v in ips.items() if k.startswith("torchvision"))
+    print(f"ratio ours / torchvision: {ratios}, {best / theirs_best:.3f} (best setting of each)")
     return 0
 
 

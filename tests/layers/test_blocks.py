@@ -31,3 +31,14 @@ def test_squeeze_excite_gates_channels() -> None:
 
 def test_make_divisible() -> None:
     assert make_divisible(29) == 32 and make_divisible(3) == 8 and make_divisible(100, 8) == 104
+
+
+def test_depthwise_stays_float32_under_cpu_autocast() -> None:
+    # oneDNN's bf16 depthwise backward is slow on CPU: those convs opt out of autocast, pointwise ones do not
+    torch.manual_seed(0)
+    dw, pw = ConvBnAct(8, 8, 3, groups=8, act=None).eval(), ConvBnAct(8, 16).eval()
+    x = torch.randn(2, 8, 6, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_dw, y_pw = dw(x.bfloat16()), pw(x)
+    assert y_dw.dtype == torch.float32 and y_pw.dtype == torch.bfloat16
+    torch.testing.assert_close(y_dw, dw(x.bfloat16().float()))  # computed in float32 from the bf16 input

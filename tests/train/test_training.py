@@ -37,6 +37,25 @@ def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Pa
     assert model.pretrained_cfg["input_size"] == [1, 28, 28] and len(model.pretrained_cfg["class_names"]) == 10
 
 
+def test_bfloat16_mixed_precision_trains_float32_weights(fake_fmnist: Path, tmp_path: Path) -> None:
+    result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=2, batch_size=32, crop_padding=0, precision="bfloat16",
+                        channels_last=True, train_subset=512))  # fmt: skip
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert all(v.dtype == torch.float32 for k, v in state["model"].items() if "num_batches" not in k)
+    with pytest.raises(ValueError, match="unknown precision 'fp8'; choose from float32, bfloat16"):
+        TrainConfig(precision="fp8")
+
+
+def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shufflenet.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(ValueError, match="no native bfloat16 .* use --precision float32"):
+        train(_cfg(fake_fmnist, tmp_path / "run", precision="bfloat16", device="cpu"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp_path: Path) -> None:
     result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, eval_every=2, train_subset=256))
     assert [h["test_top1"] is not None for h in result.history] == [False, True, True]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 __all__ = ["RELU", "ActLayer", "ConvBnAct", "check_groups", "pw_group_conv"]
 
@@ -53,6 +54,19 @@ class ConvBnAct(nn.Sequential):
         self.bn = nn.BatchNorm2d(out_chs)
         if act is not None:
             self.act = act()
+
+    def forward(self, x: Tensor) -> Tensor:
+        # oneDNN's bfloat16 depthwise backward is ~9x slower than float32 on CPU
+        # (measured: 328 vs 36 ms per V2 1.5x step), so under CPU autocast the
+        # depthwise conv and its BN run in float32; pointwise convs stay bfloat16.
+        if self._depthwise and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+    @property
+    def _depthwise(self) -> bool:
+        return self.conv.groups > 1 and self.conv.groups == self.conv.in_channels
 
     @property
     def out_chs(self) -> int:
