@@ -63,12 +63,12 @@ def main() -> int:
         return shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10, in_chans=1, small_input=True)
 
     assert sum(p.numel() for p in ours().parameters()) == sum(p.numel() for p in torchvision_small_input().parameters())
-    layouts = {"": (False, False), " (channels-last)": (True, False)}
+    settings = {"": (False, False), " (channels-last)": (True, False)}
     if not args.no_bf16:
-        layouts[" (channels-last, bf16)"] = (True, True)
+        settings[" (channels-last, bf16)"] = (True, True)
     steps = {
-        f"{who}{layout}": step_fn(make(), args.batch, *flags)
-        for layout, flags in layouts.items() for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
+        f"{who}{setting}": step_fn(make(), args.batch, *flags)
+        for setting, flags in settings.items() for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
     }
     medians: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(args.rounds):  # interleaved, so drifts of the machine hit all alike
@@ -79,7 +79,7 @@ def main() -> int:
     ips = {k: args.batch * 1e3 / statistics.median(v) for k, v in medians.items()}
     for name, value in ips.items():
         print(f"{name:34s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})")
-    ratios = ", ".join(f"{ips['ours' + k] / ips['torchvision' + k]:.3f}{k or ' (NCHW)'}" for k in layouts)
+    ratios = ", ".join(f"{ips['ours' + k] / ips['torchvision' + k]:.3f}{k or ' (NCHW)'}" for k in settings)
     best = max(v for k, v in ips.items() if k.startswith("ours"))
     theirs_best = max(v for k, v in ips.items() if k.startswith("torchvision"))
     print(f"ratio ours / torchvision: {ratios}, {best / theirs_best:.3f} (best setting of each)")
