@@ -5,7 +5,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from shufflenet.train import TrainConfig, load_checkpoint, lr_at, model_from_checkpoint, resume_training, train
+from shufflenet.train import (
+    TrainConfig,
+    load_checkpoint,
+    lr_at,
+    model_from_checkpoint,
+    resume_training,
+    train,
+    train_size_at,
+)
 from shufflenet.train.checkpoint import save_checkpoint
 
 
@@ -24,6 +32,41 @@ def test_lr_schedules() -> None:
     assert peak == pytest.approx(1.0, abs=0.01) and lr_at(0, 100, 0, "onecycle", 1.0) < 0.1
     with pytest.raises(ValueError, match="unknown schedule"):
         TrainConfig(schedule="step")
+
+
+def test_progressive_resizing_schedule() -> None:
+    sizes = [train_size_at(e, 28, 28, 20, 0.7) for e in range(28)]
+    assert [sizes.count(s) for s in (20, 24, 28)] == [10, 9, 9]
+    assert sizes == sorted(sizes) and sizes[0] == 20 and sizes[-1] == 28
+    assert {train_size_at(e, 10, 28, 0, 0.7) for e in range(10)} == {28}  # off
+    assert train_size_at(0, 10, 28, 32, 0.7) == 28  # never larger than the native side
+    assert train_size_at(0, 10, 30, 22, 1.0) == 22 and train_size_at(9, 10, 30, 22, 1.0) == 28
+    with pytest.raises(ValueError, match="min_train_size must be 0 \\(off\\) or >= 4"):
+        TrainConfig(min_train_size=2)
+    with pytest.raises(ValueError, match="resize_ramp must be in"):
+        TrainConfig(resize_ramp=0)
+
+
+def test_progressive_resizing_trains_on_smaller_images(fake_fmnist: Path, tmp_path: Path) -> None:
+    from shufflenet.train import loop
+
+    seen: list[int] = []
+    real = loop.create_model
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        model = real(*args, **kw)
+        model.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape[-1]) if m.training else None)
+        return model
+
+    loop.create_model = spy
+    try:
+        result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, batch_size=128, train_subset=256,
+                            min_train_size=16, resize_ramp=1.0))  # fmt: skip
+    finally:
+        loop.create_model = real
+    assert [h["train_size"] for h in result.history] == [16, 20, 28]
+    assert seen == [16, 16, 20, 20, 28, 28]
+    assert result.history[-1]["test_top1"] is not None  # scored at the native side
 
 
 def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Path) -> None:
@@ -125,7 +168,7 @@ def test_torchrun_two_processes(fake_fmnist: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     state = load_checkpoint(out / "last.pt")  # the run checks that both ranks end with equal weights
     assert state["epoch"] == 1 and state["history"][0]["train_images"] == 512  # both shards counted
-    assert (proc.stdout + proc.stderr).count("epoch 1: train loss") == 1  # only rank 0 reports
+    assert (proc.stdout + proc.stderr).count("epoch 1 (28px): train loss") == 1  # only rank 0 reports
     # each rank scored half of the test set; reduced, that is the whole set scored in one process
     from shufflenet.data import load_fashion_mnist
     from shufflenet.train import evaluate

@@ -1,7 +1,7 @@
 """Training, evaluation and checkpoints, on one machine or several (DDP)."""
 
 from shufflenet.train.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint, ship_checkpoint
-from shufflenet.train.config import RECIPES, TrainConfig, lr_at, recipe
+from shufflenet.train.config import RECIPES, TrainConfig, lr_at, recipe, train_size_at
 from shufflenet.train.evaluate import EvalResult, evaluate
 from shufflenet.train.loop import TrainResult, resume_training, train
 
@@ -19,4 +19,5 @@ __all__ = [
     "save_checkpoint",
     "ship_checkpoint",
     "train",
+    "train_size_at",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-__all__ = ["PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe"]
+__all__ = ["PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
 PRECISIONS = ("float32", "bfloat16")
@@ -39,6 +39,10 @@ class TrainConfig:
     crop_padding: int = 4
     hflip: bool = True
     random_erasing: float = 0.0  # probability per image
+    # progressive resizing: train the first epochs on images shrunk to this side (0 = off), growing
+    # linearly to the native side by the fraction `resize_ramp` of the epochs; see train_size_at
+    min_train_size: int = 0
+    resize_ramp: float = 0.7
     seed: int = 0
     eval_every: int = 1  # score the validation set every N epochs (and always after the last)
     channels_last: bool = False
@@ -62,6 +66,10 @@ class TrainConfig:
             raise ValueError(f"val_split must be in [0, 1), got {self.val_split}")
         if self.lr <= 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
+        if self.min_train_size and self.min_train_size < RESIZE_STEP:
+            raise ValueError(f"min_train_size must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}")
+        if not 0 < self.resize_ramp <= 1:
+            raise ValueError(f"resize_ramp must be in (0, 1], got {self.resize_ramp}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -90,6 +98,28 @@ def recipe(name: str, **overrides: object) -> TrainConfig:
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
     return TrainConfig(**{**RECIPES[name], **overrides})  # type: ignore[arg-type]
+
+
+#: progressive resizing moves in steps of this many pixels: few distinct shapes, so
+#: oneDNN's kernels and BatchNorm's statistics settle between changes
+RESIZE_STEP = 4
+
+
+def train_size_at(epoch: int, epochs: int, native: int, min_size: int, ramp: float) -> int:
+    """Side of the training images in ``epoch`` under progressive resizing (FFCV's recipe).
+
+    Early epochs learn coarse features as well at a lower resolution and cost about
+    the square of the side (V2 1.5x at 20x20: 0.55x the step time of 28x28), so the
+    side grows linearly from ``min_size`` at the first epoch to ``native`` at the
+    fraction ``ramp`` of the epochs, rounded down to a multiple of :data:`RESIZE_STEP`;
+    the last epochs train at the native side the network is scored at. A pure
+    function of the epoch, so a resumed run resizes exactly as an uninterrupted one.
+    """
+    if not min_size or min_size >= native:
+        return native
+    t = min(1.0, epoch / max(1e-9, ramp * (epochs - 1)))
+    side = min_size + (native - min_size) * t
+    return min(native, max(min_size, int(side) // RESIZE_STEP * RESIZE_STEP))
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, schedule: str, base: float) -> float:

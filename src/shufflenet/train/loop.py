@@ -22,7 +22,7 @@ from torch import nn
 
 from shufflenet.models import create_model
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
-from shufflenet.train.config import TrainConfig, lr_at
+from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, prepare_data
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
@@ -79,8 +79,9 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
 def _write_logs(out: Path, history: list[dict[str, float]]) -> None:
     atomic_write(out / "history.json", lambda t: t.write_text(json.dumps(history, indent=2), encoding="utf-8"))
-    headers = list(history[0])
-    atomic_write(out / "history.csv", lambda t: t.write_text(csv_table(headers, [list(h.values()) for h in history])))
+    headers = list(dict.fromkeys(k for h in history for k in h))  # a resumed older run may lack newer columns
+    rows = [[h.get(k, "") for k in headers] for h in history]
+    atomic_write(out / "history.csv", lambda t: t.write_text(csv_table(headers, rows)))
 
 
 def train(config: TrainConfig, *, resume: str | None = None, progress: Progress | None = None) -> TrainResult:
@@ -149,12 +150,15 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         net.train()
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
+        size = train_size_at(epoch, cfg.epochs, data.input_size, cfg.min_train_size, cfg.resize_ramp)
         for i, (x, y) in enumerate(data.train_batches(epoch)):
             step = epoch * steps + i
             lr = lr_at(step, total, warmup, cfg.schedule, base_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
+            if size != x.shape[-1]:
+                x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
@@ -181,7 +185,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             metrics = _score(model, ema, data, env)
             val = dict(zip(val, (metrics.loss, metrics.top1, metrics.top5)))
         record = {
-            "epoch": epoch + 1, "lr": lr, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            "epoch": epoch + 1, "lr": lr, "train_size": size, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
             **val, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
         }  # fmt: skip
         history.append(record)
