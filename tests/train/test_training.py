@@ -47,7 +47,9 @@ def test_progressive_resizing_schedule() -> None:
         TrainConfig(resize_ramp=0)
 
 
-def test_progressive_resizing_trains_on_smaller_images(fake_fmnist: Path, tmp_path: Path) -> None:
+def test_progressive_resizing_trains_on_smaller_images(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shufflenet.train import loop
 
     seen: list[int] = []
@@ -58,12 +60,9 @@ def test_progressive_resizing_trains_on_smaller_images(fake_fmnist: Path, tmp_pa
         model.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape[-1]) if m.training else None)
         return model
 
-    loop.create_model = spy
-    try:
-        result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, batch_size=128, train_subset=256,
-                            min_train_size=16, resize_ramp=1.0))  # fmt: skip
-    finally:
-        loop.create_model = real
+    monkeypatch.setattr(loop, "create_model", spy)
+    result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, batch_size=128, train_subset=256,
+                        min_train_size=16, resize_ramp=1.0))  # fmt: skip
     assert [h["train_size"] for h in result.history] == [16, 20, 28]
     assert seen == [16, 16, 20, 20, 28, 28]
     assert result.history[-1]["test_top1"] is not None  # scored at the native side

@@ -108,8 +108,8 @@ RESIZE_STEP = 4
 def train_size_at(epoch: int, epochs: int, native: int, min_size: int, ramp: float) -> int:
     """Side of the training images in ``epoch`` under progressive resizing (FFCV's recipe).
 
-    Early epochs learn coarse features as well at a lower resolution and cost about
-    the square of the side (V2 1.5x at 20x20: 0.55x the step time of 28x28), so the
+    A step costs about the square of the side (V2 1.5x at 20x20: 0.55x the step time
+    of 28x28), so early epochs, which learn coarse features, are cheaper smaller: the
     side grows linearly from ``min_size`` at the first epoch to ``native`` at the
     fraction ``ramp`` of the epochs, rounded down to a multiple of :data:`RESIZE_STEP`;
     the last epochs train at the native side the network is scored at. A pure
@@ -119,7 +119,7 @@ def train_size_at(epoch: int, epochs: int, native: int, min_size: int, ramp: flo
         return native
     t = min(1.0, epoch / max(1e-9, ramp * (epochs - 1)))
     side = min_size + (native - min_size) * t
-    return min(native, max(min_size, int(side) // RESIZE_STEP * RESIZE_STEP))
+    return max(min_size, int(side) // RESIZE_STEP * RESIZE_STEP)  # side <= native, so never above it
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, schedule: str, base: float) -> float:
