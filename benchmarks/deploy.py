@@ -7,7 +7,9 @@ torchvision's model runs as its users run it: PyTorch eager in inference mode, a
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
 session with the same options and threads as ours; a last row uses the older
 TorchScript exporter (``dynamo=False``), the default of earlier torch releases. Ours runs as ``model.fuse()`` (eager) and as
-``export_onnx`` + ``Predictor`` (ONNX Runtime). Rounds are interleaved (every
+``export_onnx`` + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
+split over single-threaded sessions, see ``Predictor``; a row gives ours on one session
+with all threads, as torchvision's runs). Rounds are interleaved (every
 contender once per round) so that drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
@@ -96,13 +98,16 @@ def main() -> int:
         for batch in args.batches:
             x = torch.randn(batch, 3, 224, 224)
             xn = x.numpy()
-            ours_ort = shufflenet.Predictor(
-                shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path,
-                threads=args.threads,
-            ).predict
+            ours_path = shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path
+            ours_ort = shufflenet.Predictor(ours_path, threads=args.threads).predict
+            ours_one = shufflenet.Predictor(ours_path, threads=args.threads, split_batch=False).predict
+            theirs_ort = torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads)
             pairs: dict[str, tuple[Predict, Predict]] = {
                 "eager": (torch_predict(theirs), torch_predict(ours.fuse())),
-                "onnxruntime": (torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads), ours_ort),
+                "onnxruntime": (theirs_ort, ours_ort),
+                **({} if batch < args.threads else {  # the same runtime without splitting the batch (see Predictor)
+                    "onnxruntime, ours on one session": (theirs_ort, ours_one),
+                }),
                 "onnxruntime (torchvision via TorchScript export)": (
                     torchvision_onnx(theirs, x, Path(tmp) / f"tvts{batch}.onnx", args.threads, dynamo=False),
                     ours_ort,

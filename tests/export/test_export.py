@@ -49,6 +49,18 @@ def test_export_and_verify(name: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(Predictor(tmp_path / "m.onnx", threads=1).predict(x), expected, atol=1e-4)
 
 
+def test_predictor_split_batch_gives_the_same_logits(tmp_path: Path) -> None:
+    model = _lively("shufflenet_v2_x0_5")
+    export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
+    whole = Predictor(tmp_path / "m.onnx", threads=3, split_batch=False)
+    split = Predictor(tmp_path / "m.onnx", threads=3)
+    (tmp_path / "m.onnx").unlink()  # the split sessions are made on first use, from the bytes read at load
+    for n in (1, 2, 3, 7):  # below, at and above the thread count; 7 splits unevenly (3, 2, 2)
+        x = np.random.default_rng(n).standard_normal((n, 3, 32, 32)).astype(np.float32)
+        np.testing.assert_allclose(split.predict(x), whole.predict(x), atol=1e-5)
+    assert len(split._slices) == 3 and not whole._slices  # the split path ran (n >= 3) only where asked
+
+
 def test_failed_verification_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="differs from PyTorch"):
         export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_size=(1, 3, 32, 32), atol=-1.0)

@@ -42,8 +42,8 @@ def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(compiled, example, threads)  # type: ignore[arg-type]
 
 
-def ort_session(path: str, threads: int | None, device: torch.device):  # type: ignore[no-untyped-def]
-    """An ONNX Runtime session with full graph optimisation; CUDA when the model is on a GPU."""
+def ort_session(path: str | bytes, threads: int | None, device: torch.device):  # type: ignore[no-untyped-def]
+    """An ONNX Runtime session (of a file or its bytes) with full graph optimisation; CUDA for a model on a GPU."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,26 @@ class Predictor:
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
     model's (or the ONNX file's metadata), or None.
+
+    With ``split_batch`` (the default) and ``threads`` > 1, ONNX Runtime batches of
+    at least ``threads`` images run as ``threads`` slices, each on its own
+    single-threaded session, in parallel: a ShuffleNet is a chain of ~150 small
+    operators, and sharing each of them between threads costs a synchronisation
+    per operator that independent slices do not pay (V2 1x, batch 8, 2 threads:
+    1.01-1.12x faster in paired runs). Smaller batches run on one session with all threads.
     """
 
-    def __init__(self, path_or_model: str | os.PathLike[str] | nn.Module, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path_or_model: str | os.PathLike[str] | nn.Module,
+        *,
+        threads: int | None = None,
+        split_batch: bool = True,
+    ) -> None:
         self.threads = threads
+        self.split_batch = split_batch
+        self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
+        self._pool: ThreadPoolExecutor | None = None
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
             from shufflenet.export.deploy import deploy
@@ -52,6 +69,7 @@ class Predictor:
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
         self.model = None
         self.source = str(p)
+        self._bytes = p.read_bytes()  # the split path's sessions are made later, maybe after the file is gone
         shape = self.session.get_inputs()[0].shape
         self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -68,12 +86,29 @@ class Predictor:
         x = x.astype(np.float32, copy=False)
         self._check(x)
         if self.session is not None:
-            return self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
+            name = self.session.get_inputs()[0].name
+            if self.split_batch and self.threads is not None and 1 < self.threads <= len(x):
+                return self._run_split(x, name)
+            return self.session.run(None, {name: x})[0]
         assert self.model is not None
         from shufflenet.bench.engine import num_threads
 
         with torch.inference_mode(), num_threads(self.threads):
             return self.model(torch.from_numpy(x)).numpy()
+
+    def _run_split(self, x: np.ndarray, name: str) -> np.ndarray:
+        """``x`` in ``threads`` slices on as many single-threaded sessions at once (ORT releases the GIL)."""
+        assert self.threads is not None
+        if not self._slices:
+            from shufflenet.bench.runtimes import ort_session
+
+            self._slices = [ort_session(self._bytes, 1, torch.device("cpu")) for _ in range(self.threads)]
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="shufflenet-predictor")
+        assert self._pool is not None
+        parts = np.array_split(np.ascontiguousarray(x), self.threads)
+        futures = [self._pool.submit(s.run, None, {name: part}) for s, part in zip(self._slices[1:], parts[1:])]
+        first = self._slices[0].run(None, {name: parts[0]})[0]  # the calling thread takes a slice too
+        return np.concatenate([first, *(f.result()[0] for f in futures)])
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.asarray(self.predict(batch)))
