@@ -45,7 +45,6 @@ class Predictor:
         split_batch: bool = True,
     ) -> None:
         self.threads = threads
-        self.split_batch = split_batch
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
@@ -62,14 +61,16 @@ class Predictor:
         p = Path(path_or_model)
         if not p.is_file():
             raise FileNotFoundError(f"ONNX file {str(p)!r} not found")
+        data = p.read_bytes()
+        # kept only where a batch may be split: those sessions are made on first use, maybe after the file is gone
+        self._bytes = data if split_batch and threads is not None and threads > 1 else None
         try:
-            self.session = ort_session(str(p), threads, torch.device("cpu"))
+            self.session = ort_session(data, threads, torch.device("cpu"))
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
         self.model = None
         self.source = str(p)
-        self._bytes = p.read_bytes()  # the split path's sessions are made later, maybe after the file is gone
         shape = self.session.get_inputs()[0].shape
         self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -87,7 +88,7 @@ class Predictor:
         self._check(x)
         if self.session is not None:
             name = self.session.get_inputs()[0].name
-            if self.split_batch and self.threads is not None and 1 < self.threads <= len(x):
+            if self._bytes is not None and len(x) >= (self.threads or 1):
                 return self._run_split(x, name)
             return self.session.run(None, {name: x})[0]
         assert self.model is not None
@@ -98,7 +99,7 @@ class Predictor:
 
     def _run_split(self, x: np.ndarray, name: str) -> np.ndarray:
         """``x`` in ``threads`` slices on as many single-threaded sessions at once (ORT releases the GIL)."""
-        assert self.threads is not None
+        assert self.threads is not None and self._bytes is not None
         if not self._slices:
             from shufflenet.bench.runtimes import ort_session
 
