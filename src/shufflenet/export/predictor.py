@@ -71,7 +71,9 @@ class Predictor:
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
         self.model = None
         self.source = str(p)
-        shape = self.session.get_inputs()[0].shape
+        first = self.session.get_inputs()[0]
+        self._input_name: str = first.name  # looked up once: get_inputs() builds new objects per call
+        shape = first.shape
         self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY in meta:
@@ -87,7 +89,7 @@ class Predictor:
         x = x.astype(np.float32, copy=False)
         self._check(x)
         if self.session is not None:
-            name = self.session.get_inputs()[0].name
+            name = self._input_name
             if self._bytes is not None and len(x) >= (self.threads or 1):
                 return self._run_split(x, name)
             return self.session.run(None, {name: x})[0]
