@@ -89,17 +89,16 @@ class Predictor:
         x = x.astype(np.float32, copy=False)
         self._check(x)
         if self.session is not None:
-            name = self._input_name
             if self._bytes is not None and len(x) >= (self.threads or 1):
-                return self._run_split(x, name)
-            return self.session.run(None, {name: x})[0]
+                return self._run_split(x)
+            return self.session.run(None, {self._input_name: x})[0]
         assert self.model is not None
         from shufflenet.bench.engine import num_threads
 
         with torch.inference_mode(), num_threads(self.threads):
             return self.model(torch.from_numpy(x)).numpy()
 
-    def _run_split(self, x: np.ndarray, name: str) -> np.ndarray:
+    def _run_split(self, x: np.ndarray) -> np.ndarray:
         """``x`` in ``threads`` slices on as many single-threaded sessions at once (ORT releases the GIL)."""
         assert self.threads is not None and self._bytes is not None
         if not self._slices:
@@ -108,6 +107,7 @@ class Predictor:
             self._slices = [ort_session(self._bytes, 1, torch.device("cpu")) for _ in range(self.threads)]
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="shufflenet-predictor")
         assert self._pool is not None
+        name = self._input_name
         parts = np.array_split(np.ascontiguousarray(x), self.threads)
         futures = [self._pool.submit(s.run, None, {name: part}) for s, part in zip(self._slices[1:], parts[1:])]
         first = self._slices[0].run(None, {name: parts[0]})[0]  # the calling thread takes a slice too
