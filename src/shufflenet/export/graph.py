@@ -287,7 +287,9 @@ class _Writer:
         y = self.conv_bn_act(_Value(mid.name, mid.chs, mid.hw), dw)
         return _Piece(y.name, mid.pos, y.hw)
 
-    def v2_unit_pieces(self, pieces: list[_Piece], chs: int, unit: nn.Module, remaining: int) -> tuple[list[_Piece], int]:
+    def v2_unit_pieces(
+        self, pieces: list[_Piece], chs: int, unit: nn.Module, remaining: int
+    ) -> tuple[list[_Piece], int]:
         """A plain V2 unit on a stage tensor of ``chs`` channels held as ``pieces``;
         ``remaining`` units follow in the stage."""
         if unit.split:
@@ -306,7 +308,8 @@ class _Writer:
             left_in.append(_Piece(y.name, p.pos, y.hw))
         half = _conv_of(pw)[0].out_channels
         left = self.emit(left_in, pw, 2 * np.arange(half), 2 * half, remaining)
-        right = self.emit([self.branch_mid(pieces, unit, 0)], unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
+        mid = self.branch_mid(pieces, unit, 0)
+        right = self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
         return left + right, 2 * half
 
     # -- units ------------------------------------------------------------------
