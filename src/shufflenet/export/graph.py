@@ -295,11 +295,11 @@ class _Writer:
         if unit.split:
             half = chs // 2
             mid = self.branch_mid([p for p in pieces if (p.pos >= half).any()], unit, half)
-            kept = [
-                _Piece(p.name, np.where((p.pos >= 0) & (p.pos < half), 2 * p.pos, -1), p.hw)
-                for p in pieces
-                if ((p.pos >= 0) & (p.pos < half)).any()
-            ]
+            kept = []
+            for p in pieces:  # the kept half moves from position p to 2p; the rest was read by the branch
+                stays = (p.pos >= 0) & (p.pos < half)
+                if stays.any():
+                    kept.append(_Piece(p.name, np.where(stays, 2 * p.pos, -1), p.hw))
             return kept + self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, chs, remaining), chs
         dw, pw = unit.proj
         left_in = []
@@ -410,7 +410,8 @@ def write_shuffle_graph(
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
-    The batch axis is dynamic; height and width are those of ``input_size``.
+    The batch axis is dynamic; height and width are those of ``input_size``. V2 channel
+    pieces are zero-padded to multiples of ``block`` (see the module docstring).
     SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
     for anything else (other families, other activations).
     """
