@@ -13,7 +13,8 @@ materialises it as a Transpose:
   A conv that reads channels scattered over pieces is a sum of partial convs, one
   per piece, which ONNX Runtime fuses (NCHWc Conv with a Sum input): no Concat,
   Split, Reshape or layout reorder is left between the stem and the pooling. Pieces
-  are zero-padded to multiples of 16 channels (the blocked layout on AVX-512), and
+  are zero-padded to at least ``block`` channels (16: the blocked layout on AVX-512),
+  to multiples of it where a depthwise conv reads them and of 4 elsewhere, and
   groups smaller than ``_MIN_PIECE`` share one piece that several units read.
   Units with SE, a residual or an extra depthwise conv use the *paired* layout: the
   output is kept as ``(N, C/2, 2H, W)``, rows ``[i, :H]`` the kept channel ``i`` and
@@ -52,8 +53,8 @@ from shufflenet.layers.se import SqueezeExcite
 __all__ = ["UnsupportedModel", "write_shuffle_graph"]
 
 
-#: ONNX Runtime's blocked (NCHWc) layout on AVX-512 packs 16 channels; a piece is padded to it
-_BLOCK = 16
+#: ONNX Runtime's blocked (NCHWc) layout on AVX-512 packs 16 channels; V2 pieces are padded to it
+CHANNEL_BLOCK = 16
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
 #: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
 _MIN_PIECE = 12
@@ -91,7 +92,7 @@ def _positions(real: int, chs: int) -> np.ndarray:
 
 
 class _Writer:
-    def __init__(self, opset: int, block: int = _BLOCK) -> None:
+    def __init__(self, opset: int, block: int = CHANNEL_BLOCK) -> None:
         import onnx
 
         self.onnx = onnx
@@ -396,7 +397,6 @@ def _align(chs: int, multiple: int = 4) -> int:
     return -(-chs // multiple) * multiple
 
 
-
 def _plain_v2(model: nn.Module) -> bool:
     """Whether every unit is a plain V2 unit (no SE, residual or extra depthwise conv) and a head conv
     follows: those are written as pieces, the others in the paired layout."""
@@ -406,7 +406,11 @@ def _plain_v2(model: nn.Module) -> bool:
 
 
 def write_shuffle_graph(
-    model: nn.Module, path: str | os.PathLike[str], input_size: Sequence[int], opset: int = 18, block: int = _BLOCK
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    input_size: Sequence[int],
+    opset: int = 18,
+    block: int = CHANNEL_BLOCK,
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
+from shufflenet.export.graph import CHANNEL_BLOCK, UnsupportedModel, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
@@ -64,7 +64,7 @@ def export_onnx(
     verify: bool = True,
     opset: int = 18,
     atol: float = 1e-4,
-    channel_block: int = 16,
+    channel_block: int = CHANNEL_BLOCK,
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
