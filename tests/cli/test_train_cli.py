@@ -60,7 +60,8 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
 
     out = tmp_path / "run"
     argv = ["train", "--recipe", "fashion-mnist", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
-            "--epochs", "1", "--lr", "0.5", "--no-hflip", "--threads", "1", "--out", str(out)]  # fmt: skip
+            "--epochs", "1", "--lr", "0.5", "--no-hflip", "--threads", "1", "--precision", "float32",
+            "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     cfg = load_checkpoint(out / "last.pt")["config"]
     assert (cfg["epochs"], cfg["lr"], cfg["hflip"]) == (1, 0.5, False)  # given on the command line

@@ -8,6 +8,7 @@ from helpers import randomise_bn
 import shufflenet
 from shufflenet.cli.main import main
 from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
+from shufflenet.export.graph import native_channel_block
 
 
 def _lively(name: str, **kw) -> torch.nn.Module:
@@ -90,6 +91,14 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "-o", str(out)]) == 0
     assert out.is_file() and "max |diff|" in capsys.readouterr().out
     assert main(["export", "nope_model"]) == 2
+    # a file for another CPU's blocked layout: pieces padded to 16 channels are larger than to 8
+    sizes = {}
+    for block in (8, 16):
+        path = tmp_path / f"b{block}.onnx"
+        argv = ["export", "shufflenet_v2_x1_0", "--input-size", "32", "--small-input", "--channel-block", str(block)]
+        assert main([*argv, "-o", str(path)]) == 0
+        sizes[block] = path.stat().st_size
+    assert sizes[8] < sizes[16]
 
 
 @pytest.mark.parametrize(
@@ -101,11 +110,11 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
     import onnx
 
     model = _lively(name, **kw)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32))
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), pieces=True)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     ops = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
     assert not ops & {"Transpose", "Shape", "BatchNormalization"}
-    # plain V2: pieces, no data movement at all; V2 with an extra depthwise conv: the paired layout, one
+    # plain V2 in pieces: no data movement at all; V2 with an extra depthwise conv: the paired layout, one
     # Concat per unit and one Split per stride-1 unit; V1 with shuffle: one Gather per grouped unit
     if "v2" in name and not kw.get("extra_dw"):
         assert set(result.nodes) <= {"Conv", "Add", "Relu", "MaxPool", "ReduceMean", "Gemm"}
@@ -125,7 +134,8 @@ def test_v2_pieces_padding_follows_the_channel_block(tmp_path: Path) -> None:
     model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
     sizes = {}
     for block in (1, 8, 16):
-        result = export_onnx(model, tmp_path / f"{block}.onnx", input_size=(2, 1, 28, 28), channel_block=block)
+        path = tmp_path / f"{block}.onnx"
+        result = export_onnx(model, path, input_size=(2, 1, 28, 28), channel_block=block, pieces=True)
         assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
         graph = onnx.load(str(tmp_path / f"{block}.onnx")).graph
         weights = [numpy_helper.to_array(t) for t in graph.initializer if t.dims and len(t.dims) == 4]
@@ -135,14 +145,39 @@ def test_v2_pieces_padding_follows_the_channel_block(tmp_path: Path) -> None:
     assert sizes[1] < sizes[8] < sizes[16]
 
 
+@pytest.mark.parametrize(("block", "pieces"), [(16, None), (8, None), (8, True), (16, False)])
+def test_v2_layout_follows_the_block_unless_asked(block: int, pieces: bool | None, tmp_path: Path) -> None:
+    # plain V2 units: in pieces for blocks of 16 (AVX-512), paired for 8 (AVX2), where each was the faster
+    model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), channel_block=block, pieces=pieces)
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+    in_pieces = block >= 16 if pieces is None else pieces
+    assert ("Split" not in result.nodes) == in_pieces
+    assert "Transpose" not in result.nodes
+
+
+@pytest.mark.parametrize(("capability", "block"), [("AVX512", 16), ("AVX2", 8), ("DEFAULT", 8)])
+def test_default_channel_block_is_this_cpus(
+    capability: str, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ONNX Runtime blocks 16 floats with AVX-512 and 8 with AVX2: the default export pads to this CPU's
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert native_channel_block() == block
+    model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
+    sizes = [export_onnx(model, tmp_path / f"{b}.onnx", input_size=(1, 1, 28, 28), channel_block=b).path.stat().st_size
+             for b in (None, block)]  # fmt: skip
+    assert sizes[0] == sizes[1]
+
+
 @pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x2_0"])
-def test_shuffle_aware_convs_have_channels_in_fours(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pieces", [True, False])
+def test_shuffle_aware_convs_have_channels_in_fours(name: str, pieces: bool, tmp_path: Path) -> None:
     # ONNX Runtime's blocked conv kernels need input channels in multiples of 4 (depthwise: channels
-    # in multiples of the block, 16); V2 1x (58 per branch in stage 2) and 2x (122) get zero-padded
+    # in multiples of the block, 16 or 8, in pieces); V2 1x (58 per branch in stage 2) and 2x (122) get zero-padded
     import onnx
     from onnx import numpy_helper
 
-    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64))
+    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64), pieces=pieces)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -150,7 +185,8 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, tmp_path: Path) -
     for node in convs[1:]:  # the stem reads the 3 image channels
         w = weights[node.input[1]]
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        assert (w.shape[1] * group) % 4 == 0 and (group == 1 or w.shape[0] % 16 == 0), node.name
+        depthwise_multiple = native_channel_block() if pieces else 4
+        assert (w.shape[1] * group) % 4 == 0 and (group == 1 or w.shape[0] % depthwise_multiple == 0), node.name
 
 
 def test_shuffle_aware_v2_with_odd_branch_widths(tmp_path: Path) -> None:

@@ -259,7 +259,10 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
         result = export_onnx_int8(model, output, calibration, input_size=shape, opset=args.opset)
     else:
-        result = export_onnx(model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset)
+        result = export_onnx(
+            model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset,
+            channel_block=args.channel_block,
+        )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     size_mb = Path(result.path).stat().st_size / 1e6
     check = (
@@ -337,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
+    p.add_argument("--channel-block", type=int, choices=(1, 4, 8, 16), default=None,
+                   help="pad the V2 graph's channel pieces for ONNX Runtime's blocked layout of the target CPU: "
+                        "16 (AVX-512), 8 (AVX2); default: this CPU's")  # fmt: skip
     p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
     p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
     p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")

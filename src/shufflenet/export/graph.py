@@ -13,7 +13,8 @@ materialises it as a Transpose:
   A conv that reads channels scattered over pieces is a sum of partial convs, one
   per piece, which ONNX Runtime fuses (NCHWc Conv with a Sum input): no Concat,
   Split, Reshape or layout reorder is left between the stem and the pooling. Pieces
-  are zero-padded to at least ``block`` channels (16: the blocked layout on AVX-512),
+  are zero-padded to at least ``block`` channels (ONNX Runtime's blocked layout: 16
+  on AVX-512, 8 on AVX2),
   to multiples of it where a depthwise conv reads them and of 4 elsewhere, and
   groups smaller than ``_MIN_PIECE`` share one piece that several units read.
   Units with SE, a residual or an extra depthwise conv use the *paired* layout: the
@@ -33,6 +34,11 @@ On the 2-core AVX-512 host, V2 1x at 224x224 with pieces instead of the paired l
 ran 1.26-1.36x (batch 1) and 1.28x (batch 8) faster than torchvision's export where
 the paired layout ran 1.16x and 1.12x, in a busy spell of the host; in a quiet spell
 both ran at 1.18-1.20x (batch 1): the pieces cost more, smaller convs but no copies.
+On a 2-core AVX2 host (blocks of 8) the paired layout was the faster: 1.13-1.19x against
+1.08-1.17x at batch 1 in five of six interleaved runs, and 5.11 against 5.76 ms on one
+thread (ONNX Runtime's profile): the pieces' padding (167M multiply-adds against 145M)
+and smaller convs cost more than the copies they remove. Plain units are therefore
+written in pieces for blocks of 16 and paired for smaller ones, unless asked otherwise.
 
 BN must be folded first (:func:`shufflenet.export.fuse.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -45,16 +51,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.se import SqueezeExcite
 
-__all__ = ["UnsupportedModel", "write_shuffle_graph"]
+__all__ = ["UnsupportedModel", "native_channel_block", "write_shuffle_graph"]
 
 
-#: ONNX Runtime's blocked (NCHWc) layout on AVX-512 packs 16 channels; V2 pieces are padded to it
-CHANNEL_BLOCK = 16
+def native_channel_block() -> int:
+    """Channels per block of ONNX Runtime's blocked (NCHWc) float layout on this CPU, which the
+    V2 pieces are padded to: 16 with AVX-512, else 8 (AVX2; padding to 16 there cost ~5%)."""
+    return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
 #: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
 _MIN_PIECE = 12
@@ -92,7 +103,7 @@ def _positions(real: int, chs: int) -> np.ndarray:
 
 
 class _Writer:
-    def __init__(self, opset: int, block: int = CHANNEL_BLOCK) -> None:
+    def __init__(self, opset: int, block: int) -> None:
         import onnx
 
         self.onnx = onnx
@@ -410,12 +421,16 @@ def write_shuffle_graph(
     path: str | os.PathLike[str],
     input_size: Sequence[int],
     opset: int = 18,
-    block: int = CHANNEL_BLOCK,
+    block: int | None = None,
+    pieces: bool | None = None,
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_size``. V2 channel
-    pieces are zero-padded to multiples of ``block`` (see the module docstring).
+    pieces are zero-padded to multiples of ``block`` (default: :func:`native_channel_block`;
+    see the module docstring). ``pieces``: plain V2 units in pieces (True) or paired (False);
+    by default in pieces for a block of 16 (AVX-512) and paired for smaller blocks, the
+    faster of the two on each (see the module docstring).
     SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
     for anything else (other families, other activations).
     """
@@ -429,7 +444,7 @@ def write_shuffle_graph(
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     _, c, h, w = (int(d) for d in input_size)
-    g = _Writer(opset, block)
+    g = _Writer(opset, native_channel_block() if block is None else block)
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     real = c
@@ -438,12 +453,12 @@ def write_shuffle_graph(
             x = g.pool(x, layer)
         else:
             # V2's first units read the stem only through convs, so its output may carry zero
-            # channels: in multiples of 16 (ONNX Runtime's blocked layout on AVX-512; 24 is not)
+            # channels: in whole blocks (24 is not one on AVX-512)
             # the stem conv and max-pool stay blocked, without a reorder to NCHW and back of the
             # largest activation in the network (V1 concatenates the stem output, so it keeps 24)
-            x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, block) if v2 else None)
+            x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
             real = layer.conv.out_channels
-    if v2 and _plain_v2(model):
+    if v2 and _plain_v2(model) and (g.block >= 16 if pieces is None else pieces):
         pieces, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
         for stage in model.stages:
             for k, unit in enumerate(stage):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import CHANNEL_BLOCK, UnsupportedModel, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
@@ -64,7 +64,8 @@ def export_onnx(
     verify: bool = True,
     opset: int = 18,
     atol: float = 1e-4,
-    channel_block: int = CHANNEL_BLOCK,
+    channel_block: int | None = None,
+    pieces: bool | None = None,
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
@@ -73,7 +74,10 @@ def export_onnx(
     ``optimize=False``, go through ``torch.onnx.export``.
 
     ``channel_block``: the shuffle-aware V2 graph pads its channel pieces to multiples of it,
-    for ONNX Runtime's blocked float kernels (16 on AVX-512); 1 writes them unpadded (int8).
+    for ONNX Runtime's blocked float kernels; by default this CPU's block (16 on AVX-512,
+    8 on AVX2, see :func:`~shufflenet.export.graph.native_channel_block`); 1 writes them unpadded.
+    ``pieces``: plain V2 units in pieces or in the paired layout (default: the faster for
+    the block, see :func:`~shufflenet.export.graph.write_shuffle_graph`).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
@@ -92,7 +96,7 @@ def export_onnx(
         writer = "traced"
         if optimize:
             try:
-                write_shuffle_graph(exported, tmp, input_size, opset, channel_block)
+                write_shuffle_graph(exported, tmp, input_size, opset, channel_block, pieces)
                 writer = "shuffle-aware"
             except UnsupportedModel:  # not a plain ShuffleNet V1/V2: trace it
                 pass
@@ -147,7 +151,9 @@ def export_onnx_int8(
         # pieces padded to 8, not 16: ONNX Runtime's int8 convs run in NHWC, not in the float blocks, and the
         # zero weights of 16 made the file 3.45x smaller than float instead of 3.59x (V2 1x, 28x28); unpadded
         # (3.77x) was 1.6x slower at batch 1
-        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8)
+        fp32 = export_onnx(
+            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8, pieces=True
+        )
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
         diff, same, total = 0.0, 0, 0
