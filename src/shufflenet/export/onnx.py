@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, native_channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
@@ -148,12 +148,16 @@ def export_onnx_int8(
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:
-        # pieces padded to 8, not 16: ONNX Runtime's int8 convs run in NHWC, not in the float blocks, and the
-        # zero weights of 16 made the file 3.45x smaller than float instead of 3.59x (V2 1x, 28x28); unpadded
-        # (3.77x) was 1.6x slower at batch 1
+        # the V2 layout follows the float one (pieces where the float block is 16, see write_shuffle_graph):
+        # on the AVX-512 host pieces kept int8 1.75x faster than float at batch 64 (no Concat/Split to wrap in
+        # Transposes), on an AVX2 host paired int8 ran 0.85x/1.02x (batch 1/64) against pieces' 0.60x/0.95x.
+        # Pieces are padded to 8, not 16: ONNX Runtime's int8 convs run in NHWC, not in the float blocks, and
+        # the zero weights of 16 made the file 3.45x smaller than float instead of 3.59x (V2 1x, 28x28);
+        # unpadded (3.77x) was 1.6x slower at batch 1
         fp32 = export_onnx(
-            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8, pieces=True
-        )
+            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8,
+            pieces=native_channel_block() >= 16,
+        )  # fmt: skip
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
         diff, same, total = 0.0, 0, 0

@@ -106,11 +106,16 @@ def quantize_onnx(
     calibration: Iterable[np.ndarray],
     *,
     per_channel: bool = True,
+    reduce_range: bool = True,
 ) -> Path:
     """Quantise the float model ``src`` into ``dst`` (atomically), calibrating on ``calibration``.
 
     ``calibration`` yields float32 batches shaped like the model's input and
     normalised as in training; a few hundred images are enough for min/max ranges.
+    ``reduce_range`` keeps weights to 7 bits: x86 CPUs without VNNI multiply uint8 by int8
+    into saturating 16-bit sums, which with full-range weights cost V2 1x on Fashion-MNIST
+    0.74 points on an AVX2 CPU (93.23% against 93.91% with it; float 93.97%), and a file
+    may be run on any CPU.
     """
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -125,7 +130,7 @@ def quantize_onnx(
         quantize_static(
             str(prepared), str(out), _reader(input_name, calibration),
             quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            per_channel=per_channel,
+            per_channel=per_channel, reduce_range=reduce_range,
         )  # fmt: skip
         quantized = onnx.load(str(out))
         _compact(quantized)
