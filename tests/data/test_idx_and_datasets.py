@@ -5,7 +5,14 @@ import pytest
 import torch
 from helpers import make_fake_fashion_mnist, write_idx
 
-from shufflenet.data import FASHION_MNIST_CLASSES, augment_batch, load_fashion_mnist, load_image_folder, read_idx
+from shufflenet.data import (
+    FASHION_MNIST_CLASSES,
+    augment_batch,
+    cutmix,
+    load_fashion_mnist,
+    load_image_folder,
+    read_idx,
+)
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -59,6 +66,23 @@ def test_random_crop_translates_content() -> None:
     out = augment_batch(x, [0.0], [1.0], torch.Generator().manual_seed(0), crop_padding=4, hflip=False)
     ys, xs = (out[:, 0] > 0.5).nonzero(as_tuple=True)[1:]
     assert len(ys) == 64 and (ys - 14).abs().max() <= 4 and len(set(ys.tolist())) > 1
+
+
+def test_cutmix_pastes_a_box_and_mixes_targets_by_its_area() -> None:
+    # image i is filled with the value i, so the pasted share of each image can be counted
+    n = 8
+    x = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, 28, 28)
+    y = torch.arange(n) % 10
+    mixed, target = cutmix(x, y, 10, 1.0, torch.Generator().manual_seed(1))
+    assert target.shape == (n, 10) and torch.allclose(target.sum(1), torch.ones(n))
+    for i in range(n):
+        pasted = (mixed[i] == (i - 1) % n).float().mean()
+        assert 0 < pasted < 1 and torch.isclose(target[i, (i - 1) % n], pasted)
+        assert torch.isclose(target[i, i], 1 - pasted)
+    again = cutmix(x, y, 10, 1.0, torch.Generator().manual_seed(1))
+    assert torch.equal(again[0], mixed) and torch.equal(again[1], target)
+    same, one_hot = cutmix(x, y, 10, 0.0, torch.Generator().manual_seed(1))
+    assert torch.equal(same, x) and torch.equal(one_hot.argmax(1), y) and torch.equal(one_hot.sum(1), torch.ones(n))
 
 
 def test_image_folder_errors(tmp_path: Path) -> None:

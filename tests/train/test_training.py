@@ -111,10 +111,12 @@ def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp
     assert csv_rows[1].split(",")[list(result.history[0]).index("test_top1")] == ""  # unscored epochs: empty cells
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=0)
+    with pytest.raises(ValueError, match="probabilities in"):
+        TrainConfig(cutmix=1.5)
 
 
 def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp_path: Path) -> None:
-    options = dict(epochs=2, ema_decay=0.9, random_erasing=0.5)
+    options = dict(epochs=2, ema_decay=0.9, random_erasing=0.5, cutmix=0.5)
     train(_cfg(fake_fmnist, tmp_path / "straight", **options))
 
     def interrupt(event: dict) -> None:  # Ctrl-C early in epoch 2

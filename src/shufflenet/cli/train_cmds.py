@@ -215,6 +215,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--crop-padding", type=int, help=f"default {d.crop_padding}")
     p.add_argument("--no-hflip", action="store_true")
     p.add_argument("--random-erasing", type=float, help="probability per image")
+    p.add_argument("--cutmix", type=float, help="CutMix probability per batch (default 0 = off)")
     p.add_argument("--min-train-size", type=int, metavar="PX",
                    help="progressive resizing: train the first epochs on images shrunk to this side, growing to the "
                         "native side (V2 1.5x steps at 20x20 take 0.55x the time of 28x28; default 0 = off)")

@@ -1,6 +1,6 @@
 """Datasets and augmentation for training and evaluation."""
 
-from shufflenet.data.augment import augment_batch, normalize
+from shufflenet.data.augment import augment_batch, cutmix, normalize
 from shufflenet.data.datasets import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_DIR,
@@ -17,6 +17,7 @@ __all__ = [
     "ImageFolderData",
     "TensorData",
     "augment_batch",
+    "cutmix",
     "load_fashion_mnist",
     "load_image_folder",
     "normalize",

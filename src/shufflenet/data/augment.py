@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["augment_batch", "normalize"]
+__all__ = ["augment_batch", "cutmix", "normalize"]
 
 
 def normalize(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
@@ -74,3 +74,24 @@ def augment_batch(
     if erasing > 0:
         x = _random_erasing(x, erasing, generator)
     return x
+
+
+def cutmix(x: Tensor, y: Tensor, num_classes: int, p: float, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """CutMix (Yun et al., 2019) with probability ``p`` per batch: a box of each image is
+    replaced by the same box of the next image in the batch, and the targets become the
+    two one-hot labels mixed by area. The box's area ratio is uniform (the paper's
+    Beta(1, 1)); the result's targets are soft (N, num_classes) either way."""
+    n, _, h, w = x.shape
+    target = torch.nn.functional.one_hot(y, num_classes).to(x.dtype)
+    draw = torch.rand(4, generator=g)  # always drawn, so the stream does not depend on the outcome
+    if n < 2 or draw[0] >= p:
+        return x, target
+    ratio = (1 - draw[1]).sqrt()  # 1 - lambda = ratio ** 2, uniform
+    bh, bw = int(h * ratio), int(w * ratio)
+    cy, cx = int(draw[2] * h), int(draw[3] * w)
+    y0, y1 = max(cy - bh // 2, 0), min(cy + bh - bh // 2, h)
+    x0, x1 = max(cx - bw // 2, 0), min(cx + bw - bw // 2, w)
+    x = x.clone()
+    x[:, :, y0:y1, x0:x1] = x.roll(1, 0)[:, :, y0:y1, x0:x1]
+    lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)  # the area actually pasted (the box may be clipped)
+    return x, lam * target + (1 - lam) * target.roll(1, 0)

@@ -39,6 +39,7 @@ class TrainConfig:
     crop_padding: int = 4
     hflip: bool = True
     random_erasing: float = 0.0  # probability per image
+    cutmix: float = 0.0  # probability per batch (soft targets; see shufflenet.data.augment.cutmix)
     # progressive resizing: train the first epochs on images shrunk to this side (0 = off), growing
     # linearly to the native side by the fraction `resize_ramp` of the epochs; see train_size_at
     min_train_size: int = 0
@@ -62,6 +63,10 @@ class TrainConfig:
             raise ValueError(f"epochs and batch size must be >= 1, got {self.epochs} and {self.batch_size}")
         if self.eval_every < 1:
             raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
+        if not 0 <= self.cutmix <= 1 or not 0 <= self.random_erasing <= 1:
+            raise ValueError(
+                f"cutmix and random_erasing are probabilities in [0, 1], got {self.cutmix}, {self.random_erasing}"
+            )
         if not 0 <= self.val_split < 1:
             raise ValueError(f"val_split must be in [0, 1), got {self.val_split}")
         if self.lr <= 0:

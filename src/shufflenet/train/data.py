@@ -15,12 +15,13 @@ from shufflenet.data.datasets import FASHION_MNIST_DIR
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
-__all__ = ["DataBundle", "prepare_data"]
+__all__ = ["DataBundle", "prepare_data", "seeded_generator"]
 
 Batches = Iterator[tuple[Tensor, Tensor]]
 
 
-def _generator(*parts: int) -> torch.Generator:
+def seeded_generator(*parts: int) -> torch.Generator:
+    """A generator seeded from ``parts`` alone (seed, epoch, rank, ...), so that a resumed run draws the same."""
     seed = 0
     for p in parts:
         seed = seed * 1_000_003 + p
@@ -28,7 +29,7 @@ def _generator(*parts: int) -> torch.Generator:
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    perm = torch.randperm(n, generator=_generator(seed, 7))
+    perm = torch.randperm(n, generator=seeded_generator(seed, 7))
     n_val = int(round(n * fraction))
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
@@ -74,7 +75,7 @@ class DataBundle:
         cfg = self.config
         if self.train_tensors is not None:
             order = torch.tensor(list(self._sampler(self.train_len, True, epoch)))
-            g = _generator(cfg.seed, epoch, self.env.rank)
+            g = seeded_generator(cfg.seed, epoch, self.env.rank)
             for chunk in order.split(cfg.batch_size):
                 x = augment_batch(
                     self.train_tensors.images[chunk], self.mean, self.std, g,
@@ -82,7 +83,7 @@ class DataBundle:
                 )  # fmt: skip
                 yield x, self.train_tensors.labels[chunk]
             return
-        torch.manual_seed(_generator(cfg.seed, epoch, self.env.rank).initial_seed())  # per-sample v2 transforms
+        torch.manual_seed(seeded_generator(cfg.seed, epoch, self.env.rank).initial_seed())  # per-sample v2 transforms
         loader = DataLoader(
             self.train_set, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch)  # type: ignore[arg-type]
         )

@@ -20,10 +20,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from shufflenet.data.augment import cutmix
 from shufflenet.models import create_model
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at, train_size_at
-from shufflenet.train.data import DataBundle, prepare_data
+from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
 from shufflenet.utils.files import atomic_write
@@ -151,12 +152,17 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
         size = train_size_at(epoch, cfg.epochs, data.input_size, cfg.min_train_size, cfg.resize_ramp)
+        mix = seeded_generator(cfg.seed, epoch, env.rank, 11) if cfg.cutmix > 0 else None
         for i, (x, y) in enumerate(data.train_batches(epoch)):
             step = epoch * steps + i
             lr = lr_at(step, total, warmup, cfg.schedule, base_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
+            label = y
+            if mix is not None:  # y becomes soft targets; accuracy counts the larger share's label
+                x, y = cutmix(x, y, len(data.classes), cfg.cutmix, mix)
+                label = y.argmax(1)
             if size != x.shape[-1]:
                 x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
             if cfg.channels_last:
@@ -172,7 +178,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             if ema is not None:
                 ema.update(model, step)
             loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
+            correct += (logits.argmax(1) == label).sum().item()
             seen += len(y)
             if progress:
                 progress({"event": "step", "epoch": epoch, "epochs": cfg.epochs, "step": i + 1, "steps": steps,
