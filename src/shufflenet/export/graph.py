@@ -57,13 +57,19 @@ from torch import nn
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.se import SqueezeExcite
 
-__all__ = ["UnsupportedModel", "native_channel_block", "write_shuffle_graph"]
+__all__ = ["UnsupportedModel", "native_channel_block", "pieces_by_default", "write_shuffle_graph"]
 
 
 def native_channel_block() -> int:
     """Channels per block of ONNX Runtime's blocked (NCHWc) float layout on this CPU, which the
     V2 pieces are padded to: 16 with AVX-512, else 8 (AVX2; padding to 16 there cost ~5%)."""
     return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+
+def pieces_by_default(block: int) -> bool:
+    """Whether plain V2 units are written in pieces (else paired) for a blocked layout of
+    ``block`` channels: pieces on AVX-512 (16), paired on AVX2 (8), each the faster there."""
+    return block >= 16
 
 
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
@@ -429,8 +435,7 @@ def write_shuffle_graph(
     The batch axis is dynamic; height and width are those of ``input_size``. V2 channel
     pieces are zero-padded to multiples of ``block`` (default: :func:`native_channel_block`;
     see the module docstring). ``pieces``: plain V2 units in pieces (True) or paired (False);
-    by default in pieces for a block of 16 (AVX-512) and paired for smaller blocks, the
-    faster of the two on each (see the module docstring).
+    by default :func:`pieces_by_default` of the block.
     SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
     for anything else (other families, other activations).
     """
@@ -458,12 +463,12 @@ def write_shuffle_graph(
             # largest activation in the network (V1 concatenates the stem output, so it keeps 24)
             x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
             real = layer.conv.out_channels
-    if v2 and _plain_v2(model) and (g.block >= 16 if pieces is None else pieces):
-        pieces, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
+    if v2 and _plain_v2(model) and (pieces_by_default(g.block) if pieces is None else pieces):
+        held, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
         for stage in model.stages:
             for k, unit in enumerate(stage):
-                pieces, chs = g.v2_unit_pieces(pieces, chs, unit, len(stage) - 1 - k)
-        head = g.conv_sum(pieces, model.head_conv, np.arange(model.head_conv.conv.out_channels), align=1)
+                held, chs = g.v2_unit_pieces(held, chs, unit, len(stage) - 1 - k)
+        head = g.conv_sum(held, model.head_conv, np.arange(model.head_conv.conv.out_channels), align=1)
         x = _Value(head.name, head.chs, head.hw)
     else:
         write_unit = g.v2_unit if v2 else g.v1_unit

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import UnsupportedModel, native_channel_block, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, native_channel_block, pieces_by_default, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
@@ -156,7 +156,7 @@ def export_onnx_int8(
         # unpadded (3.77x) was 1.6x slower at batch 1
         fp32 = export_onnx(
             model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8,
-            pieces=native_channel_block() >= 16,
+            pieces=pieces_by_default(native_channel_block()),
         )  # fmt: skip
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
