@@ -416,7 +416,7 @@ def _align(chs: int, multiple: int = 4) -> int:
 
 def _plain_v2(model: nn.Module) -> bool:
     """Whether every unit is a plain V2 unit (no SE, residual or extra depthwise conv) and a head conv
-    follows: those are written as pieces, the others in the paired layout."""
+    follows: only those can be written as pieces (see :func:`pieces_by_default`); the others are paired."""
     units = [unit for stage in model.stages for unit in stage]
     plain = all(not u.residual and isinstance(u.se, nn.Identity) and len(u.branch) == 3 for u in units)
     return plain and isinstance(model.head_conv, ConvBnAct)
