@@ -8,8 +8,8 @@ from helpers import randomise_bn
 import shufflenet
 from shufflenet.cli.main import main
 from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
-from shufflenet.export.deploy import PointwiseLinear
 from shufflenet.export.graph import native_channel_block
+from shufflenet.layers import PointwiseConv2d
 
 
 def _lively(name: str, **kw) -> torch.nn.Module:
@@ -248,24 +248,10 @@ def test_fuse_is_the_same_network(name: str) -> None:
     assert fused is not model and not fused.training
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in fused.parameters() if p.dim() == 4)
-    assert any(isinstance(m, PointwiseLinear) for m in fused.modules())
+    assert any(isinstance(m, PointwiseConv2d) for m in fused.modules())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])
-def test_pointwise_linear_is_the_conv(memory_format: torch.memory_format) -> None:
-    conv = torch.nn.Conv2d(12, 20, 1).to(memory_format=torch.channels_last)
-    x = torch.randn(3, 12, 5, 7).contiguous(memory_format=memory_format)
-    want = conv(x)
-    assert PointwiseLinear.applies_to(conv)
-    pointwise = PointwiseLinear.from_conv(conv)
-    got = pointwise(x)
-    torch.testing.assert_close(got, want)
-    assert got.is_contiguous(memory_format=torch.channels_last)  # NHWC memory: the next conv reads it as is
-    for other in (torch.nn.Conv2d(12, 20, 3), torch.nn.Conv2d(12, 20, 1, stride=2), torch.nn.Conv2d(12, 20, 1, groups=4)):
-        assert not PointwiseLinear.applies_to(other)
 
 
 def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Building blocks shared by every network in the package."""
 
 from shufflenet.layers.conv_bn_act import RELU, ConvBnAct, check_groups, pw_group_conv
+from shufflenet.layers.pointwise import PointwiseConv2d
 from shufflenet.layers.se import SqueezeExcite, make_divisible
 from shufflenet.layers.shuffle import (
     ChannelShuffle,
@@ -15,6 +16,7 @@ __all__ = [
     "RELU",
     "ChannelShuffle",
     "ConvBnAct",
+    "PointwiseConv2d",
     "SqueezeExcite",
     "channel_shuffle",
     "check_groups",

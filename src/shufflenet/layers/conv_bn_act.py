@@ -8,6 +8,8 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
+from shufflenet.layers.pointwise import PointwiseConv2d
+
 __all__ = ["RELU", "ActLayer", "ConvBnAct", "check_groups", "pw_group_conv"]
 
 ActLayer = Callable[[], nn.Module]
@@ -48,7 +50,8 @@ class ConvBnAct(nn.Sequential):
     ) -> None:
         check_groups(in_chs, out_chs, groups)
         super().__init__()
-        self.conv = nn.Conv2d(
+        pointwise = kernel_size == 1 and stride == 1 and groups == 1  # a matrix product (see PointwiseConv2d)
+        self.conv = (PointwiseConv2d if pointwise else nn.Conv2d)(
             in_chs, out_chs, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False
         )
         self.bn = nn.BatchNorm2d(out_chs)
