@@ -90,7 +90,7 @@ def test_bfloat16_mixed_precision_trains_float32_weights(
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert all(v.dtype == torch.float32 for k, v in state["model"].items() if "num_batches" not in k)
-    with pytest.raises(ValueError, match="unknown precision 'fp8'; choose from float32, bfloat16"):
+    with pytest.raises(ValueError, match="unknown precision 'fp8'; choose from float32, bfloat16, auto"):
         TrainConfig(precision="fp8")
 
 
@@ -101,6 +101,18 @@ def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(fake_fmnist: Path, tmp_pa
     with pytest.raises(ValueError, match="no native bfloat16 .* use --precision float32"):
         train(_cfg(fake_fmnist, tmp_path / "run", precision="bfloat16", device="cpu"))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bfloat16_only_where_native(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    import shufflenet.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+    train(_cfg(fake_fmnist, tmp_path / "run", epochs=1, precision="auto", device="cpu", train_subset=64))
+    # the checkpoint records what ran, so that a resume on another CPU repeats it
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["precision"] == ("bfloat16" if native else "float32")
 
 
 def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp_path: Path) -> None:

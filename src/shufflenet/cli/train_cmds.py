@@ -227,7 +227,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="bfloat16: mixed precision via autocast (V2 1.5x trains 1.3-1.6x faster on CPUs with "
-                        "AVX-512 BF16 or AMX; default float32)")
+                        "AVX-512 BF16 or AMX); auto: bfloat16 where the device has it natively, else float32 "
+                        "(the fashion-mnist recipe's choice); default float32")
     p.add_argument("--threads", type=int)
     p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
     p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 __all__ = ["PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 @dataclass
@@ -47,7 +47,9 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 1  # score the validation set every N epochs (and always after the last)
     channels_last: bool = False
-    precision: str = "float32"  # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32)
+    # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32); "auto": bfloat16 where the
+    # device computes it natively, else float32 (resolved when the run starts; checkpoints record the result)
+    precision: str = "float32"
     threads: int | None = None
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
     out_dir: str = "runs/train"
@@ -94,7 +96,7 @@ RECIPES: dict[str, dict[str, object]] = {
     "fashion-mnist": {
         "epochs": 21, "batch_size": 64, "lr": 2.0, "weight_decay": 5e-5, "warmup_epochs": 1.0,
         "label_smoothing": 0.1, "ema_decay": 0.999, "random_erasing": 0.1, "channels_last": True,
-        "precision": "bfloat16", "eval_every": 5,
+        "precision": "auto", "eval_every": 5,
     },
 }  # fmt: skip
 

@@ -12,7 +12,7 @@ import copy
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,8 @@ def resume_training(checkpoint: str, *, progress: Progress | None = None) -> Tra
 
 
 def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> TrainResult:
+    if cfg.precision == "auto":
+        cfg = replace(cfg, precision="bfloat16" if _native_bf16(env.device) else "float32")
     if cfg.precision == "bfloat16" and env.device.type == "cpu" and not cpu_has_native_bf16():
         raise ValueError(
             "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX), so bfloat16 training would be slower "
@@ -220,6 +222,11 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convs natively here (else it emulates them, slower than float32)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """What ``precision="auto"`` asks: would bfloat16 autocast be the faster choice on ``device``."""
+    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
 
 
 def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEnv) -> EvalResult:
