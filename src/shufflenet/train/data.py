@@ -89,7 +89,7 @@ class DataBundle:
         )
         yield from loader
 
-    def val_batches(self, batch_size: int = 512) -> Batches:
+    def val_batches(self, batch_size: int = 128) -> Batches:
         """This rank's contiguous share of the validation set (all of it for one process);
         :func:`shufflenet.train.evaluate.reduce_eval` combines the ranks' results."""
         n = len(self.val_tensors) if self.val_tensors is not None else len(self.val_set)  # type: ignore[arg-type]

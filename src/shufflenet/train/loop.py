@@ -21,6 +21,7 @@ import torch.distributed as dist
 from torch import nn
 
 from shufflenet.data.augment import cutmix
+from shufflenet.export.deploy import deploy
 from shufflenet.models import create_model
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at, train_size_at
@@ -236,7 +237,9 @@ def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEn
         eval_model = copy.deepcopy(model)
         eval_model.load_state_dict(ema.state)
     broadcast_state(eval_model, env)  # every rank scores rank 0's model on its share of the set
-    return reduce_eval(evaluate(eval_model, data.val_batches(), len(data.classes)), env)
+    # in its inference form (BN folded, channels-last; the same logits) and batches of 128 (default of val_batches):
+    # 10k Fashion-MNIST test images on one thread in ~35 s instead of ~66 s (V2 1.5x, AVX2 host)
+    return reduce_eval(evaluate(deploy(eval_model), data.val_batches(), len(data.classes)), env)
 
 
 def _check_ranks_agree(model: nn.Module) -> None:
