@@ -9,12 +9,7 @@
   passing ordinary NCHW batches;
 * every 1x1 stride-1 ungrouped conv runs as a matrix product on the NHWC view of
   its input (:class:`shufflenet.layers.PointwiseConv2d`, which our models use from
-  the start), the same memory in channels-last: BLAS's sgemm instead of a oneDNN
-  convolution, whose fixed cost per call (~50-100 us here) exceeds the arithmetic
-  of most of ShuffleNet's small 1x1 convs at batch 1 (V2 1x, 2 threads, AVX2,
-  per-round medians of interleaved runs: 1.38x -> 1.52x and 1.52x -> 1.65x over
-  torchvision eager at batch 1; batch 8 1.63x -> 1.70x and 2.04x -> 2.00x,
-  unchanged within noise);
+  the start; its docstring gives why and the measured gain);
 * eval mode, gradients off.
 
 ShuffleNet V2's shuffle costs one interleaving copy per unit in either layout

@@ -50,10 +50,11 @@ class ConvBnAct(nn.Sequential):
     ) -> None:
         check_groups(in_chs, out_chs, groups)
         super().__init__()
-        pointwise = kernel_size == 1 and stride == 1 and groups == 1  # a matrix product (see PointwiseConv2d)
-        self.conv = (PointwiseConv2d if pointwise else nn.Conv2d)(
+        self.conv = nn.Conv2d(
             in_chs, out_chs, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False
         )
+        if PointwiseConv2d.applies_to(self.conv):  # 1x1 convs run as a matrix product on channels-last CPU tensors
+            PointwiseConv2d.from_conv(self.conv)
         self.bn = nn.BatchNorm2d(out_chs)
         if act is not None:
             self.act = act()
