@@ -8,6 +8,7 @@ from helpers import write_idx
 from shufflenet import create_model, list_pretrained
 from shufflenet.cli.main import main
 from shufflenet.models._pretrained import load_pretrained
+from shufflenet.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
 @pytest.fixture
@@ -55,9 +56,22 @@ def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Pat
     assert json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.half.json").read_text())["storage_dtype"] == "float16"
 
 
-def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) -> None:
-    from shufflenet.train import load_checkpoint
+def test_model_options_reach_the_checkpoint_and_the_shipped_weights(fake_fmnist: Path, tmp_path: Path) -> None:
+    # a deeper full-resolution stem (a JSON list on the command line) must rebuild the same network from the
+    # checkpoint and from the shipped file, or shipping a model trained with options would fail to load
+    out, ship = tmp_path / "run", tmp_path / "ship"
+    argv = ["train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist), "--epochs", "1",
+            "--threads", "1", "--model-options", '{"stem_chs": [24, 24]}', "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["save-pretrained", str(out / "last.pt"), "--tag", "stem", "--dir", str(ship)]) == 0
+    model = load_pretrained("shufflenet_v2_x0_5", "stem", ship)
+    assert [m.conv.out_channels for m in model.stem] == [24, 24]
+    x = torch.randn(2, 1, 28, 28)
+    from_ckpt = model_from_checkpoint(load_checkpoint(out / "last.pt")).eval()
+    torch.testing.assert_close(model(x), from_ckpt(x))
 
+
+def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     argv = ["train", "--recipe", "fashion-mnist", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
             "--epochs", "1", "--lr", "0.5", "--no-hflip", "--threads", "1", "--precision", "float32",
