@@ -32,6 +32,16 @@ def test_same_outputs_and_gradients_as_the_conv(memory_format: torch.memory_form
         assert yb.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("memory_format", [torch.channels_last, torch.contiguous_format])
+def test_weight_gradient_keeps_the_weight_strides(memory_format: torch.memory_format) -> None:
+    """DistributedDataParallel's buckets take the parameter's strides; a gradient with others is copied with a warning."""
+    _, twin = _pair()
+    twin = twin.to(memory_format=memory_format)
+    x = torch.randn(2, 12, 4, 4).contiguous(memory_format=torch.channels_last)
+    twin(x).sum().backward()
+    assert twin.weight.grad.stride() == twin.weight.stride()
+
+
 def test_reads_a_channel_slice_of_a_channels_last_tensor() -> None:
     conv, twin = _pair()
     x = torch.randn(2, 24, 6, 6).contiguous(memory_format=torch.channels_last)[:, 12:]  # V2's split half

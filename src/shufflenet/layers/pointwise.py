@@ -49,8 +49,16 @@ class PointwiseConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.stride(1) != 1 or x.device.type != "cpu" or torch.is_autocast_enabled("cpu") or _tracing():
             return super().forward(x)
-        y = nn.functional.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
+        y = nn.functional.linear(x.permute(0, 2, 3, 1), _matrix(self.weight), self.bias)
         return y.permute(0, 3, 1, 2)
+
+
+def _matrix(weight: Tensor) -> Tensor:
+    """The ``(out, in)`` view of a 1x1 kernel whose backward hands the gradient back in the kernel's own
+    strides. Both memory formats of a 1x1 kernel are the same memory but not the same strides, and
+    ``DistributedDataParallel`` copies (and warns about) every gradient whose strides differ from its
+    parameter's: a channels-last kernel (strides ``(in, 1, in, in)``) is read through its NHWC view."""
+    return weight.permute(0, 2, 3, 1).flatten(1) if weight.stride(-1) != 1 else weight.flatten(1)
 
 
 def _tracing() -> bool:
