@@ -30,28 +30,17 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+import onnxruntime
 import torch
 from onnx import helper, numpy_helper
 
 import shufflenet
 from shufflenet.bench import measure
+from shufflenet.bench.runtimes import ort_session
 from shufflenet.export.graph import native_channel_block
 
 BLOCK = 16  # ONNX Runtime's float block on AVX-512; this experiment assumes it
 STAGE3_BLOCKS = 8  # V2 1x stage 3: 116 channels per half, 8 blocks
-
-
-def session(path: Path, threads: int, optimise: bool, saved: Path | None = None) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimise else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    )
-    so.log_severity_level = 3
-    if saved is not None:
-        so.optimized_model_filepath = str(saved)
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def rewrite(optimised: Path, out: Path, mode: str) -> None:
@@ -78,8 +67,8 @@ def rewrite(optimised: Path, out: Path, mode: str) -> None:
         extra.append(numpy_helper.from_array(np.array(values, np.int64), name))
         return name
 
-    def add(op: str, inputs: list[str], outputs: list[str], domain: str = "", **attrs: object) -> None:
-        nodes.append(helper.make_node(op, inputs, outputs, domain=domain, **attrs))
+    def add(op: str, inputs: list[str], outputs: list[str], **attrs: object) -> None:
+        nodes.append(helper.make_node(op, inputs, outputs, **attrs))
 
     for n in g.node:
         ins = [real(i) for i in n.input]
@@ -151,17 +140,19 @@ def main() -> int:
         print(f"error: this experiment needs ONNX Runtime's {BLOCK}-float blocks (AVX-512); this CPU has "
               f"{native_channel_block()}", file=sys.stderr)  # fmt: skip
         return 1
+    onnxruntime.set_default_logger_severity(3)  # the rewrite leaves initializers unused; ONNX Runtime warns
     torch.manual_seed(0)
     model = shufflenet.create_model("shufflenet_v2_x1_0").eval()
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         paired = shufflenet.export_onnx(model, Path(tmp) / "paired.onnx", input_size=x.shape, pieces=False,
                                         channel_block=BLOCK).path  # fmt: skip
-        session(Path(paired), 1, True, saved=Path(tmp) / "optimised.onnx")
-        runs = {"paired": session(Path(paired), args.threads, True)}
+        cpu = torch.device("cpu")
+        ort_session(str(paired), 1, cpu, optimized_path=f"{tmp}/optimised.onnx")
+        runs = {"paired": ort_session(str(paired), args.threads, cpu)}  # the project's session options
         for mode in ("rows", "rows-2-4", "lanes"):
             rewrite(Path(tmp) / "optimised.onnx", Path(tmp) / f"{mode}.onnx", mode)
-            runs[mode] = session(Path(tmp) / f"{mode}.onnx", args.threads, False)
+            runs[mode] = ort_session(f"{tmp}/{mode}.onnx", args.threads, cpu, optimize=False)
         name = runs["paired"].get_inputs()[0].name
         times: dict[str, list[float]] = {k: [] for k in runs}
         for _ in range(args.rounds):

@@ -42,12 +42,22 @@ def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(compiled, example, threads)  # type: ignore[arg-type]
 
 
-def ort_session(path: str | bytes, threads: int | None, device: torch.device):  # type: ignore[no-untyped-def]
-    """An ONNX Runtime session (of a file or its bytes) with full graph optimisation; CUDA for a model on a GPU."""
+def ort_session(  # type: ignore[no-untyped-def]
+    path: str | bytes, threads: int | None, device: torch.device, *, optimize: bool = True,
+    optimized_path: str | None = None,
+):
+    """An ONNX Runtime session (of a file or its bytes) with full graph optimisation; CUDA for a model on a GPU.
+
+    ``optimize=False`` runs a graph as written (one ONNX Runtime optimised and saved before, through
+    ``optimized_path``, which writes the optimised graph to that file)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    if optimized_path is not None:
+        options.optimized_model_filepath = optimized_path
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
