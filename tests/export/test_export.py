@@ -111,7 +111,7 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
     import onnx
 
     model = _lively(name, **kw)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), pieces=True)
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), pieces=True, blocks=False)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     ops = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
     assert not ops & {"Transpose", "Shape", "BatchNormalization"}
@@ -146,14 +146,22 @@ def test_v2_pieces_padding_follows_the_channel_block(tmp_path: Path) -> None:
     assert sizes[1] < sizes[8] < sizes[16]
 
 
-@pytest.mark.parametrize(("block", "pieces"), [(16, None), (8, None), (8, True), (16, False)])
-def test_v2_layout_follows_the_block_unless_asked(block: int, pieces: bool | None, tmp_path: Path) -> None:
-    # plain V2 units: in pieces for blocks of 16 (AVX-512), paired for 8 (AVX2), where each was the faster
+@pytest.mark.parametrize(
+    ("block", "pieces", "blocks", "splits"), [(16, None, None, 4), (8, None, None, 13), (8, True, None, 0),
+                                              (16, False, False, 13), (16, True, False, 0), (8, None, True, 2)],
+)  # fmt: skip
+def test_v2_layout_follows_the_block_unless_asked(
+    block: int, pieces: bool | None, blocks: bool | None, splits: int, tmp_path: Path
+) -> None:
+    # plain V2 units: for blocks of 16 (AVX-512) stages 2 and 4 as block rows (a Split in each stride-1 unit but the
+    # first) and stage 3 in pieces (none); for 8 (AVX2) paired (one Split per stride-1 unit), each the faster there;
+    # block rows asked for blocks of 8: stage 2 fits, stage 4's lifetimes need more than 2 extra blocks
     model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), channel_block=block, pieces=pieces)
+    result = export_onnx(
+        model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), channel_block=block, pieces=pieces, blocks=blocks
+    )
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
-    in_pieces = block >= 16 if pieces is None else pieces
-    assert ("Split" not in result.nodes) == in_pieces
+    assert result.nodes.get("Split", 0) == splits
     assert "Transpose" not in result.nodes
 
 

@@ -58,6 +58,7 @@ def ort_session(  # type: ignore[no-untyped-def]
     )
     if optimized_path is not None:
         options.optimized_model_filepath = optimized_path
+        options.log_severity_level = 3  # not the warning that a blocked (NCHWc) graph only suits this CPU: we know
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -17,6 +17,14 @@ materialises it as a Transpose:
   on AVX-512, 8 on AVX2),
   to multiples of it where a depthwise conv reads them and of 4 elsewhere, and
   groups smaller than ``_MIN_PIECE`` share one piece that several units read.
+  Where a stage's channel lifetimes fit whole blocks, it is written as *block rows*
+  instead (:meth:`_Writer.v2_stage_blocks`): one tensor per unit whose shuffle
+  interleaves blocks of ``block`` channels (Reshape, Concat, Reshape) and whose split is
+  a Split on whole blocks, each channel written into a slot with its own lifetime; those
+  nodes move the same bytes in ONNX Runtime's blocked layout as in NCHW, so
+  :mod:`shufflenet.export.blocked` runs them there without layout reorders (V2 1x, blocks
+  of 16: stages 2 and 4 fit; batch 1 ran 1.11x faster than all in pieces, 2 threads, and
+  batch 8 split over single-threaded sessions 0.97x).
   Units with SE, a residual or an extra depthwise conv use the *paired* layout: the
   output is kept as ``(N, C/2, 2H, W)``, rows ``[i, :H]`` the kept channel ``i`` and
   rows ``[i, H:]`` the branch output ``i``, which in memory is exactly channels ``2i``
@@ -57,7 +65,10 @@ from torch import nn
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.se import SqueezeExcite
 
-__all__ = ["UnsupportedModel", "native_channel_block", "pieces_by_default", "write_shuffle_graph"]
+__all__ = [
+    "BLOCK_NODE_PREFIX", "UnsupportedModel", "blocks_by_default", "native_channel_block", "pieces_by_default",
+    "write_shuffle_graph",
+]  # fmt: skip
 
 
 def native_channel_block() -> int:
@@ -66,11 +77,20 @@ def native_channel_block() -> int:
     return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
 
 
+def blocks_by_default(block: int) -> bool:
+    """Whether plain V2 stages whose channel lifetimes fit whole blocks are written as block rows
+    (:meth:`_Writer.v2_stage_blocks`) within the pieces layout."""
+    return block >= 16
+
+
 def pieces_by_default(block: int) -> bool:
     """Whether plain V2 units are written in pieces (else paired) for a blocked layout of
     ``block`` channels: pieces on AVX-512 (16), paired on AVX2 (8), each the faster there."""
     return block >= 16
 
+
+#: names of the nodes of block-row stages start with this and the block size, e.g. ``blockrow16_12``
+BLOCK_NODE_PREFIX = "blockrow"
 
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
 #: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
@@ -130,9 +150,11 @@ class _Writer:
         self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 
-    def node(self, op: str, inputs: Sequence[str], n_out: int = 1, **attrs: object) -> list[str]:
+    def node(
+        self, op: str, inputs: Sequence[str], n_out: int = 1, name: str | None = None, **attrs: object
+    ) -> list[str]:
         outs = [self._name(op.lower()) for _ in range(n_out)]
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, **attrs))
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, name=name, **attrs))
         return outs
 
     # -- layers -----------------------------------------------------------------
@@ -224,8 +246,8 @@ class _Writer:
         return _Value(y, x.chs, x.hw)
 
     # -- the paired layout of V2 ------------------------------------------------
-    def reshape(self, x: str, shape: Sequence[int]) -> str:
-        return self.node("Reshape", [x, self.const(list(shape), "shape")])[0]
+    def reshape(self, x: str, shape: Sequence[int], name: str | None = None) -> str:
+        return self.node("Reshape", [x, self.const(list(shape), "shape")], name=name)[0]
 
     def unpair(self, x: _Value) -> _Value:
         if not x.paired:
@@ -244,35 +266,36 @@ class _Writer:
         return _Value(a, x.chs // 2, x.hw), _Value(b, x.chs // 2, x.hw)
 
     # -- the pieces of V2 ---------------------------------------------------------
-    def conv_sum(
-        self, pieces: Sequence[_Piece], block: nn.Module, rows: np.ndarray, *, offset: int = 0, align: int | None = None
-    ) -> _Piece:
-        """Output channels ``rows`` of a 1x1 conv reading logical channels ``offset..offset+in``:
-        one partial conv per piece that holds any of them, summed (bias on the first)."""
-        conv, relu = _conv_of(block)
-        if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
-            raise UnsupportedModel("only 1x1 convs can read channels spread over pieces")
-        w, b = _weights(conv)
-        w = w[:, :, 0, 0]
-        out = _align(len(rows), self.block if align is None else align)
+    def conv1x1(self, terms: Sequence[tuple[_Piece, np.ndarray]], bias: np.ndarray, relu: bool) -> str:
+        """A 1x1 conv reading several pieces: one partial conv per piece (weights ``(out, piece.chs)``),
+        summed, the bias on the first; ONNX Runtime fuses the sum into its blocked convs."""
         total: str | None = None
-        for piece in pieces:
-            cols = piece.pos - offset
-            (used,) = np.nonzero((piece.pos >= 0) & (cols >= 0) & (cols < conv.in_channels))
-            if not len(used):
+        for piece, wp in terms:
+            if not wp.any():
                 continue
-            wp = np.zeros((out, piece.chs, 1, 1), np.float32)
-            wp[: len(rows), used, 0, 0] = w[np.ix_(rows, cols[used])]
-            inputs = [piece.name, self.const(wp, "w")]
+            inputs = [piece.name, self.const(wp[:, :, None, None], "w")]
             if total is None:  # the bias once; the partial convs added to it have none
-                inputs.append(self.const(np.pad(b[rows], (0, out - len(rows))), "b"))
+                inputs.append(self.const(bias, "b"))
             (y,) = self.node("Conv", inputs, kernel_shape=[1, 1])
             total = y if total is None else self.node("Add", [total, y])[0]
         if total is None:
             raise UnsupportedModel("a conv reads none of the pieces")
         if relu:
             (total,) = self.node("Relu", [total])
-        return _Piece(total, _positions(len(rows), out), pieces[0].hw)
+        return total
+
+    def conv_sum(
+        self, pieces: Sequence[_Piece], block: nn.Module, rows: np.ndarray, *, offset: int = 0, align: int | None = None
+    ) -> _Piece:
+        """Output channels ``rows`` (-1: a zero channel) of a 1x1 conv reading logical channels
+        ``offset..offset+in`` held in ``pieces``, zero channels appended up to a multiple of ``align``."""
+        conv, relu = _conv_of(block)
+        w, b = _pointwise(conv)
+        out = _align(len(rows), self.block if align is None else align)
+        rows = np.pad(rows, (0, out - len(rows)), constant_values=-1)
+        bias = np.where(rows >= 0, b[np.maximum(rows, 0)], 0).astype(np.float32)
+        name = self.conv1x1([(p, _piece_weights(p, w, rows, offset)) for p in pieces], bias, relu)
+        return _Piece(name, np.where(rows >= 0, np.arange(out), -1), pieces[0].hw)
 
     def emit(
         self, pieces: Sequence[_Piece], block: nn.Module, positions: np.ndarray, chs: int, remaining: int
@@ -329,6 +352,74 @@ class _Writer:
         mid = self.branch_mid(pieces, unit, 0)
         right = self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
         return left + right, 2 * half
+
+    # -- the block rows of V2 -----------------------------------------------------
+    def block_name(self) -> str:
+        """Names mark the nodes that move whole blocks, which :func:`~shufflenet.export.blocked.unwrap_blocks` may
+        run on blocked memory."""
+        return self._name(f"{BLOCK_NODE_PREFIX}{self.block}")
+
+    def v2_stage_blocks(self, pieces: list[_Piece], stage: nn.Module) -> tuple[list[_Piece], int] | None:
+        """A V2 stage as one tensor of whole channel blocks whose shuffle interleaves blocks, not
+        channels; None where the stage's channel lifetimes do not fit its blocks (see :func:`_block_plan`).
+
+        The branch ends write each channel into a slot whose block meets the same fate under
+        the block interleave (kept for as many units, then read by the same branch) as the
+        channel under the true shuffle, so the logits are exact. Each interleave is a
+        Reshape-Concat-Reshape and each split a Split on whole blocks: the same bytes move in
+        ONNX Runtime's blocked layout as in NCHW, so :func:`shufflenet.export.blocked.unwrap_blocks`
+        can drop the layout reorders ONNX Runtime wraps them in.
+        """
+        plan = _block_plan(stage, self.block)
+        if plan is None:
+            return None
+        bh, slots = plan
+        if len(pieces) > 1 and all(p.chs % self.block == 0 for p in pieces):
+            # one Concat of whole blocks (ONNX Runtime keeps it blocked) instead of a depthwise conv and partial
+            # convs per piece in both branches: V2 1x's stage 3 ends in 9 pieces, and batch 1 ran 1.06x faster
+            (cat,) = self.node("Concat", [p.name for p in pieces], axis=1)
+            pieces = [_Piece(cat, np.concatenate([p.pos for p in pieces]), pieces[0].hw)]
+        first = stage[0]
+        half = _conv_of(first.branch[2])[0].out_channels
+        (pw_left, relu_l), (pw_right, relu_r) = _conv_of(first.proj[1]), _conv_of(first.branch[2])
+        if relu_l != relu_r:
+            raise UnsupportedModel("the two branches of a V2 downsampling unit must end alike")
+        # the downsampling unit: the kept half as one conv of both branches' ends (a sum of partial convs), the
+        # channels the next unit's branch reads as one piece per branch, read there without a Split
+        left_in = []
+        for p in pieces:
+            y = self.conv_bn_act(_Value(p.name, p.chs, p.hw), first.proj[0], perm=p.pos)
+            left_in.append(_Piece(y.name, p.pos, y.hw))
+        mid = self.branch_mid(pieces, first, 0)
+        (wl, bl), (wr, br) = _pointwise(pw_left), _pointwise(pw_right)
+        pos = slots[0]
+        left_rows = np.where((pos >= 0) & (pos % 2 == 0), pos // 2, -1)
+        right_rows = np.where((pos >= 0) & (pos % 2 == 1), pos // 2, -1)
+        terms = [(p, _piece_weights(p, wl, left_rows, 0)) for p in left_in]
+        terms.append((mid, _piece_weights(mid, wr, right_rows, 0)))
+        right_bias = np.where(right_rows >= 0, br[np.maximum(right_rows, 0)], 0)
+        bias = np.where(left_rows >= 0, bl[np.maximum(left_rows, 0)], right_bias)
+        kept = _Piece(self.conv1x1(terms, bias.astype(np.float32), relu_l), pos, mid.hw)
+        branch_in: list[_Piece] = []
+        for source, end_conv, parity in ((left_in, first.proj[1], 0), ([mid], first.branch[2], 1)):
+            rows = np.nonzero(2 * np.arange(half) + parity >= half)[0]
+            y = self.conv_sum(source, end_conv, rows, align=min(4, self.block))
+            branch_in.append(_Piece(y.name, np.where(y.pos >= 0, 2 * rows[np.maximum(y.pos, 0)] + parity, -1), y.hw))
+        n = bh * self.block
+        for unit, pos in zip(list(stage)[1:], slots[1:]):
+            if not branch_in:  # the stage tensor's halves: one Split on whole blocks
+                a, b = self.node("Split", [x.name, self.const([n, n], "split")], 2, name=self.block_name(), axis=1)
+                kept, branch_in = _Piece(a, x.pos[:n], x.hw), [_Piece(b, x.pos[n:], x.hw)]
+            if (kept.pos >= half).any() or any(((p.pos >= 0) & (p.pos < half)).any() for p in branch_in):
+                raise AssertionError("block plan broken: a kept slot holds a branch channel or vice versa")
+            mid = self.branch_mid(branch_in, unit, half)
+            out = self.conv_sum([mid], unit.branch[2], np.where(pos >= 0, pos // 2, -1), align=1)
+            parts = [self.reshape(t, [0, bh, -1], self.block_name()) for t in (kept.name, out.name)]
+            (joined,) = self.node("Concat", parts, name=self.block_name(), axis=2)
+            rows = np.stack([np.where(kept.pos >= 0, 2 * kept.pos, -1), pos]).reshape(2, bh, self.block)
+            joined = self.reshape(joined, [0, 2 * n, *kept.hw], self.block_name())
+            x, branch_in = _Piece(joined, rows.transpose(1, 0, 2).reshape(-1), kept.hw), []
+        return [x], 2 * half
 
     # -- units ------------------------------------------------------------------
     def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
@@ -393,6 +484,71 @@ def _reader(pos: int, chs: int, remaining: int) -> int:
     return t
 
 
+def _block_plan(stage: nn.Module, block: int) -> tuple[int, list[np.ndarray]] | None:
+    """Where each unit of a V2 stage writes its channels when the stage tensor is ``2 * bh``
+    blocks of ``block`` channels and a unit's shuffle interleaves blocks: kept block ``j``
+    goes to ``2j``, branch block ``i`` to ``2i + 1``, and a unit's branch reads the upper
+    ``bh`` blocks. A slot's fate (:func:`_reader` on block positions) must equal that of the
+    logical channel written there; counted per fate, the channels must fit the slots. Returns
+    ``bh`` (the fewest blocks per half that fit, at most two more than the channels need) and,
+    per unit, the logical position held by each output slot (-1: a zero channel): for the
+    downsampling unit its kept half (what the next branch reads is written as pieces), for
+    the others their branch end; or None.
+
+    V2 1x, blocks of 16: stage 2 (4 units) and 4 fit; stage 3's 8 units leave single channels
+    whose lifetimes (e.g. 5 units) no block has, so it is written in pieces.
+    """
+    units = list(stage)
+    if len(units) < 2 or units[0].split or any(not u.split for u in units[1:]):
+        return None
+    half = _conv_of(units[0].branch[2])[0].out_channels
+    need = -(-half // block)
+    for bh in range(need, need + 3):
+        plan = []
+        for k in range(len(units)):
+            remaining = len(units) - 1 - k
+            if k == 0:  # the downsampling unit's kept half (left i at 2i, right i at 2i + 1; the rest: pieces)
+                logical = np.arange(half)
+                slot_blocks = np.arange(bh * block) // block
+            else:  # a branch end: channel i at 2i + 1; its block i lands at 2i + 1
+                logical = 2 * np.arange(half) + 1
+                slot_blocks = 2 * (np.arange(bh * block) // block) + 1
+            fates = np.array([_reader(int(q), 2 * half, remaining) for q in logical])
+            slot_fates = np.array([_reader(int(q), 2 * bh, remaining) for q in slot_blocks])
+            pos = np.full(len(slot_fates), -1)
+            for t in np.unique(fates):
+                want, have = logical[fates == t], np.nonzero(slot_fates == t)[0]
+                if len(want) > len(have):
+                    break
+                pos[have[: len(want)]] = want
+            else:
+                plan.append(pos)
+                continue
+            break
+        else:
+            return bh, plan
+    return None
+
+
+def _pointwise(conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(out, in)`` and bias of a 1x1 conv (only those read channels spread over pieces)."""
+    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
+        raise UnsupportedModel("only 1x1 convs can read channels spread over pieces")
+    w, b = _weights(conv)
+    return w[:, :, 0, 0], b
+
+
+def _piece_weights(piece: _Piece, w: np.ndarray, rows: np.ndarray, offset: int) -> np.ndarray:
+    """Weights ``(len(rows), piece.chs)`` of the partial conv reading ``piece``: entry ``[k, j]``
+    is ``w[rows[k], piece.pos[j] - offset]`` where the row is real (>= 0) and the column in range."""
+    cols = piece.pos - offset
+    col_ok = (piece.pos >= 0) & (cols >= 0) & (cols < w.shape[1])
+    row_ok = rows >= 0
+    wp = np.zeros((len(rows), piece.chs), np.float32)
+    wp[np.ix_(row_ok, col_ok)] = w[np.ix_(rows[row_ok], cols[col_ok])]
+    return wp
+
+
 def _conv_of(block: nn.Module) -> tuple[nn.Conv2d, bool]:
     """The conv of a BN-folded :class:`ConvBnAct` and whether a ReLU follows it."""
     if not isinstance(block, ConvBnAct):
@@ -429,13 +585,16 @@ def write_shuffle_graph(
     opset: int = 18,
     block: int | None = None,
     pieces: bool | None = None,
+    blocks: bool | None = None,
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_size``. V2 channel
     pieces are zero-padded to multiples of ``block`` (default: :func:`native_channel_block`;
     see the module docstring). ``pieces``: plain V2 units in pieces (True) or paired (False);
-    by default :func:`pieces_by_default` of the block.
+    by default :func:`pieces_by_default` of the block. ``blocks``: plain V2 stages whose channel
+    lifetimes fit whole blocks as block rows, the others in pieces (default:
+    :func:`blocks_by_default` of the block; True overrides ``pieces``).
     SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
     for anything else (other families, other activations).
     """
@@ -463,9 +622,14 @@ def write_shuffle_graph(
             # largest activation in the network (V1 concatenates the stem output, so it keeps 24)
             x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
             real = layer.conv.out_channels
-    if v2 and _plain_v2(model) and (pieces_by_default(g.block) if pieces is None else pieces):
+    as_blocks = blocks_by_default(g.block) if blocks is None else blocks
+    if v2 and _plain_v2(model) and (as_blocks or (pieces_by_default(g.block) if pieces is None else pieces)):
         held, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
         for stage in model.stages:
+            done = g.v2_stage_blocks(held, stage) if as_blocks else None
+            if done is not None:
+                held, chs = done
+                continue
             for k, unit in enumerate(stage):
                 held, chs = g.v2_unit_pieces(held, chs, unit, len(stage) - 1 - k)
         head = g.conv_sum(held, model.head_conv, np.arange(model.head_conv.conv.out_channels), align=1)

@@ -66,6 +66,7 @@ def export_onnx(
     atol: float = 1e-4,
     channel_block: int | None = None,
     pieces: bool | None = None,
+    blocks: bool | None = None,
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
@@ -77,7 +78,10 @@ def export_onnx(
     for ONNX Runtime's blocked float kernels; by default this CPU's block (16 on AVX-512,
     8 on AVX2, see :func:`~shufflenet.export.graph.native_channel_block`); 1 writes them unpadded.
     ``pieces``: plain V2 units in pieces or in the paired layout (default: the faster for
-    the block, see :func:`~shufflenet.export.graph.write_shuffle_graph`).
+    the block, see :func:`~shufflenet.export.graph.write_shuffle_graph`). ``blocks``: V2 stages
+    in pieces whose channel lifetimes fit whole blocks are written as block rows instead
+    (default: for blocks of 16), which :class:`~shufflenet.export.predictor.Predictor` runs on
+    ONNX Runtime's blocked memory (:mod:`shufflenet.export.blocked`).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
@@ -96,7 +100,7 @@ def export_onnx(
         writer = "traced"
         if optimize:
             try:
-                write_shuffle_graph(exported, tmp, input_size, opset, channel_block, pieces)
+                write_shuffle_graph(exported, tmp, input_size, opset, channel_block, pieces, blocks)
                 writer = "shuffle-aware"
             except UnsupportedModel:  # not a plain ShuffleNet V1/V2: trace it
                 pass
