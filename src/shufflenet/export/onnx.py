@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import UnsupportedModel, native_channel_block, pieces_by_default, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.utils.files import atomic_path
 
@@ -152,15 +152,14 @@ def export_onnx_int8(
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:
-        # the V2 layout follows the float one (pieces where the float block is 16, see write_shuffle_graph):
-        # on the AVX-512 host pieces kept int8 1.75x faster than float at batch 64 (no Concat/Split to wrap in
-        # Transposes), on an AVX2 host paired int8 ran 0.85x/1.02x (batch 1/64) against pieces' 0.60x/0.95x.
-        # Pieces are padded to 8, not 16: ONNX Runtime's int8 convs run in NHWC, not in the float blocks, and
-        # the zero weights of 16 made the file 3.45x smaller than float instead of 3.59x (V2 1x, 28x28);
-        # unpadded (3.77x) was 1.6x slower at batch 1
+        # V2 in the paired layout on every CPU: ONNX Runtime runs int8 convs in NHWC, not in the float blocks, so
+        # neither the pieces' padding nor the block rows pay there. V2 1x at 28x28, 2 threads, AVX-512 host:
+        # paired int8 0.66 / 14.1 ms (batch 1 / 64) against pieces padded to 8 1.05 / 15.3 ms and float (block
+        # rows) 0.79 / 22.6 ms, 1.38 MB against 1.61 MB; on an AVX2 host paired int8 ran 0.85x / 1.02x of float
+        # where pieces ran 0.60x / 0.95x
         fp32 = export_onnx(
-            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8,
-            pieces=pieces_by_default(native_channel_block()),
+            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8, pieces=False,
+            blocks=False,
         )  # fmt: skip
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
