@@ -111,19 +111,19 @@ def blocked_session(data: bytes, threads: int | None) -> tuple[Any, int]:
     from shufflenet.bench.runtimes import ort_session
 
     cpu = torch.device("cpu")
-    plain = ort_session(data, threads, cpu)  # raises for a file ONNX Runtime cannot load
     block = has_block_rows(onnx.load_from_string(data))
     if not block or block % native_channel_block():
-        return plain, 0
+        return ort_session(data, threads, cpu), 0
     fd, tmp = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
     try:
-        ort_session(data, threads, cpu, optimized_path=tmp)
-        optimised = onnx.load(tmp)
-        removed = unwrap_blocks(optimised, block)
-        session = ort_session(optimised.SerializeToString(), threads, cpu, optimize=False)
-    except Exception:  # noqa: BLE001 - any failure of the rewrite leaves the plain session, which is correct
-        return plain, 0
+        plain = ort_session(data, threads, cpu, optimized_path=tmp)  # also writes ONNX Runtime's optimised graph
+        try:
+            optimised = onnx.load(tmp)
+            removed = unwrap_blocks(optimised, block)
+            session = ort_session(optimised.SerializeToString(), threads, cpu, optimize=False)
+        except Exception:  # noqa: BLE001 - any failure of the rewrite leaves the plain session, which is correct
+            return plain, 0
     finally:
         Path(tmp).unlink(missing_ok=True)
     first = plain.get_inputs()[0]

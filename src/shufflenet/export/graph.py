@@ -321,6 +321,14 @@ class _Writer:
             out.append(_Piece(y.name, np.where(y.pos >= 0, positions[rows][np.maximum(y.pos, 0)], -1), y.hw))
         return out
 
+    def depthwise_pieces(self, pieces: Sequence[_Piece], block: nn.Module) -> list[_Piece]:
+        """A depthwise conv works piece by piece (its weights re-indexed to each piece's channels)."""
+        out = []
+        for p in pieces:
+            y = self.conv_bn_act(_Value(p.name, p.chs, p.hw), block, perm=p.pos)
+            out.append(_Piece(y.name, p.pos, y.hw))
+        return out
+
     def branch_mid(self, pieces: Sequence[_Piece], unit: nn.Module, offset: int) -> _Piece:
         """First 1x1 conv (a sum over pieces) and depthwise conv of a branch."""
         first, dw, _ = unit.branch
@@ -343,10 +351,7 @@ class _Writer:
                     kept.append(_Piece(p.name, np.where(stays, 2 * p.pos, -1), p.hw))
             return kept + self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, chs, remaining), chs
         dw, pw = unit.proj
-        left_in = []
-        for p in pieces:  # a depthwise conv works piece by piece
-            y = self.conv_bn_act(_Value(p.name, p.chs, p.hw), dw, perm=p.pos)
-            left_in.append(_Piece(y.name, p.pos, y.hw))
+        left_in = self.depthwise_pieces(pieces, dw)
         half = _conv_of(pw)[0].out_channels
         left = self.emit(left_in, pw, 2 * np.arange(half), 2 * half, remaining)
         mid = self.branch_mid(pieces, unit, 0)
@@ -386,10 +391,7 @@ class _Writer:
             raise UnsupportedModel("the two branches of a V2 downsampling unit must end alike")
         # the downsampling unit: the kept half as one conv of both branches' ends (a sum of partial convs), the
         # channels the next unit's branch reads as one piece per branch, read there without a Split
-        left_in = []
-        for p in pieces:
-            y = self.conv_bn_act(_Value(p.name, p.chs, p.hw), first.proj[0], perm=p.pos)
-            left_in.append(_Piece(y.name, p.pos, y.hw))
+        left_in = self.depthwise_pieces(pieces, first.proj[0])
         mid = self.branch_mid(pieces, first, 0)
         (wl, bl), (wr, br) = _pointwise(pw_left), _pointwise(pw_right)
         pos = slots[0]
