@@ -100,6 +100,13 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main([*argv, "-o", str(path)]) == 0
         sizes[block] = path.stat().st_size
     assert sizes[8] < sizes[16]
+    # the layout of plain V2 units, by name: block rows have Splits on whole blocks, pieces none
+    for layout, splits in (("pieces", 0), ("paired", 13), ("blocks", 4)):
+        path = tmp_path / f"{layout}.onnx"
+        argv = ["export", "shufflenet_v2_x1_0", "--channel-block", "16", "--layout", layout, "-o", str(path)]
+        assert main([*argv, "--input-size", "32"]) == 0
+        nodes = " ".join(capsys.readouterr().out.split()).split("nodes:")[-1]
+        assert (f"Split {splits}" in nodes) if splits else ("Split" not in nodes)
 
 
 @pytest.mark.parametrize(

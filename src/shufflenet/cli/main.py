@@ -29,6 +29,13 @@ from shufflenet.version import __version__
 
 FORMATS = ("table", "md", "json", "csv")
 EXIT_USAGE = 2
+#: ``shufflenet export --layout``: the plain V2 layout as :func:`~shufflenet.export.export_onnx` arguments
+LAYOUTS: dict[str, dict[str, bool | None]] = {
+    "auto": {},
+    "pieces": {"pieces": True, "blocks": False},
+    "paired": {"pieces": False, "blocks": False},
+    "blocks": {"blocks": True},
+}
 
 
 class CliError(Exception):
@@ -261,7 +268,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     else:
         result = export_onnx(
             model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset,
-            channel_block=args.channel_block,
+            channel_block=args.channel_block, **LAYOUTS[args.layout],
         )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     size_mb = Path(result.path).stat().st_size / 1e6
@@ -343,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel-block", type=int, choices=(1, 4, 8, 16), default=None,
                    help="pad the V2 graph's channel pieces for ONNX Runtime's blocked layout of the target CPU: "
                         "16 (AVX-512), 8 (AVX2); default: this CPU's")  # fmt: skip
+    p.add_argument("--layout", choices=tuple(LAYOUTS), default="auto",
+                   help="plain V2 units: pieces (no copies), paired (one Concat + Split per unit), blocks (block "
+                        "rows where the channel lifetimes fit whole blocks, pieces elsewhere); default auto: blocks "
+                        "for blocks of 16, paired for 8, the faster on each")  # fmt: skip
     p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
     p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
     p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
