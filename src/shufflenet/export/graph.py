@@ -92,6 +92,10 @@ def pieces_by_default(block: int) -> bool:
 #: names of the nodes of block-row stages start with this and the block size, e.g. ``blockrow16_12``
 BLOCK_NODE_PREFIX = "blockrow"
 
+#: block rows hold at most this many slots per channel: beyond, the zero channels cost more than the copies
+#: save (V2 0.5x, 64 slots for stage 2's 24 channels: batch 8 split over single-threaded sessions 0.84x of pieces)
+_MAX_BLOCK_PADDING = 1.25
+
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
 #: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
 _MIN_PIECE = 12
@@ -492,7 +496,8 @@ def _block_plan(stage: nn.Module, block: int) -> tuple[int, list[np.ndarray]] | 
     goes to ``2j``, branch block ``i`` to ``2i + 1``, and a unit's branch reads the upper
     ``bh`` blocks. A slot's fate (:func:`_reader` on block positions) must equal that of the
     logical channel written there; counted per fate, the channels must fit the slots. Returns
-    ``bh`` (the fewest blocks per half that fit, at most two more than the channels need) and,
+    ``bh`` (the fewest blocks per half that fit, at most two more than the channels need and
+    at most :data:`_MAX_BLOCK_PADDING` times the channels) and,
     per unit, the logical position held by each output slot (-1: a zero channel): for the
     downsampling unit its kept half (what the next branch reads is written as pieces), for
     the others their branch end; or None.
@@ -505,7 +510,7 @@ def _block_plan(stage: nn.Module, block: int) -> tuple[int, list[np.ndarray]] | 
         return None
     half = _conv_of(units[0].branch[2])[0].out_channels
     need = -(-half // block)
-    for bh in range(need, need + 3):
+    for bh in range(need, min(need + 2, int(_MAX_BLOCK_PADDING * half) // block) + 1):
         plan = []
         for k in range(len(units)):
             remaining = len(units) - 1 - k
