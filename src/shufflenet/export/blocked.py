@@ -64,18 +64,19 @@ def unwrap_blocks(model: Any, block: int) -> int:
     for n in nodes:
         for k, name in enumerate(n.input):
             n.input[k] = alias.get(name, name)
-        readers = users.get(n.output[0], []) if n.output else []
         if (
             n.domain == _NCHWC and n.op_type == "ReorderOutput" and n.input[0] in blocked
             and _attr(n, "channels", -1) % block == 0 and _attr(n, "channels_last", 0) == 0
-            and readers and all(id(r) in marked for r in readers)
+            and users.get(n.output[0]) and all(id(r) in marked for r in users[n.output[0]])
         ):  # fmt: skip
             alias[n.output[0]] = n.input[0]
             continue
-        if n.domain == _NCHWC and n.op_type == "ReorderInput" and n.input[0] in blocked:
-            if _attr(n, "channels_last", 0) == 0:
-                alias[n.output[0]] = n.input[0]
-                continue
+        if (
+            n.domain == _NCHWC and n.op_type == "ReorderInput" and n.input[0] in blocked
+            and _attr(n, "channels_last", 0) == 0
+        ):  # fmt: skip
+            alias[n.output[0]] = n.input[0]
+            continue
         channel_concat = n.op_type == "Concat" and _attr(n, "axis", 0) == 1
         if id(n) not in marked and channel_concat and n.input and all(i in blocked for i in n.input):
             on_blocks.add(id(n))  # ONNX Runtime's own blocked Concat of whole blocks along the channels
