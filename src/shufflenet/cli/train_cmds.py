@@ -33,8 +33,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                 scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
                 bar.console.print(
                     f"epoch {e['epoch']} ({e['train_size']}px): train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
-                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
-                )
+                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False, soft_wrap=True,
+                )  # soft wrap: an epoch line stays one line in a log file whatever the terminal width
 
         cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))
         try:
