@@ -19,6 +19,7 @@ from rich.console import Console
 from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
+from shufflenet.cli import stderr_console
 from shufflenet.cli.train_cmds import add_train_commands
 from shufflenet.complexity import analyze, human
 from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
@@ -137,7 +138,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         raise CliError(f"--batch values must be >= 1, got {','.join(map(str, args.batch))}")
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be >= 1, got {args.threads}")
-    err = Console(stderr=True)
+    err = stderr_console()
     if args.breakdown:
         return _bench_breakdown(args, console, err)
     with err.status("benchmarking...") as status:
@@ -202,7 +203,7 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n) for n in names]
-    err = Console(stderr=True)
+    err = stderr_console()
     out = []
     for exp in experiments:
         with err.status(f"measuring {exp.name}") as status:
@@ -367,12 +368,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
     console = Console(soft_wrap=getattr(args, "format", "table") != "table", width=None if sys.stdout.isatty() else 200)
-    err = Console(stderr=True)
+    err = stderr_console()
     try:
         return args.func(args, console)
     except (CliError, ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if exc.args else str(exc)
-        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("interrupted")

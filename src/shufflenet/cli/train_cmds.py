@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from shufflenet.cli import stderr_console
 from shufflenet.utils.tables import markdown_table, rich_table
 
 __all__ = ["add_train_commands"]
@@ -17,7 +18,7 @@ __all__ = ["add_train_commands"]
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import recipe, resume_training, train
-    err = Console(stderr=True)
+    err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
@@ -33,8 +34,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                 scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
                 bar.console.print(
                     f"epoch {e['epoch']} ({e['train_size']}px): train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
-                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False, soft_wrap=True,
-                )  # soft wrap: an epoch line stays one line in a log file whatever the terminal width
+                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
+                )
 
         cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))
         try:
@@ -79,7 +80,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         from shufflenet.bench.plots import plot_confusion
 
         plot_confusion(result.confusion, names, args.confusion)
-        Console(stderr=True).print(f"confusion matrix written to {args.confusion}", highlight=False)
+        stderr_console().print(f"confusion matrix written to {args.confusion}", highlight=False)
     return 0
 
 
@@ -116,7 +117,7 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
         data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         warmup_epochs=args.warmup_epochs, train_subset=args.train_subset, threads=args.threads, out_dir=args.out,
     )  # fmt: skip
-    err = Console(stderr=True)
+    err = stderr_console()
     with err.status("ablation") as status:
         result = run_ablation(
             args.kind, base, width=args.width, groups=tuple(args.groups) if args.groups else None,
