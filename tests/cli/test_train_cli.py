@@ -33,6 +33,9 @@ def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Pat
                  "--confusion", str(tmp_path / "cm.png")]) == 0  # fmt: skip
     summary = json.loads(capsys.readouterr().out)
     assert summary["images"] == 200 and 0 <= summary["top1"] <= summary["top5"] <= 1
+    assert main(["eval", str(trained), "--data-dir", str(fake_fmnist), "--format", "json", "--tta"]) == 0
+    tta = json.loads(capsys.readouterr().out)
+    assert tta["tta"] and not summary["tta"] and tta["images"] == 200
     assert (tmp_path / "cm.png").stat().st_size > 1000
     img_dir = tmp_path / "imgs"
     img_dir.mkdir()

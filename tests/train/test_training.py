@@ -7,6 +7,7 @@ import torch
 
 from shufflenet.train import (
     TrainConfig,
+    evaluate,
     load_checkpoint,
     lr_at,
     model_from_checkpoint,
@@ -190,7 +191,6 @@ def test_torchrun_two_processes(fake_fmnist: Path, tmp_path: Path) -> None:
     assert (proc.stdout + proc.stderr).count("epoch 1 (28px): train loss") == 1  # only rank 0 reports
     # each rank scored half of the test set; reduced, that is the whole set scored in one process
     from shufflenet.data import load_fashion_mnist
-    from shufflenet.train import evaluate
 
     test = load_fashion_mnist(fake_fmnist, train=False)
     whole = evaluate(model_from_checkpoint(state), test.batches(state["data"]["mean"], state["data"]["std"]), 10)
@@ -213,3 +213,18 @@ def test_device_choice() -> None:
 def test_training_on_a_gpu(fake_fmnist: Path, tmp_path: Path) -> None:
     result = train(_cfg(fake_fmnist, tmp_path / "gpu", device="cuda"))
     assert result.last["train_images"] == 512 and (tmp_path / "gpu" / "last.pt").is_file()
+
+
+def test_flip_tta_scores_the_mean_probabilities_of_an_image_and_its_mirror() -> None:
+    x = torch.zeros(4, 1, 2, 2)
+    x[..., 0] = 1.0  # bright on the left
+    y = torch.ones(4, dtype=torch.long)
+
+    def model(t: torch.Tensor) -> torch.Tensor:  # class 0 scores the left column, class 1 thrice the right one
+        return torch.stack([t[..., 0].mean((1, 2)), 3 * t[..., 1].mean((1, 2))], 1)
+
+    plain = evaluate(model, [(x, y)], 2)
+    tta = evaluate(model, [(x, y)], 2, flip_tta=True)
+    assert plain.top1 == 0.0 and tta.top1 == 1.0  # p(1) = 0.27 alone, (0.27 + 0.95) / 2 = 0.61 with the mirror
+    p1 = (torch.tensor([1.0, 0.0]).softmax(0)[1] + torch.tensor([0.0, 3.0]).softmax(0)[1]) / 2
+    assert tta.loss == pytest.approx(-p1.log().item(), rel=1e-6)

@@ -61,21 +61,22 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     if not cfg:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
     test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    result = evaluate(predictor, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]))
+    result = evaluate(predictor, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]), flip_tta=args.tta)
     names = cfg["class_names"]
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
-    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "images": result.count,
+    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "tta": args.tta, "images": result.count,
                "top1": result.top1, "top5": result.top5, "loss": result.loss,
                "per_class": dict(zip(names, result.per_class))}  # fmt: skip
+    how = " (with its mirror image, --tta)" if args.tta else ""
     if args.format == "json":
         console.out(json.dumps(summary, indent=2))
     elif args.format == "md":
-        console.out(f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} images\n\n")
+        console.out(f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} images{how}\n\n")
         console.out(markdown_table(("class", "accuracy %"), rows))
     else:
         console.print(rich_table(("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy"))
-        console.print(f"top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%  on {result.count} test images",
-                      highlight=False)  # fmt: skip
+        scores = f"top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%"
+        console.print(f"{scores}  on {result.count} test images{how}", highlight=False)
     if args.confusion:
         from shufflenet.bench.plots import plot_confusion
 
@@ -240,6 +241,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
     p.add_argument("--data-dir")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average each image's class probabilities with its mirror image's")
     add_runtime_args(p)
     p.add_argument("--confusion", help="write the confusion matrix as a PNG")
     p.add_argument("--format", choices=("table", "md", "json"), default="table")

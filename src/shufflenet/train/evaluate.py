@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -33,10 +34,17 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module | Callable[[Tensor], Tensor], batches: Iterable[tuple[Tensor, Tensor]], num_classes: int
+    model: nn.Module | Callable[[Tensor], Tensor],
+    batches: Iterable[tuple[Tensor, Tensor]],
+    num_classes: int,
+    flip_tta: bool = False,
 ) -> EvalResult:
     """Evaluate a module in eval mode (its mode is restored afterwards), or any
-    callable returning logits (a :class:`shufflenet.Predictor` over an ONNX file)."""
+    callable returning logits (a :class:`shufflenet.Predictor` over an ONNX file).
+
+    ``flip_tta`` scores each image by the mean of the class probabilities of the
+    image and its mirror image (test-time augmentation, twice the inference cost);
+    its loss is the cross-entropy of those averaged probabilities."""
     module = model if isinstance(model, nn.Module) else None
     was_training = module is not None and module.training
     device = next(module.parameters()).device if module is not None else torch.device("cpu")
@@ -47,7 +55,7 @@ def evaluate(
     try:
         for x, y in batches:
             x, y = x.to(device), y.to(device)
-            logits = model(x)
+            logits = _flip_averaged(model, x) if flip_tta else model(x)
             loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
             k = min(5, num_classes)
             top5 += (logits.topk(k, 1).indices == y[:, None]).any(1).sum().item()
@@ -58,6 +66,12 @@ def evaluate(
             module.train(was_training)
     n = max(1, int(confusion.sum()))
     return EvalResult(float(confusion.diag().sum()) / n, top5 / n, loss / n, confusion)
+
+
+def _flip_averaged(model: nn.Module | Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Log of the mean softmax over ``x`` and ``x`` mirrored left-right: logits for argmax and cross-entropy."""
+    pair = torch.stack([model(x).float().log_softmax(1), model(x.flip(-1)).float().log_softmax(1)])
+    return pair.logsumexp(0) - math.log(2)
 
 
 def reduce_eval(result: EvalResult, env: DistEnv) -> EvalResult:
