@@ -27,8 +27,11 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
         def on_event(e: dict) -> None:
             if e["event"] == "step":
-                bar.update(task, total=e["steps"], completed=e["step"], epoch=f"{e['epoch'] + 1}/{e['epochs']}",
-                           info=f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s")  # fmt: skip
+                info = f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s"
+                if e["budget_left_s"] is not None:
+                    info += f" {e['budget_left_s'] / 60:.1f} min left"
+                epoch = f"{e['epoch'] + 1}" + (f"/{e['epochs']}" if e["epochs"] else "")
+                bar.update(task, total=e["steps"], completed=e["step"], epoch=epoch, info=info)
             elif not quiet:
                 val = next(k for k in e if k.endswith("_top1"))
                 scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
@@ -204,6 +207,10 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
+    p.add_argument("--time-budget", type=float, metavar="MIN",
+                   help="train for MIN minutes of wall clock instead of --epochs (evaluations included): the lr "
+                        "decays to 0 over them, so the run fills the time on any machine; not reproducible step "
+                        "for step (default 0 = off)")
     p.add_argument("--batch-size", type=int, help=f"per process (paper recipe: {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"per 1024 images, scaled linearly (paper recipe: {d.lr})")
     p.add_argument("--momentum", type=float, help=f"default {d.momentum}")

@@ -26,6 +26,8 @@ class TrainConfig:
     input_size: int | None = None  # imagefolder: resize to this side (default 224)
     in_chans: int | None = None  # imagefolder: 1 (grey) or 3 (RGB, default)
     epochs: int = 30
+    # > 0: train for this many minutes of wall clock instead of `epochs`, the lr decaying over them (see TimeBudget)
+    time_budget: float = 0.0
     batch_size: int = 128  # per process
     lr: float = 0.5  # per 1024 images; scaled by batch_size * world_size / 1024
     momentum: float = 0.9
@@ -75,6 +77,10 @@ class TrainConfig:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if self.min_train_size and self.min_train_size < RESIZE_STEP:
             raise ValueError(f"min_train_size must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}")
+        if self.time_budget < 0:
+            raise ValueError(f"time_budget is in minutes and must be >= 0 (0 = off), got {self.time_budget}")
+        if self.time_budget and self.min_train_size:
+            raise ValueError("progressive resizing follows the epochs, so it cannot be combined with a time budget")
         if not 0 < self.resize_ramp <= 1:
             raise ValueError(f"resize_ramp must be in (0, 1], got {self.resize_ramp}")
 
@@ -130,19 +136,24 @@ def train_size_at(epoch: int, epochs: int, native: int, min_size: int, ramp: flo
     return max(min_size, int(side) // RESIZE_STEP * RESIZE_STEP)  # side <= native, so never above it
 
 
-def lr_at(step: int, total_steps: int, warmup_steps: int, schedule: str, base: float) -> float:
+def lr_at(
+    step: int, total_steps: int, warmup_steps: int, schedule: str, base: float, *, progress: float | None = None
+) -> float:
     """Learning rate at an optimiser step: linear warm-up, then the schedule's decay to 0.
 
     Stateless (a pure function of the step), so a resumed run continues the
-    same schedule exactly.
+    same schedule exactly. A run measured in time rather than steps passes
+    ``progress``, the fraction of the decay done, which replaces the step count
+    after warm-up (``total_steps`` is then unused).
     """
     if warmup_steps and step < warmup_steps:
         return base * (step + 1) / warmup_steps
-    t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    t = (step - warmup_steps) / max(1, total_steps - warmup_steps) if progress is None else progress
+    t = min(1.0, t)
     if schedule == "linear":
-        return base * max(0.0, 1.0 - t)
+        return base * (1.0 - t)
     if schedule == "cosine":
-        return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+        return base * 0.5 * (1 + math.cos(math.pi * t))
     # one-cycle: up to base over the first 30%, then down to 0 (cosine on both legs)
     if t < 0.3:
         return base * (0.04 + 0.96 * 0.5 * (1 - math.cos(math.pi * t / 0.3)))

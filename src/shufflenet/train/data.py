@@ -59,6 +59,10 @@ class DataBundle:
     def train_len(self) -> int:
         return len(self.train_tensors) if self.train_tensors is not None else len(self.train_set)  # type: ignore[arg-type]
 
+    @property
+    def val_len(self) -> int:
+        return len(self.val_tensors) if self.val_tensors is not None else len(self.val_set)  # type: ignore[arg-type]
+
     def steps_per_epoch(self) -> int:
         per_rank = math.ceil(self.train_len / self.env.world_size)
         return math.ceil(per_rank / self.config.batch_size)
@@ -92,7 +96,7 @@ class DataBundle:
     def val_batches(self, batch_size: int = 128) -> Batches:
         """This rank's contiguous share of the validation set (all of it for one process);
         :func:`shufflenet.train.evaluate.reduce_eval` combines the ranks' results."""
-        n = len(self.val_tensors) if self.val_tensors is not None else len(self.val_set)  # type: ignore[arg-type]
+        n = self.val_len
         start, end = n * self.env.rank // self.env.world_size, n * (self.env.rank + 1) // self.env.world_size
         if self.val_tensors is not None:
             yield from self.val_tensors.subset(torch.arange(start, end)).batches(self.mean, self.std, batch_size)

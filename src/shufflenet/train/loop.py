@@ -3,12 +3,14 @@
 Every random choice (shuffling, augmentation) is drawn from generators seeded
 by (seed, epoch, rank) and the learning rate is a pure function of the step,
 so resuming from the checkpoint of a finished epoch repeats exactly what an
-uninterrupted run would have done.
+uninterrupted run would have done. The exception is a run given a time budget
+(:class:`~shufflenet.train.budget.TimeBudget`), whose schedule follows the clock.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from torch import nn
 from shufflenet.data.augment import cutmix
 from shufflenet.export.deploy import deploy
 from shufflenet.models import create_model
+from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
@@ -103,6 +106,7 @@ def resume_training(checkpoint: str, *, progress: Progress | None = None) -> Tra
 
 
 def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> TrainResult:
+    budget = TimeBudget(cfg.time_budget, env) if cfg.time_budget else None  # its clock starts now
     if cfg.precision == "auto":
         cfg = replace(cfg, precision="bfloat16" if _native_bf16(env.device) else "float32")
     if cfg.precision == "bfloat16" and env.device.type == "cpu" and not cpu_has_native_bf16():
@@ -140,6 +144,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         if ema is not None and state.get("ema"):
             ema.state = {k: v.to(env.device) for k, v in state["ema"].items()}
         history, best, start_epoch = list(state["history"]), float(state["best_top1"]), int(state["epoch"])
+        if budget is not None:
+            budget.restore(state["budget"])
     net: nn.Module = model
     if env.enabled:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
@@ -150,7 +156,10 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     steps = data.steps_per_epoch()
     total, warmup = steps * cfg.epochs, int(round(steps * cfg.warmup_epochs))
     base_lr = cfg.lr * cfg.batch_size * env.world_size / 1024
-    for epoch in range(start_epoch, cfg.epochs):
+    epochs = range(start_epoch, cfg.epochs) if budget is None else itertools.count(start_epoch)
+    for epoch in epochs:
+        if budget is not None and budget.over:
+            break
         net.train()
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
@@ -158,7 +167,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         mix = seeded_generator(cfg.seed, epoch, env.rank, 11) if cfg.cutmix > 0 else None
         for i, (x, y) in enumerate(data.train_batches(epoch)):
             step = epoch * steps + i
-            lr = lr_at(step, total, warmup, cfg.schedule, base_lr)
+            done = budget.progress(step >= warmup) if budget is not None else None
+            lr = lr_at(step, total, warmup, cfg.schedule, base_lr, progress=done)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
@@ -184,19 +194,30 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             correct += (logits.argmax(1) == label).sum().item()
             seen += len(y)
             if progress:
-                progress({"event": "step", "epoch": epoch, "epochs": cfg.epochs, "step": i + 1, "steps": steps,
-                          "loss": loss_sum / seen, "acc": correct / seen,
-                          "images_per_s": seen * env.world_size / (time.perf_counter() - t0)})  # fmt: skip
+                progress({"event": "step", "epoch": epoch, "epochs": None if budget else cfg.epochs, "step": i + 1,
+                          "steps": steps, "loss": loss_sum / seen, "acc": correct / seen,
+                          "images_per_s": seen * env.world_size / (time.perf_counter() - t0),
+                          "budget_left_s": budget.seconds - budget.elapsed() if budget else None})  # fmt: skip
+            if budget is not None and budget.over:  # every rank stops after the same step (rank 0's clock)
+                break
         loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], env)
         train_time = time.perf_counter() - t0
+        if budget is not None:
+            budget.guess_evaluation(data.val_len, seen / train_time)
         val: dict[str, float | None] = dict.fromkeys((f"{data.val_name}_{k}" for k in ("loss", "top1", "top5")))
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+        last = budget.over if budget is not None else epoch + 1 == cfg.epochs
+        if (epoch + 1) % cfg.eval_every == 0 or last:
+            t_eval = time.perf_counter()
             metrics = _score(model, ema, data, env)
             val = dict(zip(val, (metrics.loss, metrics.top1, metrics.top5)))
+            if budget is not None:
+                budget.note_evaluation(time.perf_counter() - t_eval)
         record = {
             "epoch": epoch + 1, "lr": lr, "train_size": size, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
             **val, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
         }  # fmt: skip
+        if budget is not None:
+            record["elapsed_s"] = budget.elapsed()
         history.append(record)
         top1 = record[f"{data.val_name}_top1"]
         improved = top1 is not None and top1 > best
@@ -208,6 +229,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
                 "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.input_size, data.input_size],
                          "class_names": list(data.classes)},
+                "budget": budget.state() if budget else None,
             }  # fmt: skip
             save_checkpoint(state, out / "last.pt")
             if improved:
