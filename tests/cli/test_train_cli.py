@@ -133,6 +133,7 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     """The shipped record's last test accuracy is what these weights score (real test set)."""
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
+    from shufflenet.export.deploy import deploy
     from shufflenet.models._pretrained import PRETRAINED_DIR
     from shufflenet.train import evaluate
 
@@ -141,7 +142,8 @@ def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     model = create_model(name, pretrained=tag)
     cfg = model.pretrained_cfg
     test = load_fashion_mnist(FASHION_MNIST_DIR, train=False)
-    top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"]), 10).top1
+    # in the inference form the training loop scored it in (BN folded, channels-last): also 1.5-2x faster
+    top1 = evaluate(deploy(model), test.batches(cfg["mean"], cfg["std"]), 10).top1
     record = json.loads((PRETRAINED_DIR / f"{name}.{tag}.json").read_text())
     assert top1 == pytest.approx(record["history"][-1]["test_top1"], abs=1e-4)
 
@@ -165,3 +167,13 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(fake_fmnist: Path, tmp
     assert main(["export", "shufflenet_v2_x0_5", "--format", "onnx-int8", "-o", str(tmp_path / "r.onnx")]) == 2
     assert "needs a trained model" in capsys.readouterr().err
     assert not (tmp_path / "r.onnx").exists()
+
+
+def test_time_budget_needs_a_unit(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shufflenet.cli.train_cmds import _minutes
+
+    assert (_minutes("88m"), _minutes("1.5h"), _minutes("90s"), _minutes("2 min")) == (88.0, 90.0, 1.5, 2.0)
+    out = tmp_path / "o"
+    assert main(["train", "--data-dir", str(fake_fmnist), "--time-budget", "88", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "give a duration with its unit" in err and len(err.splitlines()) == 1 and not out.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import recipe, resume_training, train
     err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
+    cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))  # bad flags fail before the bar
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err, disable=quiet) as bar:
@@ -40,7 +42,6 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
                 )
 
-        cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))
         try:
             result = resume_training(args.resume, progress=on_event) if cfg is None else train(cfg, progress=on_event)
         except KeyboardInterrupt:
@@ -176,7 +177,21 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
             given[name] = not value if flag.startswith("no_") else value
     if "model_options" in given:
         given["model_options"] = json.loads(str(given["model_options"]))
+    if "time_budget" in given:
+        given["time_budget"] = _minutes(str(given["time_budget"]))
     return given
+
+
+_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def _minutes(text: str) -> float:
+    """``88m``, ``1.5h`` or ``5280s`` in minutes. The unit is required: ``bench --time-budget`` counts
+    seconds, so a bare number here would be a trap."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(s|m|min|h)\s*", text)
+    if not match:
+        raise ValueError(f"--time-budget {text!r}: give a duration with its unit, e.g. 88m, 1.5h or 5280s")
+    return float(match[1]) * _SECONDS[match[2]] / 60
 
 
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
@@ -207,10 +222,10 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
-    p.add_argument("--time-budget", type=float, metavar="MIN",
-                   help="train for MIN minutes of wall clock instead of --epochs (evaluations included): the lr "
-                        "decays to 0 over them, so the run fills the time on any machine; not reproducible step "
-                        "for step (default 0 = off)")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="train for this long (88m, 1.5h, 5280s; evaluations included) instead of --epochs: the lr "
+                        "decays to 0 over the time, so the run fills it on any machine; not reproducible step "
+                        "for step (default: off)")
     p.add_argument("--batch-size", type=int, help=f"per process (paper recipe: {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"per 1024 images, scaled linearly (paper recipe: {d.lr})")
     p.add_argument("--momentum", type=float, help=f"default {d.momentum}")
