@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import torch
 from torch import Tensor, nn
@@ -140,7 +140,6 @@ def skeleton_flops(unit: str, stage_widths: tuple[int, int, int], groups: int = 
     return analyze(model, (1, 3, 224, 224)).flops
 
 
-@lru_cache(maxsize=256)
 def fit_stage_widths(unit: str, flops: float, *, groups: int = 3) -> tuple[int, int, int]:
     """Stage widths (about c, 2c, 4c) whose 224x224 multiply-adds are closest to ``flops``.
 
@@ -155,8 +154,14 @@ def fit_stage_widths(unit: str, flops: float, *, groups: int = 3) -> tuple[int, 
         raise ValueError(f"unknown unit {unit!r}; choose one of {', '.join(UNITS)}")
     if flops <= 0:
         raise ValueError(f"flops budget must be > 0, got {flops}")
+    return _fit_stage_widths(unit, float(flops), groups)  # one cache entry however the caller spells the arguments
+
+
+@lru_cache(maxsize=256)
+def _fit_stage_widths(unit: str, flops: float, groups: int) -> tuple[int, int, int]:
     q = UNITS[unit].quantum(groups)
 
+    @cache  # the last step revisits the bracketing pair; an analysis costs about 0.1 s
     def cost(widths: tuple[int, int, int]) -> float:
         try:
             return skeleton_flops(unit, widths, groups)
