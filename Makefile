@@ -1,4 +1,5 @@
-# Quick start: `make run` (main job) and `make test` (suite). Both build .venv first.
+# Quick start: `make run` (main job) and `make test` (checks + suite). Both build .venv first.
+# `make test` skips tests marked slow; `make test SLOW=1` (what CI runs) includes them.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,15 +9,16 @@ FMNIST := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHUFFLENET := $(VENV)/bin/shufflenet
 
-.PHONY: setup data run test bench clean
+.PHONY: setup data run test check bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions from constraints.txt; pyproject.toml only states the ranges a library needs.
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[all,test]' -c constraints.txt
 	@touch $(STAMP)
 
 # Debian's package puts the official Fashion-MNIST files in $(FMNIST).
@@ -34,8 +36,15 @@ run: setup data
 	$(SHUFFLENET) export shufflenet_v2_x1_0:fashion-mnist --format onnx-int8 -o runs/v2_x1_0-int8.onnx
 	$(SHUFFLENET) eval runs/v2_x1_0-int8.onnx
 
-test: setup
-	$(PY) -m pytest -q
+# Lint and format (ruff), import layers (import-linter, pyproject.toml), types (mypy on src/).
+check: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
+
+test: check
+	$(PY) -m pytest -q $(if $(SLOW),,-m "not slow")
 
 bench: setup
 	$(PY) benchmarks/report.py

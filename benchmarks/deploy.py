@@ -14,7 +14,8 @@ contender once per round) so that drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
 measured seconds apart, so the least touched by the machine's speed swings), and
-ours against the compute floor (multiply-adds at this CPU's sgemm rate).
+ours against the compute floor (multiply-adds at this CPU's peak: the higher of its vector width x FMA
+units x clock and a tuned GEMM's measured rate; see ``shufflenet.bench.machine.ComputePeak``).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import torchvision
 
 import shufflenet
 from shufflenet.bench import machine_info, measure
-from shufflenet.bench.machine import sgemm_peak_gflops
-from shufflenet.bench.runtimes import ort_session
+from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
+from shufflenet.runtimes import ort_session
 
 Predict = Callable[[np.ndarray], np.ndarray]
 TORCHVISION_V2 = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
@@ -85,12 +86,15 @@ def main() -> int:
     theirs.eval()
     ours = shufflenet.from_torchvision(theirs).eval()
     macs = analyze(ours, (1, 3, 224, 224)).flops
-    peak = sgemm_peak_gflops(args.threads)
+    peak = compute_peak(args.threads)
     info = machine_info()
-    print(f"# {info['cpu']}, {info['cores']} cores, {args.threads} threads; torch {info['torch']}, "
-          f"onnxruntime {info['onnxruntime']}")  # fmt: skip
-    print(f"# {args.model}: {macs / 1e6:.1f}M multiply-adds; sgemm peak {peak:.0f} GFLOP/s "
-          f"-> compute floor {2 * macs / peak / 1e6:.2f} ms per image")  # fmt: skip
+    print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
+          f"torch {info['torch']}, onnxruntime {info['onnxruntime']}")  # fmt: skip
+    theory = "unknown clock" if peak.theoretical_gflops is None else (
+        f"{peak.theoretical_gflops:.0f} GFLOP/s = 2 x {peak.lanes} lanes x {peak.fma_units} FMA units x "
+        f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip
+    print(f"# {args.model}: {macs / 1e6:.1f}M multiply-adds; peak {theory}; sgemm {peak.sgemm_gflops:.0f} GFLOP/s "
+          f"-> compute floor {peak.floor_ms(macs):.2f} ms per image (at the higher of the two)")  # fmt: skip
     print("| runtime | batch | torchvision ms | ours ms | speed-up | per-round speed-up | ours / floor | max abs logit diff |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
@@ -123,7 +127,7 @@ def main() -> int:
             for k in pairs:
                 tv, us = statistics.median(times[(k, 0)]), statistics.median(times[(k, 1)])
                 paired = statistics.median(a / b for a, b in zip(times[(k, 0)], times[(k, 1)]))
-                floor = 2 * macs * batch / peak / 1e6
+                floor = peak.floor_ms(macs * batch)
                 worst = max(worst, diffs[k])
                 print(f"| {k} | {batch} | {tv:.2f} | {us:.2f} | {tv / us:.2f}x | {paired:.2f}x | {us / floor:.2f}x "
                       f"| {diffs[k]:.1e} |")  # fmt: skip

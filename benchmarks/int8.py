@@ -23,7 +23,7 @@ from shufflenet.bench import machine_info, measure
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
 from shufflenet.export.quantize import calibration_batches
-from shufflenet.predict import load_for_prediction
+from shufflenet.predict import load_trained
 from shufflenet.train import evaluate
 
 
@@ -38,7 +38,7 @@ def main() -> int:
     ap.add_argument("--data-dir", default=FASHION_MNIST_DIR)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_for_prediction(args.model)
+    model = load_trained(args.model)
     cfg = model.pretrained_cfg
     shape = (1, *cfg["input_size"])
     test = load_fashion_mnist(args.data_dir, train=False)

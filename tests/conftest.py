@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers import make_fake_fashion_mnist
 
 

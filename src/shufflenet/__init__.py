@@ -17,6 +17,7 @@ from shufflenet.models import (
     load_weights,
     save_weights,
 )
+from shufflenet.predict import load
 from shufflenet.version import __version__
 
 __all__ = [
@@ -31,11 +32,12 @@ __all__ = [
     "create_model",
     "export_onnx",
     "export_onnx_int8",
-    "fuse_conv_bn",
     "from_torchvision",
+    "fuse_conv_bn",
     "get_entry",
     "list_models",
     "list_pretrained",
+    "load",
     "load_weights",
     "save_weights",
 ]

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
+from shufflenet.data.images import preprocess
 from shufflenet.export.predictor import Predictor
+from shufflenet.models import create_model, load_pretrained
 
-__all__ = ["IMAGE_SUFFIXES", "RUNTIMES", "is_trained_ref", "load_for_prediction", "load_predictor", "predict_files", "preprocess"]
+__all__ = ["RUNTIMES", "RUNTIME_ALIASES", "is_trained_ref", "load", "load_for_prediction", "load_predictor", "load_trained",
+           "predict_files"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-#: Where ``load_predictor`` runs a checkpoint: PyTorch (the fused model) or ONNX Runtime.
-RUNTIMES = ("torch", "onnxruntime")
+#: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
+#: Runtime (the runtimes of ``shufflenet bench`` of the same names).
+RUNTIMES = ("torch-fused", "onnxruntime-shufflenet")
+#: names of earlier releases, accepted (with a FutureWarning) until the next one
+RUNTIME_ALIASES = {"torch": "torch-fused", "onnxruntime": "onnxruntime-shufflenet"}
 
 
 def _trained_kind(ref: str) -> str | None:
@@ -32,71 +38,79 @@ def _trained_kind(ref: str) -> str | None:
 
 
 def is_trained_ref(ref: str) -> bool:
-    """Whether ``ref`` names trained weights that :func:`load_for_prediction` takes (a
-    checkpoint or weights file, or ``MODEL:TAG``) rather than an architecture name."""
+    """Whether ``ref`` names trained weights (a checkpoint or weights file, or ``MODEL:TAG``)
+    rather than an architecture name or an exported artifact."""
     return _trained_kind(ref) is not None
 
 
-def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
-    """A training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``), a
-    shipped-format ``.safetensors`` file, or ``MODEL:TAG``."""
+def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: Any) -> nn.Module | Predictor:
+    """The one loader of a model, whatever ``ref`` names.
+
+    * ``MODEL:TAG``: weights shipped in the package (``list_pretrained()``);
+    * a training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``);
+    * a shipped-format ``.safetensors`` file (``save-pretrained``'s output);
+    * an exported ``.onnx`` file: a :class:`Predictor` over ONNX Runtime;
+    * a registered name: that architecture with fresh weights (``create_kwargs`` go to
+      :func:`~shufflenet.models.create_model`).
+
+    Trained models come back in eval mode with their ``pretrained_cfg`` (normalisation,
+    input size, class names).
+    """
+    ref = str(ref)
     kind = _trained_kind(ref)
+    if Path(ref).suffix == ".onnx":
+        return Predictor(ref)
     if kind == "checkpoint":
         from shufflenet.train import load_checkpoint, model_from_checkpoint
 
         return model_from_checkpoint(load_checkpoint(ref), use_ema=use_ema).eval()
     if kind == "weights":
-        from shufflenet.models._pretrained import load_pretrained
-
         path = Path(ref)
         model, _, tag = path.name.removesuffix(".safetensors").partition(".")
         return load_pretrained(model, tag, path.parent)
     if kind == "tag":
-        from shufflenet.models import create_model
-
         name, tag = ref.split(":", 1)
         return create_model(name, pretrained=tag)
-    raise FileNotFoundError(f"{ref!r} is neither a checkpoint file nor MODEL:TAG of shipped weights")
+    return create_model(ref, **create_kwargs)
 
 
-def load_predictor(ref: str, *, runtime: str = "torch", threads: int | None = None, use_ema: bool = True) -> Predictor:
+def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:
+    """:func:`load` for trained weights only: a checkpoint, weights file or ``MODEL:TAG``."""
+    if not is_trained_ref(ref):
+        raise FileNotFoundError(f"{ref!r} is neither a checkpoint file nor MODEL:TAG of shipped weights")
+    model = load(ref, use_ema=use_ema)
+    assert isinstance(model, nn.Module)
+    return model
+
+
+def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
+    """Old name of :func:`load_trained`, kept for one release."""
+    warnings.warn("load_for_prediction is now load_trained (or shufflenet.load for any reference); "
+                  "the old name goes in the next release", FutureWarning, stacklevel=2)  # fmt: skip
+    return load_trained(ref, use_ema=use_ema)
+
+
+def load_predictor(ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True) -> Predictor:
     """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx`` file.
 
-    ``runtime="onnxruntime"`` exports a checkpoint to a verified ONNX graph first
+    ``runtime="onnxruntime-shufflenet"`` exports a checkpoint to a verified ONNX graph first
     (in a temporary file); an ``.onnx`` file always runs in ONNX Runtime.
     """
+    if runtime in RUNTIME_ALIASES:
+        new = RUNTIME_ALIASES[runtime]
+        warnings.warn(f"runtime {runtime!r} is now called {new!r}; the old name goes in the next release",
+                      FutureWarning, stacklevel=2)  # fmt: skip
+        runtime = new
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if Path(ref).suffix == ".onnx":
         return Predictor(ref, threads=threads)
-    model = load_for_prediction(ref, use_ema=use_ema)
-    if runtime == "torch":
+    model = load_trained(ref, use_ema=use_ema)
+    if runtime == "torch-fused":
         return Predictor(model, threads=threads)
     from shufflenet.export.onnx import onnx_predictor
 
     return onnx_predictor(model, (1, *model.pretrained_cfg["input_size"]), threads=threads)  # type: ignore[index]
-
-
-def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict) -> Tensor:
-    """Images -> the model's input: grey or RGB, resized to its input size, normalised."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import pil_to_tensor
-
-    chans, h, w = cfg["input_size"]
-    batch = []
-    for p in paths:
-        try:
-            with Image.open(p) as img:
-                img = img.convert("L" if chans == 1 else "RGB").resize((w, h), Image.BILINEAR)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"image {str(p)!r} not found") from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot decode image {p}: {exc}") from None
-        batch.append(pil_to_tensor(img))
-    x = torch.stack(batch).float().div_(255)
-    mean = torch.tensor(cfg["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(cfg["std"]).view(1, -1, 1, 1)
-    return (x - mean) / std
 
 
 @torch.no_grad()

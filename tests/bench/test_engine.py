@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import shufflenet
-from shufflenet.bench import benchmark, benchmark_many, get_runtime, num_threads
+from shufflenet.bench import benchmark, benchmark_many, get_runtime
+from shufflenet.runtimes import num_threads
 
 
 def test_engine_on_tiny_model_is_sane() -> None:

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_idx
 
+from helpers import write_idx
 from shufflenet import create_model, list_pretrained
 from shufflenet.cli.main import main
-from shufflenet.models._pretrained import load_pretrained
+from shufflenet.models import load_pretrained
 from shufflenet.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
@@ -133,7 +133,7 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     """The shipped record's last test accuracy is what these weights score (real test set)."""
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
-    from shufflenet.export.deploy import deploy
+    from shufflenet.layers.deploy import deploy
     from shufflenet.models._pretrained import PRETRAINED_DIR
     from shufflenet.train import evaluate
 
@@ -162,7 +162,9 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(fake_fmnist: Path, tmp
     assert tops[0] == pytest.approx(tops[1], abs=1e-9)  # float ONNX: the same predictions as PyTorch
     assert main(["predict", str(int8), str(_png(tmp_path / "x.png")), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["top"][0][0] in create_model(ref.split(":")[0], pretrained="fashion-mnist").pretrained_cfg["class_names"]
-    assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime"]) == 0
+    assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime-shufflenet"]) == 0
+    with pytest.warns(FutureWarning, match="now called 'onnxruntime-shufflenet'"):  # the old name, for one release
+        assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime"]) == 0
     # int8 needs a trained model and images the model takes
     assert main(["export", "shufflenet_v2_x0_5", "--format", "onnx-int8", "-o", str(tmp_path / "r.onnx")]) == 2
     assert "needs a trained model" in capsys.readouterr().err

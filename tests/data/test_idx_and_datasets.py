@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import make_fake_fashion_mnist, write_idx
 
+from helpers import make_fake_fashion_mnist, write_idx
 from shufflenet.data import (
     FASHION_MNIST_CLASSES,
     augment_batch,

@@ -3,12 +3,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import randomise_bn
 
 import shufflenet
+from helpers import randomise_bn
 from shufflenet.cli.main import main
 from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
-from shufflenet.export.graph import native_channel_block
 from shufflenet.layers import PointwiseConv2d
 
 
@@ -92,21 +91,43 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "-o", str(out)]) == 0
     assert out.is_file() and "max |diff|" in capsys.readouterr().out
     assert main(["export", "nope_model"]) == 2
-    # a file for another CPU's blocked layout: pieces padded to 16 channels are larger than to 8
+    # a file for another CPU class: padded to 8 channels (AVX2) it is smaller than the portable one (16)
     sizes = {}
-    for block in (8, 16):
-        path = tmp_path / f"b{block}.onnx"
-        argv = ["export", "shufflenet_v2_x1_0", "--input-size", "32", "--small-input", "--channel-block", str(block)]
+    for target in ("avx2", "portable"):
+        path = tmp_path / f"{target}.onnx"
+        argv = ["export", "shufflenet_v2_x1_0", "--input-size", "32", "--small-input", "--target", target]
         assert main([*argv, "-o", str(path)]) == 0
-        sizes[block] = path.stat().st_size
-    assert sizes[8] < sizes[16]
-    # the layout of plain V2 units, by name: block rows have Splits on whole blocks, pieces none
-    for layout, splits in (("pieces", 0), ("paired", 13), ("blocks", 4)):
+        sizes[target] = path.stat().st_size
+    assert sizes["avx2"] < sizes["portable"]
+    # the layout of plain V2 units, by name: paired has one Split per stride-1 unit, pieces none
+    for layout, splits in (("pieces", 0), ("paired", 13), ("auto", 13)):
         path = tmp_path / f"{layout}.onnx"
-        argv = ["export", "shufflenet_v2_x1_0", "--channel-block", "16", "--layout", layout, "-o", str(path)]
+        argv = ["export", "shufflenet_v2_x1_0", "--layout", layout, "-o", str(path)]
         assert main([*argv, "--input-size", "32"]) == 0
         nodes = " ".join(capsys.readouterr().out.split()).split("nodes:")[-1]
         assert (f"Split {splits}" in nodes) if splits else ("Split" not in nodes)
+    # old spellings: --channel-block N maps to its target for one release; block rows are gone, said so
+    with pytest.warns(FutureWarning, match="--channel-block 8 is now --target avx2"):
+        assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--channel-block", "8",
+                     "-o", str(tmp_path / "old.onnx")]) == 0  # fmt: skip
+    assert main(["export", "shufflenet_v2_x0_5", "--layout", "blocks", "-o", str(tmp_path / "b.onnx")]) == 2
+    assert "--layout blocks was removed" in capsys.readouterr().err and not (tmp_path / "b.onnx").exists()
+
+
+def test_export_writes_the_same_file_on_every_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the file depends on the target named, never on the CPU that writes it (AVX-512, AVX2 or neither)
+    model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
+    files = []
+    for capability in ("AVX512", "AVX2", "DEFAULT"):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        path = export_onnx(model, tmp_path / f"{capability}.onnx", input_size=(1, 1, 28, 28)).path
+        files.append(path.read_bytes())
+    assert files[0] == files[1] == files[2]
+    with pytest.raises(ValueError, match="unknown target 'arm'; choose from portable, avx512, avx2"):
+        export_onnx(model, tmp_path / "x.onnx", input_size=(1, 1, 28, 28), target="arm")
+    with pytest.raises(ValueError, match="unknown layout 'blocks'"):
+        export_onnx(model, tmp_path / "x.onnx", input_size=(1, 1, 28, 28), layout="blocks")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 @pytest.mark.parametrize(
@@ -118,7 +139,7 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
     import onnx
 
     model = _lively(name, **kw)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), pieces=True, blocks=False)
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), layout="pieces")
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     ops = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
     assert not ops & {"Transpose", "Shape", "BatchNormalization"}
@@ -134,66 +155,44 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
         assert "Gather" not in result.nodes
 
 
-def test_v2_pieces_padding_follows_the_channel_block(tmp_path: Path) -> None:
-    # pieces are padded for the float blocked layout (16) or less (int8 uses 8); the logits never change
+def test_v2_pieces_padding_follows_the_target(tmp_path: Path) -> None:
+    # pieces are padded for the target's blocked layout (16 portable, 8 AVX2); the logits never change
     import onnx
     from onnx import numpy_helper
 
     model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
     sizes = {}
-    for block in (1, 8, 16):
-        path = tmp_path / f"{block}.onnx"
-        result = export_onnx(model, path, input_size=(2, 1, 28, 28), channel_block=block, pieces=True)
+    for target, block in (("avx2", 8), ("portable", 16)):
+        path = tmp_path / f"{target}.onnx"
+        result = export_onnx(model, path, input_size=(2, 1, 28, 28), target=target, layout="pieces")
         assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
-        graph = onnx.load(str(tmp_path / f"{block}.onnx")).graph
+        graph = onnx.load(str(path)).graph
         weights = [numpy_helper.to_array(t) for t in graph.initializer if t.dims and len(t.dims) == 4]
         sizes[block] = sum(w.size for w in weights)
         depthwise = [w for w in weights if w.shape[1] == 1 and w.shape[0] > 1]
         assert all(w.shape[0] % block == 0 for w in depthwise)
-    assert sizes[1] < sizes[8] < sizes[16]
+    assert sizes[8] < sizes[16]
 
 
-@pytest.mark.parametrize(
-    ("block", "pieces", "blocks", "splits"), [(16, None, None, 4), (8, None, None, 13), (8, True, None, 0),
-                                              (16, False, False, 13), (16, True, False, 0), (8, None, True, 2)],
-)  # fmt: skip
-def test_v2_layout_follows_the_block_unless_asked(
-    block: int, pieces: bool | None, blocks: bool | None, splits: int, tmp_path: Path
-) -> None:
-    # plain V2 units: for blocks of 16 (AVX-512) stages 2 and 4 as block rows (a Split in each stride-1 unit but the
-    # first) and stage 3 in pieces (none); for 8 (AVX2) paired (one Split per stride-1 unit), each the faster there;
-    # block rows asked for blocks of 8: stage 2 fits, stage 4's lifetimes need more than 2 extra blocks
+@pytest.mark.parametrize(("layout", "splits"), [("paired", 13), ("pieces", 0)])
+def test_v2_layout_by_name(layout: str, splits: int, tmp_path: Path) -> None:
+    # plain V2 units paired (one Split per stride-1 unit) or in pieces (none); same logits either way
     model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
-    result = export_onnx(
-        model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), channel_block=block, pieces=pieces, blocks=blocks
-    )
+    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), layout=layout)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     assert result.nodes.get("Split", 0) == splits
     assert "Transpose" not in result.nodes
 
 
-@pytest.mark.parametrize(("capability", "block"), [("AVX512", 16), ("AVX2", 8), ("DEFAULT", 8)])
-def test_default_channel_block_is_this_cpus(
-    capability: str, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # ONNX Runtime blocks 16 floats with AVX-512 and 8 with AVX2: the default export pads to this CPU's
-    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
-    assert native_channel_block() == block
-    model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
-    sizes = [export_onnx(model, tmp_path / f"{b}.onnx", input_size=(1, 1, 28, 28), channel_block=b).path.stat().st_size
-             for b in (None, block)]  # fmt: skip
-    assert sizes[0] == sizes[1]
-
-
 @pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x2_0"])
-@pytest.mark.parametrize("pieces", [True, False])
-def test_shuffle_aware_convs_have_channels_in_fours(name: str, pieces: bool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["pieces", "paired"])
+def test_shuffle_aware_convs_have_channels_in_fours(name: str, layout: str, tmp_path: Path) -> None:
     # ONNX Runtime's blocked conv kernels need input channels in multiples of 4 (depthwise: channels
     # in multiples of the block, 16 or 8, in pieces); V2 1x (58 per branch in stage 2) and 2x (122) get zero-padded
     import onnx
     from onnx import numpy_helper
 
-    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64), pieces=pieces)
+    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64), layout=layout)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -201,7 +200,7 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, pieces: bool, tmp
     for node in convs[1:]:  # the stem reads the 3 image channels
         w = weights[node.input[1]]
         group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        depthwise_multiple = native_channel_block() if pieces else 4
+        depthwise_multiple = 16 if layout == "pieces" else 4  # the portable target's block
         assert (w.shape[1] * group) % 4 == 0 and (group == 1 or w.shape[0] % depthwise_multiple == 0), node.name
 
 
@@ -299,12 +298,20 @@ def test_int8_is_smaller_and_agrees(tmp_path: Path) -> None:
     assert not (tmp_path / "none.onnx").exists()
 
 
-def test_bench_runs_our_deployment_paths() -> None:
-    from shufflenet.bench import benchmark
+def test_deployment_runtimes_compute_the_model_and_old_names_warn() -> None:
+    from shufflenet.bench import benchmark, get_runtime
 
-    for runtime in ("shufflenet-ort", "shufflenet-eager"):
-        result = benchmark("shufflenet_v2_x0_5", runtime=runtime, batch=1, input_size=32, min_time_s=0.05, threads=1)
-        assert result.latency_ms_median > 0
+    model = _lively("shufflenet_v2_x0_5")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)
+    for name in ("onnxruntime-shufflenet", "torch-fused"):
+        torch.testing.assert_close(get_runtime(name).prepare(model, x, 1)(x), want, atol=1e-4, rtol=1e-4)
+        result = benchmark("shufflenet_v2_x0_5", runtime=name, batch=1, input_size=32, min_time_s=0.05, threads=1)
+        assert result.runtime == name and result.iterations >= 10
+    for old, new in (("shufflenet-eager", "torch-fused"), ("shufflenet-ort", "onnxruntime-shufflenet")):
+        with pytest.warns(FutureWarning, match=f"now called '{new}'"):
+            assert get_runtime(old).name == new
 
 
 def test_shuffle_aware_graph_at_opset_17(tmp_path: Path) -> None:

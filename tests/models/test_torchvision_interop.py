@@ -1,9 +1,9 @@
 import pytest
 import torch
 import torchvision
-from helpers import randomise_bn
 
 import shufflenet
+from helpers import randomise_bn
 from shufflenet.models import ShuffleNetV2
 
 

@@ -7,6 +7,7 @@ import torch
 
 import shufflenet
 from shufflenet.models import load_state_dict_file
+from shufflenet.models._weights import safe_torch_load
 from shufflenet.utils.files import atomic_write
 
 
@@ -44,8 +45,16 @@ def test_pickle_payloads_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     with path.open("wb") as f:
         pickle.dump({"w": _Evil()}, f)
-    with pytest.raises(ValueError, match="cannot read weights"):
+    with pytest.raises(ValueError, match=r"holds pickled code or objects \(posix\.system\), which are never loaded"):
         load_state_dict_file(path)
+    zipped = tmp_path / "evil.pt"  # torch.save's zip format
+    torch.save({"model": _Evil()}, zipped)
+    with pytest.raises(ValueError, match=r"holds pickled code or objects \(posix\.system\)"):
+        safe_torch_load(zipped, "checkpoint")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="is not a readable weights file"):
+        load_state_dict_file(garbage)
     ok = tmp_path / "ok.pt"
     torch.save({"state_dict": {"w": torch.ones(2)}}, ok)
     assert torch.equal(load_state_dict_file(ok)["w"], torch.ones(2))

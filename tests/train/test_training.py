@@ -153,7 +153,7 @@ def test_crash_mid_save_keeps_previous_checkpoint(tmp_path: Path, monkeypatch: p
     save_checkpoint({"epoch": 1}, path)
     before = path.read_bytes()
 
-    def boom(obj, f, *a, **k):  # noqa: ANN001
+    def boom(obj, f, *a, **k):
         Path(f).write_bytes(b"partial")
         raise OSError("disk full")
 
@@ -167,6 +167,9 @@ def test_bad_checkpoints(tmp_path: Path, fake_fmnist: Path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"format": "shufflenet-checkpoint/1", "model": {"w": print}}, bad)  # a function: pickled code
+    with pytest.raises(ValueError, match=r"holds pickled code or objects \((__builtin__|builtins)\.print\)"):
         load_checkpoint(bad)
     train(_cfg(fake_fmnist, tmp_path / "run", epochs=1))
     state = load_checkpoint(tmp_path / "run" / "last.pt")

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from shufflenet.bench.engine import num_threads
-from shufflenet.bench.runtimes import ort_session
 from shufflenet.complexity import OpType, classify_conv, classify_op
+from shufflenet.runtimes import num_threads, ort_session
 
 __all__ = ["GROUPS", "Breakdown", "breakdown"]
 

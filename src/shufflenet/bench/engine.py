@@ -9,8 +9,7 @@ convention) so speed can be read against FLOPs and MAC.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -21,8 +20,9 @@ from shufflenet.bench.runtimes import get_runtime
 from shufflenet.bench.timing import measure
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
+from shufflenet.runtimes import num_threads
 
-__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_many", "num_threads"]
+__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_many"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -56,20 +56,6 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "gmac_per_s": self.gmac_per_s}
-
-
-@contextmanager
-def num_threads(threads: int | None) -> Iterator[int]:
-    """Set PyTorch's intra-op thread count for the block, then restore it."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_setup(batch: int, input_size: int, in_chans: int, device: str, dtype: str) -> None:
@@ -148,8 +134,9 @@ def benchmark_many(
     for b in batches:
         _check_setup(b, input_size, in_chans, device, dtype)
     specs = [get_runtime(r) for r in runtimes]
-    if dtype != "float32" and "onnxruntime" in runtimes:
-        raise ValueError("the onnxruntime runtime measures float32 only")
+    for spec in specs:
+        if dtype != "float32" and spec.float32_only:
+            raise ValueError(f"the {spec.name} runtime measures float32 only")
     start = time.perf_counter()
     results: list[BenchResult] = []
     skipped: list[tuple[str, str, int]] = []

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from shufflenet.bench.engine import num_threads
 from shufflenet.bench.runtimes import get_runtime
 from shufflenet.bench.timing import measure
 from shufflenet.complexity import analyze
+from shufflenet.runtimes import num_threads
 
 __all__ = ["EXPERIMENTS", "Experiment", "GuidelineResult", "Variant", "run_guideline"]
 

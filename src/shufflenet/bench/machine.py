@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
-__all__ = ["machine_info", "sgemm_peak_gflops"]
+__all__ = ["ComputePeak", "compute_peak", "cpu_flags", "machine_info", "sgemm_peak_gflops"]
 
 
 def _cpu_model() -> str:
@@ -24,16 +27,21 @@ def _cpu_model() -> str:
 
 @lru_cache(maxsize=1)
 def machine_info() -> dict[str, object]:
-    """CPU model, core count, GPU (if any) and library versions."""
-    import onnxruntime
+    """CPU model, core count, GPU (if any) and library versions (None for ONNX Runtime if not installed)."""
+    try:
+        import onnxruntime
 
+        ort_version: str | None = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
     info: dict[str, object] = {
         "cpu": _cpu_model(),
+        "cpu_flags": " ".join(cpu_flags()),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime": ort_version,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     return info
@@ -45,10 +53,78 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
     The compute floor of a network is its multiply-adds at this rate: no
     runtime can do better, so ``latency / floor`` says how much is left to win.
     """
-    from shufflenet.bench.engine import num_threads
     from shufflenet.bench.timing import measure
+    from shufflenet.runtimes import num_threads
 
     a, b = torch.randn(size, size), torch.randn(size, size)
     with num_threads(threads):
         best_ms = measure(lambda: torch.mm(a, b), min_time_s=seconds).min_ms  # the fastest call: the peak
     return 2 * size**3 / best_ms / 1e6
+
+
+#: vector extensions that decide which kernels ONNX Runtime and oneDNN run, in the order reported
+_VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def cpu_flags() -> list[str]:
+    """The vector extensions of this CPU that the runtimes' kernels choose between (empty off Linux)."""
+    line = next((x for x in _cpuinfo().splitlines() if x.startswith(("flags", "Features"))), "")
+    have = set(line.partition(":")[2].split())
+    return [f for f in _VECTOR_FLAGS if f in have]
+
+
+_CPUFREQ_MAX = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+
+
+def _clock_ghz(text: str, cpufreq_max: Path = _CPUFREQ_MAX) -> float | None:
+    """The highest clock this host states: cpufreq's maximum, the per-core MHz of ``text``
+    (/proc/cpuinfo), or the model name's GHz."""
+    found = []
+    try:
+        found.append(int(cpufreq_max.read_text()) / 1e6)
+    except (OSError, ValueError):
+        pass
+    found += [float(m) / 1e3 for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)]
+    found += [float(m) for m in re.findall(r"@\s*([\d.]+)\s*GHz", text)]
+    return max(found) if found else None
+
+
+@dataclass(frozen=True)
+class ComputePeak:
+    """This CPU's float32 peak, from its vector width, FMA units and clock, beside a tuned GEMM's rate.
+
+    ``gflops`` is the larger of the two: a virtual machine often states its base clock, below what
+    the cores boost to, and then the GEMM runs above the "peak". A compute floor from ``gflops`` is
+    what no runtime can beat, so ``latency / floor`` >= 1 and says how much is left to win."""
+
+    lanes: int  # float32 lanes of the widest FMA vector (16 with AVX-512, 8 with AVX2)
+    fma_units: int  # FMA pipes per core assumed (2 on the x86 cores of today: an upper bound)
+    clock_ghz: float | None
+    cores: int
+    theoretical_gflops: float | None  # 2 flops x lanes x fma_units x clock x cores
+    sgemm_gflops: float  # a 1024^3 float32 matrix product in PyTorch (oneDNN/MKL), fastest call
+
+    @property
+    def gflops(self) -> float:
+        return max(self.theoretical_gflops or 0.0, self.sgemm_gflops)
+
+    def floor_ms(self, multiply_adds: float) -> float:
+        """The time ``multiply_adds`` take at the peak (2 flops each)."""
+        return 2 * multiply_adds / self.gflops / 1e6
+
+
+def compute_peak(threads: int | None = None, cpufreq_max: Path = _CPUFREQ_MAX) -> ComputePeak:
+    """The float32 peak of ``threads`` cores of this CPU (default: PyTorch's thread count)."""
+    flags = cpu_flags()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    cores = min(threads or torch.get_num_threads(), os.cpu_count() or 1)
+    clock = _clock_ghz(_cpuinfo(), cpufreq_max)
+    theoretical = 2 * lanes * 2 * clock * cores if clock else None
+    return ComputePeak(lanes, 2, clock, cores, theoretical, sgemm_peak_gflops(cores))

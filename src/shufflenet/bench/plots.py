@@ -6,16 +6,16 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")  # files only: no display needed (CI, servers)
+from shufflenet.bench.engine import BenchResult
+from shufflenet.bench.guidelines import GuidelineResult
+from shufflenet.utils.files import atomic_write
+from shufflenet.utils.optional import require
+
+require("matplotlib", "plot").use("Agg")  # files only: no display needed (CI, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-import torch  # noqa: E402
-
-from shufflenet.bench.engine import BenchResult  # noqa: E402
-from shufflenet.bench.guidelines import GuidelineResult  # noqa: E402
-from shufflenet.utils.files import atomic_write  # noqa: E402
 
 __all__ = ["plot_breakdown", "plot_confusion", "plot_guideline", "plot_speed_vs_flops"]
 

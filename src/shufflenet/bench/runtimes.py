@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RUNTIMES", "Runtime", "get_runtime", "ort_session"]
+from shufflenet.export.onnx import export_onnx_file, onnx_predictor
+from shufflenet.layers import deploy
+from shufflenet.runtimes import ort_session
+
+__all__ = ["RUNTIMES", "RUNTIME_ALIASES", "Runtime", "get_runtime", "resolve_runtime_name"]
 
 Predict = Callable[[Tensor], Tensor]
 
@@ -27,6 +32,7 @@ class Runtime:
     name: str
     description: str
     prepare: Callable[[nn.Module, Tensor, int | None], Predict]  # (model, example, threads)
+    float32_only: bool = False  # the ONNX graphs are written in float32
 
 
 def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -42,37 +48,7 @@ def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(compiled, example, threads)  # type: ignore[arg-type]
 
 
-def ort_session(  # type: ignore[no-untyped-def]
-    path: str | bytes, threads: int | None, device: torch.device, *, optimize: bool = True,
-    optimized_path: str | None = None,
-):
-    """An ONNX Runtime session (of a file or its bytes) with full graph optimisation; CUDA for a model on a GPU.
-
-    ``optimize=False`` runs a graph as written (one ONNX Runtime optimised and saved before, through
-    ``optimized_path``, which writes the optimised graph to that file)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    )
-    if optimized_path is not None:
-        options.optimized_model_filepath = optimized_path
-        options.log_severity_level = 3  # not the warning that a blocked (NCHWc) graph only suits this CPU: we know
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
-    if device.type == "cuda":
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise ValueError("onnxruntime has no CUDA provider here; install onnxruntime-gpu or use --device cpu")
-        providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(path, options, providers=providers)
-
-
 def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    from shufflenet.export.onnx import export_onnx_file  # export imports this module: import late
-
     fd, path = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
     try:
@@ -89,17 +65,13 @@ def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Pred
     return predict
 
 
-def _shufflenet_ort(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    from shufflenet.export.onnx import onnx_predictor  # export imports this module: import late
-
+def _onnxruntime_shufflenet(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     if example.device.type != "cpu":
-        raise ValueError("the shufflenet-ort runtime runs on the CPU; use --device cpu")
+        raise ValueError("the onnxruntime-shufflenet runtime runs on the CPU; use --device cpu")
     return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False)
 
 
-def _shufflenet_eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    from shufflenet.export import deploy
-
+def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(deploy(model).to(example.device), example, threads)
 
 
@@ -108,15 +80,29 @@ RUNTIMES: dict[str, Runtime] = {
     for r in (
         Runtime("eager", "PyTorch eager, inference mode", _eager),
         Runtime("compile", "torch.compile (inductor)", _compile),
-        Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime),
-        Runtime("shufflenet-eager", "our inference form (model.fuse()), PyTorch eager", _shufflenet_eager),
-        Runtime("shufflenet-ort", "our optimised ONNX graph + Predictor (ONNX Runtime)", _shufflenet_ort),
+        Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime, float32_only=True),
+        Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
+        Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
+                _onnxruntime_shufflenet, float32_only=True),
     )
-}
+}  # fmt: skip
+
+#: names of earlier releases, accepted (with a FutureWarning) until the next one
+RUNTIME_ALIASES = {"shufflenet-eager": "torch-fused", "shufflenet-ort": "onnxruntime-shufflenet"}
+
+
+def resolve_runtime_name(name: str) -> str:
+    """The current name of runtime ``name``; an old alias warns once per call."""
+    if name in RUNTIME_ALIASES:
+        new = RUNTIME_ALIASES[name]
+        warnings.warn(f"runtime {name!r} is now called {new!r}; the old name goes in the next release",
+                      FutureWarning, stacklevel=3)  # fmt: skip
+        return new
+    if name not in RUNTIMES:
+        raise ValueError(f"unknown runtime {name!r}; choose from {', '.join(RUNTIMES)}")
+    return name
 
 
 def get_runtime(name: str) -> Runtime:
-    try:
-        return RUNTIMES[name]
-    except KeyError:
-        raise ValueError(f"unknown runtime {name!r}; choose from {', '.join(RUNTIMES)}") from None
+    """The runtime called ``name`` (or an old alias of it)."""
+    return RUNTIMES[resolve_runtime_name(name)]

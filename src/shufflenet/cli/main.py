@@ -11,32 +11,48 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from shufflenet.bench import BenchResult, benchmark_many, get_runtime, machine_info
+from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.cli import stderr_console
 from shufflenet.cli.train_cmds import add_train_commands
 from shufflenet.complexity import analyze, human
-from shufflenet.complexity.zoo import SUMMARY_HEADERS, summarize_models
+from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.models import create_model, get_entry, list_models
+from shufflenet.models.zoo import SUMMARY_HEADERS, summarize_models
+from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import atomic_write
+from shufflenet.utils.optional import MissingExtra
 from shufflenet.utils.tables import csv_table, markdown_table, rich_table
 from shufflenet.version import __version__
 
 FORMATS = ("table", "md", "json", "csv")
 EXIT_USAGE = 2
 #: ``shufflenet export --layout``: the plain V2 layout as :func:`~shufflenet.export.export_onnx` arguments
-LAYOUTS: dict[str, dict[str, bool | None]] = {
-    "auto": {},
-    "pieces": {"pieces": True, "blocks": False},
-    "paired": {"pieces": False, "blocks": False},
-    "blocks": {"blocks": True},
-}
+#: old spellings of export's --channel-block and --layout, kept for one release
+_OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
+_OLD_LAYOUTS = {"auto": "paired"}
+
+
+def _export_target_layout(args: argparse.Namespace) -> tuple[str, str]:
+    """--target and --layout, with the old --channel-block and --layout auto|blocks mapped onto them."""
+    target, layout = args.target, args.layout
+    if args.channel_block is not None:
+        if args.channel_block not in _OLD_CHANNEL_BLOCKS:
+            raise CliError(f"--channel-block {args.channel_block} is gone; use --target {'|'.join(TARGETS)}")
+        target = _OLD_CHANNEL_BLOCKS[args.channel_block]
+        warnings.warn(f"--channel-block {args.channel_block} is now --target {target}; the old flag goes in the next "
+                      "release", FutureWarning, stacklevel=2)  # fmt: skip
+    if layout == "blocks":
+        raise CliError("--layout blocks was removed: block rows did not pay in a plain ONNX Runtime session on any "
+                       "host measured (docs/deployment.md); use --layout paired or pieces")  # fmt: skip
+    return target, _OLD_LAYOUTS.get(layout, layout)
 
 
 class CliError(Exception):
@@ -102,6 +118,20 @@ def _int_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return values
+
+
+def _duration(text: str) -> float:
+    """Seconds of a duration with its unit; a bare number (the old spelling of bench) is seconds, with a note."""
+    try:
+        return parse_duration(text, "--time-budget")
+    except ValueError:
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a duration such as 90s or 5m, got {text!r}") from None
+        warnings.warn(f"--time-budget {text}: give the unit ({text}s); a bare number goes in the next release",
+                      FutureWarning, stacklevel=2)  # fmt: skip
+        return seconds
 
 
 def _str_list(text: str) -> list[str]:
@@ -247,16 +277,17 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.export import export_onnx, export_onnx_int8
     from shufflenet.export.quantize import calibration_batches
-    from shufflenet.predict import is_trained_ref, load_for_prediction
+    from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
     if is_trained_ref(ref):
-        model = load_for_prediction(ref)
+        model = load_trained(ref)
         chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
         name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
     else:
         chans, size, name = args.in_chans, args.input_size, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
+    target, layout = _export_target_layout(args)
     suffix = "-int8.onnx" if args.format == "onnx-int8" else ".onnx"
     output = args.output or f"{name}{suffix}"
     shape = (1, chans, size, size)
@@ -269,7 +300,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     else:
         result = export_onnx(
             model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset,
-            channel_block=args.channel_block, **LAYOUTS[args.layout],
+            target=target, layout=layout,
         )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     size_mb = Path(result.path).stat().st_size / 1e6
@@ -308,12 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure latency and throughput on this machine")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
     p.add_argument("--batch", type=_int_list, default=[1], help="comma-separated batch sizes (default 1)")
-    p.add_argument("--runtime", type=_str_list, default=["eager"], help="comma-separated: eager, compile, onnxruntime, shufflenet-eager, shufflenet-ort")
+    p.add_argument("--runtime", type=_str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
-    p.add_argument("--time-budget", type=float, default=None, help="stop starting new points after this many seconds")
-    p.add_argument("--output", help="also write the records to FILE.csv or FILE.json")
+    p.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
+                   help="stop starting new points after this long (90s, 5m; a bare number is the old spelling: seconds)")
+    p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
+                   "(--output is the old spelling)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
     p.add_argument("--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)")
     add_shape_args(p, batch=False)
@@ -324,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per point (default 0.5)")
-    p.add_argument("--plot-dir", help="write guideline_G*.png bar charts to this directory")
+    p.add_argument("--out", "-o", "--plot-dir", dest="plot_dir",
+                   help="write guideline_G*.png bar charts to this directory (--plot-dir is the old spelling)")
     p.add_argument("--format", choices=("table", "md", "json"), default="table")
     p.set_defaults(func=_cmd_guidelines)
 
@@ -342,19 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
     p.add_argument("--format", choices=("onnx", "onnx-int8"), default="onnx",
                    help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)")
-    p.add_argument("--output", "-o", help="output file (default MODEL.onnx)")
+    p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--in-chans", type=int, default=3)
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
-    p.add_argument("--channel-block", type=int, choices=(1, 4, 8, 16), default=None,
-                   help="pad the V2 graph's channel pieces for ONNX Runtime's blocked layout of the target CPU: "
-                        "16 (AVX-512), 8 (AVX2); default: this CPU's")  # fmt: skip
-    p.add_argument("--layout", choices=tuple(LAYOUTS), default="auto",
-                   help="plain V2 units: pieces (no copies), paired (one Concat + Split per unit), blocks (block "
-                        "rows where the channel lifetimes fit whole blocks, pieces elsewhere); default auto: blocks "
-                        "for blocks of 16, paired for 8, the faster on each")  # fmt: skip
+    p.add_argument("--target", choices=tuple(TARGETS), default="portable",
+                   help="CPU class the V2 graph's channels are padded for: portable (default: runs blocked on AVX2 "
+                        "and AVX-512 alike; the same file whatever host writes it), avx512, avx2 (less padding)")
+    p.add_argument("--layout", choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"), default="paired",
+                   help="plain V2 units: paired (default; one Concat + Split per unit) or pieces (no copies, more "
+                        "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)")
+    p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
     p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
     p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
@@ -364,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: what the library raises for bad input or a missing piece of set-up: a one-line message, not a traceback
+_EXPECTED = (CliError, ValueError, MissingExtra, FileNotFoundError, FileExistsError, IsADirectoryError,
+             NotADirectoryError, PermissionError)  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
@@ -371,8 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = stderr_console()
     try:
         return args.func(args, console)
-    except (CliError, ValueError, FileNotFoundError, KeyError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
+    except _EXPECTED as exc:  # bad input or set-up; anything else is a bug and shows its traceback
+        message = str(exc) if isinstance(exc, OSError) and exc.filename else (exc.args[0] if exc.args else str(exc))
         err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from shufflenet.cli import stderr_console
+from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.tables import markdown_table, rich_table
 
 __all__ = ["add_train_commands"]
@@ -90,16 +90,11 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.predict import IMAGE_SUFFIXES, load_predictor, predict_files
+    from shufflenet.data.images import find_images
+    from shufflenet.predict import load_predictor, predict_files
 
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
-    paths: list[Path] = []
-    for item in args.images:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            paths.append(p)
+    paths = find_images(args.images)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
     results = predict_files(predictor, paths, topk=args.topk)
@@ -153,9 +148,10 @@ def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.models._pretrained import PRETRAINED_DIR
     from shufflenet.train import ship_checkpoint
 
-    path = ship_checkpoint(args.checkpoint, args.tag, args.dir, half=args.half)
+    path = ship_checkpoint(args.checkpoint, args.tag, PRETRAINED_DIR if args.into_package else args.out, half=args.half)
     console.print(f"wrote {path} and its record {path.name.removesuffix('.safetensors')}.json", highlight=False)
     return 0
 
@@ -182,21 +178,17 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
     return given
 
 
-_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600}
-
-
 def _minutes(text: str) -> float:
-    """``88m``, ``1.5h`` or ``5280s`` in minutes. The unit is required: ``bench --time-budget`` counts
-    seconds, so a bare number here would be a trap."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(s|m|min|h)\s*", text)
-    if not match:
-        raise ValueError(f"--time-budget {text!r}: give a duration with its unit, e.g. 88m, 1.5h or 5280s")
-    return float(match[1]) * _SECONDS[match[2]] / 60
+    """``88m``, ``1.5h`` or ``5280s`` in minutes (what ``TrainConfig.time_budget`` holds)."""
+    return parse_duration(text, "--time-budget") / 60
 
 
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
-                   help="run a checkpoint in PyTorch (fused) or export it to ONNX Runtime (.onnx files always are)")
+    from shufflenet.predict import RUNTIME_ALIASES, RUNTIMES
+
+    p.add_argument("--runtime", choices=(*RUNTIMES, *RUNTIME_ALIASES), default=RUNTIMES[0],
+                   help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
+                        "Runtime (.onnx files always run there); torch and onnxruntime are the old names")
     p.add_argument("--threads", type=int, help="intra-op threads (default: the runtime's)")
 
 
@@ -294,7 +286,10 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p = sub.add_parser("save-pretrained", help="turn a training checkpoint into shippable safetensors weights")
     p.add_argument("checkpoint")
     p.add_argument("--tag", default="fashion-mnist", help="the pretrained tag (default fashion-mnist)")
-    p.add_argument("--dir", help="output directory (default: the package's pretrained/ folder)")
+    p.add_argument("--out", "-o", "--dir", dest="out", default=".",
+                   help="output directory (default: the current one; --dir is the old spelling)")
+    p.add_argument("--into-package", action="store_true",
+                   help="write into the installed package's pretrained/ folder instead (to ship the weights)")
     p.add_argument("--half", action="store_true",
                    help="store float16 weights (half the file; they load back as float32 — re-check the accuracy)")
     p.set_defaults(func=_cmd_ship)

@@ -5,50 +5,38 @@
 further copy. Channel shuffle is a fixed permutation, so this writer never
 materialises it as a Transpose:
 
-* **V2**: a unit's channels are never gathered into one tensor. Each conv that makes
-  channels writes them as *pieces*, one per future consumer: the shuffle sends the
-  kept half on unchanged and the next split reads half of every earlier output, so
-  channel ``i`` of a unit's output is read by the branch of exactly one later unit
-  (or, at the end of a stage, by the next stage), found by following its position.
-  A conv that reads channels scattered over pieces is a sum of partial convs, one
-  per piece, which ONNX Runtime fuses (NCHWc Conv with a Sum input): no Concat,
-  Split, Reshape or layout reorder is left between the stem and the pooling. Pieces
-  are zero-padded to at least ``block`` channels (ONNX Runtime's blocked layout: 16
-  on AVX-512, 8 on AVX2),
-  to multiples of it where a depthwise conv reads them and of 4 elsewhere, and
-  groups smaller than ``_MIN_PIECE`` share one piece that several units read.
-  Where a stage's channel lifetimes fit whole blocks, it is written as *block rows*
-  instead (:meth:`_Writer.v2_stage_blocks`): one tensor per unit whose shuffle
-  interleaves blocks of ``block`` channels (Reshape, Concat, Reshape) and whose split is
-  a Split on whole blocks, each channel written into a slot with its own lifetime; those
-  nodes move the same bytes in ONNX Runtime's blocked layout as in NCHW, so
-  :mod:`shufflenet.export.blocked` runs them there without layout reorders (V2 1x, blocks
-  of 16: stages 2 and 4 fit; batch 1 ran 1.11x faster than all in pieces, 2 threads, and
-  batch 8 split over single-threaded sessions 0.97x).
-  Units with SE, a residual or an extra depthwise conv use the *paired* layout: the
-  output is kept as ``(N, C/2, 2H, W)``, rows ``[i, :H]`` the kept channel ``i`` and
-  rows ``[i, H:]`` the branch output ``i``, which in memory is exactly channels ``2i``
-  and ``2i + 1`` of the shuffled tensor; concat + shuffle is one Concat along the
-  height axis, a Reshape reads it back and the next split is one Split.
+* **V2, paired** (the default layout, and always for units with SE, a residual or an
+  extra depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows ``[i, :H]``
+  the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory is
+  exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
+  Concat along the height axis, a Reshape reads it back and the next split is one Split.
+* **V2, pieces** (``layout="pieces"``): a unit's channels are never gathered into one
+  tensor. Each conv that makes channels writes them as *pieces*, one per future consumer:
+  the shuffle sends the kept half on unchanged and the next split reads half of every
+  earlier output, so channel ``i`` of a unit's output is read by the branch of exactly one
+  later unit (or, at the end of a stage, by the next stage), found by following its
+  position. A conv that reads channels scattered over pieces is a sum of partial convs, one
+  per piece, which ONNX Runtime fuses (NCHWc Conv with a Sum input): no Concat, Split,
+  Reshape or layout reorder is left between the stem and the pooling. Pieces are
+  zero-padded to at least ``block`` channels, to multiples of it where a depthwise conv
+  reads them and of 4 elsewhere, and groups smaller than ``_MIN_PIECE`` share one piece
+  that several units read.
 * **V1**: a shuffle after a group conv commutes with the channel-wise depthwise
   conv and BN that follow it, so their weights are re-indexed and the
   permutation becomes one Gather applied after the depthwise conv, where a
   stride-2 unit has a quarter of the pixels left to move.
 
 SE blocks (ReduceMean -> Conv -> Relu -> Conv -> Sigmoid -> Mul) and residual V2
-units (Add -> Relu before the pairing) are written as they are.
+units (Add -> Relu before the pairing) are written as they are. ONNX Runtime runs a conv
+in its fast blocked (NCHWc) layout only when its channels are multiples of its block (16
+floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
+(zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-On the 2-core AVX-512 host, V2 1x at 224x224 with pieces instead of the paired layout
-ran 1.26-1.36x (batch 1) and 1.28x (batch 8) faster than torchvision's export where
-the paired layout ran 1.16x and 1.12x, in a busy spell of the host; in a quiet spell
-both ran at 1.18-1.20x (batch 1): the pieces cost more, smaller convs but no copies.
-On a 2-core AVX2 host (blocks of 8) the paired layout was the faster: 1.13-1.19x against
-1.08-1.17x at batch 1 in five of six interleaved runs, and 5.11 against 5.76 ms on one
-thread (ONNX Runtime's profile): the pieces' padding (167M multiply-adds against 145M)
-and smaller convs cost more than the copies they remove. Plain units are therefore
-written in pieces for blocks of 16 and paired for smaller ones, unless asked otherwise.
+Why paired by default: in a plain ONNX Runtime session it was the faster or equal layout at
+batch 1 on every host measured (AVX2 and AVX-512); pieces were up to ~10% faster at batch 8 on
+an AVX2 host and slower at batch 1 on an AVX-512 one (``docs/results/deployment.md``, "Layouts").
 
-BN must be folded first (:func:`shufflenet.export.fuse.fuse_conv_bn`); the
+BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
 """
 
@@ -59,42 +47,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch import nn
 
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.se import SqueezeExcite
+from shufflenet.utils.optional import require
 
-__all__ = [
-    "BLOCK_NODE_PREFIX", "UnsupportedModel", "blocks_by_default", "native_channel_block", "pieces_by_default",
-    "write_shuffle_graph",
-]  # fmt: skip
+__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
-def native_channel_block() -> int:
-    """Channels per block of ONNX Runtime's blocked (NCHWc) float layout on this CPU, which the
-    V2 pieces are padded to: 16 with AVX-512, else 8 (AVX2; padding to 16 there cost ~5%)."""
-    return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+#: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
+#: with AVX-512, 8 with AVX2. "portable" pads to 16, which runs blocked on both (16 is a whole number
+#: of 8-blocks): the same file on every host, within the noise of a file padded to 8 on an AVX2 host
+#: (docs/results/deployment.md, "Layouts")
+TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 
+#: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
+LAYOUTS = ("paired", "pieces")
 
-def blocks_by_default(block: int) -> bool:
-    """Whether plain V2 stages whose channel lifetimes fit whole blocks are written as block rows
-    (:meth:`_Writer.v2_stage_blocks`) within the pieces layout."""
-    return block >= 16
-
-
-def pieces_by_default(block: int) -> bool:
-    """Whether plain V2 units are written in pieces (else paired) for a blocked layout of
-    ``block`` channels: pieces on AVX-512 (16), paired on AVX2 (8), each the faster there."""
-    return block >= 16
-
-
-#: names of the nodes of block-row stages start with this and the block size, e.g. ``blockrow16_12``
-BLOCK_NODE_PREFIX = "blockrow"
-
-#: block rows hold at most this many slots per channel: beyond, the zero channels cost more than the copies
-#: save (V2 0.5x, 64 slots for stage 2's 24 channels: batch 8 split over single-threaded sessions 0.84x of pieces)
-_MAX_BLOCK_PADDING = 1.25
 
 #: a unit's output channels bound for the same later unit get their own piece if at least this many
 #: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
@@ -362,71 +332,6 @@ class _Writer:
         right = self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
         return left + right, 2 * half
 
-    # -- the block rows of V2 -----------------------------------------------------
-    def block_name(self) -> str:
-        """Names mark the nodes that move whole blocks, which :func:`~shufflenet.export.blocked.unwrap_blocks` may
-        run on blocked memory."""
-        return self._name(f"{BLOCK_NODE_PREFIX}{self.block}")
-
-    def v2_stage_blocks(self, pieces: list[_Piece], stage: nn.Module) -> tuple[list[_Piece], int] | None:
-        """A V2 stage as one tensor of whole channel blocks whose shuffle interleaves blocks, not
-        channels; None where the stage's channel lifetimes do not fit its blocks (see :func:`_block_plan`).
-
-        The branch ends write each channel into a slot whose block meets the same fate under
-        the block interleave (kept for as many units, then read by the same branch) as the
-        channel under the true shuffle, so the logits are exact. Each interleave is a
-        Reshape-Concat-Reshape and each split a Split on whole blocks: the same bytes move in
-        ONNX Runtime's blocked layout as in NCHW, so :func:`shufflenet.export.blocked.unwrap_blocks`
-        can drop the layout reorders ONNX Runtime wraps them in.
-        """
-        plan = _block_plan(stage, self.block)
-        if plan is None:
-            return None
-        bh, slots = plan
-        if len(pieces) > 1 and all(p.chs % self.block == 0 for p in pieces):
-            # one Concat of whole blocks (ONNX Runtime keeps it blocked) instead of a depthwise conv and partial
-            # convs per piece in both branches: V2 1x's stage 3 ends in 9 pieces, and batch 1 ran 1.06x faster
-            (cat,) = self.node("Concat", [p.name for p in pieces], axis=1)
-            pieces = [_Piece(cat, np.concatenate([p.pos for p in pieces]), pieces[0].hw)]
-        first = stage[0]
-        half = _conv_of(first.branch[2])[0].out_channels
-        (pw_left, relu_l), (pw_right, relu_r) = _conv_of(first.proj[1]), _conv_of(first.branch[2])
-        if relu_l != relu_r:
-            raise UnsupportedModel("the two branches of a V2 downsampling unit must end alike")
-        # the downsampling unit: the kept half as one conv of both branches' ends (a sum of partial convs), the
-        # channels the next unit's branch reads as one piece per branch, read there without a Split
-        left_in = self.depthwise_pieces(pieces, first.proj[0])
-        mid = self.branch_mid(pieces, first, 0)
-        (wl, bl), (wr, br) = _pointwise(pw_left), _pointwise(pw_right)
-        pos = slots[0]
-        left_rows = np.where((pos >= 0) & (pos % 2 == 0), pos // 2, -1)
-        right_rows = np.where((pos >= 0) & (pos % 2 == 1), pos // 2, -1)
-        terms = [(p, _piece_weights(p, wl, left_rows, 0)) for p in left_in]
-        terms.append((mid, _piece_weights(mid, wr, right_rows, 0)))
-        right_bias = np.where(right_rows >= 0, br[np.maximum(right_rows, 0)], 0)
-        bias = np.where(left_rows >= 0, bl[np.maximum(left_rows, 0)], right_bias)
-        kept = _Piece(self.conv1x1(terms, bias.astype(np.float32), relu_l), pos, mid.hw)
-        branch_in: list[_Piece] = []
-        for source, end_conv, parity in ((left_in, first.proj[1], 0), ([mid], first.branch[2], 1)):
-            rows = np.nonzero(2 * np.arange(half) + parity >= half)[0]
-            y = self.conv_sum(source, end_conv, rows, align=min(4, self.block))
-            branch_in.append(_Piece(y.name, np.where(y.pos >= 0, 2 * rows[np.maximum(y.pos, 0)] + parity, -1), y.hw))
-        n = bh * self.block
-        for unit, pos in zip(list(stage)[1:], slots[1:]):
-            if not branch_in:  # the stage tensor's halves: one Split on whole blocks
-                a, b = self.node("Split", [x.name, self.const([n, n], "split")], 2, name=self.block_name(), axis=1)
-                kept, branch_in = _Piece(a, x.pos[:n], x.hw), [_Piece(b, x.pos[n:], x.hw)]
-            if (kept.pos >= half).any() or any(((p.pos >= 0) & (p.pos < half)).any() for p in branch_in):
-                raise AssertionError("block plan broken: a kept slot holds a branch channel or vice versa")
-            mid = self.branch_mid(branch_in, unit, half)
-            out = self.conv_sum([mid], unit.branch[2], np.where(pos >= 0, pos // 2, -1), align=1)
-            parts = [self.reshape(t, [0, bh, -1], self.block_name()) for t in (kept.name, out.name)]
-            (joined,) = self.node("Concat", parts, name=self.block_name(), axis=2)
-            rows = np.stack([np.where(kept.pos >= 0, 2 * kept.pos, -1), pos]).reshape(2, bh, self.block)
-            joined = self.reshape(joined, [0, 2 * n, *kept.hw], self.block_name())
-            x, branch_in = _Piece(joined, rows.transpose(1, 0, 2).reshape(-1), kept.hw), []
-        return [x], 2 * half
-
     # -- units ------------------------------------------------------------------
     def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
         if unit.split:
@@ -490,53 +395,6 @@ def _reader(pos: int, chs: int, remaining: int) -> int:
     return t
 
 
-def _block_plan(stage: nn.Module, block: int) -> tuple[int, list[np.ndarray]] | None:
-    """Where each unit of a V2 stage writes its channels when the stage tensor is ``2 * bh``
-    blocks of ``block`` channels and a unit's shuffle interleaves blocks: kept block ``j``
-    goes to ``2j``, branch block ``i`` to ``2i + 1``, and a unit's branch reads the upper
-    ``bh`` blocks. A slot's fate (:func:`_reader` on block positions) must equal that of the
-    logical channel written there; counted per fate, the channels must fit the slots. Returns
-    ``bh`` (the fewest blocks per half that fit, at most two more than the channels need and
-    at most :data:`_MAX_BLOCK_PADDING` times the channels) and,
-    per unit, the logical position held by each output slot (-1: a zero channel): for the
-    downsampling unit its kept half (what the next branch reads is written as pieces), for
-    the others their branch end; or None.
-
-    V2 1x, blocks of 16: stage 2 (4 units) and 4 fit; stage 3's 8 units leave single channels
-    whose lifetimes (e.g. 5 units) no block has, so it is written in pieces.
-    """
-    units = list(stage)
-    if len(units) < 2 or units[0].split or any(not u.split for u in units[1:]):
-        return None
-    half = _conv_of(units[0].branch[2])[0].out_channels
-    need = -(-half // block)
-    for bh in range(need, min(need + 2, int(_MAX_BLOCK_PADDING * half) // block) + 1):
-        plan = []
-        for k in range(len(units)):
-            remaining = len(units) - 1 - k
-            if k == 0:  # the downsampling unit's kept half (left i at 2i, right i at 2i + 1; the rest: pieces)
-                logical = np.arange(half)
-                slot_blocks = np.arange(bh * block) // block
-            else:  # a branch end: channel i at 2i + 1; its block i lands at 2i + 1
-                logical = 2 * np.arange(half) + 1
-                slot_blocks = 2 * (np.arange(bh * block) // block) + 1
-            fates = np.array([_reader(int(q), 2 * half, remaining) for q in logical])
-            slot_fates = np.array([_reader(int(q), 2 * bh, remaining) for q in slot_blocks])
-            pos = np.full(len(slot_fates), -1)
-            for t in np.unique(fates):
-                want, have = logical[fates == t], np.nonzero(slot_fates == t)[0]
-                if len(want) > len(have):
-                    break
-                pos[have[: len(want)]] = want
-            else:
-                plan.append(pos)
-                continue
-            break
-        else:
-            return bh, plan
-    return None
-
-
 def _pointwise(conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
     """Weights ``(out, in)`` and bias of a 1x1 conv (only those read channels spread over pieces)."""
     if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
@@ -579,10 +437,17 @@ def _align(chs: int, multiple: int = 4) -> int:
 
 def _plain_v2(model: nn.Module) -> bool:
     """Whether every unit is a plain V2 unit (no SE, residual or extra depthwise conv) and a head conv
-    follows: only those can be written as pieces (see :func:`pieces_by_default`); the others are paired."""
+    follows: only those can be written as pieces; the others are paired."""
     units = [unit for stage in model.stages for unit in stage]
     plain = all(not u.residual and isinstance(u.se, nn.Identity) and len(u.branch) == 3 for u in units)
     return plain and isinstance(model.head_conv, ConvBnAct)
+
+
+def channel_block(target: str) -> int:
+    """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`)."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    return TARGETS[target]
 
 
 def write_shuffle_graph(
@@ -590,32 +455,32 @@ def write_shuffle_graph(
     path: str | os.PathLike[str],
     input_size: Sequence[int],
     opset: int = 18,
-    block: int | None = None,
-    pieces: bool | None = None,
-    blocks: bool | None = None,
+    *,
+    target: str = "portable",
+    layout: str = "paired",
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
-    The batch axis is dynamic; height and width are those of ``input_size``. V2 channel
-    pieces are zero-padded to multiples of ``block`` (default: :func:`native_channel_block`;
-    see the module docstring). ``pieces``: plain V2 units in pieces (True) or paired (False);
-    by default :func:`pieces_by_default` of the block. ``blocks``: plain V2 stages whose channel
-    lifetimes fit whole blocks as block rows, the others in pieces (default:
-    :func:`blocks_by_default` of the block; True overrides ``pieces``).
-    SE blocks and residual V2 units are written too; raises :class:`UnsupportedModel`
-    for anything else (other families, other activations).
+    The batch axis is dynamic; height and width are those of ``input_size``. V2 channels are
+    zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
+    the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
+    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (no copies, more padding);
+    see the module docstring. SE blocks and residual V2 units are written too; raises
+    :class:`UnsupportedModel` for anything else (other families, other activations).
     """
-    import onnx
+    onnx = require("onnx", "onnx")
 
     from shufflenet.models.shufflenet_v1 import ShuffleNetV1
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     _, c, h, w = (int(d) for d in input_size)
-    g = _Writer(opset, native_channel_block() if block is None else block)
+    g = _Writer(opset, channel_block(target))
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     real = c
@@ -624,19 +489,14 @@ def write_shuffle_graph(
             x = g.pool(x, layer)
         else:
             # V2's first units read the stem only through convs, so its output may carry zero
-            # channels: in whole blocks (24 is not one on AVX-512)
-            # the stem conv and max-pool stay blocked, without a reorder to NCHW and back of the
-            # largest activation in the network (V1 concatenates the stem output, so it keeps 24)
+            # channels: in whole blocks (24 is not one) the stem conv and max-pool stay blocked,
+            # without a reorder to NCHW and back of the largest activation in the network
+            # (V1 concatenates the stem output, so it keeps 24)
             x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
             real = layer.conv.out_channels
-    as_blocks = blocks_by_default(g.block) if blocks is None else blocks
-    if v2 and _plain_v2(model) and (as_blocks or (pieces_by_default(g.block) if pieces is None else pieces)):
+    if v2 and _plain_v2(model) and layout == "pieces":
         held, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
         for stage in model.stages:
-            done = g.v2_stage_blocks(held, stage) if as_blocks else None
-            if done is not None:
-                held, chs = done
-                continue
             for k, unit in enumerate(stage):
                 held, chs = g.v2_unit_pieces(held, chs, unit, len(stage) - 1 - k)
         head = g.conv_sum(held, model.head_conv, np.arange(model.head_conv.conv.out_channels), align=1)

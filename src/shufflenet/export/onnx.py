@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.export.fuse import fuse_conv_bn
-from shufflenet.export.graph import UnsupportedModel, write_shuffle_graph
+from shufflenet.export.graph import LAYOUTS, UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
+from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.utils.files import atomic_path
+from shufflenet.utils.optional import require
 
 __all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
 
@@ -64,9 +65,8 @@ def export_onnx(
     verify: bool = True,
     opset: int = 18,
     atol: float = 1e-4,
-    channel_block: int | None = None,
-    pieces: bool | None = None,
-    blocks: bool | None = None,
+    target: str = "portable",
+    layout: str = "paired",
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
@@ -74,22 +74,22 @@ def export_onnx(
     Transpose, see :mod:`shufflenet.export.graph`); other models, and
     ``optimize=False``, go through ``torch.onnx.export``.
 
-    ``channel_block``: the shuffle-aware V2 graph pads its channel pieces to multiples of it,
-    for ONNX Runtime's blocked float kernels; by default this CPU's block (16 on AVX-512,
-    8 on AVX2, see :func:`~shufflenet.export.graph.native_channel_block`); 1 writes them unpadded.
-    ``pieces``: plain V2 units in pieces or in the paired layout (default: the faster for
-    the block, see :func:`~shufflenet.export.graph.write_shuffle_graph`). ``blocks``: V2 stages
-    in pieces whose channel lifetimes fit whole blocks are written as block rows instead
-    (default: for blocks of 16), which :class:`~shufflenet.export.predictor.Predictor` runs on
-    ONNX Runtime's blocked memory (:mod:`shufflenet.export.blocked`).
+    ``target``: the CPU class the V2 graph's channels are padded for (:data:`~shufflenet.export.graph.TARGETS`:
+    ``portable``, the default, runs blocked on AVX2 and AVX-512 alike; ``avx2`` pads less). The file never
+    depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` (default) or in ``pieces``
+    (see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is faster).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
     file is left behind. The model's ``pretrained_cfg`` (normalisation, class
     names), when it has one, is stored in the file's metadata.
     """
+    require("onnx", "onnx")
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
+    channel_block(target)  # a bad target or layout fails before anything is written
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     if len(input_size) != 4 or any(int(d) < 1 for d in input_size):
         raise ValueError(f"input_size must be (N, C, H, W) with positive sizes, got {tuple(input_size)}")
     reference = model.eval()
@@ -100,14 +100,14 @@ def export_onnx(
         writer = "traced"
         if optimize:
             try:
-                write_shuffle_graph(exported, tmp, input_size, opset, channel_block, pieces, blocks)
+                write_shuffle_graph(exported, tmp, input_size, opset, target=target, layout=layout)
                 writer = "shuffle-aware"
             except UnsupportedModel:  # not a plain ShuffleNet V1/V2: trace it
                 pass
         if writer == "traced":
             export_onnx_file(exported, example, tmp, opset)
         if verify:
-            from shufflenet.bench.runtimes import ort_session
+            from shufflenet.runtimes import ort_session
 
             session = ort_session(str(tmp), 1, torch.device("cpu"))
             for x in (example, torch.randn(input_size[0] + 1, *input_size[1:])):
@@ -146,21 +146,15 @@ def export_onnx_int8(
     """
     import onnx
 
-    from shufflenet.bench.runtimes import ort_session
     from shufflenet.export.quantize import quantize_onnx
+    from shufflenet.runtimes import ort_session
 
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:
-        # V2 in the paired layout on every CPU: ONNX Runtime runs int8 convs in NHWC, not in the float blocks, so
-        # neither the pieces' padding nor the block rows pay there. V2 1x at 28x28, 2 threads, AVX-512 host:
-        # paired int8 0.66 / 14.1 ms (batch 1 / 64) against pieces padded to 8 1.05 / 15.3 ms and float (block
-        # rows) 0.79 / 22.6 ms, 1.38 MB against 1.61 MB; on an AVX2 host paired int8 ran 0.85x / 1.02x of float
-        # where pieces ran 0.60x / 0.95x
-        fp32 = export_onnx(
-            model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, channel_block=8, pieces=False,
-            blocks=False,
-        )  # fmt: skip
+        # paired, padded least: ONNX Runtime runs int8 convs in NHWC, not in the float blocks, so neither the
+        # pieces nor a wider padding pay there (docs/results/deployment.md, "int8")
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, target="avx2")
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
         diff, same, total = 0.0, 0, 0

@@ -12,6 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from shufflenet.layers.deploy import deploy
+from shufflenet.runtimes import num_threads, ort_session
+from shufflenet.utils.optional import MissingExtra
+
 __all__ = ["METADATA_KEY", "Predictor"]
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
@@ -35,10 +39,6 @@ class Predictor:
     operators, and sharing each of them between threads costs a synchronisation
     per operator that independent slices do not pay (V2 1x, batch 8, 2 threads:
     1.01-1.12x faster in paired runs). Smaller batches run on one session with all threads.
-
-    A graph with block-row V2 stages (:func:`~shufflenet.export.onnx.export_onnx` on AVX-512)
-    runs them on ONNX Runtime's blocked memory (:func:`~shufflenet.export.blocked.blocked_session`,
-    checked against the plain session at load); ``unwrapped`` counts the layout reorders dropped.
     """
 
     def __init__(
@@ -53,16 +53,11 @@ class Predictor:
         self._pool: ThreadPoolExecutor | None = None
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
-            from shufflenet.export.deploy import deploy
-
             self.model: nn.Module | None = deploy(path_or_model)
             self.session = None
-            self.unwrapped = 0
             self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
             self.source = type(path_or_model).__name__
             return
-        from shufflenet.export.blocked import blocked_session
-
         p = Path(path_or_model)
         if not p.is_file():
             raise FileNotFoundError(f"ONNX file {str(p)!r} not found")
@@ -70,7 +65,9 @@ class Predictor:
         # kept only where a batch may be split: those sessions are made on first use, maybe after the file is gone
         self._bytes = data if split_batch and threads is not None and threads > 1 else None
         try:
-            self.session, self.unwrapped = blocked_session(data, threads)
+            self.session = ort_session(data, threads, torch.device("cpu"))
+        except MissingExtra:
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
@@ -98,8 +95,6 @@ class Predictor:
                 return self._run_split(x)
             return self.session.run(None, {self._input_name: x})[0]
         assert self.model is not None
-        from shufflenet.bench.engine import num_threads
-
         with torch.inference_mode(), num_threads(self.threads):
             return self.model(torch.from_numpy(x)).numpy()
 
@@ -107,9 +102,7 @@ class Predictor:
         """``x`` in ``threads`` slices on as many single-threaded sessions at once (ORT releases the GIL)."""
         assert self.threads is not None and self._bytes is not None
         if not self._slices:
-            from shufflenet.export.blocked import blocked_session
-
-            self._slices = [blocked_session(self._bytes, 1)[0] for _ in range(self.threads)]
+            self._slices = [ort_session(self._bytes, 1, torch.device("cpu")) for _ in range(self.threads)]
             self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="shufflenet-predictor")
         assert self._pool is not None
         name = self._input_name

@@ -36,9 +36,11 @@ def calibration_batches(
     if count < 1:
         raise ValueError(f"need at least one calibration image, got {count}")
     if image_dir is not None:
-        from shufflenet.predict import IMAGE_SUFFIXES, preprocess
+        from shufflenet.data.images import find_images, preprocess
 
-        paths = sorted(p for p in Path(image_dir).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not Path(image_dir).is_dir():
+            raise ValueError(f"calibration folder {str(image_dir)!r} is not a directory")
+        paths = find_images([image_dir])
         if not paths:
             raise ValueError(f"no images in {image_dir} to calibrate int8 on")
         x = preprocess(paths[:count], cfg)

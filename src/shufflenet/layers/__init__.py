@@ -1,6 +1,8 @@
 """Building blocks shared by every network in the package."""
 
 from shufflenet.layers.conv_bn_act import RELU, ConvBnAct, check_groups, pw_group_conv
+from shufflenet.layers.deploy import deploy
+from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.layers.pointwise import PointwiseConv2d
 from shufflenet.layers.se import SqueezeExcite, make_divisible
 from shufflenet.layers.shuffle import (
@@ -23,6 +25,8 @@ __all__ = [
     "check_nchw",
     "concat_shuffle",
     "concat_shuffle_split",
+    "deploy",
+    "fuse_conv_bn",
     "make_divisible",
     "pw_group_conv",
     "split_channels",

@@ -25,9 +25,9 @@ from torch import Tensor, nn
 __all__ = [
     "ChannelShuffle",
     "channel_shuffle",
+    "check_nchw",
     "concat_shuffle",
     "concat_shuffle_split",
-    "check_nchw",
     "split_channels",
 ]
 

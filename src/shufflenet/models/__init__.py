@@ -10,21 +10,22 @@ from shufflenet.models import (  # noqa: F401  (registration)
     squeezenet,
 )
 from shufflenet.models._base import Classifier
+from shufflenet.models._pretrained import list_pretrained
 from shufflenet.models._registry import (
     ModelEntry,
     PaperReference,
     create_model,
     get_entry,
     list_models,
+    load_pretrained,
     register_model,
 )
-from shufflenet.models._pretrained import list_pretrained
 from shufflenet.models._torchvision import from_torchvision
 from shufflenet.models._weights import load_state_dict_file, load_weights, save_weights
 from shufflenet.models.mobilenet_v1 import MobileNetV1
 from shufflenet.models.mobilenet_v2 import InvertedResidual, MobileNetV2
-from shufflenet.models.shufflenet_v1 import ShuffleNetV1, ShuffleV1Unit
 from shufflenet.models.reference import TorchvisionClassifier
+from shufflenet.models.shufflenet_v1 import ShuffleNetV1, ShuffleV1Unit
 from shufflenet.models.shufflenet_v2 import ShuffleNetV2, ShuffleV2Unit
 from shufflenet.models.skeleton import UnitSkeleton, fit_stage_widths
 from shufflenet.models.squeezenet import Fire, SqueezeNet
@@ -50,6 +51,7 @@ __all__ = [
     "get_entry",
     "list_models",
     "list_pretrained",
+    "load_pretrained",
     "load_state_dict_file",
     "load_weights",
     "register_model",

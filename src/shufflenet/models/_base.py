@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from shufflenet.layers import ConvBnAct, check_nchw
+from shufflenet.layers import ConvBnAct, check_nchw, deploy
 
 __all__ = ["Classifier", "UnitFactory", "build_stages", "check_multiplier", "make_stem"]
 
@@ -127,10 +127,8 @@ class Classifier(nn.Module):
         """The fastest eager form of this network for inference (a new module, same logits).
 
         BN is folded into the convs and the layout is channels-last (see
-        :mod:`shufflenet.export.deploy`). The original model is left untouched.
+        :mod:`shufflenet.layers.deploy`). The original model is left untouched.
         """
-        from shufflenet.export.deploy import deploy  # export builds on models: import late
-
         return deploy(self)
 
     def get_classifier(self) -> nn.Module:

@@ -17,10 +17,10 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file, save_weights
+from shufflenet.models._weights import save_weights
 from shufflenet.utils.files import atomic_write
 
-__all__ = ["PRETRAINED_DIR", "export_pretrained", "list_pretrained", "load_pretrained"]
+__all__ = ["PRETRAINED_DIR", "export_pretrained", "list_pretrained", "pretrained_path", "read_metadata"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
@@ -34,7 +34,8 @@ def list_pretrained(directory: Path = PRETRAINED_DIR) -> list[tuple[str, str]]:
     return found
 
 
-def _path(name: str, tag: str, directory: Path) -> Path:
+def pretrained_path(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> Path:
+    """The shipped file of ``name`` with ``tag``; an unknown pair raises, listing what is shipped."""
     path = directory / f"{name}.{tag}.safetensors"
     if not path.is_file():
         have = ", ".join(f"{m}:{t}" for m, t in list_pretrained(directory)) or "none"
@@ -43,27 +44,12 @@ def _path(name: str, tag: str, directory: Path) -> Path:
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The architecture and ``pretrained_cfg`` a shipped-format file carries."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if "arch" not in meta or "pretrained_cfg" not in meta:
         raise ValueError(f"{path} has no shufflenet metadata (arch, pretrained_cfg)")
     return {"arch": json.loads(meta["arch"]), "pretrained_cfg": json.loads(meta["pretrained_cfg"])}
-
-
-def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn.Module:
-    """The shipped network: built from the file's architecture, weights loaded, cfg attached."""
-    from shufflenet.models._registry import get_entry
-
-    path = _path(name, tag, directory)
-    meta = read_metadata(path)
-    arch = meta["arch"]
-    model = get_entry(name).builder(
-        num_classes=arch["num_classes"], in_chans=arch["in_chans"], small_input=arch["small_input"],
-        **arch.get("options", {}),
-    )  # fmt: skip
-    load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
-    model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
-    return model.eval()
 
 
 def export_pretrained(

@@ -6,10 +6,14 @@ import difflib
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import nn
 
-__all__ = ["ModelEntry", "PaperReference", "create_model", "get_entry", "list_models", "register_model", "width_tag"]
+from shufflenet.models._pretrained import PRETRAINED_DIR, pretrained_path, read_metadata
+from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file
+
+__all__ = ["ModelEntry", "PaperReference", "create_model", "get_entry", "list_models", "load_pretrained", "register_model", "width_tag"]
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,6 @@ def create_model(
     """
     entry = get_entry(name)
     if pretrained is not None:
-        from shufflenet.models._pretrained import load_pretrained
-
         return load_pretrained(name, pretrained)
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")
@@ -101,3 +103,18 @@ def create_model(
         return entry.builder(num_classes=num_classes, in_chans=in_chans, small_input=small_input, **options)
     except TypeError as exc:  # an option the family does not have
         raise ValueError(f"{name}: {exc}") from None
+
+
+def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn.Module:
+    """The shipped network: built from the file's architecture, weights loaded, cfg attached."""
+    entry = get_entry(name)
+    path = pretrained_path(name, tag, directory)
+    meta = read_metadata(path)
+    arch = meta["arch"]
+    model = entry.builder(
+        num_classes=arch["num_classes"], in_chans=arch["in_chans"], small_input=arch["small_input"],
+        **arch.get("options", {}),
+    )  # fmt: skip
+    load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
+    model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
+    return model.eval()

@@ -8,8 +8,13 @@ which refuses anything but tensors and plain containers.
 from __future__ import annotations
 
 import os
+import pickle
+import pickletools
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -18,7 +23,7 @@ from torch import Tensor, nn
 
 from shufflenet.utils.files import atomic_write
 
-__all__ = ["load_state_dict_file", "load_weights", "save_weights", "load_matching_state_dict"]
+__all__ = ["load_matching_state_dict", "load_state_dict_file", "load_weights", "save_weights"]
 
 
 def save_weights(
@@ -34,6 +39,57 @@ def save_weights(
     return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=dict(metadata or {})))
 
 
+#: the globals a weights-only file may name (how torch.save stores tensors and ordered dicts)
+_TENSOR_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode")
+
+
+def _pickled_code(path: Path) -> str | None:
+    """The first global (class or function) other than torch's tensor plumbing that the pickle in
+    ``path`` names, read with :mod:`pickletools` (which never executes anything); None if none
+    or if ``path`` holds no readable pickle."""
+    try:
+        if zipfile.is_zipfile(path):  # torch.save's format: the pickle is the archive's data.pkl
+            with zipfile.ZipFile(path) as z:
+                data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+        else:
+            data = path.read_bytes()
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            name = arg.replace(" ", ".") if op.name == "GLOBAL" else None
+            if op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                name = ".".join(strings[-2:])
+            if name and not name.startswith(_TENSOR_GLOBALS):
+                return name
+    except Exception:  # truncated or not a pickle: no code to report
+        return None
+    return None
+
+
+def safe_torch_load(path: Path, what: str) -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain containers only, never code.
+
+    A file that holds pickled code or objects (classes, functions) is refused with a message
+    that says so; a truncated or foreign file with one that says that instead.
+    """
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the error below says what matters
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused it: code, or not a pickle at all?
+        code = _pickled_code(path)
+        if code is not None:
+            raise ValueError(
+                f"{path} holds pickled code or objects ({code}), which are never loaded (unpickling could run "
+                "anything); save plain tensors instead (a state dict, or safetensors)"
+            ) from None
+        raise ValueError(f"{path} is not a readable {what} (not a PyTorch file); is it truncated?") from None
+    except Exception as exc:  # a truncated zip, a file of another kind
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise ValueError(f"{path} is not a readable {what} ({first[:160]}); is it truncated?") from None
+
+
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or a weights-only ``.pt``/``.pth`` file."""
     p = Path(path)
@@ -44,11 +100,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
             return load_file(str(p))
         except (SafetensorError, OSError, ValueError) as exc:
             raise ValueError(f"{p} is not a valid safetensors file ({exc}); is it truncated?") from None
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot read weights from {p}: {first}") from None
+    obj = safe_torch_load(p, "weights file")
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):

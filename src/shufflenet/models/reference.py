@@ -84,17 +84,14 @@ _MODELS: dict[str, tuple[dict[str, object], PaperReference]] = {
 }
 
 
-def _torchvision_builder(name: str, kwargs: dict[str, object]) -> Callable[[], nn.Module]:
+def _torchvision_builder(name: str, kwargs: dict[str, object]) -> Callable[..., nn.Module]:
+    """The registry's builder for torchvision's ``name``: the network built on call, then wrapped."""
+
     def build() -> nn.Module:
         return getattr(importlib.import_module("torchvision.models"), name)(**kwargs)
 
-    return build
+    return lambda **kw: TorchvisionClassifier(build, **kw)
 
 
 for _name, (_kwargs, _ref) in _MODELS.items():
-    register_model(
-        _name,
-        lambda b=_torchvision_builder(_name, _kwargs), **kw: TorchvisionClassifier(b, **kw),
-        family="reference",
-        reference=_ref,
-    )
+    register_model(_name, _torchvision_builder(_name, _kwargs), family="reference", reference=_ref)

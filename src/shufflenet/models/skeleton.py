@@ -16,12 +16,13 @@ from functools import cache, lru_cache
 import torch
 from torch import Tensor, nn
 
+from shufflenet.complexity import analyze
 from shufflenet.layers import ConvBnAct
 from shufflenet.models._base import Classifier, build_stages, make_stem
 from shufflenet.models._registry import register_model
 from shufflenet.models.shufflenet_v1 import STAGE_REPEATS, ShuffleV1Unit
 
-__all__ = ["DenseUnit", "UNITS", "UnitSkeleton", "VGGUnit", "fit_stage_widths", "skeleton_flops"]
+__all__ = ["UNITS", "DenseUnit", "UnitSkeleton", "VGGUnit", "fit_stage_widths", "skeleton_flops"]
 
 STEM_CHS = 24
 
@@ -133,7 +134,6 @@ def _widths(stage4: int, q: int) -> tuple[int, int, int]:
 
 def skeleton_flops(unit: str, stage_widths: tuple[int, int, int], groups: int = 3) -> int:
     """224x224 multiply-adds of a skeleton (built on the meta device: no arithmetic)."""
-    from shufflenet.complexity import analyze  # the analyser imports the models: import late
 
     with torch.device("meta"):
         model = UnitSkeleton(unit, stage_widths=stage_widths, groups=groups)

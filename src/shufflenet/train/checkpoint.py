@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from shufflenet.models import create_model
-from shufflenet.models._weights import load_matching_state_dict
+from shufflenet.models._weights import load_matching_state_dict, safe_torch_load
 from shufflenet.utils.files import atomic_write
 
 __all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint"]
@@ -32,11 +32,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint {str(p)!r} not found")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, wrong file type, unsafe pickle
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"{p} is not a readable checkpoint ({first}); is it truncated?") from None
+    state = safe_torch_load(p, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{p} is not a shufflenet training checkpoint")
     return state
@@ -57,17 +53,16 @@ def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Mod
 
 
 def ship_checkpoint(
-    path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str] | None = None, *, half: bool = False
+    path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str], *, half: bool = False
 ) -> Path:
     """Turn a training checkpoint into shippable weights: ``<model>.<tag>.safetensors``
     (EMA weights when present) and a JSON record with the recipe and the training log.
     ``half`` stores float16 (half the size; check the accuracy of the shipped file)."""
-    from shufflenet.models._pretrained import PRETRAINED_DIR, export_pretrained
+    from shufflenet.models._pretrained import export_pretrained
 
     state = load_checkpoint(path)
     model = model_from_checkpoint(state)
     record = {"checkpoint": str(path), "recipe": state["config"], "epochs": state["epoch"],
               "weights": "ema" if state.get("ema") else "raw", "history": state["history"]}  # fmt: skip
-    target = Path(directory) if directory is not None else PRETRAINED_DIR
     dtype = torch.float16 if half else None
-    return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, target, dtype=dtype)
+    return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, Path(directory), dtype=dtype)

@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from shufflenet.data.augment import cutmix
-from shufflenet.export.deploy import deploy
+from shufflenet.layers.deploy import deploy
 from shufflenet.models import create_model
 from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
@@ -204,7 +204,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         train_time = time.perf_counter() - t0
         if budget is not None:
             budget.guess_evaluation(data.val_len, seen / train_time)
-        val: dict[str, float | None] = dict.fromkeys((f"{data.val_name}_{k}" for k in ("loss", "top1", "top5")))
+        val: dict[str, float | None] = dict.fromkeys(f"{data.val_name}_{k}" for k in ("loss", "top1", "top5"))
         last = budget.over if budget is not None else epoch + 1 == cfg.epochs
         if (epoch + 1) % cfg.eval_every == 0 or last:
             t_eval = time.perf_counter()

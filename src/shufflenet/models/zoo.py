@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from shufflenet.complexity.engine import analyze
-from shufflenet.complexity.report import human
-from shufflenet.models import PaperReference, create_model, get_entry
+from shufflenet.complexity import analyze, human
+from shufflenet.models._registry import PaperReference, create_model, get_entry
 
-__all__ = ["ModelSummary", "summarize_models", "SUMMARY_HEADERS"]
+__all__ = ["SUMMARY_HEADERS", "ModelSummary", "summarize_models"]
 
 SUMMARY_HEADERS = ("model", "params", "flops", "mac", "paper_flops", "paper_params", "paper_top1", "source")
 

@@ -14,10 +14,8 @@
 
 ShuffleNet V2's shuffle costs one interleaving copy per unit in either layout
 (:func:`shufflenet.layers.concat_shuffle`), the next split being free views.
-Measured on a 2-core CPU, batch 1 and 8, ShuffleNet V2 1x: BN folding alone gives
-1.0-1.1x over the original model, channels-last another 1.4x; fusing conv + ReLU
-into one oneDNN call and replacing the max-pool did not pay once channels-last
-(see ``benchmarks/deploy.py`` for the side-by-side figures).
+Fusing conv + ReLU into one oneDNN call and replacing the max-pool were measured
+and did not pay once channels-last (``docs/results/deployment.md``).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export.fuse import fuse_conv_bn
+from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.layers.pointwise import PointwiseConv2d
 
 __all__ = ["deploy"]

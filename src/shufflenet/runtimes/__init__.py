@@ -1,0 +1,10 @@
+"""Low-level handles on the runtimes a model runs in: ONNX Runtime sessions and thread settings.
+
+This room sits below both ``bench/`` (which times models) and ``export/`` (which writes and
+verifies artifacts), so neither has to import the other to open a session.
+"""
+
+from shufflenet.runtimes.ort import ort_session
+from shufflenet.runtimes.threads import num_threads
+
+__all__ = ["num_threads", "ort_session"]

@@ -1,0 +1,33 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from shufflenet.bench import machine
+
+XEON = "model name\t: Intel(R) Xeon(R) Gold @ 2.00GHz\ncpu MHz\t\t: 1999.998\nflags\t\t: fpu sse avx2 fma avx512f amx_tile\n"
+
+
+def test_compute_peak_from_vector_width_fma_units_and_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: XEON)
+    monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 100.0)
+    cores = min(2, os.cpu_count() or 1)
+    peak = machine.compute_peak(2, cpufreq_max=tmp_path / "absent")
+    assert machine.cpu_flags() == ["avx2", "fma", "avx512f", "amx_tile"]
+    assert (peak.lanes, peak.fma_units, peak.clock_ghz, peak.cores) == (16, 2, 2.0, cores)
+    assert peak.theoretical_gflops == pytest.approx(2 * 16 * 2 * 2.0 * cores)
+    assert peak.gflops == peak.theoretical_gflops  # above the GEMM's rate: the bound is the arithmetic
+    assert peak.floor_ms(peak.gflops * 1e6 / 2) == pytest.approx(1.0)
+    # a virtual machine stating a base clock below its boost: the measured GEMM is the higher, and bounds it
+    monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 1000.0)
+    assert machine.compute_peak(2, cpufreq_max=tmp_path / "absent").gflops == 1000.0
+    (tmp_path / "max").write_text("3500000\n")  # cpufreq's maximum, in kHz, wins over the stated MHz
+    assert machine.compute_peak(2, cpufreq_max=tmp_path / "max").clock_ghz == pytest.approx(3.5)
+
+
+def test_avx2_host_has_eight_lanes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: "cpu MHz\t: 2245.780\nflags\t: fpu avx avx2 fma\n")
+    monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 1.0)
+    peak = machine.compute_peak(1, cpufreq_max=tmp_path / "absent")
+    assert (peak.lanes, peak.clock_ghz) == (8, pytest.approx(2.24578))
+    assert peak.theoretical_gflops == pytest.approx(2 * 8 * 2 * 2.24578)
