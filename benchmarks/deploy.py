@@ -95,7 +95,9 @@ def main() -> int:
         f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip
     print(f"# {args.model}: {macs / 1e6:.1f}M multiply-adds; peak {theory}; sgemm {peak.sgemm_gflops:.0f} GFLOP/s "
           f"-> compute floor {peak.floor_ms(macs):.2f} ms per image (at the higher of the two)")  # fmt: skip
-    print("| runtime | batch | torchvision ms | ours ms | speed-up | per-round speed-up | ours / floor | max abs logit diff |")
+    print(
+        "| runtime | batch | torchvision ms | ours ms | speed-up | per-round speed-up | ours / floor | max abs logit diff |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,9 +111,13 @@ def main() -> int:
             pairs: dict[str, tuple[Predict, Predict]] = {
                 "eager": (torch_predict(theirs), torch_predict(ours.fuse())),
                 "onnxruntime": (theirs_ort, ours_ort),
-                **({} if batch < args.threads else {  # the same runtime without splitting the batch (see Predictor)
-                    "onnxruntime, ours on one session": (theirs_ort, ours_one),
-                }),
+                **(
+                    {}
+                    if batch < args.threads
+                    else {  # the same runtime without splitting the batch (see Predictor)
+                        "onnxruntime, ours on one session": (theirs_ort, ours_one),
+                    }
+                ),
                 "onnxruntime (torchvision via TorchScript export)": (
                     torchvision_onnx(theirs, x, Path(tmp) / f"tvts{batch}.onnx", args.threads, dynamo=False),
                     ours_ort,

@@ -48,7 +48,10 @@ def main() -> int:
         calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=shape)
         int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", calibration, input_size=shape)
-        runs = {"float32": Predictor(fp32.path, threads=args.threads), "int8": Predictor(int8.path, threads=args.threads)}
+        runs = {
+            "float32": Predictor(fp32.path, threads=args.threads),
+            "int8": Predictor(int8.path, threads=args.threads),
+        }
         sizes = {k: Path(p.source).stat().st_size for k, p in runs.items()}
         top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
         torch_top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"], 500), 10).top1

@@ -89,7 +89,9 @@ def main() -> int:
                 for r in range(args.rounds):
                     for k in order[r % len(order) :] + order[: r % len(order)]:
                         time.sleep(args.pause)
-                        times[k].append(measure(lambda k=k: runs[k](xn), min_time_s=args.seconds, min_iters=5).median_ms)
+                        times[k].append(
+                            measure(lambda k=k: runs[k](xn), min_time_s=args.seconds, min_iters=5).median_ms
+                        )
                 base = times["torchvision export"]
                 for k, ts in times.items():
                     ratio = statistics.median(b / t for b, t in zip(base, ts))

@@ -127,15 +127,27 @@ def main() -> int:
     )  # fmt: skip
     plot_speed_vs_flops([r for r in many.results if r.runtime == "onnxruntime"], out / "speed_vs_flops.png")
     rows = [
-        (r.model, r.runtime, human(r.flops), human(r.mac), f"{r.latency_ms_median:.2f}", f"{r.images_per_s:.0f}",
-         f"{r.gmac_per_s:.1f}")  # fmt: skip
+        (
+            r.model,
+            r.runtime,
+            human(r.flops),
+            human(r.mac),
+            f"{r.latency_ms_median:.2f}",
+            f"{r.images_per_s:.0f}",
+            f"{r.gmac_per_s:.1f}",
+        )  # fmt: skip
         for r in sorted(many.results, key=lambda r: (r.runtime, r.flops))
     ]
     ort = [r for r in many.results if r.runtime == "onnxruntime"]
     corr = statistics.correlation([r.flops for r in ort], [r.latency_ms_median for r in ort])
     md += ["## Speed vs FLOPs (batch 1, 224x224)", ""]
     md += [markdown_table(("model", "runtime", "FLOPs", "MAC", "ms", "img/s", "GMAC/s"), rows)]
-    md += [f"Correlation of latency with FLOPs in ONNX Runtime: r = {corr:.2f}.", "", "![speed](speed_vs_flops.png)", ""]
+    md += [
+        f"Correlation of latency with FLOPs in ONNX Runtime: r = {corr:.2f}.",
+        "",
+        "![speed](speed_vs_flops.png)",
+        "",
+    ]
 
     atomic_write(out / "report.md", lambda tmp: tmp.write_text("\n".join(md), encoding="utf-8"))
     log(f"wrote {out / 'report.md'}")

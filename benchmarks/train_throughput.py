@@ -58,6 +58,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+
     def ours() -> nn.Module:
         return shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10, in_chans=1, small_input=True)
 
@@ -67,7 +68,8 @@ def main() -> int:
         settings[" (channels-last, bf16)"] = (True, True)
     steps = {
         f"{who}{setting}": step_fn(make(), args.batch, *flags)
-        for setting, flags in settings.items() for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
+        for setting, flags in settings.items()
+        for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
     }
     medians: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(args.rounds):  # interleaved, so drifts of the machine hit all alike
@@ -77,7 +79,9 @@ def main() -> int:
     print(f"# training throughput, batch {args.batch}, 28x28x1, {args.threads} threads, {m['cpu']}, torch {m['torch']}")
     ips = {k: args.batch * 1e3 / statistics.median(v) for k, v in medians.items()}
     for name, value in ips.items():
-        print(f"{name:34s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})")
+        print(
+            f"{name:34s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})"
+        )
     ratios = ", ".join(f"{ips['ours' + k] / ips['torchvision' + k]:.3f}{k or ' (NCHW)'}" for k in settings)
     best = max(v for k, v in ips.items() if k.startswith("ours"))
     theirs_best = max(v for k, v in ips.items() if k.startswith("torchvision"))

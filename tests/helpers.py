@@ -39,3 +39,13 @@ def randomise_bn(model: torch.nn.Module) -> torch.nn.Module:
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
     return model
+
+
+def meta_report(model_or_name: "str | torch.nn.Module", size: int = 224, **kw: object):
+    """The analyser's report of a registered model (built on the ``meta`` device: shapes only) or a model."""
+    from shufflenet import analyze, create_model
+
+    if isinstance(model_or_name, str):
+        with torch.device("meta"):
+            model_or_name = create_model(model_or_name, **kw)
+    return analyze(model_or_name, (1, 3, size, size))

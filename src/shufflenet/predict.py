@@ -15,8 +15,16 @@ from shufflenet.data.images import preprocess
 from shufflenet.export.predictor import Predictor
 from shufflenet.models import create_model, load_pretrained
 
-__all__ = ["RUNTIMES", "RUNTIME_ALIASES", "is_trained_ref", "load", "load_for_prediction", "load_predictor", "load_trained",
-           "predict_files"]
+__all__ = [
+    "RUNTIMES",
+    "RUNTIME_ALIASES",
+    "is_trained_ref",
+    "load",
+    "load_for_prediction",
+    "load_predictor",
+    "load_trained",
+    "predict_files",
+]
 
 #: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
 #: Runtime (the runtimes of ``shufflenet bench`` of the same names).
@@ -90,7 +98,9 @@ def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
     return load_trained(ref, use_ema=use_ema)
 
 
-def load_predictor(ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True) -> Predictor:
+def load_predictor(
+    ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True
+) -> Predictor:
     """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx`` file.
 
     ``runtime="onnxruntime-shufflenet"`` exports a checkpoint to a verified ONNX graph first

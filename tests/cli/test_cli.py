@@ -12,7 +12,12 @@ from shufflenet.cli.main import main
 def test_models_lists_registry_with_paper_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "shufflenet_v2_x*", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["model"] for r in rows] == ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
+    assert [r["model"] for r in rows] == [
+        "shufflenet_v2_x0_5",
+        "shufflenet_v2_x1_0",
+        "shufflenet_v2_x1_5",
+        "shufflenet_v2_x2_0",
+    ]
     assert rows[1]["paper_flops"] == 146e6 and abs(rows[1]["flops"] - 146e6) < 0.02 * 146e6
 
 
@@ -26,7 +31,22 @@ def test_models_formats(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_profile_json_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["profile", "shufflenet_v2_x0_5", "--input-size", "28", "--in-chans", "1", "--small-input", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "profile",
+                "shufflenet_v2_x0_5",
+                "--input-size",
+                "28",
+                "--in-chans",
+                "1",
+                "--small-input",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["input_size"] == [1, 1, 28, 28] and data["flops"] > 0 and "data_movement" in data["by_type"]
     assert main(["profile", "shufflenet_v1_g3_x0_5", "--format", "csv"]) == 0
@@ -52,7 +72,10 @@ def test_bad_input_is_one_line_and_nonzero(argv: list[str], message: str, capsys
 
 def test_console_script_has_no_traceback() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "shufflenet.cli.main", "profile", "nope_model"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "shufflenet.cli.main", "profile", "nope_model"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.strip().startswith("error: unknown model")

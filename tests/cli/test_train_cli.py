@@ -27,7 +27,9 @@ def _png(path: Path) -> Path:
     return path
 
 
-def test_train_eval_predict_ship(trained: Path, fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_eval_predict_ship(
+    trained: Path, fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
     assert main(["eval", str(trained), "--data-dir", str(fake_fmnist), "--format", "json",
                  "--confusion", str(tmp_path / "cm.png")]) == 0  # fmt: skip
@@ -82,7 +84,12 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
     assert main(argv) == 0
     cfg = load_checkpoint(out / "last.pt")["config"]
     assert (cfg["epochs"], cfg["lr"], cfg["hflip"]) == (1, 0.5, False)  # given on the command line
-    assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (64, 0.999, True, 5)  # recipe
+    assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (
+        64,
+        0.999,
+        True,
+        5,
+    )  # recipe
     assert cfg["momentum"] == 0.9 and cfg["nesterov"] is True  # neither: TrainConfig's defaults
 
 
@@ -118,7 +125,10 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["train", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "dataset-fashion-mnist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
-    assert main(["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["train", "--dataset", "imagefolder", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "holds no images" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")
@@ -148,12 +158,30 @@ def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     assert top1 == pytest.approx(record["history"][-1]["test_top1"], abs=1e-4)
 
 
-def test_export_int8_then_eval_and_predict_the_onnx_files(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_int8_then_eval_and_predict_the_onnx_files(
+    fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Shipped weights -> float and int8 ONNX (calibrated on Fashion-MNIST-format images) -> eval and predict."""
     ref = "shufflenet_v2_x0_5:fashion-mnist"
     fp32, int8 = tmp_path / "f.onnx", tmp_path / "q.onnx"
     assert main(["export", ref, "-o", str(fp32)]) == 0
-    assert main(["export", ref, "--format", "onnx-int8", "--data-dir", str(fake_fmnist), "--calib-images", "64", "-o", str(int8)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                ref,
+                "--format",
+                "onnx-int8",
+                "--data-dir",
+                str(fake_fmnist),
+                "--calib-images",
+                "64",
+                "-o",
+                str(int8),
+            ]
+        )
+        == 0
+    )
     assert "same top-1 on" in capsys.readouterr().out
     tops = []
     for source in (ref, str(fp32), str(int8)):
@@ -161,7 +189,10 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(fake_fmnist: Path, tmp
         tops.append(json.loads(capsys.readouterr().out)["top1"])
     assert tops[0] == pytest.approx(tops[1], abs=1e-9)  # float ONNX: the same predictions as PyTorch
     assert main(["predict", str(int8), str(_png(tmp_path / "x.png")), "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["top"][0][0] in create_model(ref.split(":")[0], pretrained="fashion-mnist").pretrained_cfg["class_names"]
+    assert (
+        json.loads(capsys.readouterr().out)[0]["top"][0][0]
+        in create_model(ref.split(":")[0], pretrained="fashion-mnist").pretrained_cfg["class_names"]
+    )
     assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime-shufflenet"]) == 0
     with pytest.warns(FutureWarning, match="now called 'onnxruntime-shufflenet'"):  # the old name, for one release
         assert main(["predict", ref, str(tmp_path / "x.png"), "--runtime", "onnxruntime"]) == 0

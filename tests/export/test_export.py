@@ -270,7 +270,12 @@ def test_fuse_is_the_same_network(name: str) -> None:
 
 def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:
     model = _lively("shufflenet_v2_x0_5")
-    model.pretrained_cfg = {"mean": [0.5] * 3, "std": [0.25] * 3, "input_size": [3, 32, 32], "class_names": list("abcdefghij")}
+    model.pretrained_cfg = {
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "input_size": [3, 32, 32],
+        "class_names": list("abcdefghij"),
+    }
     export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
     assert Predictor(tmp_path / "m.onnx").pretrained_cfg == model.pretrained_cfg
     assert Predictor(model).pretrained_cfg == model.pretrained_cfg

@@ -69,7 +69,8 @@ def test_reference_models_refuse_small_input(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0", "mobilenet_v2_x1_0", "squeezenet1_1", "skeleton_vgg", "resnet18"]
+    "name",
+    ["shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0", "mobilenet_v2_x1_0", "squeezenet1_1", "skeleton_vgg", "resnet18"],
 )
 def test_common_face(name: str) -> None:
     model = shufflenet.create_model(name, num_classes=7, in_chans=2).eval()

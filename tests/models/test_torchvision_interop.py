@@ -12,9 +12,10 @@ def test_same_logits_as_torchvision(width: str) -> None:
     tv = getattr(torchvision.models, f"shufflenet_v2_x{width}")().eval()
     randomise_bn(tv)
     ours = shufflenet.from_torchvision(tv).eval()
-    assert isinstance(ours, ShuffleNetV2) and ours.stage_widths == shufflenet.create_model(
-        f"shufflenet_v2_x{width}"
-    ).stage_widths
+    assert (
+        isinstance(ours, ShuffleNetV2)
+        and ours.stage_widths == shufflenet.create_model(f"shufflenet_v2_x{width}").stage_widths
+    )
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), tv(x), rtol=0, atol=1e-5)
@@ -30,7 +31,8 @@ def test_state_dict_with_other_classes_and_channels_and_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tv_name", "ours"), [("mobilenet_v2", "MobileNetV2"), ("squeezenet1_0", "SqueezeNet"), ("squeezenet1_1", "SqueezeNet")]
+    ("tv_name", "ours"),
+    [("mobilenet_v2", "MobileNetV2"), ("squeezenet1_0", "SqueezeNet"), ("squeezenet1_1", "SqueezeNet")],
 )
 def test_mobilenet_v2_and_squeezenet_same_logits(tv_name: str, ours: str) -> None:
     tv = getattr(torchvision.models, tv_name)().eval()

@@ -8,7 +8,9 @@ from shufflenet.train.ablate import AblationResult, run_ablation
 
 
 def test_shuffle_ablation_trains_both_variants(fake_fmnist: Path, tmp_path: Path) -> None:
-    base = TrainConfig(data_dir=str(fake_fmnist), epochs=1, batch_size=64, threads=1, crop_padding=0, out_dir=str(tmp_path))
+    base = TrainConfig(
+        data_dir=str(fake_fmnist), epochs=1, batch_size=64, threads=1, crop_padding=0, out_dir=str(tmp_path)
+    )
     result = run_ablation("shuffle", base, width=0.25, groups=(3,))
     assert set(result.errors) == {(3, False), (3, True)}
     assert all(0 <= e <= 100 for e in result.errors.values())

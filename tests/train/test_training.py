@@ -95,7 +95,9 @@ def test_bfloat16_mixed_precision_trains_float32_weights(
         TrainConfig(precision="fp8")
 
 
-def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shufflenet.train.loop as loop
 
     monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
@@ -177,7 +179,9 @@ def test_bad_checkpoints(tmp_path: Path, fake_fmnist: Path) -> None:
     with pytest.raises(ValueError, match="checkpoint for shufflenet_v2_x1_0 does not fit"):
         model_from_checkpoint(state)
     with pytest.raises(ValueError, match="is a checkpoint for shufflenet_v2_x0_5, not mobilenet_v2_x0_5"):
-        train(_cfg(fake_fmnist, tmp_path / "other", model="mobilenet_v2_x0_5"), resume=str(tmp_path / "run" / "last.pt"))
+        train(
+            _cfg(fake_fmnist, tmp_path / "other", model="mobilenet_v2_x0_5"), resume=str(tmp_path / "run" / "last.pt")
+        )
 
 
 @pytest.mark.slow
@@ -231,3 +235,38 @@ def test_flip_tta_scores_the_mean_probabilities_of_an_image_and_its_mirror() -> 
     assert plain.top1 == 0.0 and tta.top1 == 1.0  # p(1) = 0.27 alone, (0.27 + 0.95) / 2 = 0.61 with the mirror
     p1 = (torch.tensor([1.0, 0.0]).softmax(0)[1] + torch.tensor([0.0, 3.0]).softmax(0)[1]) / 2
     assert tta.loss == pytest.approx(-p1.log().item(), rel=1e-6)
+
+
+def test_ddp_is_freed_before_the_process_group_is_destroyed(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DDP's module sits in a reference cycle; if the process group is destroyed while it lives, its teardown
+    is left to interpreter exit, where a gloo thread still holding a tensor aborts the process (SIGABRT)."""
+    import gc
+    import os
+
+    import torch.distributed as dist
+
+    from shufflenet.train import loop
+    from shufflenet.train.distributed import DistEnv
+
+    def one_process_group(device: str) -> DistEnv:  # a real gloo group of one process; DDP wraps the model
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29400 + os.getpid() % 500))
+        dist.init_process_group("gloo", rank=0, world_size=1)
+        return DistEnv(rank=0, world_size=2, local_rank=0, device=torch.device("cpu"))
+
+    alive_at_destroy: list[bool] = []
+    destroy = dist.destroy_process_group
+
+    def checked_destroy() -> None:
+        alive_at_destroy.append(any(isinstance(o, torch.nn.parallel.DistributedDataParallel) for o in gc.get_objects()))
+        destroy()
+
+    monkeypatch.setattr(loop, "setup_distributed", one_process_group)
+    monkeypatch.setattr(dist, "destroy_process_group", checked_destroy)
+    gc.disable()  # only the loop's own collection may free the cycle
+    try:
+        loop.train(_cfg(fake_fmnist, tmp_path / "run", epochs=1, train_subset=128))
+    finally:
+        gc.enable()
+    assert alive_at_destroy == [False] and not dist.is_initialized()

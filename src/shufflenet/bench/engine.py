@@ -160,13 +160,25 @@ def benchmark_many(
                     stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
                     results.append(
                         BenchResult(
-                            model=name, runtime=spec.name, batch=b, input_size=input_size, in_chans=in_chans,
-                            threads=used_threads, device=str(dev), dtype=dtype,
-                            latency_ms_median=stats.median_ms, latency_ms_p10=stats.p10_ms,
-                            latency_ms_p90=stats.p90_ms, latency_ms_min=stats.min_ms,
-                            iterations=stats.iterations, truncated=stats.truncated,
+                            model=name,
+                            runtime=spec.name,
+                            batch=b,
+                            input_size=input_size,
+                            in_chans=in_chans,
+                            threads=used_threads,
+                            device=str(dev),
+                            dtype=dtype,
+                            latency_ms_median=stats.median_ms,
+                            latency_ms_p10=stats.p10_ms,
+                            latency_ms_p90=stats.p90_ms,
+                            latency_ms_min=stats.min_ms,
+                            iterations=stats.iterations,
+                            truncated=stats.truncated,
                             images_per_s=b * 1e3 / stats.median_ms,
-                            flops=report.flops, params=report.params, mac=report.mac, machine=machine_info(),
+                            flops=report.flops,
+                            params=report.params,
+                            mac=report.mac,
+                            machine=machine_info(),
                         )  # fmt: skip
                     )
     return BenchSuite(results, skipped)

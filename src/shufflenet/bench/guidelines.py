@@ -190,9 +190,14 @@ class GuidelineResult:
             "experiment": exp.name,
             "title": exp.title,
             "rows": [
-                {"variant": v.label, exp.scale_label: s, "flops": self.flops[(v.label, s)],
-                 "mac": self.mac[(v.label, s)], "images_per_s": self.images_per_s[(v.label, s)],
-                 "paper_gpu_batches_per_s": v.paper_gpu if s == exp.scales[0] else None}  # fmt: skip
+                {
+                    "variant": v.label,
+                    exp.scale_label: s,
+                    "flops": self.flops[(v.label, s)],
+                    "mac": self.mac[(v.label, s)],
+                    "images_per_s": self.images_per_s[(v.label, s)],
+                    "paper_gpu_batches_per_s": v.paper_gpu if s == exp.scales[0] else None,
+                }  # fmt: skip
                 for v in exp.variants
                 for s in self.scales
             ],

@@ -34,7 +34,9 @@ def plot_guideline(result: GuidelineResult, path: str | os.PathLike[str]) -> Pat
     n = len(exp.variants)
     width = 0.8 / n
     for i, v in enumerate(exp.variants):
-        rel = [result.images_per_s[(v.label, s)] / result.images_per_s[(exp.variants[0].label, s)] for s in result.scales]
+        rel = [
+            result.images_per_s[(v.label, s)] / result.images_per_s[(exp.variants[0].label, s)] for s in result.scales
+        ]
         ax.bar([j + i * width for j in range(len(result.scales))], rel, width, label=v.label)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(result.scales))])
     ax.set_xticklabels([f"{exp.scale_label}={s}" if exp.scale_label == "c" else f"x{s}" for s in result.scales])
@@ -92,7 +94,7 @@ def plot_confusion(confusion: torch.Tensor, class_names: Sequence[str], path: st
     ax.set_yticks(range(n), class_names, fontsize=7)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=6,
+            ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=6,
                     color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -21,6 +22,7 @@ from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime,
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.cli import stderr_console
+from shufflenet.cli.render import FORMATS, render
 from shufflenet.cli.train_cmds import add_train_commands
 from shufflenet.complexity import analyze, human
 from shufflenet.export.graph import LAYOUTS, TARGETS
@@ -29,12 +31,10 @@ from shufflenet.models.zoo import SUMMARY_HEADERS, summarize_models
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import atomic_write
 from shufflenet.utils.optional import MissingExtra
-from shufflenet.utils.tables import csv_table, markdown_table, rich_table
+from shufflenet.utils.tables import csv_table
 from shufflenet.version import __version__
 
-FORMATS = ("table", "md", "json", "csv")
 EXIT_USAGE = 2
-#: ``shufflenet export --layout``: the plain V2 layout as :func:`~shufflenet.export.export_onnx` arguments
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
 _OLD_LAYOUTS = {"auto": "paired"}
@@ -67,16 +67,9 @@ def _input_size(args: argparse.Namespace) -> tuple[int, int, int, int]:
 
 def _print_summaries(names: list[str], args: argparse.Namespace, console: Console, title: str) -> None:
     summaries = summarize_models(names, _input_size(args), small_input=args.small_input)
-    exact = args.format in ("json", "csv")
-    rows = [s.as_row(exact=exact) for s in summaries]
-    if args.format == "json":
-        console.print_json(json.dumps([dict(zip(SUMMARY_HEADERS, r)) for r in rows]))
-    elif args.format == "csv":
-        console.out(csv_table(SUMMARY_HEADERS, rows), end="")
-    elif args.format == "md":
-        console.out(markdown_table(SUMMARY_HEADERS, rows), end="")
-    else:
-        console.print(rich_table(SUMMARY_HEADERS, rows, title=title))
+    rows = [s.as_row() for s in summaries]
+    records = [dict(zip(SUMMARY_HEADERS, s.as_row(exact=True))) for s in summaries]
+    render(console, args.format, SUMMARY_HEADERS, rows, title=title, records=records)
 
 
 def _cmd_models(args: argparse.Namespace, console: Console) -> int:
@@ -147,9 +140,18 @@ BENCH_HEADERS = (
 def _bench_rows(results: list[BenchResult]) -> list[tuple]:
     return [
         (
-            r.model, r.runtime, r.batch, r.threads, human(r.flops), human(r.params), human(r.mac),
-            f"{r.latency_ms_median:.2f}", f"{r.latency_ms_p10:.2f}", f"{r.latency_ms_p90:.2f}",
-            f"{r.images_per_s:.1f}", f"{r.gmac_per_s:.1f}",
+            r.model,
+            r.runtime,
+            r.batch,
+            r.threads,
+            human(r.flops),
+            human(r.params),
+            human(r.mac),
+            f"{r.latency_ms_median:.2f}",
+            f"{r.latency_ms_p10:.2f}",
+            f"{r.latency_ms_p90:.2f}",
+            f"{r.images_per_s:.1f}",
+            f"{r.gmac_per_s:.1f}",
         )  # fmt: skip
         for r in results
     ]
@@ -179,19 +181,13 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
     records = [r.to_dict() for r in suite.results]
-    flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
-    as_csv = csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat])
     if args.output:
+        flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
+        as_csv = csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat])
         _write_output(args.output, json.dumps(records, indent=2) if args.output.endswith(".json") else as_csv)
-    if args.format == "json":
-        console.out(json.dumps(records, indent=2))
-    elif args.format == "csv":
-        console.out(as_csv, end="")
-    elif args.format == "md":
-        console.out(markdown_table(BENCH_HEADERS, _bench_rows(suite.results)), end="")
-    else:
-        m = machine_info()
-        console.print(rich_table(BENCH_HEADERS, _bench_rows(suite.results), title=f"{m['cpu']} ({m['cores']} cores)"))
+    m = machine_info()
+    render(console, args.format, BENCH_HEADERS, _bench_rows(suite.results), records=records,
+           title=f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
     if args.plot and suite.results:
         from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
 
@@ -218,10 +214,8 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
         rows = [(g, *(f"{b.ms.get(g, 0.0):.2f} ms ({100 * b.shares()[g]:.0f}%)" for b in parts)) for g in GROUPS]
         rows.append(("total", *(f"{b.total_ms:.2f} ms" for b in parts)))
         headers = ("operator class", *(b.runtime for b in parts))
-        if args.format == "md":
-            console.out(f"### {name}\n\n" + markdown_table(headers, rows))
-        else:
-            console.print(rich_table(headers, rows, title=f"{name}: time per forward pass (batch {args.batch[0]})"))
+        title = f"{name}: time per forward pass (batch {args.batch[0]})"
+        render(console, args.format, headers, rows, title=title, before=f"### {title}" if args.format == "md" else "")
     from shufflenet.bench.plots import plot_breakdown  # matplotlib: only when plotting
 
     path = args.plot or "shufflenet-breakdown.png"
@@ -254,7 +248,10 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
             (
                 v.label,
                 "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
-                *(f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}" for s in result.scales),
+                *(
+                    f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}"
+                    for s in result.scales
+                ),
             )
             for v in exp.variants
         ]
@@ -263,12 +260,9 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
             + ", ".join(f"{exp.scale_label}={s} {result.verdict(f, sl, s)}" for s in result.scales)
             for f, sl in exp.claims
         ]
-        if args.format == "md":
-            console.out(f"### {exp.name}: {exp.title}\n\n" + markdown_table(headers, rows) + "\n" + "\n".join(f"- {c}" for c in claims) + "\n")
-        else:
-            console.print(rich_table(headers, rows, title=f"{exp.name}: {exp.title}"))
-            for c in claims:
-                console.print(f"  {c}", highlight=False)
+        title = f"{exp.name}: {exp.title}"
+        render(console, args.format, headers, rows, title=title, after=claims,
+               before=f"### {title}" if args.format == "md" else "")  # fmt: skip
     if args.format == "json":
         console.out(json.dumps(out, indent=2))
     return 0
@@ -282,7 +276,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     ref = args.model
     if is_trained_ref(ref):
         model = load_trained(ref)
-        chans, size = model.pretrained_cfg["input_size"][0], model.pretrained_cfg["input_size"][1]
+        trained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
+        chans, size = int(trained_cfg["input_size"][0]), int(trained_cfg["input_size"][1])
         name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
     else:
         chans, size, name = args.in_chans, args.input_size, ref
@@ -343,12 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
-    p.add_argument("--time-budget", type=_duration, default=None, metavar="DURATION",
-                   help="stop starting new points after this long (90s, 5m; a bare number is the old spelling: seconds)")
+    p.add_argument(
+        "--time-budget",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="stop starting new points after this long (90s, 5m; a bare number is the old spelling: seconds)",
+    )
     p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
                    "(--output is the old spelling)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
-    p.add_argument("--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)")
+    p.add_argument(
+        "--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)"
+    )
     add_shape_args(p, batch=False)
     p.set_defaults(func=_cmd_bench)
 
@@ -357,9 +359,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per point (default 0.5)")
-    p.add_argument("--out", "-o", "--plot-dir", dest="plot_dir",
-                   help="write guideline_G*.png bar charts to this directory (--plot-dir is the old spelling)")
-    p.add_argument("--format", choices=("table", "md", "json"), default="table")
+    p.add_argument(
+        "--out",
+        "-o",
+        "--plot-dir",
+        dest="plot_dir",
+        help="write guideline_G*.png bar charts to this directory (--plot-dir is the old spelling)",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_guidelines)
 
     p = sub.add_parser("compare", help="side-by-side params, FLOPs and MAC of several models")
@@ -374,20 +381,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_profile)
     p = sub.add_parser("export", help="export a model or checkpoint to ONNX, verified in ONNX Runtime")
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
-    p.add_argument("--format", choices=("onnx", "onnx-int8"), default="onnx",
-                   help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)")
+    p.add_argument(
+        "--format",
+        choices=("onnx", "onnx-int8"),
+        default="onnx",
+        help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)",
+    )
     p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--in-chans", type=int, default=3)
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
-    p.add_argument("--target", choices=tuple(TARGETS), default="portable",
-                   help="CPU class the V2 graph's channels are padded for: portable (default: runs blocked on AVX2 "
-                        "and AVX-512 alike; the same file whatever host writes it), avx512, avx2 (less padding)")
-    p.add_argument("--layout", choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"), default="paired",
-                   help="plain V2 units: paired (default; one Concat + Split per unit) or pieces (no copies, more "
-                        "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)")
+    p.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="portable",
+        help="CPU class the V2 graph's channels are padded for: portable (default: runs blocked on AVX2 "
+        "and AVX-512 alike; the same file whatever host writes it), avx512, avx2 (less padding)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
+        default="paired",
+        help="plain V2 units: paired (default; one Concat + Split per unit) or pieces (no copies, more "
+        "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)",
+    )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
     p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")

@@ -6,19 +6,21 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from shufflenet.cli import stderr_console
+from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
-from shufflenet.utils.tables import markdown_table, rich_table
 
 __all__ = ["add_train_commands"]
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import recipe, resume_training, train
+
     err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))  # bad flags fail before the bar
@@ -39,7 +41,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                 scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
                 bar.console.print(
                     f"epoch {e['epoch']} ({e['train_size']}px): train loss {e['train_loss']:.4f} acc {100 * e['train_acc']:.2f}%  "
-                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s", highlight=False
+                    f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s",
+                    highlight=False,
                 )
 
         try:
@@ -50,7 +53,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             return 130
     if not quiet:
         val = next(k for k in result.last if k.endswith("_top1"))
-        console.print(f"done: {val} {100 * result.last[val]:.2f}% (best {100 * result.best_top1:.2f}%); "
+        console.print(f"done: {val} {100 * cast(float, result.last[val]):.2f}% (best {100 * result.best_top1:.2f}%); "
                       f"checkpoints in {result.out_dir}", highlight=False)  # fmt: skip
     return 0
 
@@ -72,15 +75,9 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
                "top1": result.top1, "top5": result.top5, "loss": result.loss,
                "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
-    if args.format == "json":
-        console.out(json.dumps(summary, indent=2))
-    elif args.format == "md":
-        console.out(f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} images{how}\n\n")
-        console.out(markdown_table(("class", "accuracy %"), rows))
-    else:
-        console.print(rich_table(("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy"))
-        scores = f"top-1 {100 * result.top1:.2f}%  top-5 {100 * result.top5:.2f}%"
-        console.print(f"{scores}  on {result.count} test images{how}", highlight=False)
+    scores = f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} test images{how}"
+    render(console, args.format, ("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy",
+           records=summary, before=scores)  # fmt: skip
     if args.confusion:
         from shufflenet.bench.plots import plot_confusion
 
@@ -98,11 +95,9 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
     results = predict_files(predictor, paths, topk=args.topk)
-    if args.format == "json":
-        console.out(json.dumps([{"image": str(p), "top": top} for p, top in zip(paths, results)], indent=2))
-    else:
-        rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in zip(paths, results)]
-        console.print(rich_table(("image", f"top-{args.topk}"), rows))
+    rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in zip(paths, results)]
+    records = [{"image": str(p), "top": top} for p, top in zip(paths, results)]
+    render(console, args.format, ("image", f"top-{args.topk}"), rows, records=records)
     return 0
 
 
@@ -125,10 +120,7 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
         )  # fmt: skip
     headers, rows = result.rows()
     title = f"Fashion-MNIST test error, {args.epochs} epoch(s) (paper: ImageNet top-1 error)"
-    if args.format == "md":
-        console.out(markdown_table(headers, rows))
-    else:
-        console.print(rich_table(headers, rows, title=title))
+    render(console, args.format, headers, rows, title=title)
     return 0
 
 
@@ -186,13 +178,17 @@ def _minutes(text: str) -> float:
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
     from shufflenet.predict import RUNTIME_ALIASES, RUNTIMES
 
-    p.add_argument("--runtime", choices=(*RUNTIMES, *RUNTIME_ALIASES), default=RUNTIMES[0],
-                   help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
-                        "Runtime (.onnx files always run there); torch and onnxruntime are the old names")
+    p.add_argument(
+        "--runtime",
+        choices=(*RUNTIMES, *RUNTIME_ALIASES),
+        default=RUNTIMES[0],
+        help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
+        "Runtime (.onnx files always run there); torch and onnxruntime are the old names",
+    )
     p.add_argument("--threads", type=int, help="intra-op threads (default: the runtime's)")
 
 
-def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_train_commands(sub: argparse._SubParsersAction) -> None:
     from shufflenet.train.config import PRECISIONS, RECIPES, TrainConfig
 
     d = TrainConfig()  # the paper recipe: the defaults quoted in the help
@@ -200,12 +196,16 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     # flags that are not given stay out of the namespace, so that --recipe fills them in
     p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)",
                        argument_default=argparse.SUPPRESS)  # fmt: skip
-    p.add_argument("--recipe", default="paper", choices=tuple(RECIPES),
-                   help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe) or "
-                        f"'fashion-mnist' (the shipped V2 1.5x run: {RECIPES['fashion-mnist']['epochs']} epochs, channels-last, bfloat16, "
-                        "EMA, label smoothing ...)")
+    p.add_argument(
+        "--recipe",
+        default="paper",
+        choices=tuple(RECIPES),
+        help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe) or "
+        f"'fashion-mnist' (the shipped V2 1.5x run: {RECIPES['fashion-mnist']['epochs']} epochs, channels-last, bfloat16, "
+        "EMA, label smoothing ...)",
+    )
     p.add_argument("--model", help=f"default {d.model}")
-    p.add_argument("--model-options", help='JSON of model options, e.g. \'{"se": true}\'')
+    p.add_argument("--model-options", help="JSON of model options, e.g. '{\"se\": true}'")
     p.add_argument("--dataset", choices=("fashion-mnist", "imagefolder"), help=f"default {d.dataset}")
     p.add_argument("--data-dir", help="dataset root (default /usr/share/datasets/fashion-mnist)")
     p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
@@ -214,10 +214,13 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
-    p.add_argument("--time-budget", metavar="DURATION",
-                   help="train for this long (88m, 1.5h, 5280s; evaluations included) instead of --epochs: the lr "
-                        "decays to 0 over the time, so the run fills it on any machine; not reproducible step "
-                        "for step (default: off)")
+    p.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="train for this long (88m, 1.5h, 5280s; evaluations included) instead of --epochs: the lr "
+        "decays to 0 over the time, so the run fills it on any machine; not reproducible step "
+        "for step (default: off)",
+    )
     p.add_argument("--batch-size", type=int, help=f"per process (paper recipe: {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"per 1024 images, scaled linearly (paper recipe: {d.lr})")
     p.add_argument("--momentum", type=float, help=f"default {d.momentum}")
@@ -232,19 +235,34 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--no-hflip", action="store_true")
     p.add_argument("--random-erasing", type=float, help="probability per image")
     p.add_argument("--cutmix", type=float, help="CutMix probability per batch (default 0 = off)")
-    p.add_argument("--min-train-size", type=int, metavar="PX",
-                   help="progressive resizing: train the first epochs on images shrunk to this side, growing to the "
-                        "native side (V2 1.5x steps at 20x20 take 0.55x the time of 28x28; default 0 = off)")
-    p.add_argument("--resize-ramp", type=float, metavar="FRACTION",
-                   help=f"fraction of the epochs by which progressive resizing reaches the native side (default {d.resize_ramp})")
+    p.add_argument(
+        "--min-train-size",
+        type=int,
+        metavar="PX",
+        help="progressive resizing: train the first epochs on images shrunk to this side, growing to the "
+        "native side (V2 1.5x steps at 20x20 take 0.55x the time of 28x28; default 0 = off)",
+    )
+    p.add_argument(
+        "--resize-ramp",
+        type=float,
+        metavar="FRACTION",
+        help=f"fraction of the epochs by which progressive resizing reaches the native side (default {d.resize_ramp})",
+    )
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
-    p.add_argument("--eval-every", type=int, metavar="N",
-                   help=f"score the validation set every N epochs and after the last (default {d.eval_every})")
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help=f"score the validation set every N epochs and after the last (default {d.eval_every})",
+    )
     p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help="bfloat16: mixed precision via autocast (V2 1.5x trains 1.3-1.6x faster on CPUs with "
-                        "AVX-512 BF16 or AMX); auto: bfloat16 where the device has it natively, else float32 "
-                        "(the fashion-mnist recipe's choice); default float32")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="bfloat16: mixed precision via autocast (V2 1.5x trains 1.3-1.6x faster on CPUs with "
+        "AVX-512 BF16 or AMX); auto: bfloat16 where the device has it natively, else float32 "
+        "(the fashion-mnist recipe's choice); default float32",
+    )
     p.add_argument("--threads", type=int)
     p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
     p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")
@@ -255,11 +273,14 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
     p.add_argument("--data-dir")
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average each image's class probabilities with its mirror image's")
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average each image's class probabilities with its mirror image's",
+    )
     add_runtime_args(p)
     p.add_argument("--confusion", help="write the confusion matrix as a PNG")
-    p.add_argument("--format", choices=("table", "md", "json"), default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("ablate", help="retrain the V1 paper's ablations: shuffle on/off or group count")
@@ -274,7 +295,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("--data-dir")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", default="runs/ablate")
-    p.add_argument("--format", choices=("table", "md"), default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("samples", help="write the first Fashion-MNIST test images as PNG files (to try predict)")
@@ -286,12 +307,24 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p = sub.add_parser("save-pretrained", help="turn a training checkpoint into shippable safetensors weights")
     p.add_argument("checkpoint")
     p.add_argument("--tag", default="fashion-mnist", help="the pretrained tag (default fashion-mnist)")
-    p.add_argument("--out", "-o", "--dir", dest="out", default=".",
-                   help="output directory (default: the current one; --dir is the old spelling)")
-    p.add_argument("--into-package", action="store_true",
-                   help="write into the installed package's pretrained/ folder instead (to ship the weights)")
-    p.add_argument("--half", action="store_true",
-                   help="store float16 weights (half the file; they load back as float32 — re-check the accuracy)")
+    p.add_argument(
+        "--out",
+        "-o",
+        "--dir",
+        dest="out",
+        default=".",
+        help="output directory (default: the current one; --dir is the old spelling)",
+    )
+    p.add_argument(
+        "--into-package",
+        action="store_true",
+        help="write into the installed package's pretrained/ folder instead (to ship the weights)",
+    )
+    p.add_argument(
+        "--half",
+        action="store_true",
+        help="store float16 weights (half the file; they load back as float32 — re-check the accuracy)",
+    )
     p.set_defaults(func=_cmd_ship)
 
     p = sub.add_parser("predict", help="top-k classes of images (files or folders)")
@@ -299,6 +332,5 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     p.add_argument("images", nargs="+")
     add_runtime_args(p)
     p.add_argument("--topk", type=int, default=3)
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_predict)
-

@@ -27,6 +27,8 @@ aten = torch.ops.aten
 _CONV_OPS = {aten.convolution.default, aten._convolution.default, aten.convolution_overrideable.default}
 _MATMUL_OPS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
 _FREE_OPS = {aten._unsafe_view.default, aten.detach.default, aten.lift_fresh.default, aten.alias.default}
+
+
 def _tensors(tree: object) -> list[Tensor]:
     return [t for t in tree_flatten(tree)[0] if isinstance(t, Tensor)]
 
@@ -65,7 +67,7 @@ class _Recorder(TorchDispatchMode):
         # A linear layer's weight arrives transposed: a view whose base is the parameter.
         return id(t) in self.param_ids or (t._base is not None and id(t._base) in self.param_ids)
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         inputs = _tensors((args, kwargs))

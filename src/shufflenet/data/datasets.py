@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -47,7 +48,9 @@ class TensorData:
     def subset(self, index: Tensor) -> TensorData:
         return TensorData(self.images[index], self.labels[index], self.classes)
 
-    def batches(self, mean: Sequence[float], std: Sequence[float], batch_size: int = 512) -> Iterator[tuple[Tensor, Tensor]]:
+    def batches(
+        self, mean: Sequence[float], std: Sequence[float], batch_size: int = 512
+    ) -> Iterator[tuple[Tensor, Tensor]]:
         """Normalised (images, labels) batches in order: the evaluation view of the set."""
         for i in range(0, len(self), batch_size):
             yield normalize(self.images[i : i + batch_size], mean, std), self.labels[i : i + batch_size]
@@ -74,9 +77,7 @@ def load_fashion_mnist(root: str | os.PathLike[str] = FASHION_MNIST_DIR, train: 
     image_file, label_file = (_find(root, stem) for stem in _FILES[train])
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(
-            f"{image_file} and {label_file} do not match: images {images.shape}, labels {labels.shape}"
-        )
+        raise ValueError(f"{image_file} and {label_file} do not match: images {images.shape}, labels {labels.shape}")
     if labels.max(initial=0) >= len(FASHION_MNIST_CLASSES):
         raise ValueError(f"{label_file} has label {labels.max()}, but Fashion-MNIST has 10 classes")
     return TensorData(
@@ -87,7 +88,7 @@ def load_fashion_mnist(root: str | os.PathLike[str] = FASHION_MNIST_DIR, train: 
 class ImageFolderData(Dataset):
     """Class folders of JPEG/PNG images (torchvision's ImageFolder) with clear errors."""
 
-    def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:
         from torchvision.datasets import ImageFolder
 
         root = Path(root)
@@ -107,17 +108,17 @@ class ImageFolderData(Dataset):
     def __len__(self) -> int:
         return len(self.folder.samples)
 
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+    def __getitem__(self, i: int) -> tuple[Any, int]:  # a tensor once transformed, else the PIL image
         from PIL import Image, UnidentifiedImageError
 
         path, label = self.folder.samples[i]
         try:
-            with Image.open(path) as img:
-                img = img.convert(self.mode)
+            with Image.open(path) as raw:
+                img = raw.convert(self.mode)
         except (UnidentifiedImageError, OSError) as exc:
             raise ValueError(f"cannot decode image {path}: {exc}") from None
         return (self.transform(img) if self.transform else img), label
 
 
-def load_image_folder(root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> ImageFolderData:  # type: ignore[no-untyped-def]
+def load_image_folder(root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> ImageFolderData:
     return ImageFolderData(root, transform, in_chans)

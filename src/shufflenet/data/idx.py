@@ -16,7 +16,14 @@ import numpy as np
 
 __all__ = ["read_idx"]
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -30,7 +37,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"{p} is not a readable gzip file ({exc}); it may be truncated or corrupt") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
         raise ValueError(f"{p} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
-    dtype, ndim = np.dtype(_DTYPES[raw[2]]), raw[3]
+    dtype, ndim = np.dtype(_DTYPES[raw[2]]), raw[3]  # type: ignore[call-overload]
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise ValueError(f"{p} is truncated: its header needs {header} bytes, the file has {len(raw)}")

@@ -40,8 +40,8 @@ def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict[str, Any]) -> 
     batch = []
     for p in paths:
         try:
-            with Image.open(p) as img:
-                img = img.convert("L" if chans == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            with Image.open(p) as raw:
+                img = raw.convert("L" if chans == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
         except FileNotFoundError:
             raise FileNotFoundError(f"image {str(p)!r} not found") from None
         except (UnidentifiedImageError, OSError) as exc:

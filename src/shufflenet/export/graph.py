@@ -45,6 +45,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -124,9 +125,7 @@ class _Writer:
         self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 
-    def node(
-        self, op: str, inputs: Sequence[str], n_out: int = 1, name: str | None = None, **attrs: object
-    ) -> list[str]:
+    def node(self, op: str, inputs: Sequence[str], n_out: int = 1, name: str | None = None, **attrs: Any) -> list[str]:
         outs = [self._name(op.lower()) for _ in range(n_out)]
         self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, name=name, **attrs))
         return outs
@@ -154,9 +153,9 @@ class _Writer:
         w = np.pad(w, ((0, out - w.shape[0]), (0, 0 if depthwise else extra_in), (0, 0), (0, 0)))
         b = np.pad(b, (0, out - b.shape[0]))
         groups = out if depthwise else conv.groups
-        (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding  # type: ignore[misc]
-        if conv.dilation != (1, 1) or conv.padding_mode != "zeros":
-            raise UnsupportedModel("only undilated, zero-padded convs are supported")
+        if conv.dilation != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise UnsupportedModel("only undilated convs with numeric zero padding are supported")
+        (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
         (y,) = self.node(
             "Conv", [x.name, self.const(w, "w"), self.const(b, "b")], kernel_shape=[kh, kw], strides=[sh, sw],
             pads=[ph, pw, ph, pw], group=groups,
@@ -175,15 +174,15 @@ class _Writer:
         return _Value(y, chs, x.hw)
 
     def conv_bn_act(
-        self, x: _Value, block: nn.Module, *, perm: np.ndarray | None = None, out_chs: int | None = None
+        self, x: _Value, block: Any, *, perm: np.ndarray | None = None, out_chs: int | None = None
     ) -> _Value:
         return self.conv(x, *_conv_of(block), perm=perm, out_chs=out_chs)
 
-    def pool(self, x: _Value, pool: nn.Module) -> _Value:
+    def pool(self, x: _Value, pool: Any) -> _Value:
         x = self.unpair(x)
         if isinstance(pool, nn.MaxPool2d):
             op, k, s, p = "MaxPool", pool.kernel_size, pool.stride, pool.padding
-            extra: dict[str, object] = {}
+            extra: dict[str, Any] = {}
         elif isinstance(pool, nn.AvgPool2d):
             op, k, s, p = "AveragePool", pool.kernel_size, pool.stride, pool.padding
             extra = {"count_include_pad": int(pool.count_include_pad)}
@@ -193,7 +192,7 @@ class _Writer:
             raise UnsupportedModel(f"pooling layer {type(pool).__name__} is not supported")
         if getattr(pool, "ceil_mode", False) or getattr(pool, "dilation", 1) not in (1, (1, 1)):
             raise UnsupportedModel("ceil_mode or dilated pooling is not supported")
-        k, s, p = (int(v) if isinstance(v, int) else int(v[0]) for v in (k, s, p))  # type: ignore[index]
+        k, s, p = (int(v) if isinstance(v, int) else int(v[0]) for v in (k, s, p))
         (y,) = self.node(op, [x.name], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, **extra)
         return _Value(y, x.chs, ((x.hw[0] + 2 * p - k) // s + 1, (x.hw[1] + 2 * p - k) // s + 1))
 
@@ -206,7 +205,7 @@ class _Writer:
             (y,) = self.node("ReduceMean", [x.name], axes=[2, 3], keepdims=int(keepdims))
         return _Value(y, x.chs, (1, 1))
 
-    def squeeze_excite(self, x: _Value, se: nn.Module) -> _Value:
+    def squeeze_excite(self, x: _Value, se: Any) -> _Value:
         """``x * sigmoid(expand(relu(reduce(mean(x)))))`` (:class:`SqueezeExcite`)."""
         if isinstance(se, nn.Identity):
             return x
@@ -259,7 +258,7 @@ class _Writer:
         return total
 
     def conv_sum(
-        self, pieces: Sequence[_Piece], block: nn.Module, rows: np.ndarray, *, offset: int = 0, align: int | None = None
+        self, pieces: Sequence[_Piece], block: Any, rows: np.ndarray, *, offset: int = 0, align: int | None = None
     ) -> _Piece:
         """Output channels ``rows`` (-1: a zero channel) of a 1x1 conv reading logical channels
         ``offset..offset+in`` held in ``pieces``, zero channels appended up to a multiple of ``align``."""
@@ -272,7 +271,7 @@ class _Writer:
         return _Piece(name, np.where(rows >= 0, np.arange(out), -1), pieces[0].hw)
 
     def emit(
-        self, pieces: Sequence[_Piece], block: nn.Module, positions: np.ndarray, chs: int, remaining: int
+        self, pieces: Sequence[_Piece], block: Any, positions: np.ndarray, chs: int, remaining: int
     ) -> list[_Piece]:
         """The 1x1 conv that ends a branch, whose output channel ``i`` becomes logical
         channel ``positions[i]`` of a stage tensor of ``chs`` channels: one piece per
@@ -295,7 +294,7 @@ class _Writer:
             out.append(_Piece(y.name, np.where(y.pos >= 0, positions[rows][np.maximum(y.pos, 0)], -1), y.hw))
         return out
 
-    def depthwise_pieces(self, pieces: Sequence[_Piece], block: nn.Module) -> list[_Piece]:
+    def depthwise_pieces(self, pieces: Sequence[_Piece], block: Any) -> list[_Piece]:
         """A depthwise conv works piece by piece (its weights re-indexed to each piece's channels)."""
         out = []
         for p in pieces:
@@ -303,16 +302,14 @@ class _Writer:
             out.append(_Piece(y.name, p.pos, y.hw))
         return out
 
-    def branch_mid(self, pieces: Sequence[_Piece], unit: nn.Module, offset: int) -> _Piece:
+    def branch_mid(self, pieces: Sequence[_Piece], unit: Any, offset: int) -> _Piece:
         """First 1x1 conv (a sum over pieces) and depthwise conv of a branch."""
         first, dw, _ = unit.branch
         mid = self.conv_sum(pieces, first, np.arange(_conv_of(first)[0].out_channels), offset=offset)
         y = self.conv_bn_act(_Value(mid.name, mid.chs, mid.hw), dw)
         return _Piece(y.name, mid.pos, y.hw)
 
-    def v2_unit_pieces(
-        self, pieces: list[_Piece], chs: int, unit: nn.Module, remaining: int
-    ) -> tuple[list[_Piece], int]:
+    def v2_unit_pieces(self, pieces: list[_Piece], chs: int, unit: Any, remaining: int) -> tuple[list[_Piece], int]:
         """A plain V2 unit on a stage tensor of ``chs`` channels held as ``pieces``;
         ``remaining`` units follow in the stage."""
         if unit.split:
@@ -333,7 +330,7 @@ class _Writer:
         return left + right, 2 * half
 
     # -- units ------------------------------------------------------------------
-    def v2_unit(self, x: _Value, unit: nn.Module) -> _Value:
+    def v2_unit(self, x: _Value, unit: Any) -> _Value:
         if unit.split:
             keep, x = self.split_halves(x)
         else:
@@ -357,7 +354,7 @@ class _Writer:
             raise UnsupportedModel("a V2 unit must keep as many channels as its branch makes")
         return self.pair(keep, x)
 
-    def v1_unit(self, x: _Value, unit: nn.Module) -> _Value:
+    def v1_unit(self, x: _Value, unit: Any) -> _Value:
         x = self.unpair(x)
         mid = self.conv_bn_act(x, unit.conv1)
         groups = getattr(unit.shuffle, "groups", 1)
@@ -414,7 +411,7 @@ def _piece_weights(piece: _Piece, w: np.ndarray, rows: np.ndarray, offset: int) 
     return wp
 
 
-def _conv_of(block: nn.Module) -> tuple[nn.Conv2d, bool]:
+def _conv_of(block: Any) -> tuple[nn.Conv2d, bool]:
     """The conv of a BN-folded :class:`ConvBnAct` and whether a ReLU follows it."""
     if not isinstance(block, ConvBnAct):
         raise UnsupportedModel(f"expected a ConvBnAct, got {type(block).__name__}")
@@ -435,7 +432,7 @@ def _align(chs: int, multiple: int = 4) -> int:
     return -(-chs // multiple) * multiple
 
 
-def _plain_v2(model: nn.Module) -> bool:
+def _plain_v2(model: Any) -> bool:
     """Whether every unit is a plain V2 unit (no SE, residual or extra depthwise conv) and a head conv
     follows: only those can be written as pieces; the others are paired."""
     units = [unit for stage in model.stages for unit in stage]
@@ -479,12 +476,13 @@ def write_shuffle_graph(
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
+    net: Any = model  # a ShuffleNetV1/V2, read by its attributes
     _, c, h, w = (int(d) for d in input_size)
     g = _Writer(opset, channel_block(target))
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     real = c
-    for layer in model.stem:
+    for layer in net.stem:
         if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
             x = g.pool(x, layer)
         else:
@@ -494,20 +492,20 @@ def write_shuffle_graph(
             # (V1 concatenates the stem output, so it keeps 24)
             x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
             real = layer.conv.out_channels
-    if v2 and _plain_v2(model) and layout == "pieces":
+    if v2 and _plain_v2(net) and layout == "pieces":
         held, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
-        for stage in model.stages:
+        for stage in net.stages:
             for k, unit in enumerate(stage):
                 held, chs = g.v2_unit_pieces(held, chs, unit, len(stage) - 1 - k)
-        head = g.conv_sum(held, model.head_conv, np.arange(model.head_conv.conv.out_channels), align=1)
+        head = g.conv_sum(held, net.head_conv, np.arange(net.head_conv.conv.out_channels), align=1)
         x = _Value(head.name, head.chs, head.hw)
     else:
         write_unit = g.v2_unit if v2 else g.v1_unit
-        for stage in model.stages:
+        for stage in net.stages:
             for unit in stage:
                 x = write_unit(x, unit)
-        if not isinstance(model.head_conv, nn.Identity):
-            x = g.conv_bn_act(x, model.head_conv)
+        if not isinstance(net.head_conv, nn.Identity):
+            x = g.conv_bn_act(x, net.head_conv)
     # ReduceMean, not GlobalAveragePool + Flatten: ONNX Runtime's blocked-layout global
     # pool was 7x slower than its ReduceMean on the 1024x7x7 features of V2
     flat = g.mean(x, keepdims=False).name
@@ -517,11 +515,11 @@ def write_shuffle_graph(
         onnx.helper.make_node("Gemm", [flat, g.const(weight, "fc_w"), g.const(bias, "fc_b")], ["logits"], transB=1)
     )
     graph = onnx.helper.make_graph(
-        g.nodes,  # type: ignore[arg-type]
+        g.nodes,
         "shufflenet",
         [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", c, h, w])],
         [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", fc.out_features])],
-        g.inits,  # type: ignore[arg-type]
+        g.inits,
     )
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
     proto.producer_name = "shufflenet"

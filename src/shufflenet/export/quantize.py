@@ -48,13 +48,17 @@ def calibration_batches(
         from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 
         if list(cfg["input_size"]) != [1, 28, 28]:
-            raise ValueError("this model does not take Fashion-MNIST images; calibrate on a folder of images it does take")
+            raise ValueError(
+                "this model does not take Fashion-MNIST images; calibrate on a folder of images it does take"
+            )
         train = load_fashion_mnist(data_dir or FASHION_MNIST_DIR, train=True)
-        x = torch.cat([b for b, _ in train.subset(torch.arange(min(count, len(train)))).batches(cfg["mean"], cfg["std"])])
+        x = torch.cat(
+            [b for b, _ in train.subset(torch.arange(min(count, len(train)))).batches(cfg["mean"], cfg["std"])]
+        )
     return [b.numpy() for b in x.split(batch_size)]
 
 
-def _reader(input_name: str, batches: Iterable[np.ndarray]):  # type: ignore[no-untyped-def]
+def _reader(input_name: str, batches: Iterable[np.ndarray]):
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
@@ -79,7 +83,11 @@ def _compact(model: Any) -> None:
     for node in graph.node:
         if node.op_type == "DequantizeLinear" and len(node.input) == 3 and node.input[0] in inits:
             zp = inits.get(node.input[2])
-            if zp is not None and not numpy_helper.to_array(zp).any() and zp.data_type == inits[node.input[0]].data_type:
+            if (
+                zp is not None
+                and not numpy_helper.to_array(zp).any()
+                and zp.data_type == inits[node.input[0]].data_type
+            ):
                 del node.input[2]
     used = {name for node in graph.node for name in node.input}
     keep = [t for t in graph.initializer if t.name in used]

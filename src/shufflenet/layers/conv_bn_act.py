@@ -50,9 +50,7 @@ class ConvBnAct(nn.Sequential):
     ) -> None:
         check_groups(in_chs, out_chs, groups)
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_chs, out_chs, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False
-        )
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False)
         if PointwiseConv2d.applies_to(self.conv):  # 1x1 convs run as a matrix product on channels-last CPU tensors
             PointwiseConv2d.from_conv(self.conv)
         self.bn = nn.BatchNorm2d(out_chs)

@@ -43,6 +43,6 @@ def deploy(model: nn.Module) -> nn.Module:
         if PointwiseConv2d.applies_to(module):
             PointwiseConv2d.from_conv(module)  # type: ignore[arg-type]
     fused.requires_grad_(False)
-    fused = fused.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    fused = fused.to(memory_format=torch.channels_last)
     fused.register_forward_pre_hook(_to_channels_last)
     return fused.eval()

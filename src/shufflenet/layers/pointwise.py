@@ -33,7 +33,7 @@ class PointwiseConv2d(nn.Conv2d):
     @staticmethod
     def applies_to(conv: nn.Module) -> bool:
         """Whether ``conv`` is a plain 1x1, stride-1, ungrouped, unpadded ``nn.Conv2d`` (or already one of these)."""
-        return (
+        return bool(
             type(conv) in (nn.Conv2d, PointwiseConv2d) and conv.kernel_size == (1, 1) and conv.stride == (1, 1)
             and conv.padding in ((0, 0), "valid") and conv.dilation == (1, 1) and conv.groups == 1
         )  # fmt: skip

@@ -35,9 +35,7 @@ __all__ = [
 def check_nchw(x: Tensor, what: str = "input") -> None:
     """Raise a ValueError unless ``x`` is a 4-D (N, C, H, W) tensor."""
     if x.dim() != 4:
-        raise ValueError(
-            f"{what} must be a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{what} must be a 4-D tensor (N, C, H, W), got shape {tuple(x.shape)}")
 
 
 def _is_channels_last(x: Tensor) -> bool:
@@ -63,16 +61,16 @@ class _SplitChannelsLast(torch.autograd.Function):
     """Two channel slices; the backward writes the input's gradient in channels-last."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, at: int) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx, x: Tensor, at: int) -> tuple[Tensor, Tensor]:
         ctx.shape, ctx.at = x.shape, at
         return x[:, :at], x[:, at:]
 
     @staticmethod
-    def backward(ctx, grad_a: Tensor | None, grad_b: Tensor | None) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad_a: Tensor | None, grad_b: Tensor | None) -> tuple[Tensor, None]:
         like = grad_a if grad_a is not None else grad_b
         assert like is not None  # autograd calls backward only when some output has a gradient
         new = torch.empty if grad_a is not None and grad_b is not None else torch.zeros
-        grad = new(ctx.shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)
+        grad = new(ctx.shape, dtype=like.dtype, device=like.device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # the stubs lack memory_format
         if grad_a is not None:
             grad[:, : ctx.at] = grad_a
         if grad_b is not None:
@@ -85,11 +83,11 @@ class _InterleaveChannelsLast(torch.autograd.Function):
     contiguous channels-last gradients (not stride-2 channel views of the output's)."""
 
     @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
         return _interleave_nhwc(a, b)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
         n, c2, h, w = grad.shape
         pairs = grad.permute(0, 2, 3, 1).reshape(n, h, w, c2 // 2, 2)
         return pairs[..., 0].contiguous().permute(0, 3, 1, 2), pairs[..., 1].contiguous().permute(0, 3, 1, 2)
@@ -144,10 +142,7 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
     check_nchw(a, "first input")
     check_nchw(b, "second input")
     if a.shape != b.shape:
-        raise ValueError(
-            f"concat_shuffle needs two tensors of equal shape, got {tuple(a.shape)} "
-            f"and {tuple(b.shape)}"
-        )
+        raise ValueError(f"concat_shuffle needs two tensors of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if _is_channels_last(a):
         if _recording_grad(a, b):
             return _InterleaveChannelsLast.apply(a, b)

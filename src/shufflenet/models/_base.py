@@ -87,7 +87,7 @@ class Classifier(nn.Module):
         self.num_features = num_features
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.fc = nn.Linear(num_features, self.num_classes) if self.num_classes > 0 else nn.Identity()
+        self.fc: nn.Module = nn.Linear(num_features, self.num_classes) if self.num_classes > 0 else nn.Identity()
         self._init_weights()
 
     def _init_weights(self) -> None:

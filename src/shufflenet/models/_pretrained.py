@@ -53,8 +53,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def export_pretrained(
-    model: nn.Module, arch: dict[str, Any], pretrained_cfg: dict[str, Any], record: dict[str, Any], tag: str,
-    directory: Path = PRETRAINED_DIR, dtype: torch.dtype | None = None,
+    model: nn.Module,
+    arch: dict[str, Any],
+    pretrained_cfg: dict[str, Any],
+    record: dict[str, Any],
+    tag: str,
+    directory: Path = PRETRAINED_DIR,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``<model>.<tag>.safetensors`` (+ its JSON record) for shipping; ``dtype``
     as in :func:`~shufflenet.models._weights.save_weights` (noted in the record)."""

@@ -13,7 +13,16 @@ from torch import nn
 from shufflenet.models._pretrained import PRETRAINED_DIR, pretrained_path, read_metadata
 from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file
 
-__all__ = ["ModelEntry", "PaperReference", "create_model", "get_entry", "list_models", "load_pretrained", "register_model", "width_tag"]
+__all__ = [
+    "ModelEntry",
+    "PaperReference",
+    "create_model",
+    "get_entry",
+    "list_models",
+    "load_pretrained",
+    "register_model",
+    "width_tag",
+]
 
 
 @dataclass(frozen=True)

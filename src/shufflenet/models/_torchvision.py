@@ -38,8 +38,7 @@ def align_state_dict(model: nn.Module, theirs: Mapping[str, Tensor], source: str
     for (key, mine), (their_key, value) in zip(ours.items(), theirs.items()):
         if key.rsplit(".", 1)[-1] != their_key.rsplit(".", 1)[-1] or mine.shape != value.shape:
             raise ValueError(
-                f"{source} does not line up with {name}: {their_key} {tuple(value.shape)} "
-                f"vs {key} {tuple(mine.shape)}"
+                f"{source} does not line up with {name}: {their_key} {tuple(value.shape)} vs {key} {tuple(mine.shape)}"
             )
         out[key] = value
     return out
@@ -59,9 +58,7 @@ def from_torchvision(state_dict_or_module: Mapping[str, Tensor] | nn.Module, nam
     variant whose shapes match is used, with the weights' classes and input channels.
     """
     state = (
-        state_dict_or_module.state_dict()
-        if isinstance(state_dict_or_module, nn.Module)
-        else dict(state_dict_or_module)
+        state_dict_or_module.state_dict() if isinstance(state_dict_or_module, nn.Module) else dict(state_dict_or_module)
     )
     family = next((fam for marker, fam in _MARKERS.items() if marker in state), None)
     if family is None:

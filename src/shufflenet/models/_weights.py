@@ -27,7 +27,9 @@ __all__ = ["load_matching_state_dict", "load_state_dict_file", "load_weights", "
 
 
 def save_weights(
-    model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None,
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``model``'s state dict to a safetensors file, atomically; ``dtype`` (e.g.
@@ -57,7 +59,7 @@ def _pickled_code(path: Path) -> str | None:
         for op, arg, _ in pickletools.genops(data):
             if isinstance(arg, str):
                 strings.append(arg)
-            name = arg.replace(" ", ".") if op.name == "GLOBAL" else None
+            name = arg.replace(" ", ".") if op.name == "GLOBAL" and isinstance(arg, str) else None
             if op.name == "STACK_GLOBAL" and len(strings) >= 2:
                 name = ".".join(strings[-2:])
             if name and not name.startswith(_TENSOR_GLOBALS):
@@ -113,7 +115,11 @@ def load_matching_state_dict(model: nn.Module, state: Mapping[str, Tensor], sour
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
     problems = []
     for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
         if items:

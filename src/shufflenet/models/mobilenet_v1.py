@@ -38,9 +38,7 @@ class MobileNetV1(Classifier):
         layers = []
         for out, stride in LAYERS:
             out = make_divisible(out * alpha)
-            layers.append(
-                nn.Sequential(ConvBnAct(in_chs, in_chs, 3, stride, groups=in_chs), ConvBnAct(in_chs, out, 1))
-            )
+            layers.append(nn.Sequential(ConvBnAct(in_chs, in_chs, 3, stride, groups=in_chs), ConvBnAct(in_chs, out, 1)))
             in_chs = out
         self.stages = nn.Sequential(*layers)
         self.head_conv = nn.Identity()

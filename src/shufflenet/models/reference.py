@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -48,11 +49,8 @@ class TorchvisionClassifier(Classifier):
         net = builder()
         if in_chans != 3:
             name, first = next((n, m) for n, m in net.named_modules() if isinstance(m, nn.Conv2d))
-            _replace(
-                net,
-                name,
-                nn.Conv2d(in_chans, first.out_channels, first.kernel_size, first.stride, first.padding, bias=first.bias is not None),
-            )
+            sizes: dict[str, Any] = {"kernel_size": first.kernel_size, "stride": first.stride, "padding": first.padding}
+            _replace(net, name, nn.Conv2d(in_chans, first.out_channels, **sizes, bias=first.bias is not None))
         fc_name, fc = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
         _replace(net, fc_name, nn.Identity())
         self.body = net

@@ -99,7 +99,7 @@ class ShuffleNetV2(Classifier):
         se: bool = False,
         residual: bool = False,
         extra_dw: bool = False,
-        stage_widths: tuple[int, int, int, int] | None = None,
+        stage_widths: tuple[int, ...] | None = None,
         stage_repeats: tuple[int, ...] = STAGE_REPEATS,
         stage_strides: tuple[int, ...] | None = None,
         stem_chs: int | tuple[int, ...] = STEM_CHS,
@@ -109,8 +109,7 @@ class ShuffleNetV2(Classifier):
         if stage_widths is None:
             if width not in STAGE_WIDTHS:
                 raise ValueError(
-                    f"ShuffleNet V2 width must be one of {sorted(STAGE_WIDTHS)} "
-                    f"(or pass stage_widths), got {width}"
+                    f"ShuffleNet V2 width must be one of {sorted(STAGE_WIDTHS)} (or pass stage_widths), got {width}"
                 )
             stage_widths = STAGE_WIDTHS[width]
         *widths, final_chs = stage_widths
@@ -159,8 +158,11 @@ _register()
 register_model(
     "shufflenet_v2_50",
     lambda **kw: ShuffleNetV2(
-        stage_widths=(244, 488, 976, 1952, 2048), stage_repeats=(3, 4, 6, 3), stage_strides=(1, 2, 2, 2),
-        stem_chs=64, **kw,
+        stage_widths=(244, 488, 976, 1952, 2048),
+        stage_repeats=(3, 4, 6, 3),
+        stage_strides=(1, 2, 2, 2),
+        stem_chs=64,
+        **kw,
     ),  # fmt: skip
     family="shufflenet_v2",
     reference=PaperReference("V2 Table 9", flops=2.3e9, top1=100 - 22.8),
@@ -168,8 +170,13 @@ register_model(
 register_model(
     "se_shufflenet_v2_164",
     lambda **kw: ShuffleNetV2(
-        stage_widths=(340, 680, 1360, 2720, 2048), stage_repeats=(10, 10, 23, 10), stage_strides=(1, 2, 2, 2),
-        stem_chs=(64, 64, 128), se=True, residual=True, **kw,
+        stage_widths=(340, 680, 1360, 2720, 2048),
+        stage_repeats=(10, 10, 23, 10),
+        stage_strides=(1, 2, 2, 2),
+        stem_chs=(64, 64, 128),
+        se=True,
+        residual=True,
+        **kw,
     ),  # fmt: skip
     family="shufflenet_v2",
     reference=PaperReference("V2 Table 9", flops=12.7e9, top1=100 - 18.56),

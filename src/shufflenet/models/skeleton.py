@@ -47,7 +47,9 @@ class DenseUnit(nn.Module):
         super().__init__()
         self.concat = stride == 2 or in_chs != out_chs
         self.growth = out_chs - in_chs if self.concat else out_chs // 4
-        self.new = nn.Sequential(ConvBnAct(in_chs, 2 * self.growth, 1), ConvBnAct(2 * self.growth, self.growth, 3, stride))
+        self.new = nn.Sequential(
+            ConvBnAct(in_chs, 2 * self.growth, 1), ConvBnAct(2 * self.growth, self.growth, 3, stride)
+        )
         self.shortcut = nn.AvgPool2d(3, 2, 1) if stride == 2 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:

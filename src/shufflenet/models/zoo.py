@@ -28,7 +28,16 @@ class ModelSummary:
         ref = self.reference or PaperReference("")
         num = (lambda n: n) if exact else (lambda n: "" if n is None else human(n))
         top1 = ref.top1 if exact else ("" if ref.top1 is None else f"{ref.top1:.1f}")
-        return (self.name, num(self.params), num(self.flops), num(self.mac), num(ref.flops), num(ref.params), top1, ref.source)
+        return (
+            self.name,
+            num(self.params),
+            num(self.flops),
+            num(self.mac),
+            num(ref.flops),
+            num(ref.params),
+            top1,
+            ref.source,
+        )
 
 
 def summarize_models(

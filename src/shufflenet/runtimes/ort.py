@@ -10,9 +10,7 @@ from shufflenet.utils.optional import require
 __all__ = ["ort_session"]
 
 
-def ort_session(  # type: ignore[no-untyped-def]
-    path: str | bytes, threads: int | None, device: torch.device, *, spin: bool = True
-):
+def ort_session(path: str | bytes, threads: int | None, device: torch.device, *, spin: bool = True):
     """An ONNX Runtime session (of a file or its bytes) with full graph optimisation; CUDA for a model on a GPU.
 
     ``spin=False`` stops ONNX Runtime's

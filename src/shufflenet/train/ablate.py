@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 from shufflenet.models._registry import width_tag
 from shufflenet.train.config import TrainConfig
@@ -31,9 +32,10 @@ class AblationResult:
     def rows(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         """Table rows in the paper's layout (Table 3 for shuffle, Table 2 for groups)."""
         name = f"ShuffleNet {self.width:g}x"
+        headers: tuple[str, ...]
         if self.kind == "shuffle":
             headers = ("model", "no shuffle err %", "shuffle err %", "delta", "paper (ImageNet)")
-            rows = []
+            rows: list[tuple[str, ...]] = []
             for g in sorted({g for g, _ in self.errors}):
                 off, on = self.errors[(g, False)], self.errors[(g, True)]
                 paper = PAPER_SHUFFLE_ERRORS.get((self.width, g))
@@ -71,5 +73,5 @@ def run_ablation(
         )  # fmt: skip
         result = train(cfg, progress=step_progress)
         key = next(k for k in result.last if k.endswith("_top1"))
-        errors[(g, shuffle)] = 100 * (1 - result.last[key])
+        errors[(g, shuffle)] = 100 * (1 - cast(float, result.last[key]))  # the last epoch is always scored
     return AblationResult(kind, width, errors)

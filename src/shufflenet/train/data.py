@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder
 from shufflenet.data.datasets import FASHION_MNIST_DIR
@@ -67,9 +68,13 @@ class DataBundle:
         per_rank = math.ceil(self.train_len / self.env.world_size)
         return math.ceil(per_rank / self.config.batch_size)
 
-    def _sampler(self, n: int, shuffle: bool, epoch: int) -> DistributedSampler:
-        sampler = DistributedSampler(
-            range(n), num_replicas=self.env.world_size, rank=self.env.rank, shuffle=shuffle, seed=self.config.seed
+    def _sampler(self, n: int, shuffle: bool, epoch: int) -> DistributedSampler[int]:
+        sampler: DistributedSampler[int] = DistributedSampler(
+            range(n),  # type: ignore[arg-type]  # any sized sequence works; the stubs ask for a Dataset
+            num_replicas=self.env.world_size,
+            rank=self.env.rank,
+            shuffle=shuffle,
+            seed=self.config.seed,
         )
         sampler.set_epoch(epoch)
         return sampler
@@ -88,9 +93,8 @@ class DataBundle:
                 yield x, self.train_tensors.labels[chunk]
             return
         torch.manual_seed(seeded_generator(cfg.seed, epoch, self.env.rank).initial_seed())  # per-sample v2 transforms
-        loader = DataLoader(
-            self.train_set, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch)  # type: ignore[arg-type]
-        )
+        dataset = cast("Dataset[tuple[Tensor, int]]", self.train_set)  # an ImageFolder-like dataset
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch))
         yield from loader
 
     def val_batches(self, batch_size: int = 128) -> Batches:
@@ -109,7 +113,9 @@ def _stats(images: Tensor) -> tuple[list[float], list[float]]:
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
 
-def _folder_transforms(size: int, in_chans: int, mean: Sequence[float], std: Sequence[float], train: bool, cfg: TrainConfig):  # type: ignore[no-untyped-def]
+def _folder_transforms(
+    size: int, in_chans: int, mean: Sequence[float], std: Sequence[float], train: bool, cfg: TrainConfig
+):
     from torchvision.transforms import v2
 
     ops: list[object] = [v2.PILToTensor(), v2.Resize((size, size), antialias=True)]
@@ -141,13 +147,20 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         raise ValueError("the imagefolder dataset needs --data-dir ROOT (class folders of images)")
     size = cfg.input_size or 224
     in_chans = cfg.in_chans or 3
-    probe = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, [0.0] * in_chans, [1.0] * in_chans, False, cfg), in_chans)
+    probe = load_image_folder(
+        cfg.data_dir, _folder_transforms(size, in_chans, [0.0] * in_chans, [1.0] * in_chans, False, cfg), in_chans
+    )
     sample = torch.stack([probe[i][0] for i in torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()])
     mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
     full = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, True, cfg), in_chans)
     plain = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans)
+    train_set: Dataset[Any]
+    val_set: Dataset[Any]
     if cfg.val_dir:
-        train_set, val_set = full, load_image_folder(cfg.val_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans)
+        train_set, val_set = (
+            full,
+            load_image_folder(cfg.val_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans),
+        )
     elif cfg.val_split:
         tr, va = _split(len(full), cfg.val_split, cfg.seed)
         train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())

@@ -86,4 +86,6 @@ def reduce_eval(result: EvalResult, env: DistEnv) -> EvalResult:
     k = result.confusion.shape[0]
     confusion = sums[: k * k].round().long().view(k, k)
     total = max(1, int(confusion.sum()))
-    return EvalResult(float(confusion.diag().sum()) / total, float(sums[-2]) / total, float(sums[-1]) / total, confusion)
+    return EvalResult(
+        float(confusion.diag().sum()) / total, float(sums[-2]) / total, float(sums[-1]) / total, confusion
+    )

@@ -10,6 +10,7 @@ uninterrupted run would have done. The exception is a run given a time budget
 from __future__ import annotations
 
 import copy
+import gc
 import itertools
 import json
 import time
@@ -65,24 +66,25 @@ class ModelEma:
 
 @dataclass
 class TrainResult:
-    history: list[dict[str, float]]
+    history: list[dict[str, float | None]]
     out_dir: Path
     best_top1: float
 
     @property
-    def last(self) -> dict[str, float]:
+    def last(self) -> dict[str, float | None]:
         return self.history[-1]
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """No weight decay on BN parameters and biases (1-D tensors), as is usual for small nets."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _write_logs(out: Path, history: list[dict[str, float]]) -> None:
+def _write_logs(out: Path, history: list[dict[str, float | None]]) -> None:
     atomic_write(out / "history.json", lambda t: t.write_text(json.dumps(history, indent=2), encoding="utf-8"))
     headers = list(dict.fromkeys(k for h in history for k in h))  # a resumed older run may lack newer columns
     rows = [[h.get(k, "") for k in headers] for h in history]
@@ -96,6 +98,10 @@ def train(config: TrainConfig, *, resume: str | None = None, progress: Progress 
         return _train(config, env, resume, progress)
     finally:
         if env.enabled and dist.is_initialized():
+            # DDP's module sits in a reference cycle, so it outlives _train until a garbage collection; left to
+            # the one at interpreter exit, its reducer and the process group's gloo threads are torn down while
+            # Python finalises, and a thread still holding a tensor aborts the process (SIGABRT). Free it now.
+            gc.collect()
             dist.destroy_process_group()
 
 
@@ -118,13 +124,13 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg, env)
-    arch = {
+    arch: dict[str, Any] = {
         "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
         "small_input": data.small_input, "options": dict(cfg.model_options),
     }  # fmt: skip
     model = create_model(
-        cfg.model, num_classes=arch["num_classes"], in_chans=data.in_chans, small_input=data.small_input,
-        **cfg.model_options,
+        cfg.model, num_classes=len(data.classes), in_chans=data.in_chans, small_input=data.small_input,
+        **cfg.model_options,  # type: ignore[arg-type]  # the family's own switches, checked by its builder
     )  # fmt: skip
     model = model.to(env.device)
     if cfg.channels_last:
@@ -133,7 +139,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         _param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
     )
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    history: list[dict[str, float]] = []
+    history: list[dict[str, float | None]] = []
     best, start_epoch = -1.0, 0
     if resume:
         state = load_checkpoint(resume)
@@ -148,7 +154,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             budget.restore(state["budget"])
     net: nn.Module = model
     if env.enabled:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
+        )
     out = Path(cfg.out_dir)
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +185,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 x, y = cutmix(x, y, len(data.classes), cfg.cutmix, mix)
                 label = y.argmax(1)
             if size != x.shape[-1]:
-                x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+                x = nn.functional.interpolate(
+                    x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+                )
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
@@ -221,7 +231,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         history.append(record)
         top1 = record[f"{data.val_name}_top1"]
         improved = top1 is not None and top1 > best
-        if improved:
+        if top1 is not None and improved:
             best = top1
         if env.is_main:
             state = {
@@ -267,10 +277,11 @@ def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEn
 def _check_ranks_agree(model: nn.Module) -> None:
     """DDP keeps replicas identical; verify it (a checksum of every weight, min vs max over ranks)."""
     device = next(model.parameters()).device
-    total = torch.tensor([sum(float(p.detach().double().sum()) for p in model.parameters())], dtype=torch.float64, device=device)
+    total = torch.tensor(
+        [sum(float(p.detach().double().sum()) for p in model.parameters())], dtype=torch.float64, device=device
+    )
     lo, hi = total.clone(), total.clone()
     dist.all_reduce(lo, op=dist.ReduceOp.MIN)
     dist.all_reduce(hi, op=dist.ReduceOp.MAX)
     if lo.item() != hi.item():
         raise RuntimeError(f"ranks disagree after training: weight checksums {lo.item()} .. {hi.item()}")
-

@@ -19,6 +19,4 @@ def require(module: str, extra: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name is None or module.split(".")[0] != exc.name.split(".")[0]:
             raise  # the module exists but something it imports is broken: a real error
-        raise MissingExtra(
-            f"{module} is not installed; install it with: pip install 'shufflenet[{extra}]'"
-        ) from None
+        raise MissingExtra(f"{module} is not installed; install it with: pip install 'shufflenet[{extra}]'") from None
