@@ -203,7 +203,7 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(
 
 
 def test_time_budget_needs_a_unit(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from shufflenet.cli.train_cmds import _minutes
+    from shufflenet.cli.training import _minutes
 
     assert (_minutes("88m"), _minutes("1.5h"), _minutes("90s"), _minutes("2 min")) == (88.0, 90.0, 1.5, 2.0)
     out = tmp_path / "o"

@@ -1,4 +1,4 @@
-"""``shufflenet train``, ``eval`` and ``predict``: thin layers over shufflenet.train."""
+"""``shufflenet train``, ``ablate`` and ``save-pretrained``: thin layers over shufflenet.train."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import cast
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli import stderr_console
+from shufflenet.cli.common import stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
 
-__all__ = ["add_train_commands"]
+__all__ = ["add_commands"]
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
@@ -58,49 +58,6 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
-    from shufflenet.predict import load_predictor
-    from shufflenet.train import evaluate
-
-    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema)
-    cfg = predictor.pretrained_cfg
-    if not cfg:
-        raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
-    test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    result = evaluate(predictor, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]), flip_tta=args.tta)
-    names = cfg["class_names"]
-    rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
-    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "tta": args.tta, "images": result.count,
-               "top1": result.top1, "top5": result.top5, "loss": result.loss,
-               "per_class": dict(zip(names, result.per_class))}  # fmt: skip
-    how = " (with its mirror image, --tta)" if args.tta else ""
-    scores = f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} test images{how}"
-    render(console, args.format, ("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy",
-           records=summary, before=scores)  # fmt: skip
-    if args.confusion:
-        from shufflenet.bench.plots import plot_confusion
-
-        plot_confusion(result.confusion, names, args.confusion)
-        stderr_console().print(f"confusion matrix written to {args.confusion}", highlight=False)
-    return 0
-
-
-def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.data.images import find_images
-    from shufflenet.predict import load_predictor, predict_files
-
-    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
-    paths = find_images(args.images)
-    if not paths:
-        raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
-    results = predict_files(predictor, paths, topk=args.topk)
-    rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in zip(paths, results)]
-    records = [{"image": str(p), "top": top} for p, top in zip(paths, results)]
-    render(console, args.format, ("image", f"top-{args.topk}"), rows, records=records)
-    return 0
-
-
 def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.models.shufflenet_v1 import WIDTHS
     from shufflenet.train import TrainConfig
@@ -121,21 +78,6 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
     headers, rows = result.rows()
     title = f"Fashion-MNIST test error, {args.epochs} epoch(s) (paper: ImageNet top-1 error)"
     render(console, args.format, headers, rows, title=title)
-    return 0
-
-
-def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
-    from PIL import Image
-
-    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
-
-    test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for i in range(min(args.count, len(test))):
-        name = test.classes[int(test.labels[i])].replace("/", "-").replace(" ", "-").lower()
-        Image.fromarray(test.images[i, 0].numpy()).save(out / f"{i:03d}_{name}.png")
-    console.print(f"wrote {min(args.count, len(test))} test images to {out}", highlight=False)
     return 0
 
 
@@ -175,25 +117,11 @@ def _minutes(text: str) -> float:
     return parse_duration(text, "--time-budget") / 60
 
 
-def add_runtime_args(p: argparse.ArgumentParser) -> None:
-    from shufflenet.predict import RUNTIME_ALIASES, RUNTIMES
-
-    p.add_argument(
-        "--runtime",
-        choices=(*RUNTIMES, *RUNTIME_ALIASES),
-        default=RUNTIMES[0],
-        help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
-        "Runtime (.onnx files always run there); torch and onnxruntime are the old names",
-    )
-    p.add_argument("--threads", type=int, help="intra-op threads (default: the runtime's)")
-
-
-def add_train_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     from shufflenet.train.config import PRECISIONS, RECIPES, TrainConfig
 
     d = TrainConfig()  # the paper recipe: the defaults quoted in the help
 
-    # flags that are not given stay out of the namespace, so that --recipe fills them in
     p = sub.add_parser("train", help="train a model on Fashion-MNIST or an ImageFolder tree (torchrun for DDP)",
                        argument_default=argparse.SUPPRESS)  # fmt: skip
     p.add_argument(
@@ -269,20 +197,6 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on Fashion-MNIST's test set")
-    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
-    p.add_argument("--data-dir")
-    p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
-    p.add_argument(
-        "--tta",
-        action="store_true",
-        help="test-time augmentation: average each image's class probabilities with its mirror image's",
-    )
-    add_runtime_args(p)
-    p.add_argument("--confusion", help="write the confusion matrix as a PNG")
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    p.set_defaults(func=_cmd_eval)
-
     p = sub.add_parser("ablate", help="retrain the V1 paper's ablations: shuffle on/off or group count")
     p.add_argument("kind", choices=("shuffle", "groups"))
     p.add_argument("--width", type=float, default=0.5)
@@ -297,12 +211,6 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/ablate")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_ablate)
-
-    p = sub.add_parser("samples", help="write the first Fashion-MNIST test images as PNG files (to try predict)")
-    p.add_argument("--count", type=int, default=8)
-    p.add_argument("--out", default="runs/samples")
-    p.add_argument("--data-dir")
-    p.set_defaults(func=_cmd_samples)
 
     p = sub.add_parser("save-pretrained", help="turn a training checkpoint into shippable safetensors weights")
     p.add_argument("checkpoint")
@@ -326,11 +234,3 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
         help="store float16 weights (half the file; they load back as float32 — re-check the accuracy)",
     )
     p.set_defaults(func=_cmd_ship)
-
-    p = sub.add_parser("predict", help="top-k classes of images (files or folders)")
-    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
-    p.add_argument("images", nargs="+")
-    add_runtime_args(p)
-    p.add_argument("--topk", type=int, default=3)
-    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    p.set_defaults(func=_cmd_predict)

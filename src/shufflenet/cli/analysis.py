@@ -1,0 +1,71 @@
+"""``shufflenet models``, ``compare`` and ``profile``: params, FLOPs and MAC, beside the papers' figures."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from shufflenet.cli.common import CliError, add_shape_args, input_shape
+from shufflenet.cli.render import render
+from shufflenet.complexity import analyze
+from shufflenet.models import create_model, get_entry, list_models
+from shufflenet.models.zoo import SUMMARY_HEADERS, summarize_models
+
+__all__ = ["add_commands"]
+
+
+def _print_summaries(names: list[str], args: argparse.Namespace, console: Console, title: str) -> None:
+    summaries = summarize_models(names, input_shape(args), small_input=args.small_input)
+    rows = [s.as_row() for s in summaries]
+    records = [dict(zip(SUMMARY_HEADERS, s.as_row(exact=True))) for s in summaries]
+    render(console, args.format, SUMMARY_HEADERS, rows, title=title, records=records)
+
+
+def _cmd_models(args: argparse.Namespace, console: Console) -> int:
+    names = list_models(args.pattern)
+    if not names:
+        raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
+    title = f"{len(names)} models @ {args.input_size}x{args.input_size} (FLOPs = multiply-adds; paper: ImageNet)"
+    _print_summaries(names, args, console, title)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    for name in args.models:
+        get_entry(name)  # unknown names fail before any work
+    _print_summaries(args.models, args, console, f"side by side @ {args.input_size}x{args.input_size}")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    size = input_shape(args)
+    model = create_model(args.model, in_chans=args.in_chans, small_input=args.small_input)
+    report = analyze(model, size, name=args.model)
+    if args.format == "json":
+        console.out(report.to_json(), end="\n")
+    elif args.format == "csv":
+        console.out(report.to_csv(), end="")
+    elif args.format == "md":
+        console.out(report.to_markdown(per_layer=not args.summary), end="")
+    else:
+        console.print(*report.to_rich(per_layer=not args.summary))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list registered models with params, FLOPs, MAC and paper figures")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'shufflenet_v2*'")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("compare", help="side-by-side params, FLOPs and MAC of several models")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("profile", help="per-layer params, FLOPs and MAC of one model")
+    p.add_argument("model", help="registered model name (see `shufflenet models`)")
+    p.add_argument("--summary", action="store_true", help="totals by operator type only")
+    add_shape_args(p)
+    p.set_defaults(func=_cmd_profile)

@@ -1,0 +1,36 @@
+"""What every command shares: its error type, the stderr console and the input-shape arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from shufflenet.cli.render import FORMATS
+
+__all__ = ["CliError", "add_shape_args", "input_shape", "stderr_console"]
+
+
+class CliError(Exception):
+    """A user error detected by the CLI itself."""
+
+
+def stderr_console() -> Console:
+    """The console of progress, status and error lines. Soft wrap keeps each message one line in a log
+    file or CI output, where rich would otherwise wrap it at 80 columns."""
+    return Console(stderr=True, soft_wrap=True)
+
+
+def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
+    p.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
+    p.add_argument("--in-chans", type=int, default=3, help="input channels (default 3)")
+    if batch:
+        p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as in the papers)")
+    p.add_argument("--small-input", action="store_true", help="stride-1 stem without max-pool (28/32 px)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+
+
+def input_shape(args: argparse.Namespace) -> tuple[int, int, int, int]:
+    if args.batch < 1 or args.input_size < 1 or args.in_chans < 1:
+        raise CliError("--batch, --input-size and --in-chans must be positive integers")
+    return (args.batch, args.in_chans, args.input_size, args.input_size)

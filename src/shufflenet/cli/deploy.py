@@ -1,0 +1,116 @@
+"""``shufflenet export``: a verified ONNX file (float or int8) of a model, checkpoint or shipped weights."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from shufflenet.cli.common import CliError
+from shufflenet.export.graph import LAYOUTS, TARGETS
+from shufflenet.models import create_model
+
+__all__ = ["add_commands"]
+
+
+#: old spellings of export's --channel-block and --layout, kept for one release
+_OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
+
+
+_OLD_LAYOUTS = {"auto": "paired"}
+
+
+def _export_target_layout(args: argparse.Namespace) -> tuple[str, str]:
+    """--target and --layout, with the old --channel-block and --layout auto|blocks mapped onto them."""
+    target, layout = args.target, args.layout
+    if args.channel_block is not None:
+        if args.channel_block not in _OLD_CHANNEL_BLOCKS:
+            raise CliError(f"--channel-block {args.channel_block} is gone; use --target {'|'.join(TARGETS)}")
+        target = _OLD_CHANNEL_BLOCKS[args.channel_block]
+        warnings.warn(f"--channel-block {args.channel_block} is now --target {target}; the old flag goes in the next "
+                      "release", FutureWarning, stacklevel=2)  # fmt: skip
+    if layout == "blocks":
+        raise CliError("--layout blocks was removed: block rows did not pay in a plain ONNX Runtime session on any "
+                       "host measured (docs/deployment.md); use --layout paired or pieces")  # fmt: skip
+    return target, _OLD_LAYOUTS.get(layout, layout)
+
+
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.export import export_onnx, export_onnx_int8
+    from shufflenet.export.quantize import calibration_batches
+    from shufflenet.predict import is_trained_ref, load_trained
+
+    ref = args.model
+    if is_trained_ref(ref):
+        model = load_trained(ref)
+        trained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
+        chans, size = int(trained_cfg["input_size"][0]), int(trained_cfg["input_size"][1])
+        name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
+    else:
+        chans, size, name = args.in_chans, args.input_size, ref
+        model = create_model(ref, in_chans=chans, small_input=args.small_input)
+    target, layout = _export_target_layout(args)
+    suffix = "-int8.onnx" if args.format == "onnx-int8" else ".onnx"
+    output = args.output or f"{name}{suffix}"
+    shape = (1, chans, size, size)
+    if args.format == "onnx-int8":
+        cfg = getattr(model, "pretrained_cfg", None)
+        if not cfg:
+            raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
+        calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
+        result = export_onnx_int8(model, output, calibration, input_size=shape, opset=args.opset)
+    else:
+        result = export_onnx(
+            model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset,
+            target=target, layout=layout,
+        )  # fmt: skip
+    ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
+    size_mb = Path(result.path).stat().st_size / 1e6
+    check = (
+        f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on {100 * result.top1_agreement:.1f}% "
+        "of the calibration images"
+        if result.top1_agreement is not None
+        else f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.2e}"
+    )
+    console.print(f"wrote {result.path} ({size_mb:.2f} MB, opset {args.opset}, {result.writer} graph); {check}; "
+                  f"nodes: {ops}", highlight=False)  # fmt: skip
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a model or checkpoint to ONNX, verified in ONNX Runtime")
+    p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
+    p.add_argument(
+        "--format",
+        choices=("onnx", "onnx-int8"),
+        default="onnx",
+        help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)",
+    )
+    p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--small-input", action="store_true")
+    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
+    p.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="portable",
+        help="CPU class the V2 graph's channels are padded for: portable (default: runs blocked on AVX2 "
+        "and AVX-512 alike; the same file whatever host writes it), avx512, avx2 (less padding)",
+    )
+    p.add_argument(
+        "--layout",
+        choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
+        default="paired",
+        help="plain V2 units: paired (default; one Concat + Split per unit) or pieces (no copies, more "
+        "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)",
+    )
+    p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
+    p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
+    p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
+    p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
+    p.set_defaults(func=_cmd_export)

@@ -1,0 +1,228 @@
+"""``shufflenet bench`` and ``guidelines``: the direct metric on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+
+from rich.console import Console
+
+from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
+from shufflenet.bench.breakdown import GROUPS, breakdown
+from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
+from shufflenet.cli.common import CliError, add_shape_args, stderr_console
+from shufflenet.cli.render import FORMATS, render
+from shufflenet.complexity import human
+from shufflenet.models import create_model, get_entry
+from shufflenet.utils.durations import parse_duration
+from shufflenet.utils.files import atomic_write
+from shufflenet.utils.tables import csv_table
+
+__all__ = ["add_commands"]
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def duration_arg(text: str) -> float:
+    """Seconds of a duration with its unit; a bare number (the old spelling of bench) is seconds, with a note."""
+    try:
+        return parse_duration(text, "--time-budget")
+    except ValueError:
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a duration such as 90s or 5m, got {text!r}") from None
+        warnings.warn(f"--time-budget {text}: give the unit ({text}s); a bare number goes in the next release",
+                      FutureWarning, stacklevel=2)  # fmt: skip
+        return seconds
+
+
+def str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+BENCH_HEADERS = (
+    "model", "runtime", "batch", "threads", "flops", "params", "mac",
+    "median_ms", "p10_ms", "p90_ms", "images_per_s", "gmac_per_s",
+)  # fmt: skip
+
+
+def _bench_rows(results: list[BenchResult]) -> list[tuple]:
+    return [
+        (
+            r.model,
+            r.runtime,
+            r.batch,
+            r.threads,
+            human(r.flops),
+            human(r.params),
+            human(r.mac),
+            f"{r.latency_ms_median:.2f}",
+            f"{r.latency_ms_p10:.2f}",
+            f"{r.latency_ms_p90:.2f}",
+            f"{r.images_per_s:.1f}",
+            f"{r.gmac_per_s:.1f}",
+        )  # fmt: skip
+        for r in results
+    ]
+
+
+def _write_output(path: str, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    for name in args.models:
+        get_entry(name)
+    for runtime in args.runtime:
+        get_runtime(runtime)
+    if any(b < 1 for b in args.batch):
+        raise CliError(f"--batch values must be >= 1, got {','.join(map(str, args.batch))}")
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads must be >= 1, got {args.threads}")
+    err = stderr_console()
+    if args.breakdown:
+        return _bench_breakdown(args, console, err)
+    with err.status("benchmarking...") as status:
+        suite = benchmark_many(
+            args.models, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
+            in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
+            min_time_s=args.min_time, time_budget_s=args.time_budget,
+            progress=lambda what: status.update(f"benchmarking {what}"),
+        )  # fmt: skip
+    records = [r.to_dict() for r in suite.results]
+    if args.output:
+        flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
+        as_csv = csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat])
+        _write_output(args.output, json.dumps(records, indent=2) if args.output.endswith(".json") else as_csv)
+    m = machine_info()
+    render(console, args.format, BENCH_HEADERS, _bench_rows(suite.results), records=records,
+           title=f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
+    if args.plot and suite.results:
+        from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
+
+        plot_speed_vs_flops(suite.results, args.plot)
+        err.print(f"speed-vs-FLOPs plot written to {args.plot}", highlight=False)
+    if suite.skipped:
+        err.print(f"time budget spent: {len(suite.skipped)} point(s) not measured", highlight=False)
+    return 0
+
+
+def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -> int:
+    shares: dict[str, dict[str, float]] = {}
+    for name in args.models:
+        model = create_model(name, in_chans=args.in_chans, small_input=args.small_input)
+        parts = []
+        for runtime in args.runtime:
+            with err.status(f"profiling {name} in {runtime}"):
+                b = breakdown(
+                    model, runtime=runtime, batch=args.batch[0], input_size=args.input_size,
+                    in_chans=args.in_chans, threads=args.threads,
+                )  # fmt: skip
+            shares[f"{name}\n{runtime}"] = b.shares()
+            parts.append(b)
+        rows = [(g, *(f"{b.ms.get(g, 0.0):.2f} ms ({100 * b.shares()[g]:.0f}%)" for b in parts)) for g in GROUPS]
+        rows.append(("total", *(f"{b.total_ms:.2f} ms" for b in parts)))
+        headers = ("operator class", *(b.runtime for b in parts))
+        title = f"{name}: time per forward pass (batch {args.batch[0]})"
+        render(console, args.format, headers, rows, title=title, before=f"### {title}" if args.format == "md" else "")
+    from shufflenet.bench.plots import plot_breakdown  # matplotlib: only when plotting
+
+    path = args.plot or "shufflenet-breakdown.png"
+    plot_breakdown(shares, path)
+    err.print(f"bar chart written to {path}", highlight=False)
+    return 0
+
+
+def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
+    names = args.experiments or list(EXPERIMENTS)
+    experiments = [get_experiment(n) for n in names]
+    err = stderr_console()
+    out = []
+    for exp in experiments:
+        with err.status(f"measuring {exp.name}") as status:
+            result = run_guideline(
+                exp.name, runtime=args.runtime, threads=args.threads, min_time_s=args.min_time,
+                progress=lambda what: status.update(f"measuring {what}"),
+            )  # fmt: skip
+        out.append(result.to_dict())
+        if args.plot_dir:
+            from shufflenet.bench.plots import plot_guideline  # matplotlib: only when plotting
+
+            path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}.png"))
+            err.print(f"plot written to {path}", highlight=False)
+        if args.format == "json":
+            continue
+        headers = ("variant", "paper GPU (b/s)", *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))
+        rows = [
+            (
+                v.label,
+                "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
+                *(
+                    f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}"
+                    for s in result.scales
+                ),
+            )
+            for v in exp.variants
+        ]
+        claims = [
+            f"paper: {f} faster than {sl}; here: "
+            + ", ".join(f"{exp.scale_label}={s} {result.verdict(f, sl, s)}" for s in result.scales)
+            for f, sl in exp.claims
+        ]
+        title = f"{exp.name}: {exp.title}"
+        render(console, args.format, headers, rows, title=title, after=claims,
+               before=f"### {title}" if args.format == "md" else "")  # fmt: skip
+    if args.format == "json":
+        console.out(json.dumps(out, indent=2))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure latency and throughput on this machine")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
+    p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
+    p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
+    p.add_argument(
+        "--time-budget",
+        type=duration_arg,
+        default=None,
+        metavar="DURATION",
+        help="stop starting new points after this long (90s, 5m; a bare number is the old spelling: seconds)",
+    )
+    p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
+                   "(--output is the old spelling)")  # fmt: skip
+    p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
+    p.add_argument(
+        "--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)"
+    )
+    add_shape_args(p, batch=False)
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("guidelines", help="the V2 paper's G1-G4 experiments on this machine")
+    p.add_argument("experiments", nargs="*", metavar="G", help="G1, G2, G3 and/or G4 (default: all)")
+    p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per point (default 0.5)")
+    p.add_argument(
+        "--out",
+        "-o",
+        "--plot-dir",
+        dest="plot_dir",
+        help="write guideline_G*.png bar charts to this directory (--plot-dir is the old spelling)",
+    )
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.set_defaults(func=_cmd_guidelines)
