@@ -37,8 +37,8 @@ class Predictor:
     at least ``threads`` images run as ``threads`` slices, each on its own
     single-threaded session, in parallel: a ShuffleNet is a chain of ~150 small
     operators, and sharing each of them between threads costs a synchronisation
-    per operator that independent slices do not pay (V2 1x, batch 8, 2 threads:
-    1.01-1.12x faster in paired runs). Smaller batches run on one session with all threads.
+    per operator that independent slices do not pay. Smaller batches run on one
+    session with all threads.
     """
 
     def __init__(

@@ -6,15 +6,11 @@ exactly ``F.linear`` over the NHWC view of the same memory: no copy, and one BLA
 sgemm instead of a oneDNN convolution. oneDNN's call costs ~50-100 us on a CPU
 before any arithmetic (primitive lookup, layout checks, and a copy of a
 non-contiguous slice), which is more than most of ShuffleNet's small 1x1 convs
-need at batch 1. Measured on a 2-core AVX2 CPU (float32, interleaved rounds): V2 1x
-deployed went from 1.38x to 1.52x and from 1.52x to 1.65x torchvision eager's speed
-at batch 1 (two runs; batch 8 unchanged within noise, 1.63 -> 1.70x, 2.04 -> 2.00x); a training
-step (28x28, batch 64, two single-thread processes side by side as under
-``torchrun``) of V2 1.5x 1.05-1.15x faster, of V2 0.5x 1.03-1.04x.
+need at batch 1 (the gains measured: ``docs/results/deployment.md``, ``docs/results/training.md``).
 
 The conv path is kept for NCHW inputs, off the CPU (cuDNN is tuned for convs),
-under CPU autocast (oneDNN's bfloat16 1x1 convs are measured 2.5-2.8x faster than
-float32 on AVX-512 BF16; the matrix product's bfloat16 speed is not), and while a
+under CPU autocast (oneDNN's bfloat16 1x1 convs are much faster than float32 on
+CPUs with AVX-512 BF16; the matrix product's bfloat16 path is not), and while a
 graph is traced or exported, so that exported files keep one Conv node per conv.
 """
 
