@@ -38,6 +38,8 @@ def _trained_kind(ref: str) -> str | None:
     file), "weights" (a shipped-format ``.safetensors`` file), "tag" (``MODEL:TAG``), or
     None for anything else (an architecture name)."""
     path = Path(ref)
+    if path.suffix == ".onnx":
+        return None  # an exported artifact, not weights
     if path.suffix == ".safetensors":
         return "weights"
     if path.suffix == ".pt" or path.is_file():
@@ -84,6 +86,8 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
 
 def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:
     """:func:`load` for trained weights only: a checkpoint, weights file or ``MODEL:TAG``."""
+    if Path(ref).suffix == ".onnx":
+        raise ValueError(f"{ref} is an exported ONNX file, not trained weights; run it with shufflenet.Predictor")
     if not is_trained_ref(ref):
         raise FileNotFoundError(f"{ref!r} is neither a checkpoint file nor MODEL:TAG of shipped weights")
     model = load(ref, use_ema=use_ema)
