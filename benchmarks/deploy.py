@@ -104,7 +104,7 @@ def main() -> int:
         for batch in args.batches:
             x = torch.randn(batch, 3, 224, 224)
             xn = x.numpy()
-            ours_path = shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_size=tuple(x.shape)).path
+            ours_path = shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_shape=tuple(x.shape)).path
             ours_ort = shufflenet.Predictor(ours_path, threads=args.threads).predict
             ours_one = shufflenet.Predictor(ours_path, threads=args.threads, split_batch=False).predict
             theirs_ort = torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads)

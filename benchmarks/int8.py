@@ -46,8 +46,8 @@ def main() -> int:
     print(f"# {args.model}; {info['cpu']}, {args.threads} threads; onnxruntime {info['onnxruntime']}")
     with tempfile.TemporaryDirectory() as tmp:
         calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
-        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=shape)
-        int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", calibration, input_size=shape)
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=shape)
+        int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", calibration, input_shape=shape)
         runs = {
             "float32": Predictor(fp32.path, threads=args.threads),
             "int8": Predictor(int8.path, threads=args.threads),

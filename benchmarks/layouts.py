@@ -75,7 +75,7 @@ def main() -> int:
             files = {"torchvision export": tv}
             for label, kw in LAYOUTS:
                 path = Path(tmp) / f"{label.replace(', ', '_').replace(' ', '')}.onnx"
-                files[label] = shufflenet.export_onnx(ours, path, input_size=tuple(x.shape), **kw).path
+                files[label] = shufflenet.export_onnx(ours, path, input_shape=tuple(x.shape), **kw).path
             for spin in (True, False):
                 runs: dict[str, Run] = {k: session_run(p, args.threads, spin) for k, p in files.items()}
                 want = runs["torchvision export"](xn)

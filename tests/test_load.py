@@ -15,7 +15,7 @@ def test_load_takes_every_reference(tmp_path: Path) -> None:
     assert shipped.pretrained_cfg["input_size"] == [1, 28, 28] and len(shipped.pretrained_cfg["class_names"]) == 10
     fresh = shufflenet.load("shufflenet_v2_x0_5", num_classes=7)  # a registered name: fresh weights
     assert isinstance(fresh, torch.nn.Module) and fresh.num_classes == 7
-    onnx = shufflenet.export_onnx(shipped, tmp_path / "m.onnx", input_size=(1, 1, 28, 28)).path
+    onnx = shufflenet.export_onnx(shipped, tmp_path / "m.onnx", input_shape=(1, 1, 28, 28)).path
     predictor = shufflenet.load(onnx)  # an exported artifact: a Predictor, with the model's cfg from the file
     assert isinstance(predictor, shufflenet.Predictor) and predictor.pretrained_cfg == shipped.pretrained_cfg
     x = torch.randn(2, 1, 28, 28)

@@ -2,7 +2,7 @@
 
 >>> import shufflenet
 >>> model = shufflenet.create_model("shufflenet_v2_x1_0")
->>> report = shufflenet.analyze(model, input_size=(1, 3, 224, 224))
+>>> report = shufflenet.analyze(model, input_shape=(1, 3, 224, 224))
 """
 
 from shufflenet.complexity import ComplexityReport, OpType, analyze

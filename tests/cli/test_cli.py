@@ -48,7 +48,7 @@ def test_profile_json_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
         == 0
     )
     data = json.loads(capsys.readouterr().out)
-    assert data["input_size"] == [1, 1, 28, 28] and data["flops"] > 0 and "data_movement" in data["by_type"]
+    assert data["input_shape"] == [1, 1, 28, 28] and data["flops"] > 0 and "data_movement" in data["by_type"]
     assert main(["profile", "shufflenet_v1_g3_x0_5", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("module,op,type,output_shape,params,flops,mac")
     assert main(["profile", "shufflenet_v1_g3_x0_5", "--summary"]) == 0

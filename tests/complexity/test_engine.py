@@ -111,7 +111,7 @@ def test_meta_device_matches_real_and_mode_restored() -> None:
 
 
 def test_bad_input_size() -> None:
-    with pytest.raises(ValueError, match="input_size must be positive"):
+    with pytest.raises(ValueError, match="input_shape must be positive"):
         analyze(nn.Conv2d(3, 3, 1), (1, 3, 0, 4))
     with pytest.raises(ValueError, match="expects in_chans=3"):
         analyze(create_model("shufflenet_v2_x0_5"), (1, 1, 32, 32))
@@ -125,3 +125,12 @@ def test_concat_shuffle_counts_one_copy() -> None:
     report = analyze(M(), (1, 4, 3, 3))
     assert [r.type for r in report.rows] == [OpType.DATA_MOVEMENT]
     assert report.mac == 2 * 36 + 72
+
+
+def test_input_size_is_the_old_name_of_input_shape() -> None:
+    model = create_model("shufflenet_v2_x0_5")
+    with pytest.warns(FutureWarning, match=r"analyze\(\): input_size= is now input_shape="):
+        old = analyze(model, input_size=(1, 3, 64, 64))
+    assert old.flops == analyze(model, input_shape=(1, 3, 64, 64)).flops and old.input_shape == (1, 3, 64, 64)
+    with pytest.raises(TypeError, match="got both input_size= and input_shape="):
+        analyze(model, input_size=(1, 3, 64, 64), input_shape=(1, 3, 64, 64))

@@ -41,7 +41,7 @@ def test_fuse_conv_bn_keeps_outputs(name: str) -> None:
 )  # fmt: skip
 def test_export_and_verify(name: str, tmp_path: Path) -> None:
     model = _lively(name)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 64, 64))
+    result = export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 64, 64))
     assert result.max_abs_diff <= 1e-4 and "BatchNormalization" not in result.nodes
     x = torch.randn(3, 3, 64, 64)
     with torch.no_grad():
@@ -52,7 +52,7 @@ def test_export_and_verify(name: str, tmp_path: Path) -> None:
 
 def test_predictor_split_batch_gives_the_same_logits(tmp_path: Path) -> None:
     model = _lively("shufflenet_v2_x0_5")
-    export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
+    export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 32, 32))
     whole = Predictor(tmp_path / "m.onnx", threads=3, split_batch=False)
     split = Predictor(tmp_path / "m.onnx", threads=3)
     (tmp_path / "m.onnx").unlink()  # the split sessions are made on first use, from the bytes read at load
@@ -64,7 +64,7 @@ def test_predictor_split_batch_gives_the_same_logits(tmp_path: Path) -> None:
 
 def test_failed_verification_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="differs from PyTorch"):
-        export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_size=(1, 3, 32, 32), atol=-1.0)
+        export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32), atol=-1.0)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="opset must be >= 17"):
         export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", opset=13)
@@ -78,7 +78,7 @@ def test_predictor_errors_and_torch_fallback(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Predictor(tmp_path / "missing.onnx")
     model = _lively("shufflenet_v2_x0_5")
-    export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
+    export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 32, 32))
     with pytest.raises(ValueError, match=r"does not match the model's input Nx3x32x32"):
         Predictor(tmp_path / "m.onnx").predict(np.zeros((1, 1, 32, 32), np.float32))
     x = torch.randn(2, 3, 32, 32)
@@ -120,13 +120,13 @@ def test_export_writes_the_same_file_on_every_host(tmp_path: Path, monkeypatch: 
     files = []
     for capability in ("AVX512", "AVX2", "DEFAULT"):
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
-        path = export_onnx(model, tmp_path / f"{capability}.onnx", input_size=(1, 1, 28, 28)).path
+        path = export_onnx(model, tmp_path / f"{capability}.onnx", input_shape=(1, 1, 28, 28)).path
         files.append(path.read_bytes())
     assert files[0] == files[1] == files[2]
     with pytest.raises(ValueError, match="unknown target 'arm'; choose from portable, avx512, avx2"):
-        export_onnx(model, tmp_path / "x.onnx", input_size=(1, 1, 28, 28), target="arm")
+        export_onnx(model, tmp_path / "x.onnx", input_shape=(1, 1, 28, 28), target="arm")
     with pytest.raises(ValueError, match="unknown layout 'blocks'"):
-        export_onnx(model, tmp_path / "x.onnx", input_size=(1, 1, 28, 28), layout="blocks")
+        export_onnx(model, tmp_path / "x.onnx", input_shape=(1, 1, 28, 28), layout="blocks")
     assert not (tmp_path / "x.onnx").exists()
 
 
@@ -139,7 +139,7 @@ def test_shuffle_aware_graph_has_no_transpose(name: str, kw: dict, tmp_path: Pat
     import onnx
 
     model = _lively(name, **kw)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 32, 32), layout="pieces")
+    result = export_onnx(model, tmp_path / "m.onnx", input_shape=(2, 3, 32, 32), layout="pieces")
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     ops = {n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node}
     assert not ops & {"Transpose", "Shape", "BatchNormalization"}
@@ -164,7 +164,7 @@ def test_v2_pieces_padding_follows_the_target(tmp_path: Path) -> None:
     sizes = {}
     for target, block in (("avx2", 8), ("portable", 16)):
         path = tmp_path / f"{target}.onnx"
-        result = export_onnx(model, path, input_size=(2, 1, 28, 28), target=target, layout="pieces")
+        result = export_onnx(model, path, input_shape=(2, 1, 28, 28), target=target, layout="pieces")
         assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
         graph = onnx.load(str(path)).graph
         weights = [numpy_helper.to_array(t) for t in graph.initializer if t.dims and len(t.dims) == 4]
@@ -178,7 +178,7 @@ def test_v2_pieces_padding_follows_the_target(tmp_path: Path) -> None:
 def test_v2_layout_by_name(layout: str, splits: int, tmp_path: Path) -> None:
     # plain V2 units paired (one Split per stride-1 unit) or in pieces (none); same logits either way
     model = _lively("shufflenet_v2_x1_0", small_input=True, in_chans=1)
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 1, 28, 28), layout=layout)
+    result = export_onnx(model, tmp_path / "m.onnx", input_shape=(2, 1, 28, 28), layout=layout)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     assert result.nodes.get("Split", 0) == splits
     assert "Transpose" not in result.nodes
@@ -192,7 +192,7 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, layout: str, tmp_
     import onnx
     from onnx import numpy_helper
 
-    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_size=(1, 3, 64, 64), layout=layout)
+    result = export_onnx(_lively(name), tmp_path / "m.onnx", input_shape=(1, 3, 64, 64), layout=layout)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     graph = onnx.load(str(tmp_path / "m.onnx")).graph
     weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -207,7 +207,7 @@ def test_shuffle_aware_convs_have_channels_in_fours(name: str, layout: str, tmp_
 def test_shuffle_aware_v2_with_odd_branch_widths(tmp_path: Path) -> None:
     # 59 channels per branch: the split of the shuffled tensor falls inside a (keep, branch) pair
     model = _lively("shufflenet_v2_x1_0", stage_widths=(118, 238, 470, 1024))
-    result = export_onnx(model, tmp_path / "m.onnx", input_size=(2, 3, 64, 64))
+    result = export_onnx(model, tmp_path / "m.onnx", input_shape=(2, 3, 64, 64))
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
 
 
@@ -217,7 +217,7 @@ def test_v2_stem_stays_in_onnx_runtimes_blocked_layout(tmp_path: Path) -> None:
     import onnx
     import onnxruntime as ort
 
-    export_onnx(_lively("shufflenet_v2_x1_0"), tmp_path / "m.onnx", input_size=(1, 3, 64, 64))
+    export_onnx(_lively("shufflenet_v2_x1_0"), tmp_path / "m.onnx", input_shape=(1, 3, 64, 64))
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.optimized_model_filepath = str(tmp_path / "opt.onnx")
@@ -241,7 +241,7 @@ def test_v2_stem_stays_in_onnx_runtimes_blocked_layout(tmp_path: Path) -> None:
     ],
 )
 def test_shuffle_aware_graph_writes_se_and_residual_units(name: str, kw: dict, tmp_path: Path) -> None:
-    result = export_onnx(_lively(name, **kw), tmp_path / "m.onnx", input_size=(2, 3, 64, 64))
+    result = export_onnx(_lively(name, **kw), tmp_path / "m.onnx", input_shape=(2, 3, 64, 64))
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
     assert "Transpose" not in result.nodes
     if kw.get("se"):
@@ -251,7 +251,7 @@ def test_shuffle_aware_graph_writes_se_and_residual_units(name: str, kw: dict, t
 
 
 def test_models_the_writer_does_not_know_are_traced(tmp_path: Path) -> None:
-    result = export_onnx(_lively("mobilenet_v2_x0_5"), tmp_path / "mb.onnx", input_size=(1, 3, 32, 32))
+    result = export_onnx(_lively("mobilenet_v2_x0_5"), tmp_path / "mb.onnx", input_shape=(1, 3, 32, 32))
     assert result.writer == "traced" and result.max_abs_diff <= 1e-4
 
 
@@ -276,7 +276,7 @@ def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:
         "input_size": [3, 32, 32],
         "class_names": list("abcdefghij"),
     }
-    export_onnx(model, tmp_path / "m.onnx", input_size=(1, 3, 32, 32))
+    export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 32, 32))
     assert Predictor(tmp_path / "m.onnx").pretrained_cfg == model.pretrained_cfg
     assert Predictor(model).pretrained_cfg == model.pretrained_cfg
 
@@ -286,8 +286,8 @@ def test_int8_is_smaller_and_agrees(tmp_path: Path) -> None:
 
     model = _lively("shufflenet_v2_x1_0", small_input=True)
     calibration = [torch.randn(16, 3, 32, 32).numpy() for _ in range(4)]
-    fp32 = export_onnx(model, tmp_path / "f.onnx", input_size=(1, 3, 32, 32))
-    int8 = export_onnx_int8(model, tmp_path / "q.onnx", calibration, input_size=(1, 3, 32, 32))
+    fp32 = export_onnx(model, tmp_path / "f.onnx", input_shape=(1, 3, 32, 32))
+    int8 = export_onnx_int8(model, tmp_path / "q.onnx", calibration, input_shape=(1, 3, 32, 32))
     assert "QuantizeLinear" in int8.nodes and int8.top1_agreement is not None and 0 <= int8.top1_agreement <= 1
     assert fp32.path.stat().st_size / int8.path.stat().st_size > 3.0
     assert Predictor(int8.path).predict(calibration[0]).shape == (16, 10)
@@ -299,7 +299,7 @@ def test_int8_is_smaller_and_agrees(tmp_path: Path) -> None:
     weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert weights and max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64
     with pytest.raises(ValueError, match="at least one batch"):
-        export_onnx_int8(model, tmp_path / "none.onnx", [], input_size=(1, 3, 32, 32))
+        export_onnx_int8(model, tmp_path / "none.onnx", [], input_shape=(1, 3, 32, 32))
     assert not (tmp_path / "none.onnx").exists()
 
 
@@ -320,5 +320,5 @@ def test_deployment_runtimes_compute_the_model_and_old_names_warn() -> None:
 
 
 def test_shuffle_aware_graph_at_opset_17(tmp_path: Path) -> None:
-    result = export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_size=(1, 3, 32, 32), opset=17)
+    result = export_onnx(_lively("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32), opset=17)
     assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4

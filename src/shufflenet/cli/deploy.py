@@ -61,10 +61,10 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         if not cfg:
             raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
         calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
-        result = export_onnx_int8(model, output, calibration, input_size=shape, opset=args.opset)
+        result = export_onnx_int8(model, output, calibration, input_shape=shape, opset=args.opset)
     else:
         result = export_onnx(
-            model, output, input_size=shape, optimize=not args.no_optimize, opset=args.opset,
+            model, output, input_shape=shape, optimize=not args.no_optimize, opset=args.opset,
             target=target, layout=layout,
         )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))

@@ -19,6 +19,7 @@ from torch.utils._pytree import tree_flatten
 
 from shufflenet.complexity.costs import OpCost, OpType, classify_conv, classify_op, conv_cost, matmul_cost, memory_cost
 from shufflenet.complexity.report import ComplexityReport, LayerRow
+from shufflenet.utils.deprecation import renamed_kwargs
 
 __all__ = ["analyze"]
 
@@ -115,24 +116,25 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+@renamed_kwargs(input_size="input_shape")
 def analyze(
     model: nn.Module,
-    input_size: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Sequence[int] = (1, 3, 224, 224),
     *,
     name: str | None = None,
 ) -> ComplexityReport:
     """Count params, FLOPs (multiply-adds) and MAC of ``model`` for one input.
 
     The model runs once in eval mode under ``torch.no_grad`` (its mode is
-    restored afterwards) on a random input of ``input_size`` on the model's
+    restored afterwards) on a random input of ``input_shape`` on the model's
     device. A model on the ``meta`` device is analysed without any arithmetic,
     which makes even multi-GFLOP networks instant.
     """
-    if any(int(d) < 1 for d in input_size):
-        raise ValueError(f"input_size must be positive, got {tuple(input_size)}")
+    if any(int(d) < 1 for d in input_shape):
+        raise ValueError(f"input_shape must be positive, got {tuple(input_shape)}")
     params = {id(p): p for p in model.parameters()}
     recorder = _Recorder(set(params))
-    x = torch.randn(*input_size, device=_model_device(model))
+    x = torch.randn(*input_shape, device=_model_device(model))
     was_training = model.training
     model.eval()
     try:
@@ -142,7 +144,7 @@ def analyze(
         model.train(was_training)
     return ComplexityReport(
         model=name or type(model).__name__,
-        input_size=tuple(int(d) for d in input_size),
+        input_shape=tuple(int(d) for d in input_shape),
         params=sum(p.numel() for p in params.values()),
         rows=recorder.rows,
     )

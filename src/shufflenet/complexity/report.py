@@ -55,7 +55,7 @@ class ComplexityReport:
     """Per-operator rows plus totals. ``flops`` are multiply-adds (see costs.py)."""
 
     model: str
-    input_size: tuple[int, ...]
+    input_shape: tuple[int, ...]
     params: int
     rows: list[LayerRow] = field(default_factory=list)
 
@@ -69,7 +69,7 @@ class ComplexityReport:
 
     @property
     def title(self) -> str:
-        return f"{self.model} @ {_shape(self.input_size)}"
+        return f"{self.model} @ {_shape(self.input_shape)}"
 
     def by_type(self) -> dict[OpType, TypeTotals]:
         """Totals per operator class, in :class:`OpType` order, classes that ran only."""
@@ -85,7 +85,7 @@ class ComplexityReport:
     def to_dict(self) -> dict:
         return {
             "model": self.model,
-            "input_size": list(self.input_size),
+            "input_shape": list(self.input_shape),
             "params": self.params,
             "flops": self.flops,
             "mac": self.mac,

@@ -450,7 +450,7 @@ def channel_block(target: str) -> int:
 def write_shuffle_graph(
     model: nn.Module,
     path: str | os.PathLike[str],
-    input_size: Sequence[int],
+    input_shape: Sequence[int],
     opset: int = 18,
     *,
     target: str = "portable",
@@ -458,7 +458,7 @@ def write_shuffle_graph(
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
-    The batch axis is dynamic; height and width are those of ``input_size``. V2 channels are
+    The batch axis is dynamic; height and width are those of ``input_shape``. V2 channels are
     zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
     the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
     ``paired`` (one Concat and one Split per unit) or in ``pieces`` (no copies, more padding);
@@ -477,7 +477,7 @@ def write_shuffle_graph(
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     net: Any = model  # a ShuffleNetV1/V2, read by its attributes
-    _, c, h, w = (int(d) for d in input_size)
+    _, c, h, w = (int(d) for d in input_shape)
     g = _Writer(opset, channel_block(target))
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)

@@ -18,6 +18,7 @@ from torch import nn
 from shufflenet.export.graph import LAYOUTS, UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.layers.fuse import fuse_conv_bn
+from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.files import atomic_path
 from shufflenet.utils.optional import require
 
@@ -56,11 +57,12 @@ def _set_metadata(path: Path, model: nn.Module) -> Counter[str]:
     return Counter(n.op_type for n in proto.graph.node)
 
 
+@renamed_kwargs(input_size="input_shape")
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike[str],
     *,
-    input_size: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Sequence[int] = (1, 3, 224, 224),
     optimize: bool = True,
     verify: bool = True,
     opset: int = 18,
@@ -90,17 +92,17 @@ def export_onnx(
     channel_block(target)  # a bad target or layout fails before anything is written
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    if len(input_size) != 4 or any(int(d) < 1 for d in input_size):
-        raise ValueError(f"input_size must be (N, C, H, W) with positive sizes, got {tuple(input_size)}")
+    if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
+        raise ValueError(f"input_shape must be (N, C, H, W) with positive sizes, got {tuple(input_shape)}")
     reference = model.eval()
     exported = fuse_conv_bn(model) if optimize else reference
-    example = torch.randn(*input_size)
+    example = torch.randn(*input_shape)
     diff = 0.0
     with atomic_path(path) as tmp:
         writer = "traced"
         if optimize:
             try:
-                write_shuffle_graph(exported, tmp, input_size, opset, target=target, layout=layout)
+                write_shuffle_graph(exported, tmp, input_shape, opset, target=target, layout=layout)
                 writer = "shuffle-aware"
             except UnsupportedModel:  # not a plain ShuffleNet V1/V2: trace it
                 pass
@@ -110,7 +112,7 @@ def export_onnx(
             from shufflenet.runtimes import ort_session
 
             session = ort_session(str(tmp), 1, torch.device("cpu"))
-            for x in (example, torch.randn(input_size[0] + 1, *input_size[1:])):
+            for x in (example, torch.randn(input_shape[0] + 1, *input_shape[1:])):
                 with torch.no_grad():
                     expected = reference(x).numpy()
                 got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
@@ -121,21 +123,23 @@ def export_onnx(
     return ExportResult(Path(path), diff, dict(nodes), writer)
 
 
+@renamed_kwargs(input_size="input_shape")
 def onnx_predictor(
-    model: nn.Module, input_size: Sequence[int], *, threads: int | None = None, verify: bool = True
+    model: nn.Module, input_shape: Sequence[int], *, threads: int | None = None, verify: bool = True
 ) -> Predictor:
     """``model`` exported (optimised) to a temporary file and loaded in a :class:`Predictor`."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = export_onnx(model, Path(tmp) / "model.onnx", input_size=input_size, verify=verify)
+        result = export_onnx(model, Path(tmp) / "model.onnx", input_shape=input_shape, verify=verify)
         return Predictor(result.path, threads=threads)
 
 
+@renamed_kwargs(input_size="input_shape")
 def export_onnx_int8(
     model: nn.Module,
     path: str | os.PathLike[str],
     calibration: Sequence[np.ndarray],
     *,
-    input_size: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Sequence[int] = (1, 3, 224, 224),
     opset: int = 18,
 ) -> ExportResult:
     """Verified float export, then int8 quantisation calibrated on ``calibration`` batches.
@@ -154,7 +158,7 @@ def export_onnx_int8(
     with tempfile.TemporaryDirectory() as tmp:
         # paired, padded least: ONNX Runtime runs int8 convs in NHWC, not in the float blocks, so neither the
         # pieces nor a wider padding pay there (docs/results/deployment.md, "int8")
-        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_size=input_size, opset=opset, target="avx2")
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=input_shape, opset=opset, target="avx2")
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
         diff, same, total = 0.0, 0, 0

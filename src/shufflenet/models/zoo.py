@@ -9,6 +9,7 @@ import torch
 
 from shufflenet.complexity import analyze, human
 from shufflenet.models._registry import PaperReference, create_model, get_entry
+from shufflenet.utils.deprecation import renamed_kwargs
 
 __all__ = ["SUMMARY_HEADERS", "ModelSummary", "summarize_models"]
 
@@ -40,14 +41,15 @@ class ModelSummary:
         )
 
 
+@renamed_kwargs(input_size="input_shape")
 def summarize_models(
-    names: Iterable[str], input_size: Sequence[int] = (1, 3, 224, 224), **create_kwargs: object
+    names: Iterable[str], input_shape: Sequence[int] = (1, 3, 224, 224), **create_kwargs: object
 ) -> list[ModelSummary]:
     """Analyse each model on the ``meta`` device (shapes only, no arithmetic: fast)."""
     out = []
     for name in names:
         with torch.device("meta"):
-            model = create_model(name, in_chans=int(input_size[1]), **create_kwargs)  # type: ignore[arg-type]
-        report = analyze(model, input_size, name=name)
+            model = create_model(name, in_chans=int(input_shape[1]), **create_kwargs)  # type: ignore[arg-type]
+        report = analyze(model, input_shape, name=name)
         out.append(ModelSummary(name, report.params, report.flops, report.mac, get_entry(name).reference))
     return out
