@@ -139,6 +139,7 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "no pretrained weights" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # six passes over the 10k test images: CI runs them (make test SLOW=1)
 @pytest.mark.parametrize("name,tag", [p for p in list_pretrained() if p[1].startswith("fashion-mnist")])
 def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     """The shipped record's last test accuracy is what these weights score (real test set)."""
