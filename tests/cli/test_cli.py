@@ -117,7 +117,7 @@ def test_bench_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFi
 
 
 def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["guidelines", "G2", "--threads", "1", "--min-time", "0.03", "--format", "json", "--plot-dir", str(tmp_path)]
+    argv = ["guidelines", "G2", "--threads", "1", "--min-time", "0.03", "--format", "json", "--out", str(tmp_path)]
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data[0]["experiment"] == "G2" and len(data[0]["rows"]) == 12
