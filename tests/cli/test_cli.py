@@ -93,13 +93,27 @@ def test_compare_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.csv"
     argv = ["bench", "shufflenet_v2_x0_5", "--batch", "1,2", "--input-size", "32", "--small-input",
-            "--threads", "1", "--min-time", "0.05", "--format", "json", "--output", str(out)]  # fmt: skip
+            "--threads", "1", "--min-time", "0.05", "--format", "json", "--out", str(out), "--time-budget", "5m"]  # fmt: skip
     assert main(argv) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["batch"] for r in records] == [1, 2]
     assert all(r["latency_ms_p10"] <= r["latency_ms_median"] <= r["latency_ms_p90"] for r in records)
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 2 and rows[0]["model"] == "shufflenet_v2_x0_5"
+    assert isinstance(records[0]["machine"]["cpu_flags"], str)  # every record names the host's vector flags
+
+
+def test_old_spellings_still_work_for_one_release(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --output for --out and a bare number of seconds for --time-budget: accepted, the second with a note
+    out = tmp_path / "b.json"
+    argv = ["bench", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "--threads", "1",
+            "--min-time", "0.02", "--output", str(out), "--time-budget", "30"]  # fmt: skip
+    with pytest.warns(FutureWarning, match="--time-budget 30: give the unit"):
+        assert main(argv) == 0
+    assert json.loads(out.read_text())[0]["model"] == "shufflenet_v2_x0_5"
+    with pytest.raises(SystemExit) as exit_info:  # not a duration: argparse's usage error, exit 2
+        main([*argv[:-1], "soon"])
+    assert exit_info.value.code == 2 and "expected a duration such as 90s or 5m" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_train_eval_predict_ship(
     assert main(["predict", str(trained), str(img_dir), "--topk", "2", "--format", "json"]) == 0
     preds = json.loads(capsys.readouterr().out)
     assert len(preds) == 2 and len(preds[0]["top"]) == 2
-    assert main(["save-pretrained", str(trained), "--tag", "test", "--dir", str(tmp_path / "ship")]) == 0
+    assert main(["save-pretrained", str(trained), "--tag", "test", "--out", str(tmp_path / "ship")]) == 0
     model = load_pretrained("shufflenet_v2_x0_5", "test", tmp_path / "ship")
     assert model.pretrained_cfg["class_names"][0] == "T-shirt/top" and model.in_chans == 1
     record = json.loads((tmp_path / "ship" / "shufflenet_v2_x0_5.test.json").read_text())

@@ -18,8 +18,6 @@ __all__ = ["add_commands"]
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
-
-
 _OLD_LAYOUTS = {"auto": "paired"}
 
 
