@@ -14,6 +14,7 @@ from torch import nn
 from shufflenet.data.images import preprocess
 from shufflenet.export.predictor import Predictor
 from shufflenet.models import create_model, load_pretrained
+from shufflenet.utils.deprecation import renamed
 
 __all__ = [
     "RUNTIMES",
@@ -110,11 +111,7 @@ def load_predictor(
     ``runtime="onnxruntime-shufflenet"`` exports a checkpoint to a verified ONNX graph first
     (in a temporary file); an ``.onnx`` file always runs in ONNX Runtime.
     """
-    if runtime in RUNTIME_ALIASES:
-        new = RUNTIME_ALIASES[runtime]
-        warnings.warn(f"runtime {runtime!r} is now called {new!r}; the old name goes in the next release",
-                      FutureWarning, stacklevel=2)  # fmt: skip
-        runtime = new
+    runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if Path(ref).suffix == ".onnx":

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import torch
 
+from shufflenet.bench.timing import measure
+from shufflenet.runtimes import num_threads
+
 __all__ = ["ComputePeak", "compute_peak", "cpu_flags", "machine_info", "sgemm_peak_gflops"]
 
 
@@ -53,9 +56,6 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
     The compute floor of a network is its multiply-adds at this rate: no
     runtime can do better, so ``latency / floor`` says how much is left to win.
     """
-    from shufflenet.bench.timing import measure
-    from shufflenet.runtimes import num_threads
-
     a, b = torch.randn(size, size), torch.randn(size, size)
     with num_threads(threads):
         best_ms = measure(lambda: torch.mm(a, b), min_time_s=seconds).min_ms  # the fastest call: the peak
@@ -124,7 +124,8 @@ def compute_peak(threads: int | None = None, cpufreq_max: Path = _CPUFREQ_MAX) -
     """The float32 peak of ``threads`` cores of this CPU (default: PyTorch's thread count)."""
     flags = cpu_flags()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    fma_units = 2  # an upper bound for x86 cores of today, so the floor stays a floor
     cores = min(threads or torch.get_num_threads(), os.cpu_count() or 1)
     clock = _clock_ghz(_cpuinfo(), cpufreq_max)
-    theoretical = 2 * lanes * 2 * clock * cores if clock else None
-    return ComputePeak(lanes, 2, clock, cores, theoretical, sgemm_peak_gflops(cores))
+    theoretical = 2 * lanes * fma_units * clock * cores if clock else None
+    return ComputePeak(lanes, fma_units, clock, cores, theoretical, sgemm_peak_gflops(cores))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from torch import Tensor, nn
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.layers import deploy
 from shufflenet.runtimes import ort_session
+from shufflenet.utils.deprecation import renamed
 
 __all__ = ["RUNTIMES", "RUNTIME_ALIASES", "Runtime", "get_runtime", "resolve_runtime_name"]
 
@@ -93,11 +93,7 @@ RUNTIME_ALIASES = {"shufflenet-eager": "torch-fused", "shufflenet-ort": "onnxrun
 
 def resolve_runtime_name(name: str) -> str:
     """The current name of runtime ``name``; an old alias warns once per call."""
-    if name in RUNTIME_ALIASES:
-        new = RUNTIME_ALIASES[name]
-        warnings.warn(f"runtime {name!r} is now called {new!r}; the old name goes in the next release",
-                      FutureWarning, stacklevel=3)  # fmt: skip
-        return new
+    name = renamed(name, RUNTIME_ALIASES, "runtime")
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; choose from {', '.join(RUNTIMES)}")
     return name

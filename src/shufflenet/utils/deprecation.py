@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["renamed_kwargs"]
+__all__ = ["renamed", "renamed_kwargs"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,3 +30,13 @@ def renamed_kwargs(**renames: str) -> Callable[[F], F]:
         return inner  # type: ignore[return-value]
 
     return wrap
+
+
+def renamed(name: str, aliases: dict[str, str], what: str) -> str:
+    """``aliases[name]`` with a FutureWarning when ``name`` is an old spelling of a ``what``, else ``name``."""
+    if name not in aliases:
+        return name
+    new = aliases[name]
+    warnings.warn(f"{what} {name!r} is now called {new!r}; the old name goes in the next release", FutureWarning,
+                  stacklevel=3)  # fmt: skip
+    return new
