@@ -131,11 +131,11 @@ def test_bench_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFi
 
 
 def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["guidelines", "G2", "--threads", "1", "--min-time", "0.03", "--format", "json", "--out", str(tmp_path)]
+    argv = ["guidelines", "G4", "--threads", "1", "--min-time", "0.03", "--format", "json", "--out", str(tmp_path)]
     assert main(argv) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data[0]["experiment"] == "G2" and len(data[0]["rows"]) == 12
-    assert (tmp_path / "guideline_G2.png").stat().st_size > 1000
+    assert data[0]["experiment"] == "G4" and len(data[0]["rows"]) == 12  # 4 variants x 3 widths
+    assert (tmp_path / "guideline_G4.png").stat().st_size > 1000
     assert main(["guidelines", "G9"]) == 2
 
 

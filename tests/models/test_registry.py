@@ -35,7 +35,13 @@ def test_unknown_option_is_a_value_error() -> None:
         shufflenet.create_model("shufflenet_v2_x1_0", colour="red")
 
 
-@pytest.mark.parametrize("name", ALL)
+def _heavy(name: str) -> bool:
+    """Over 10 GFLOPs at 224x224 (VGG-16/19, SE-ShuffleNet V2-164): seconds per pass on a small CPU."""
+    ref = get_entry(name).reference
+    return ref is not None and ref.flops is not None and ref.flops > 10e9
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if _heavy(n) else n for n in ALL])
 def test_forward_backward_224(name: str) -> None:
     model = shufflenet.create_model(name, num_classes=10)
     x = torch.randn(2, 3, 224, 224)
