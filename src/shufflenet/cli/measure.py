@@ -13,12 +13,11 @@ from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime,
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.cli.common import CliError, add_shape_args, stderr_console
-from shufflenet.cli.render import FORMATS, render
+from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.models import create_model, get_entry
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import atomic_write
-from shufflenet.utils.tables import csv_table
 
 __all__ = ["add_commands"]
 
@@ -102,9 +101,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         )  # fmt: skip
     records = [r.to_dict() for r in suite.results]
     if args.output:
-        flat = [{k: v for k, v in rec.items() if k != "machine"} for rec in records]
-        as_csv = csv_table(list(flat[0]) if flat else [], [list(f.values()) for f in flat])
-        _write_output(args.output, json.dumps(records, indent=2) if args.output.endswith(".json") else as_csv)
+        text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
+        _write_output(args.output, text)
     m = machine_info()
     render(console, args.format, BENCH_HEADERS, _bench_rows(suite.results), records=records,
            title=f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
@@ -135,7 +133,7 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
         rows.append(("total", *(f"{b.total_ms:.2f} ms" for b in parts)))
         headers = ("operator class", *(b.runtime for b in parts))
         title = f"{name}: time per forward pass (batch {args.batch[0]})"
-        render(console, args.format, headers, rows, title=title, before=f"### {title}" if args.format == "md" else "")
+        render(console, args.format, headers, rows, title=title, heading=True)
     from shufflenet.bench.plots import plot_breakdown  # matplotlib: only when plotting
 
     path = args.plot or "shufflenet-breakdown.png"
@@ -182,7 +180,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
         ]
         title = f"{exp.name}: {exp.title}"
         render(console, args.format, headers, rows, title=title, after=claims,
-               before=f"### {title}" if args.format == "md" else "")  # fmt: skip
+               heading=True)  # fmt: skip
     if args.format == "json":
         console.out(json.dumps(out, indent=2))
     return 0

@@ -15,12 +15,18 @@ from rich.console import Console
 
 from shufflenet.utils.tables import csv_table, markdown_table, rich_table
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "records_csv", "render"]
 
 #: the report formats every command that prints results accepts
 FORMATS = ("table", "md", "json", "csv")
 
 Row = Sequence[object]
+
+
+def records_csv(records: Sequence[Mapping[str, Any]]) -> str:
+    """Records as CSV: the first record's keys as columns, nested values (mappings, lists) left out."""
+    keys = [k for k, v in records[0].items() if not isinstance(v, Mapping | list)] if records else []
+    return csv_table(keys, [[r.get(k, "") for k in keys] for r in records])
 
 
 def render(
@@ -33,20 +39,23 @@ def render(
     records: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
     before: str = "",
     after: Sequence[str] = (),
+    heading: bool = False,
 ) -> None:
     """Write ``rows`` under ``headers`` in ``fmt``.
 
     ``records`` (exact values) stand in for the rows in JSON, and in CSV where they are a list
     (nested values left out); ``before`` is a line printed first and ``after`` lines printed last
-    in the human formats (a title line in markdown, verdicts under a table).
+    in the human formats (a score line, verdicts under a table); ``heading`` writes the title as a
+    ``###`` heading in markdown, where a page holds several tables.
     """
+    if heading and fmt == "md" and title:
+        before = f"### {title}"
     if fmt == "json":
         data = records if records is not None else [dict(zip(headers, r)) for r in rows]
         console.out(json.dumps(data, indent=2))
     elif fmt == "csv":
         if isinstance(records, Sequence) and records:
-            keys = [k for k, v in records[0].items() if not isinstance(v, Mapping | list)]
-            console.out(csv_table(keys, [[r.get(k, "") for k in keys] for r in records]), end="")
+            console.out(records_csv(records), end="")
         else:
             console.out(csv_table(headers, rows), end="")
     elif fmt == "md":

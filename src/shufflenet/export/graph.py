@@ -440,10 +440,13 @@ def _plain_v2(model: Any) -> bool:
     return plain and isinstance(model.head_conv, ConvBnAct)
 
 
-def channel_block(target: str) -> int:
-    """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`)."""
+def channel_block(target: str, layout: str = "paired") -> int:
+    """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`);
+    an unknown target or ``layout`` raises, naming the choices."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     return TARGETS[target]
 
 
@@ -470,15 +473,14 @@ def write_shuffle_graph(
     from shufflenet.models.shufflenet_v1 import ShuffleNetV1
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    block = channel_block(target, layout)
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     net: Any = model  # a ShuffleNetV1/V2, read by its attributes
     _, c, h, w = (int(d) for d in input_shape)
-    g = _Writer(opset, channel_block(target))
+    g = _Writer(opset, block)
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     real = c

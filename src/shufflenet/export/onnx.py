@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.export.graph import LAYOUTS, UnsupportedModel, channel_block, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.utils.deprecation import renamed_kwargs
@@ -89,9 +89,7 @@ def export_onnx(
     require("onnx", "onnx")
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
-    channel_block(target)  # a bad target or layout fails before anything is written
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    channel_block(target, layout)  # a bad target or layout fails before anything is written
     if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
         raise ValueError(f"input_shape must be (N, C, H, W) with positive sizes, got {tuple(input_shape)}")
     reference = model.eval()

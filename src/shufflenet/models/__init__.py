@@ -14,6 +14,7 @@ from shufflenet.models._pretrained import list_pretrained
 from shufflenet.models._registry import (
     ModelEntry,
     PaperReference,
+    create_from_arch,
     create_model,
     get_entry,
     list_models,
@@ -45,6 +46,7 @@ __all__ = [
     "SqueezeNet",
     "TorchvisionClassifier",
     "UnitSkeleton",
+    "create_from_arch",
     "create_model",
     "fit_stage_widths",
     "from_torchvision",

@@ -7,6 +7,7 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -16,6 +17,7 @@ from shufflenet.models._weights import load_matching_state_dict, load_state_dict
 __all__ = [
     "ModelEntry",
     "PaperReference",
+    "create_from_arch",
     "create_model",
     "get_entry",
     "list_models",
@@ -114,16 +116,21 @@ def create_model(
         raise ValueError(f"{name}: {exc}") from None
 
 
+def create_from_arch(arch: dict[str, Any]) -> nn.Module:
+    """The network an architecture record (``model``, ``num_classes``, ``in_chans``, ``small_input``,
+    ``options``) describes, as checkpoints and shipped weights store it."""
+    return create_model(
+        arch["model"], num_classes=arch["num_classes"], in_chans=arch["in_chans"],
+        small_input=arch["small_input"], **arch.get("options", {}),
+    )  # fmt: skip
+
+
 def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn.Module:
     """The shipped network: built from the file's architecture, weights loaded, cfg attached."""
-    entry = get_entry(name)
+    get_entry(name)  # an unknown name fails before the file is looked for
     path = pretrained_path(name, tag, directory)
     meta = read_metadata(path)
-    arch = meta["arch"]
-    model = entry.builder(
-        num_classes=arch["num_classes"], in_chans=arch["in_chans"], small_input=arch["small_input"],
-        **arch.get("options", {}),
-    )  # fmt: skip
+    model = create_from_arch({**meta["arch"], "model": name})
     load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
     model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
     return model.eval()

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shufflenet.models import create_model
+from shufflenet.models import create_from_arch
 from shufflenet.models._weights import load_matching_state_dict, safe_torch_load
 from shufflenet.utils.files import atomic_write
 
@@ -42,10 +42,7 @@ def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Mod
     """The network a checkpoint describes, with its (EMA, when present) weights and
     ``pretrained_cfg`` (mean, std, input size, class names) attached."""
     arch = state["arch"]
-    model = create_model(
-        arch["model"], num_classes=arch["num_classes"], in_chans=arch["in_chans"],
-        small_input=arch["small_input"], **arch.get("options", {}),
-    )  # fmt: skip
+    model = create_from_arch(arch)
     weights = state["ema"] if use_ema and state.get("ema") else state["model"]
     load_matching_state_dict(model, weights, source=f"checkpoint for {arch['model']}")
     model.pretrained_cfg = dict(state["data"])  # type: ignore[assignment]
