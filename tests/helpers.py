@@ -49,3 +49,22 @@ def meta_report(model_or_name: "str | torch.nn.Module", size: int = 224, **kw: o
         with torch.device("meta"):
             model_or_name = create_model(model_or_name, **kw)
     return analyze(model_or_name, (1, 3, size, size))
+
+
+def fake_checkpoint(path: Path, classes: list[str], in_chans: int = 1, size: int = 28, **drop: object) -> Path:
+    """A checkpoint as the training loop writes it, of an untrained V2 0.5x with ``classes`` (keys in
+    ``drop`` left out): what eval, predict, export and resume read, made in a second without training."""
+    from shufflenet.models import create_model
+    from shufflenet.train import TrainConfig, save_checkpoint
+
+    model = create_model("shufflenet_v2_x0_5", num_classes=len(classes), in_chans=in_chans, small_input=size <= 64)
+    arch = {"model": "shufflenet_v2_x0_5", "num_classes": len(classes), "in_chans": in_chans,
+            "small_input": size <= 64, "options": {}}  # fmt: skip
+    state = {"config": TrainConfig(out_dir=str(path.parent)).to_dict(), "arch": arch, "epoch": 1, "history": [],
+             "best_top1": 0.0, "model": model.state_dict(), "ema": None, "optimizer": {}, "budget": None,
+             "data": {"mean": [0.5] * in_chans, "std": [0.25] * in_chans, "input_size": [in_chans, size, size],
+                      "class_names": classes, "dataset": "imagefolder"}}  # fmt: skip
+    for key in drop:
+        state.pop(key)
+    save_checkpoint(state, path)
+    return path

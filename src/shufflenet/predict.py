@@ -13,7 +13,8 @@ from torch import nn
 
 from shufflenet.data.images import preprocess
 from shufflenet.export.predictor import Predictor
-from shufflenet.models import create_model, load_pretrained
+from shufflenet.models import create_model
+from shufflenet.models._registry import load_weights_file
 from shufflenet.utils.deprecation import renamed
 
 __all__ = [
@@ -76,9 +77,7 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
 
         return model_from_checkpoint(load_checkpoint(ref), use_ema=use_ema).eval()
     if kind == "weights":
-        path = Path(ref)
-        model, _, tag = path.name.removesuffix(".safetensors").partition(".")
-        return load_pretrained(model, tag, path.parent)
+        return load_weights_file(ref)
     if kind == "tag":
         name, tag = ref.split(":", 1)
         return create_model(name, pretrained=tag)

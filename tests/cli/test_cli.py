@@ -60,8 +60,8 @@ def test_profile_json_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["profile", "shufflenet_v3"], "unknown model 'shufflenet_v3'"),
         (["models", "zzz*"], "no model matches"),
-        (["profile", "shufflenet_v2_x1_0", "--input-size", "0"], "must be positive"),
-        (["profile", "shufflenet_v2_x1_0", "--batch", "-1"], "must be positive"),
+        (["profile", "shufflenet_v2_x1_0", "--input-size", "0"], "--input-size must be >= 1"),
+        (["profile", "shufflenet_v2_x1_0", "--batch", "-1"], "--batch must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

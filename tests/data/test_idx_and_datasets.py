@@ -95,7 +95,6 @@ def test_image_folder_errors(tmp_path: Path) -> None:
     (root / "cat").mkdir(parents=True)
     Image.new("RGB", (8, 8), (255, 0, 0)).save(root / "cat" / "ok.png")
     (root / "cat" / "broken.png").write_bytes(b"not a png")
-    data = load_image_folder(root)
-    assert data.classes == ("cat",) and len(data) == 2
-    with pytest.raises(ValueError, match="cannot decode image"):
-        [data[i] for i in range(len(data))]
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # named and skipped: tests/data/test_images.py
+        data = load_image_folder(root)
+    assert data.classes == ("cat",) and len(data) == 1

@@ -31,7 +31,7 @@ def test_unknown_name_suggests_close_matches() -> None:
 
 
 def test_unknown_option_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="shufflenet_v2_x1_0:.*colour"):
+    with pytest.raises(ValueError, match="shufflenet_v2_x1_0 has no option 'colour'"):
         shufflenet.create_model("shufflenet_v2_x1_0", colour="red")
 
 
@@ -111,3 +111,24 @@ def test_channels_last_gives_same_logits(name: str) -> None:
         model = model.to(memory_format=torch.channels_last)
         out = model(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("shufflenet_v2_x0_5", {"se": "false"}, "option 'se' of shufflenet_v2_x0_5 must be bool, got 'false'"),
+        ("shufflenet_v1_g3_x1_0", {"groups": 5}, r"shufflenet_v1_g3_x1_0 fixes groups=3 \(it is in the name\)"),
+        ("shufflenet_v2_x1_0", {"se_ratio": 0.25}, "has no option 'se_ratio'.*its options: se, residual"),
+        ("mobilenet_v2_x1_0", {"drop_rate": "0.2"}, "option 'drop_rate' of mobilenet_v2_x1_0 must be float"),
+        ("resnet18", {"weights": "DEFAULT"}, "resnet18 has no option 'weights'; its options: none"),
+        ("shufflenet_v2_x0_5", {"stage_widths": [24, "48", 96, 1024]}, "must be a list of int or None"),
+    ],
+)
+def test_create_model_checks_options_before_building(name: str, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        shufflenet.create_model(name, **options)
+
+
+def test_options_from_json_lists_build() -> None:
+    model = shufflenet.create_model("shufflenet_v2_x0_5", stage_widths=[24, 48, 96, 512], se=True)  # JSON gives lists
+    assert model.stage_widths == (24, 48, 96, 512)

@@ -31,7 +31,7 @@ def test_lr_schedules() -> None:
     assert lr_at(55, 100, 10, "cosine", 1.0) == pytest.approx(0.5)
     peak = max(lr_at(s, 100, 0, "onecycle", 1.0) for s in range(100))
     assert peak == pytest.approx(1.0, abs=0.01) and lr_at(0, 100, 0, "onecycle", 1.0) < 0.1
-    with pytest.raises(ValueError, match="unknown schedule"):
+    with pytest.raises(ValueError, match="schedule .--schedule. must be one of linear, cosine, onecycle"):
         TrainConfig(schedule="step")
 
 
@@ -42,9 +42,9 @@ def test_progressive_resizing_schedule() -> None:
     assert {train_size_at(e, 10, 28, 0, 0.7) for e in range(10)} == {28}  # off
     assert train_size_at(0, 10, 28, 32, 0.7) == 28  # never larger than the native side
     assert train_size_at(0, 10, 30, 22, 1.0) == 22 and train_size_at(9, 10, 30, 22, 1.0) == 28
-    with pytest.raises(ValueError, match="min_train_size must be 0 \\(off\\) or >= 4"):
+    with pytest.raises(ValueError, match=r"min_train_size \(--min-train-size\) must be 0 \(off\) or >= 4"):
         TrainConfig(min_train_size=2)
-    with pytest.raises(ValueError, match="resize_ramp must be in"):
+    with pytest.raises(ValueError, match=r"resize_ramp \(--resize-ramp\) must be > 0"):
         TrainConfig(resize_ramp=0)
 
 
@@ -91,7 +91,7 @@ def test_bfloat16_mixed_precision_trains_float32_weights(
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert all(v.dtype == torch.float32 for k, v in state["model"].items() if "num_batches" not in k)
-    with pytest.raises(ValueError, match="unknown precision 'fp8'; choose from float32, bfloat16, auto"):
+    with pytest.raises(ValueError, match=r"precision \(--precision\) must be one of float32, bfloat16, auto, got 'fp8'"):
         TrainConfig(precision="fp8")
 
 
@@ -126,7 +126,7 @@ def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp
     assert csv_rows[1].split(",")[list(result.history[0]).index("test_top1")] == ""  # unscored epochs: empty cells
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=0)
-    with pytest.raises(ValueError, match="probabilities in"):
+    with pytest.raises(ValueError, match=r"cutmix \(--cutmix\) must be <= 1"):
         TrainConfig(cutmix=1.5)
 
 
@@ -270,3 +270,36 @@ def test_ddp_is_freed_before_the_process_group_is_destroyed(
     finally:
         gc.enable()
     assert alive_at_destroy == [False] and not dist.is_initialized()
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_out_and_a_killed_owner(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    """Issue #33's acceptance: the second run on an --out fails at start naming the first's pid; after
+    ``kill -9`` of the first, the stale lock is detected and a run starts there (with --overwrite, as the
+    directory holds the killed run's checkpoint)."""
+    import signal
+    import time
+
+    from shufflenet.cli.main import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist), "--batch-size", "32",
+            "--threads", "1", "--out", str(out)]  # fmt: skip
+    first = subprocess.Popen([sys.executable, "-m", "shufflenet.cli.main", *args, "--epochs", "200"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "last.pt").exists():  # the first epoch is checkpointed: a run to resume
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not get going"
+            time.sleep(0.2)
+        assert main([*args, "--epochs", "2"]) == 2
+        assert f"is in use by a run with pid {first.pid}" in capsys.readouterr().err
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert (out / ".lock").exists()  # what kill -9 leaves
+    with pytest.warns(UserWarning, match=f"removed the stale lock of pid {first.pid}"):
+        assert main([*args, "--epochs", "1"]) == 2  # the lock is stale, but the directory holds that run
+    assert "holds another run" in capsys.readouterr().err
+    assert main([*args, "--epochs", "1", "--overwrite"]) == 0
+    assert load_checkpoint(out / "last.pt")["config"]["epochs"] == 1 and not (out / ".lock").exists()

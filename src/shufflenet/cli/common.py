@@ -30,7 +30,10 @@ def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
 
-def input_shape(args: argparse.Namespace) -> tuple[int, int, int, int]:
-    if args.batch < 1 or args.input_size < 1 or args.in_chans < 1:
-        raise CliError("--batch, --input-size and --in-chans must be positive integers")
-    return (args.batch, args.in_chans, args.input_size, args.input_size)
+def input_shape(args: argparse.Namespace, batch: int | None = None) -> tuple[int, int, int, int]:
+    """(N, C, H, W) from the shape flags (``batch`` where the command takes a list of them)."""
+    n = args.batch if batch is None else batch
+    for flag, value in (("--batch", n), ("--input-size", args.input_size), ("--in-chans", args.in_chans)):
+        if value < 1:
+            raise CliError(f"{flag} must be >= 1, got {value}")
+    return (n, args.in_chans, args.input_size, args.input_size)

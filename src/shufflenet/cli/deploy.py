@@ -12,6 +12,7 @@ from rich.console import Console
 from shufflenet.cli.common import CliError
 from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.models import create_model
+from shufflenet.utils.files import check_output_file
 
 __all__ = ["add_commands"]
 
@@ -42,17 +43,27 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
+    for flag, value in (("--input-size", args.input_size), ("--in-chans", args.in_chans)):
+        if value is not None and value < 1:
+            raise CliError(f"{flag} must be >= 1, got {value}")
     if is_trained_ref(ref):
         model = load_trained(ref)
         trained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
         chans, size = int(trained_cfg["input_size"][0]), int(trained_cfg["input_size"][1])
+        if args.in_chans is not None and args.in_chans != chans:
+            raise CliError(f"--in-chans {args.in_chans}: {ref} was trained on {chans}-channel images; drop the flag")
+        if args.small_input:
+            raise CliError(f"--small-input: {ref}'s stem is fixed by its training; drop the flag")
+        if args.input_size and args.input_size != size:  # fully convolutional: any side it can take; say so in the file
+            size = args.input_size
+            model.pretrained_cfg = {**trained_cfg, "input_size": [chans, size, size]}  # type: ignore[assignment]
         name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
     else:
-        chans, size, name = args.in_chans, args.input_size, ref
+        chans, size, name = args.in_chans or 3, args.input_size or 224, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
     target, layout = _export_target_layout(args)
     suffix = "-int8.onnx" if args.format == "onnx-int8" else ".onnx"
-    output = args.output or f"{name}{suffix}"
+    output = check_output_file(args.output or f"{name}{suffix}", "--out")
     shape = (1, chans, size, size)
     if args.format == "onnx-int8":
         cfg = getattr(model, "pretrained_cfg", None)
@@ -88,8 +99,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)",
     )
     p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
-    p.add_argument("--input-size", type=int, default=224)
-    p.add_argument("--in-chans", type=int, default=3)
+    p.add_argument("--input-size", type=int, help="image side (default: a trained model's own, else 224)")
+    p.add_argument("--in-chans", type=int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
-from shufflenet.cli.common import stderr_console
+from shufflenet.cli.common import CliError, stderr_console
 from shufflenet.cli.render import FORMATS, render
+from shufflenet.utils.files import check_output_dir, check_output_file
 
 __all__ = ["add_commands"]
 
 
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
     from shufflenet.predict import load_predictor
     from shufflenet.train import evaluate
+    from shufflenet.train.data import evaluation_data
 
+    if args.confusion:
+        check_output_file(args.confusion, "--confusion")
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema)
     cfg = predictor.pretrained_cfg
     if not cfg:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
-    test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    result = evaluate(predictor, test.batches(cfg["mean"], cfg["std"]), len(cfg["class_names"]), flip_tta=args.tta)
+    batches, count = evaluation_data(cfg, args.dataset, args.data_dir)
     names = cfg["class_names"]
+    result = evaluate(predictor, batches, len(names), flip_tta=args.tta)
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
-    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "tta": args.tta, "images": result.count,
-               "top1": result.top1, "top5": result.top5, "loss": result.loss,
-               "per_class": dict(zip(names, result.per_class))}  # fmt: skip
+    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "dataset": args.dataset,
+               "data_dir": args.data_dir, "tta": args.tta, "images": result.count, "top1": result.top1,
+               "top5": result.top5, "loss": result.loss, "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
-    scores = f"top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}% on {result.count} test images{how}"
+    k = min(5, len(names))
+    scores = f"top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% on {count} test images{how}"
     render(console, args.format, ("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy",
            records=summary, before=scores)  # fmt: skip
     if args.confusion:
@@ -45,6 +48,8 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.data.images import find_images
     from shufflenet.predict import load_predictor, predict_files
 
+    if args.topk < 1:
+        raise CliError(f"--topk must be >= 1, got {args.topk}")
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
     paths = find_images(args.images)
     if not paths:
@@ -61,8 +66,10 @@ def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
 
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 
+    if args.count < 1:
+        raise CliError(f"--count must be >= 1, got {args.count}")
+    out = check_output_dir(args.out, "--out")
     test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(min(args.count, len(test))):
         name = test.classes[int(test.labels[i])].replace("/", "-").replace(" ", "-").lower()
@@ -85,9 +92,18 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on Fashion-MNIST's test set")
+    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on a test set")
     p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
-    p.add_argument("--data-dir")
+    p.add_argument(
+        "--dataset",
+        choices=("fashion-mnist", "imagefolder"),
+        default="fashion-mnist",
+        help="Fashion-MNIST's test set (default) or class folders of images (--data-dir), matched to the "
+        "model's classes by name",
+    )
+    p.add_argument(
+        "--data-dir", help="the dataset's directory (Fashion-MNIST default: /usr/share/datasets/fashion-mnist)"
+    )
     p.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has an EMA")
     p.add_argument(
         "--tta",

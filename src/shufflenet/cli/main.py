@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -22,8 +24,15 @@ from shufflenet.version import __version__
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the command's usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shufflenet",
         description="Build, analyse and measure ShuffleNet and other compact CNNs.",
     )
@@ -45,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
     console = Console(soft_wrap=getattr(args, "format", "table") != "table", width=None if sys.stdout.isatty() else 200)
     err = stderr_console()
+    format_warning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # a note for the user, not a source line of ours
     try:
         return args.func(args, console)
     except _EXPECTED as exc:  # bad input or set-up; anything else is a bug and shows its traceback
@@ -54,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    finally:
+        warnings.formatwarning = format_warning
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
+    return f"warning: {message}\n"
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from rich.console import Console
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
-from shufflenet.cli.common import CliError, add_shape_args, stderr_console
+from shufflenet.cli.common import CliError, add_shape_args, input_shape, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.models import create_model, get_entry
 from shufflenet.utils.durations import parse_duration
-from shufflenet.utils.files import atomic_write
+from shufflenet.utils.files import atomic_write, check_output_dir, check_output_file
 
 __all__ = ["add_commands"]
 
@@ -47,7 +47,14 @@ def duration_arg(text: str) -> float:
 
 
 def str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return values
+
+
+#: what ``bench --out`` writes, by the file's suffix
+RECORD_SUFFIXES = (".csv", ".json")
 
 
 BENCH_HEADERS = (
@@ -89,6 +96,15 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         raise CliError(f"--batch values must be >= 1, got {','.join(map(str, args.batch))}")
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be >= 1, got {args.threads}")
+    if not args.min_time > 0:
+        raise CliError(f"--min-time must be > 0 seconds, got {args.min_time}")
+    input_shape(args, batch=1)  # sizes checked before any work
+    if args.output:
+        if not args.output.endswith(RECORD_SUFFIXES):
+            raise CliError(f"--out {args.output}: records are written as {' or '.join(RECORD_SUFFIXES)}; name the file so")
+        check_output_file(args.output, "--out")
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     err = stderr_console()
     if args.breakdown:
         return _bench_breakdown(args, console, err)
@@ -145,6 +161,11 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n) for n in names]
+    if not args.min_time > 0:
+        raise CliError(f"--min-time must be > 0 seconds, got {args.min_time}")
+    if args.plot_dir:
+        check_output_dir(args.plot_dir, "--out")
+        os.makedirs(args.plot_dir, exist_ok=True)
     err = stderr_console()
     out = []
     for exp in experiments:

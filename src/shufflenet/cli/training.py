@@ -11,8 +11,9 @@ from typing import cast
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import stderr_console
+from shufflenet.cli.common import CliError, stderr_console
 from shufflenet.cli.render import FORMATS, render
+from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.durations import parse_duration
 
 __all__ = ["add_commands"]
@@ -23,10 +24,17 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
 
     err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
-    cfg = None if args.resume else recipe(args.recipe, **_given_fields(args))  # bad flags fail before the bar
+    given = _given_fields(args)
+    if args.resume:
+        extra = sorted(set(vars(args)) - {"resume", "func", "command", "recipe", "format"})
+        if extra:
+            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+            raise CliError(f"{flags}: not with --resume, which continues the run's stored recipe unchanged; to "
+                           "change it, start a new run (--out elsewhere, or --overwrite)")  # fmt: skip
+    cfg = None if args.resume else recipe(args.recipe, **given)  # bad flags fail before the bar
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err, disable=quiet) as bar:
+    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:  # the epoch lines stay
         task = bar.add_task("train", total=None, epoch="-", info="loading data")
 
         def on_event(e: dict) -> None:
@@ -46,7 +54,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                 )
 
         try:
-            result = resume_training(args.resume, progress=on_event) if cfg is None else train(cfg, progress=on_event)
+            if cfg is None:
+                result = resume_training(args.resume, progress=on_event)
+            else:
+                result = train(cfg, overwrite=getattr(args, "overwrite", False), progress=on_event)
         except KeyboardInterrupt:
             last = (Path(args.resume).parent if cfg is None else Path(cfg.out_dir)) / "last.pt"
             err.print(f"interrupted; resume with: shufflenet train --resume {last}", highlight=False)
@@ -63,6 +74,7 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import TrainConfig
     from shufflenet.train.ablate import run_ablation
 
+    check_output_dir(args.out, "--out")
     if args.width not in WIDTHS:
         raise ValueError(f"--width must be one of {', '.join(map(str, WIDTHS))}, got {args.width}")
     base = TrainConfig(
@@ -85,7 +97,8 @@ def _cmd_ship(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.models._pretrained import PRETRAINED_DIR
     from shufflenet.train import ship_checkpoint
 
-    path = ship_checkpoint(args.checkpoint, args.tag, PRETRAINED_DIR if args.into_package else args.out, half=args.half)
+    directory = PRETRAINED_DIR if args.into_package else check_output_dir(args.out, "--out")
+    path = ship_checkpoint(args.checkpoint, args.tag, directory, half=args.half)
     console.print(f"wrote {path} and its record {path.name.removesuffix('.safetensors')}.json", highlight=False)
     return 0
 
@@ -106,15 +119,31 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         if name in fields:
             given[name] = not value if flag.startswith("no_") else value
     if "model_options" in given:
-        given["model_options"] = json.loads(str(given["model_options"]))
+        given["model_options"] = _json_object(str(given["model_options"]), "--model-options")
     if "time_budget" in given:
         given["time_budget"] = _minutes(str(given["time_budget"]))
     return given
 
 
+def _json_object(text: str, flag: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{flag} {text!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                       """write an object such as '{"se": true}'""") from None  # fmt: skip
+    if not isinstance(value, dict):
+        raise CliError(
+            f"""{flag} must be a JSON object of option names and values, such as '{{"se": true}}', got {text!r}"""
+        )
+    return value
+
+
 def _minutes(text: str) -> float:
     """``88m``, ``1.5h`` or ``5280s`` in minutes (what ``TrainConfig.time_budget`` holds)."""
-    return parse_duration(text, "--time-budget") / 60
+    seconds = parse_duration(text, "--time-budget")
+    if seconds <= 0:
+        raise CliError(f"--time-budget {text}: give a positive duration (leave the flag out to train for --epochs)")
+    return seconds / 60
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -195,6 +224,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
     p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")
     p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an --out that holds another run's checkpoints (they are replaced)",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("ablate", help="retrain the V1 paper's ablations: shuffle on/off or group count")

@@ -116,6 +116,39 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+#: what PyTorch's convs and pools say when an input is smaller than their kernel
+_TOO_SMALL = ("output size is too small", "kernel size can't be greater", "smaller than kernel size")
+
+
+def _too_small(exc: RuntimeError) -> bool:
+    return any(t in str(exc).lower() for t in _TOO_SMALL)
+
+
+@torch.no_grad()
+def smallest_side(model: nn.Module, in_chans: int = 3, device: torch.device | None = None, limit: int = 1024) -> int:
+    """The smallest square input side ``model`` runs on (a bisection of single-image forwards)."""
+    was_training = model.training
+    model.eval()
+
+    def runs(side: int) -> bool:
+        try:
+            model(torch.zeros(1, in_chans, side, side, device=device))
+        except RuntimeError as exc:
+            if _too_small(exc):
+                return False
+            raise
+        return True
+
+    try:
+        lo, hi = 1, limit  # runs(hi) is assumed; the network's strides only shrink an input
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if runs(mid) else (mid + 1, hi)
+        return lo
+    finally:
+        model.train(was_training)
+
+
 @renamed_kwargs(input_size="input_shape")
 def analyze(
     model: nn.Module,
@@ -140,6 +173,14 @@ def analyze(
     try:
         with torch.no_grad(), _track_modules(model, recorder.module_stack), recorder:
             model(x)
+    except RuntimeError as exc:
+        if not _too_small(exc):
+            raise
+        side = smallest_side(model, int(input_shape[1]), x.device)
+        raise ValueError(
+            f"{name or type(model).__name__} cannot take a {input_shape[-2]}x{input_shape[-1]} input: its convolutions "
+            f"and pooling shrink it to nothing; the smallest side it takes is {side} (--input-size {side} or more)"
+        ) from None
     finally:
         model.train(was_training)
     return ComplexityReport(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,38 +87,67 @@ def load_fashion_mnist(root: str | os.PathLike[str] = FASHION_MNIST_DIR, train: 
 
 
 class ImageFolderData(Dataset):
-    """Class folders of JPEG/PNG images (torchvision's ImageFolder) with clear errors."""
+    """Class folders of JPEG/PNG images (torchvision's ImageFolder layout) with clear errors.
+
+    A file that is not a readable image is named and skipped, with a count, instead of stopping a
+    run an hour in: headers are checked when the folder is opened (``skipped`` lists the files), and
+    an image that fails later, while decoding, is replaced by the next one and added to ``skipped``
+    (a warning names it).
+    """
 
     def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:
+        from PIL import Image
         from torchvision.datasets import ImageFolder
 
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"image folder {str(root)!r} not found")
         try:
-            self.folder = ImageFolder(str(root))
+            folder = ImageFolder(str(root), loader=lambda p: p)  # the files, not yet decoded
         except (FileNotFoundError, RuntimeError) as exc:
             raise ValueError(
                 f"{root} holds no images in class folders ({str(exc).splitlines()[0]}); "
                 "expected ROOT/CLASS_NAME/IMAGE.jpg"
             ) from None
-        self.classes = tuple(self.folder.classes)
+        self.skipped: list[str] = []
+        self.samples: list[tuple[str, int]] = []
+        for path, label in folder.samples:
+            try:
+                with Image.open(path):
+                    pass
+            except Exception as exc:  # PIL raises many kinds for a bad header; all mean the same here
+                self.skipped.append(f"{path} ({type(exc).__name__})")
+            else:
+                self.samples.append((path, label))
+        if self.skipped:
+            first = "; ".join(self.skipped[:3]) + (
+                f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+            )
+            warnings.warn(f"{root}: skipped {len(self.skipped)} unreadable file(s) of "
+                          f"{len(folder.samples)}: {first}", stacklevel=2)  # fmt: skip
+        if not self.samples:
+            raise ValueError(f"{root} holds no readable images")
+        self.classes = tuple(folder.classes)
         self.transform = transform
         self.mode = "L" if in_chans == 1 else "RGB"
 
     def __len__(self) -> int:
-        return len(self.folder.samples)
+        return len(self.samples)
 
     def __getitem__(self, i: int) -> tuple[Any, int]:  # a tensor once transformed, else the PIL image
-        from PIL import Image, UnidentifiedImageError
+        from shufflenet.data.images import open_image
 
-        path, label = self.folder.samples[i]
-        try:
-            with Image.open(path) as raw:
-                img = raw.convert(self.mode)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot decode image {path}: {exc}") from None
-        return (self.transform(img) if self.transform else img), label
+        for j in range(len(self.samples)):
+            path, label = self.samples[(i + j) % len(self.samples)]
+            try:
+                img = open_image(path, self.mode)
+            except ValueError as exc:  # decodable header, broken data: name it, use the next image
+                if path not in self.skipped:
+                    self.skipped.append(path)
+                    warnings.warn(f"skipped an unreadable image ({exc})", stacklevel=2)
+                continue
+            return (self.transform(img) if self.transform else img), label
+        raise ValueError(f"no image of {len(self.samples)} in the folder could be decoded")
 
 
 def load_image_folder(root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> ImageFolderData:

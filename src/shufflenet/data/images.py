@@ -14,9 +14,64 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["IMAGE_SUFFIXES", "find_images", "preprocess"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "find_images", "open_image", "preprocess"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+#: the largest image decoded, in pixels (50 MP: a 7000x7000 photo; 8000x8000 took 842 MB to decode).
+#: Checked from the header, before decoding; ``SHUFFLENET_MAX_PIXELS`` raises it.
+MAX_PIXELS = int(os.environ.get("SHUFFLENET_MAX_PIXELS", 50_000_000))
+
+
+def _to_8bit(img: Any) -> Any:
+    """16- and 32-bit integer greyscale (16-bit PNGs) scaled to 8 bits: PIL's own conversion clips them.
+    A 32-bit image is read as 8-bit, 16-bit or full range, whichever its largest value fits."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(img)
+    peak = int(a.max(initial=0))
+    top = 65535 if img.mode.startswith("I;16") else next((t for t in (255, 65535) if peak <= t), peak)
+    return Image.fromarray(np.clip(a.astype(np.float64) * (255 / top), 0, 255).round().astype(np.uint8), "L")
+
+
+def open_image(path: str | os.PathLike[str], mode: str, size: tuple[int, int] | None = None) -> Any:
+    """The one guarded reader of image files: ``path`` decoded to ``mode`` ("L" or "RGB").
+
+    Any mode comes in (palette, alpha, 16-bit grey, CMYK, bilevel); 16-bit images are scaled, not
+    clipped. An image over :data:`MAX_PIXELS` is refused from its header; ``size`` (width, height)
+    lets JPEG decode straight to about that size. Every failure is a ValueError (FileNotFoundError
+    for a missing file) naming the file.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as raw:
+            pixels = raw.width * raw.height
+            if pixels > MAX_PIXELS:
+                raise ValueError(
+                    f"image {path} is {raw.width}x{raw.height} ({pixels / 1e6:.0f} MP), over the {MAX_PIXELS / 1e6:.0f} MP "
+                    "limit; shrink it, or raise the limit with SHUFFLENET_MAX_PIXELS"
+                )
+            if size is not None:
+                raw.draft(mode, size)  # JPEG: decode at a fraction of the size (no-op for other formats)
+            img: Image.Image = raw
+            if img.mode.startswith("I"):
+                img = _to_8bit(img)
+            elif img.mode == "P":
+                img = img.convert("RGBA")  # palette with transparency: PIL asks for this step
+            return img.convert(mode)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image {str(path)!r} not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory, not an image") from None
+    except Image.DecompressionBombError:  # PIL's own limit (179 MP), hit before ours could be checked
+        raise ValueError(
+            f"image {path} is over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP, far over the {MAX_PIXELS / 1e6:.0f} MP limit; "
+            "shrink it"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"cannot decode image {path}: {exc}") from None
 
 
 def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -33,19 +88,13 @@ def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict[str, Any]) -> Tensor:
     """Images -> the model's input: grey or RGB, resized to its input size, normalised."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
     from torchvision.transforms.functional import pil_to_tensor
 
     chans, h, w = cfg["input_size"]
     batch = []
     for p in paths:
-        try:
-            with Image.open(p) as raw:
-                img = raw.convert("L" if chans == 1 else "RGB").resize((w, h), Image.Resampling.BILINEAR)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"image {str(p)!r} not found") from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot decode image {p}: {exc}") from None
+        img = open_image(p, "L" if chans == 1 else "RGB", (w, h)).resize((w, h), Image.Resampling.BILINEAR)
         batch.append(pil_to_tensor(img))
     x = torch.stack(batch).float().div_(255)
     mean = torch.tensor(cfg["mean"]).view(1, -1, 1, 1)

@@ -14,6 +14,7 @@ from shufflenet.models._pretrained import list_pretrained
 from shufflenet.models._registry import (
     ModelEntry,
     PaperReference,
+    check_options,
     create_from_arch,
     create_model,
     get_entry,
@@ -46,6 +47,7 @@ __all__ = [
     "SqueezeNet",
     "TorchvisionClassifier",
     "UnitSkeleton",
+    "check_options",
     "create_from_arch",
     "create_model",
     "fit_stage_widths",

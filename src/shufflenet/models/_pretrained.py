@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,23 @@ def pretrained_path(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> Pa
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The architecture and ``pretrained_cfg`` a shipped-format file carries."""
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"weights file {str(p)!r} not found")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # SafetensorError, OSError: a truncated or foreign file
+        raise ValueError(f"{p} is not a valid safetensors file ({str(exc)[:120]}); is it truncated?") from None
     if "arch" not in meta or "pretrained_cfg" not in meta:
-        raise ValueError(f"{path} has no shufflenet metadata (arch, pretrained_cfg)")
-    return {"arch": json.loads(meta["arch"]), "pretrained_cfg": json.loads(meta["pretrained_cfg"])}
+        raise ValueError(
+            f"{p} holds bare weights without shufflenet's metadata (arch, pretrained_cfg), so the network it fits is "
+            "unknown; load it into a model you build: load_weights(create_model(NAME, ...), path)"
+        )
+    try:
+        return {"arch": json.loads(meta["arch"]), "pretrained_cfg": json.loads(meta["pretrained_cfg"])}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: its shufflenet metadata is not valid JSON ({exc})") from None
 
 
 def export_pretrained(
@@ -63,6 +76,8 @@ def export_pretrained(
 ) -> Path:
     """Write ``<model>.<tag>.safetensors`` (+ its JSON record) for shipping; ``dtype``
     as in :func:`~shufflenet.models._weights.save_weights` (noted in the record)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", tag):
+        raise ValueError(f"tag {tag!r}: use letters, digits, '-' and '_' (it becomes part of the file name)")
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{arch['model']}.{tag}"
     meta = {"arch": json.dumps(arch), "pretrained_cfg": json.dumps(pretrained_cfg)}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,15 +16,18 @@ from torch import nn
 
 from shufflenet.models._pretrained import PRETRAINED_DIR, pretrained_path, read_metadata
 from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file
+from shufflenet.utils.validate import check_type
 
 __all__ = [
     "ModelEntry",
     "PaperReference",
+    "check_options",
     "create_from_arch",
     "create_model",
     "get_entry",
     "list_models",
     "load_pretrained",
+    "load_weights_file",
     "register_model",
     "width_tag",
 ]
@@ -86,6 +92,38 @@ def get_entry(name: str) -> ModelEntry:
         raise ValueError(f"unknown model {name!r}{hint}") from None
 
 
+#: the arguments every builder takes from create_model itself rather than from ``options``
+_COMMON = ("num_classes", "in_chans", "small_input")
+
+
+def check_options(name: str, options: Mapping[str, object]) -> None:
+    """Check a model's ``options`` against its family's constructor before anything is built: an
+    option it does not have, one its registered name fixes (``groups`` of ``shufflenet_v1_g3_x1_0``),
+    or a value of the wrong type (the string ``"false"`` for a boolean) is a ValueError naming it."""
+    entry = get_entry(name)
+    builder = entry.builder
+    if not isinstance(options, Mapping):
+        raise ValueError(f"options of {name} must be a mapping of option names to values, got {options!r}")
+    if not isinstance(builder, functools.partial):  # a plain function: the family's signature is not known
+        return
+    cls = builder.func
+    sig = inspect.signature(cls)
+    fixed = sig.bind_partial(*builder.args, **builder.keywords).arguments
+    hints = typing.get_type_hints(cls.__init__ if isinstance(cls, type) else cls)  # type: ignore[misc]
+    free = [p for p in sig.parameters if p not in fixed and p not in _COMMON]
+    for key, value in options.items():
+        if key in _COMMON:
+            raise ValueError(f"{key} is an argument of create_model itself, not an option of {name}")
+        if key in fixed:
+            raise ValueError(f"{name} fixes {key}={fixed[key]!r} (it is in the name); choose the registered model "
+                             f"with the {key} you want (`shufflenet models`)")  # fmt: skip
+        if key not in sig.parameters:
+            close = difflib.get_close_matches(key, free, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"{name} has no option {key!r}; {hint}its options: {', '.join(free) or 'none'}")
+        check_type(value, hints.get(key, typing.Any), f"option {key!r} of {name}")
+
+
 def create_model(
     name: str,
     *,
@@ -110,10 +148,8 @@ def create_model(
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")
     if in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
-    try:
-        return entry.builder(num_classes=num_classes, in_chans=in_chans, small_input=small_input, **options)
-    except TypeError as exc:  # an option the family does not have
-        raise ValueError(f"{name}: {exc}") from None
+    check_options(name, options)
+    return entry.builder(num_classes=num_classes, in_chans=in_chans, small_input=small_input, **options)
 
 
 def create_from_arch(arch: dict[str, Any]) -> nn.Module:
@@ -128,9 +164,20 @@ def create_from_arch(arch: dict[str, Any]) -> nn.Module:
 def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn.Module:
     """The shipped network: built from the file's architecture, weights loaded, cfg attached."""
     get_entry(name)  # an unknown name fails before the file is looked for
-    path = pretrained_path(name, tag, directory)
+    return load_weights_file(pretrained_path(name, tag, directory))
+
+
+def load_weights_file(path: str | Path) -> nn.Module:
+    """A weights file in the shipped format (``save-pretrained``'s ``MODEL.TAG.safetensors``): the
+    network its metadata describes, weights loaded, ``pretrained_cfg`` attached, in eval mode."""
+    path = Path(path)
     meta = read_metadata(path)
-    model = create_from_arch({**meta["arch"], "model": name})
+    arch = meta["arch"]
+    if not isinstance(arch, dict) or not {"model", "num_classes", "in_chans", "small_input"} <= set(arch):
+        raise ValueError(f"{path}: its metadata names no complete architecture (model, num_classes, in_chans, "
+                         "small_input); write it with `shufflenet save-pretrained`")  # fmt: skip
+    model = create_from_arch(arch)
     load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
+    tag = path.name.removesuffix(".safetensors").partition(".")[2]
     model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
     return model.eval()

@@ -57,9 +57,15 @@ def from_torchvision(state_dict_or_module: Mapping[str, Tensor] | nn.Module, nam
     ``name`` picks the registered model; by default the family's registered
     variant whose shapes match is used, with the weights' classes and input channels.
     """
-    state = (
-        state_dict_or_module.state_dict() if isinstance(state_dict_or_module, nn.Module) else dict(state_dict_or_module)
-    )
+    if isinstance(state_dict_or_module, nn.Module):
+        state = state_dict_or_module.state_dict()
+    elif isinstance(state_dict_or_module, Mapping) and all(isinstance(v, Tensor) for v in state_dict_or_module.values()):
+        state = dict(state_dict_or_module)
+    else:
+        raise ValueError(
+            "from_torchvision takes a torchvision model or its state dict (a mapping of names to tensors), got "
+            f"{type(state_dict_or_module).__name__}; e.g. from_torchvision(torchvision.models.shufflenet_v2_x1_0())"
+        )
     family = next((fam for marker, fam in _MARKERS.items() if marker in state), None)
     if family is None:
         raise ValueError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import nn
 
 from shufflenet.layers import ConvBnAct, make_divisible
@@ -56,7 +58,7 @@ REFERENCES = {
 for _alpha, _ref in REFERENCES.items():
     register_model(
         f"mobilenet_v1_x{width_tag(_alpha)}",
-        lambda a=_alpha, **kw: MobileNetV1(a, **kw),
+        partial(MobileNetV1, _alpha),
         family="mobilenet_v1",
         reference=_ref,
     )

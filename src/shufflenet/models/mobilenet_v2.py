@@ -75,7 +75,7 @@ REFERENCES = {1.0: PaperReference("MobileNetV2; SPEC §3", flops=300e6, params=3
 for _alpha in (0.5, 0.75, 1.0, 1.4):
     register_model(
         f"mobilenet_v2_x{width_tag(_alpha)}",
-        lambda a=_alpha, **kw: MobileNetV2(a, **kw),
+        partial(MobileNetV2, _alpha),
         family="mobilenet_v2",
         reference=REFERENCES.get(_alpha),
     )

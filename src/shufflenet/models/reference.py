@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from torch import Tensor, nn
@@ -88,7 +89,7 @@ def _torchvision_builder(name: str, kwargs: dict[str, object]) -> Callable[..., 
     def build() -> nn.Module:
         return getattr(importlib.import_module("torchvision.models"), name)(**kwargs)
 
-    return lambda **kw: TorchvisionClassifier(build, **kw)
+    return partial(TorchvisionClassifier, build)
 
 
 for _name, (_kwargs, _ref) in _MODELS.items():

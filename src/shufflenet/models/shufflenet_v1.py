@@ -8,6 +8,7 @@ valid. One class reads the table; the registry holds one entry per (g, s).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -179,7 +180,7 @@ def _register() -> None:
         for s in WIDTHS:
             register_model(
                 f"shufflenet_v1_g{g}_x{width_tag(s)}",
-                lambda g=g, s=s, **kw: ShuffleNetV1(g, s, **kw),
+                partial(ShuffleNetV1, g, s),
                 family="shufflenet_v1",
                 reference=REFERENCES.get((g, s)),
             )
@@ -191,8 +192,8 @@ _register()
 # stage 2 at stride 1, widths doubling from 516 (fitted: 2.305 GFLOPs here).
 register_model(
     "shufflenet_v1_50",
-    lambda **kw: ShuffleNetV1(
-        3, stage_widths=(516, 1032, 2064, 4128), stage_repeats=(3, 4, 6, 3), stage_strides=(1, 2, 2, 2), **kw
+    partial(
+        ShuffleNetV1, 3, stage_widths=(516, 1032, 2064, 4128), stage_repeats=(3, 4, 6, 3), stage_strides=(1, 2, 2, 2)
     ),
     family="shufflenet_v1",
     reference=PaperReference("V2 Table 9", flops=2.3e9, top1=100 - 25.2),

@@ -7,6 +7,8 @@ residual path (for very deep nets) and the v2* extra depthwise conv.
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import Tensor, nn
 
 from shufflenet.layers import RELU, ConvBnAct, SqueezeExcite, concat_shuffle, split_channels
@@ -143,7 +145,7 @@ def _register() -> None:
     for s, ref in REFERENCES.items():
         register_model(
             f"shufflenet_v2_x{width_tag(s)}",
-            lambda s=s, **kw: ShuffleNetV2(s, **kw),
+            partial(ShuffleNetV2, s),
             family="shufflenet_v2",
             reference=ref,
         )
@@ -157,26 +159,26 @@ _register()
 # SENet's 3-conv stem): 12.55G here vs 12.7G.
 register_model(
     "shufflenet_v2_50",
-    lambda **kw: ShuffleNetV2(
+    partial(
+        ShuffleNetV2,
         stage_widths=(244, 488, 976, 1952, 2048),
         stage_repeats=(3, 4, 6, 3),
         stage_strides=(1, 2, 2, 2),
         stem_chs=64,
-        **kw,
     ),  # fmt: skip
     family="shufflenet_v2",
     reference=PaperReference("V2 Table 9", flops=2.3e9, top1=100 - 22.8),
 )
 register_model(
     "se_shufflenet_v2_164",
-    lambda **kw: ShuffleNetV2(
+    partial(
+        ShuffleNetV2,
         stage_widths=(340, 680, 1360, 2720, 2048),
         stage_repeats=(10, 10, 23, 10),
         stage_strides=(1, 2, 2, 2),
         stem_chs=(64, 64, 128),
         se=True,
         residual=True,
-        **kw,
     ),  # fmt: skip
     family="shufflenet_v2",
     reference=PaperReference("V2 Table 9", flops=12.7e9, top1=100 - 18.56),

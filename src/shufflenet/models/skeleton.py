@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 
 import torch
 from torch import Tensor, nn
@@ -191,4 +191,4 @@ def _fit_stage_widths(unit: str, flops: float, groups: int) -> tuple[int, int, i
 
 
 for _unit in UNITS:
-    register_model(f"skeleton_{_unit}", lambda u=_unit, **kw: UnitSkeleton(u, **kw), family="skeleton")
+    register_model(f"skeleton_{_unit}", partial(UnitSkeleton, _unit), family="skeleton")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
@@ -89,7 +91,7 @@ REFERENCES = {"1_0": PaperReference("SqueezeNet; SPEC §3", params=1_248_424, to
 for _version in VERSIONS:
     register_model(
         f"squeezenet{_version}",
-        lambda v=_version, **kw: SqueezeNet(v, **kw),
+        partial(SqueezeNet, _version),
         family="squeezenet",
         reference=REFERENCES.get(_version),
     )

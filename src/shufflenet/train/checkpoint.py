@@ -34,8 +34,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileNotFoundError(f"checkpoint {str(p)!r} not found")
     state = safe_torch_load(p, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{p} is not a shufflenet training checkpoint")
+        raise ValueError(f"{p} is not a shufflenet training checkpoint (no {FORMAT!r} marker); for bare weights "
+                         "use load_weights(create_model(NAME), path)")  # fmt: skip
+    missing = [k for k in _REQUIRED if k not in state]
+    if missing or not isinstance(state["arch"], dict) or not isinstance(state["data"], dict):
+        raise ValueError(f"{p} is a damaged shufflenet checkpoint: {', '.join(missing) or 'arch or data'} "
+                         "missing or malformed; use another checkpoint of the run (best.pt, last.pt)")  # fmt: skip
     return state
+
+
+#: what every checkpoint holds: enough to rebuild the network, load it, and resume the run
+_REQUIRED = ("config", "arch", "model", "data", "optimizer", "epoch", "history", "best_top1")
 
 
 def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Module:

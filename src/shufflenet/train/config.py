@@ -3,86 +3,87 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
-__all__ = ["PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
+from shufflenet.models import check_options
+from shufflenet.utils.validate import option, validate
+
+__all__ = ["DATASETS", "PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
 PRECISIONS = ("float32", "bfloat16", "auto")
+DATASETS = ("fashion-mnist", "imagefolder")
+#: the smallest image side a training run takes (a smaller one leaves nothing for the stride-32 networks)
+MIN_INPUT_SIZE = 8
 
 
 @dataclass
 class TrainConfig:
     """Defaults follow the V1 paper's recipe: SGD, weight decay 4e-5, learning rate
-    decayed linearly to 0, and lr 0.5 per 1024 images scaled linearly with the batch."""
+    decayed linearly to 0, and lr 0.5 per 1024 images scaled linearly with the batch.
+
+    Every field declares its type and range here (:func:`~shufflenet.utils.validate.option`); a
+    config that breaks one, or sets a field that does not apply (an image size for Fashion-MNIST),
+    fails when it is made, before any data is read.
+    """
 
     model: str = "shufflenet_v2_x1_0"
-    model_options: dict[str, object] = field(default_factory=dict)
-    dataset: str = "fashion-mnist"  # or "imagefolder"
+    model_options: dict[str, object] = option(factory=dict)  # the family's own switches, e.g. {"se": True}
+    dataset: str = option("fashion-mnist", choices=DATASETS)
     data_dir: str | None = None
     val_dir: str | None = None  # imagefolder: a separate validation tree
-    val_split: float = 0.0  # fraction of the training set held out for validation
-    train_subset: int | None = None  # use only the first N training images (quick runs)
-    input_size: int | None = None  # imagefolder: resize to this side (default 224)
-    in_chans: int | None = None  # imagefolder: 1 (grey) or 3 (RGB, default)
-    epochs: int = 30
+    val_split: float = option(0.0, ge=0, lt=1)  # fraction of the training set held out for validation
+    train_subset: int | None = option(None, ge=1)  # use only the first N training images (quick runs)
+    input_size: int | None = option(None, ge=MIN_INPUT_SIZE)  # imagefolder: resize to this side (default 224)
+    in_chans: int | None = option(None, choices=(1, 3))  # imagefolder: 1 (grey) or 3 (RGB, default)
+    epochs: int = option(30, ge=1)
     # > 0: train for this many minutes of wall clock instead of `epochs`, the lr decaying over them (see TimeBudget)
-    time_budget: float = 0.0
-    batch_size: int = 128  # per process
-    lr: float = 0.5  # per 1024 images; scaled by batch_size * world_size / 1024
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 4e-5
-    schedule: str = "linear"
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.0  # 0 = no EMA of the weights
-    grad_clip: float = 0.0  # 0 = no clipping
-    crop_padding: int = 4
-    hflip: bool = True
-    random_erasing: float = 0.0  # probability per image
-    cutmix: float = 0.0  # probability per batch (soft targets; see shufflenet.data.augment.cutmix)
+    time_budget: float = option(0.0, ge=0)
+    batch_size: int = option(128, ge=1)  # per process
+    lr: float = option(0.5, gt=0)  # per 1024 images; scaled by batch_size * world_size / 1024
+    momentum: float = option(0.9, ge=0, lt=1)
+    nesterov: bool = option(True, flag="--no-nesterov")
+    weight_decay: float = option(4e-5, ge=0)
+    schedule: str = option("linear", choices=SCHEDULES)
+    warmup_epochs: float = option(0.0, ge=0)
+    label_smoothing: float = option(0.0, ge=0, lt=1)
+    ema_decay: float = option(0.0, ge=0, lt=1, flag="--ema")  # 0 = no EMA of the weights
+    grad_clip: float = option(0.0, ge=0)  # 0 = no clipping
+    crop_padding: int = option(4, ge=0)
+    hflip: bool = option(True, flag="--no-hflip")
+    random_erasing: float = option(0.0, ge=0, le=1)  # probability per image
+    cutmix: float = option(0.0, ge=0, le=1)  # probability per batch (soft targets; see shufflenet.data.augment.cutmix)
     # progressive resizing: train the first epochs on images shrunk to this side (0 = off), growing
     # linearly to the native side by the fraction `resize_ramp` of the epochs; see train_size_at
-    min_train_size: int = 0
-    resize_ramp: float = 0.7
-    seed: int = 0
-    eval_every: int = 1  # score the validation set every N epochs (and always after the last)
+    min_train_size: int = option(0, ge=0)
+    resize_ramp: float = option(0.7, gt=0, le=1)
+    seed: int = option(0, ge=0)
+    eval_every: int = option(1, ge=1)  # score the validation set every N epochs (and always after the last)
     channels_last: bool = False
     # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32); "auto": bfloat16 where the
     # device computes it natively, else float32 (resolved when the run starts; checkpoints record the result)
-    precision: str = "float32"
-    threads: int | None = None
+    precision: str = option("float32", choices=PRECISIONS)
+    threads: int | None = option(None, ge=1)
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
-    out_dir: str = "runs/train"
+    out_dir: str = option("runs/train", flag="--out")
 
     def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if self.dataset not in ("fashion-mnist", "imagefolder"):
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose fashion-mnist or imagefolder")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if self.eval_every < 1:
-            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
-        if not 0 <= self.cutmix <= 1 or not 0 <= self.random_erasing <= 1:
-            raise ValueError(
-                f"cutmix and random_erasing are probabilities in [0, 1], got {self.cutmix}, {self.random_erasing}"
-            )
-        if not 0 <= self.val_split < 1:
-            raise ValueError(f"val_split must be in [0, 1), got {self.val_split}")
-        if self.lr <= 0:
-            raise ValueError(f"learning rate must be > 0, got {self.lr}")
+        validate(self)
+        check_options(self.model, self.model_options)
+        if self.dataset == "fashion-mnist":
+            given = [f"{flag} {value}" for flag, value in (("--input-size", self.input_size),
+                     ("--in-chans", self.in_chans), ("--val-dir", self.val_dir)) if value is not None]  # fmt: skip
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for --dataset imagefolder (Fashion-MNIST images are "
+                                 "1x28x28 grey); drop the flag or use --dataset imagefolder")  # fmt: skip
+        elif self.val_dir and self.val_split:
+            raise ValueError("--val-dir and --val-split both choose the validation set; give one of them")
         if self.min_train_size and self.min_train_size < RESIZE_STEP:
-            raise ValueError(f"min_train_size must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}")
-        if self.time_budget < 0:
-            raise ValueError(f"time_budget is in minutes and must be >= 0 (0 = off), got {self.time_budget}")
+            raise ValueError(
+                f"min_train_size (--min-train-size) must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}"
+            )
         if self.time_budget and self.min_train_size:
             raise ValueError("progressive resizing follows the epochs, so it cannot be combined with a time budget")
-        if not 0 < self.resize_ramp <= 1:
-            raise ValueError(f"resize_ramp must be in (0, 1], got {self.resize_ramp}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder
-from shufflenet.data.datasets import FASHION_MNIST_DIR
+from shufflenet.data.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
-__all__ = ["DataBundle", "prepare_data", "seeded_generator"]
+__all__ = ["DataBundle", "evaluation_data", "folder_transforms", "prepare_data", "seeded_generator"]
 
 Batches = Iterator[tuple[Tensor, Tensor]]
 
@@ -113,20 +113,19 @@ def _stats(images: Tensor) -> tuple[list[float], list[float]]:
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
 
-def _folder_transforms(
-    size: int, in_chans: int, mean: Sequence[float], std: Sequence[float], train: bool, cfg: TrainConfig
-):
+def folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], train: TrainConfig | None = None):
+    """Decoded image -> normalised tensor at ``size``; with ``train``, that config's augmentation too."""
     from torchvision.transforms import v2
 
     ops: list[object] = [v2.PILToTensor(), v2.Resize((size, size), antialias=True)]
-    if train:
-        if cfg.crop_padding:
-            ops.append(v2.RandomCrop(size, padding=cfg.crop_padding * size // 28))
-        if cfg.hflip:
+    if train is not None:
+        if train.crop_padding:
+            ops.append(v2.RandomCrop(size, padding=train.crop_padding * size // 28))
+        if train.hflip:
             ops.append(v2.RandomHorizontalFlip())
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
-    if train and cfg.random_erasing:
-        ops.append(v2.RandomErasing(p=cfg.random_erasing))
+    if train is not None and train.random_erasing:
+        ops.append(v2.RandomErasing(p=train.random_erasing))
     return v2.Compose(ops)
 
 
@@ -147,23 +146,64 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         raise ValueError("the imagefolder dataset needs --data-dir ROOT (class folders of images)")
     size = cfg.input_size or 224
     in_chans = cfg.in_chans or 3
-    probe = load_image_folder(
-        cfg.data_dir, _folder_transforms(size, in_chans, [0.0] * in_chans, [1.0] * in_chans, False, cfg), in_chans
-    )
+    probe = load_image_folder(cfg.data_dir, folder_transforms(size, [0.0] * in_chans, [1.0] * in_chans), in_chans)
+    if len(probe.classes) < 2:
+        raise ValueError(f"{cfg.data_dir} has {len(probe.classes)} class folder ({', '.join(probe.classes)}); a "
+                         "classifier needs at least two: ROOT/CLASS_A/*.png, ROOT/CLASS_B/*.png, ...")  # fmt: skip
     sample = torch.stack([probe[i][0] for i in torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()])
     mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
-    full = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, True, cfg), in_chans)
-    plain = load_image_folder(cfg.data_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans)
+    full = load_image_folder(cfg.data_dir, folder_transforms(size, mean, std, cfg), in_chans)
+    plain = load_image_folder(cfg.data_dir, folder_transforms(size, mean, std), in_chans)
     train_set: Dataset[Any]
     val_set: Dataset[Any]
     if cfg.val_dir:
-        train_set, val_set = (
-            full,
-            load_image_folder(cfg.val_dir, _folder_transforms(size, in_chans, mean, std, False, cfg), in_chans),
-        )
+        val_folder = load_image_folder(cfg.val_dir, folder_transforms(size, mean, std), in_chans)
+        if val_folder.classes != full.classes:
+            raise ValueError(f"--val-dir {cfg.val_dir} has classes {', '.join(val_folder.classes)}; the training "
+                             f"folder has {', '.join(full.classes)}: they must be the same class folders")  # fmt: skip
+        train_set, val_set = full, val_folder
     elif cfg.val_split:
         tr, va = _split(len(full), cfg.val_split, cfg.seed)
         train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
     else:
         train_set, val_set = full, plain
     return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=train_set, val_set=val_set)
+
+
+def evaluation_data(
+    pretrained_cfg: dict[str, Any], dataset: str = "fashion-mnist", data_dir: str | None = None, batch_size: int = 256
+) -> tuple[Batches, int]:
+    """Normalised (images, labels) batches of a test set, labels in the *model's* class order, and
+    their count. The test set's classes are matched to the model's by name: a model of other classes
+    (a 10-class ImageFolder checkpoint on Fashion-MNIST) is refused rather than scored against labels
+    that mean something else; a folder may hold a subset of the model's classes."""
+    names = list(pretrained_cfg["class_names"])
+    chans, size = int(pretrained_cfg["input_size"][0]), int(pretrained_cfg["input_size"][-1])
+    mean, std = pretrained_cfg["mean"], pretrained_cfg["std"]
+    if dataset == "fashion-mnist":
+        if tuple(names) != FASHION_MNIST_CLASSES or chans != 1:
+            raise ValueError(f"the model was trained on {pretrained_cfg.get('dataset') or 'other data'} ({len(names)} classes: "
+                             f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''}; input {chans} channel(s)), "
+                             "not Fashion-MNIST; evaluate it on its own data: --dataset imagefolder --data-dir DIR")  # fmt: skip
+        test = load_fashion_mnist(data_dir or FASHION_MNIST_DIR, train=False)
+        if size != 28:
+            test = TensorData(nn.functional.interpolate(test.images.float(), size=(size, size), mode="bilinear",
+                                                        antialias=True).round().clamp(0, 255).to(torch.uint8),
+                              test.labels, test.classes)  # fmt: skip
+        return test.batches(mean, std, batch_size), len(test)
+    if dataset != "imagefolder":
+        raise ValueError(f"unknown dataset {dataset!r}; choose fashion-mnist or imagefolder")
+    if not data_dir:
+        raise ValueError("--dataset imagefolder needs --data-dir DIR (class folders of images)")
+    folder = load_image_folder(data_dir, folder_transforms(size, mean, std), chans)
+    unknown = [c for c in folder.classes if c not in names]
+    if unknown:
+        raise ValueError(f"{data_dir} has class folders the model does not know: {', '.join(unknown[:5])}; "
+                         f"its classes are {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}")  # fmt: skip
+    remap = torch.tensor([names.index(c) for c in folder.classes])
+
+    def batches() -> Batches:
+        for x, y in DataLoader(cast("Dataset[tuple[Tensor, int]]", folder), batch_size=batch_size):
+            yield x, remap[y]
+
+    return batches(), len(folder)

@@ -9,12 +9,15 @@ uninterrupted run would have done. The exception is a run given a time budget
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import itertools
 import json
+import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
-from shufflenet.utils.files import atomic_write
+from shufflenet.utils.files import atomic_write, check_output_dir, pid_lock
 from shufflenet.utils.tables import csv_table
 
 __all__ = ["ModelEma", "TrainResult", "resume_training", "train"]
@@ -91,18 +94,58 @@ def _write_logs(out: Path, history: list[dict[str, float | None]]) -> None:
     atomic_write(out / "history.csv", lambda t: t.write_text(csv_table(headers, rows)))
 
 
-def train(config: TrainConfig, *, resume: str | None = None, progress: Progress | None = None) -> TrainResult:
-    """Train ``config.model`` on ``config.dataset``; checkpoints go to ``config.out_dir``."""
-    env = setup_distributed(config.device)
+def train(
+    config: TrainConfig, *, resume: str | None = None, overwrite: bool = False, progress: Progress | None = None
+) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; checkpoints go to ``config.out_dir``.
+
+    The output directory is locked for the run (a second run on it fails at start, naming the first's
+    pid) and must not hold another run's checkpoints unless ``resume`` continues it or ``overwrite``
+    replaces it.
+    """
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun rank 0 owns the directory
+    with claim_out_dir(config.out_dir, resume=resume, overwrite=overwrite) if main else contextlib.nullcontext():
+        env = setup_distributed(config.device)
+        try:
+            return _train(config, env, resume, progress)
+        finally:
+            if env.enabled and dist.is_initialized():
+                # DDP's module sits in a reference cycle, so it outlives _train until a garbage collection; left to
+                # the one at interpreter exit, its reducer and the process group's gloo threads are torn down while
+                # Python finalises, and a thread still holding a tensor aborts the process (SIGABRT). Free it now.
+                gc.collect()
+                dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def claim_out_dir(out_dir: str, *, resume: str | None = None, overwrite: bool = False) -> Iterator[None]:
+    """Lock ``out_dir`` for this run and check that it is free: not another run's (unless resumed or
+    overwritten). Temporary files of a run killed mid-write are removed once the lock is ours."""
+    out = check_output_dir(out_dir, "output directory (--out)")
+    created = [d for d in (out, *out.parents) if not d.exists()]  # the leaf first
+    out.mkdir(parents=True, exist_ok=True)
     try:
-        return _train(config, env, resume, progress)
-    finally:
-        if env.enabled and dist.is_initialized():
-            # DDP's module sits in a reference cycle, so it outlives _train until a garbage collection; left to
-            # the one at interpreter exit, its reducer and the process group's gloo threads are torn down while
-            # Python finalises, and a thread still holding a tensor aborts the process (SIGABRT). Free it now.
-            gc.collect()
-            dist.destroy_process_group()
+        with _locked(out, resume, overwrite):
+            yield
+    except BaseException:
+        for d in created:  # a run that failed at start leaves nothing behind
+            if not any(d.iterdir()):
+                d.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _locked(out: Path, resume: str | None, overwrite: bool) -> Iterator[None]:
+    with pid_lock(out, "output directory") as notes:
+        for note in notes:
+            warnings.warn(f"{out}: {note}", stacklevel=3)
+        for orphan in out.glob(".*.tmp"):
+            orphan.unlink(missing_ok=True)
+        last = out / "last.pt"
+        if last.exists() and resume is None and not overwrite:
+            raise ValueError(f"{out} holds another run ({last}); continue it with --resume {last}, replace it "
+                             "with --overwrite, or choose another --out")  # fmt: skip
+        yield
 
 
 def resume_training(checkpoint: str, *, progress: Progress | None = None) -> TrainResult:
@@ -238,7 +281,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
                 "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
                 "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.input_size, data.input_size],
-                         "class_names": list(data.classes)},
+                         "class_names": list(data.classes), "dataset": cfg.dataset},
                 "budget": budget.state() if budget else None,
             }  # fmt: skip
             save_checkpoint(state, out / "last.pt")

@@ -1,14 +1,78 @@
-"""Atomic file writes: a crash mid-write never leaves a half-written file behind."""
+"""Files the tool writes: checked before work starts, written atomically, owned by one run at a time.
+
+* :func:`check_output_file` / :func:`check_output_dir`: a destination that cannot be written (a
+  directory where a file is wanted or the reverse, a missing or read-only directory) is a one-line
+  error before an hour of work, not a traceback after it.
+* :func:`atomic_path` / :func:`atomic_write`: a crash mid-write never leaves a half-written file;
+  the temporary file of a write killed outright (``kill -9``) is removed by the next write there.
+* :func:`pid_lock`: a directory used by one process at a time; a lock left by a dead process is
+  detected from its pid and taken over.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["LockedError", "atomic_path", "atomic_write", "check_output_dir", "check_output_file", "pid_lock"]
+
+
+def _writable_dir(directory: Path, what: str, path: Path) -> None:
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {what} {str(path)!r}: directory {str(directory)!r} is not writable "
+                              "(choose another destination)")  # fmt: skip
+
+
+def check_output_file(path: str | os.PathLike[str], what: str = "output file") -> Path:
+    """``path`` as a file to be written: not a directory, in an existing writable directory."""
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {str(p)!r} is a directory; give a file path (e.g. {p / 'NAME'})")
+    parent = p.parent
+    if not parent.exists():
+        raise FileNotFoundError(f"directory {str(parent)!r} of {what} {str(p)!r} does not exist; create it first")
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{what} {str(p)!r}: {str(parent)!r} is a file, not a directory")
+    _writable_dir(parent, what, p)
+    return p
+
+
+def check_output_dir(path: str | os.PathLike[str], what: str = "output directory") -> Path:
+    """``path`` as a directory to write into (created later if missing): not a file, and its nearest
+    existing ancestor a writable directory."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(f"{what} {str(p)!r} is a file; give a directory")
+    existing = p
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{what} {str(p)!r}: {str(existing)!r} is a file, not a directory")
+    _writable_dir(existing, what, p)
+    return p
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_orphans(target: Path) -> None:
+    """Temporary files of earlier writes to ``target`` whose process is gone (killed mid-write)."""
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name.removeprefix(f".{target.name}.").split(".")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -16,12 +80,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is untouched,
-    so an interrupted save keeps the previous file intact.
+    so an interrupted save keeps the previous file intact. The temporary name carries the
+    writer's pid, so one left by a killed process is recognised and removed by the next write.
     """
-    target = Path(path)
-    if not target.parent.exists():
-        raise FileNotFoundError(f"directory {str(target.parent)!r} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_output_file(path)
+    _remove_orphans(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -39,3 +103,49 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+class LockedError(ValueError):
+    """The directory is in use by another live process."""
+
+
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def pid_lock(directory: str | os.PathLike[str], what: str = "directory") -> Iterator[list[str]]:
+    """Hold ``directory/.lock`` (the owner's pid and host) for the duration of the block.
+
+    A lock whose process is gone (killed with ``kill -9``) is taken over; the block receives a list
+    of notes saying so. A live owner raises :class:`LockedError` naming its pid.
+    """
+    lock = Path(directory) / LOCK_NAME
+    notes: list[str] = []
+    me: dict[str, object] = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(3):  # a race with another starter: at most a retry or two
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(lock.read_text(encoding="utf-8"))
+                pid, host = int(owner["pid"]), str(owner["host"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pid, host = -1, str(me["host"])  # unreadable: written by a process killed mid-write
+            if host != me["host"]:
+                raise LockedError(f"{what} {str(directory)!r} is in use by pid {pid} on {host} ({lock}); "
+                                  "wait for it, or delete the lock file if that run is gone") from None  # fmt: skip
+            if pid > 0 and _pid_alive(pid):
+                raise LockedError(f"{what} {str(directory)!r} is in use by a run with pid {pid}; wait for it to "
+                                  "finish, stop it, or choose another --out") from None  # fmt: skip
+            lock.unlink(missing_ok=True)
+            notes.append(f"removed the stale lock of pid {pid} (that process is gone)")
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(me, f)
+        break
+    else:
+        raise LockedError(f"could not lock {what} {str(directory)!r}: another process keeps taking it")
+    try:
+        yield notes
+    finally:
+        lock.unlink(missing_ok=True)

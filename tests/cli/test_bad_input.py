@@ -1,0 +1,183 @@
+"""The bad-input probe suite: every hostile-but-realistic input a user may give gets exit status 2, one
+line on stderr naming the flag or file and what to do, no traceback, and no file left behind.
+
+The probes follow issue #33's sweep (tracebacks, silent wrong results, unclear messages) and add more
+of the same kinds. Checkpoints and files are made here, in seconds: no training runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import fake_checkpoint, make_fake_fashion_mnist
+from shufflenet.cli.main import main
+from shufflenet.data import FASHION_MNIST_CLASSES
+from shufflenet.models import create_model, save_weights
+from shufflenet.models._pretrained import PRETRAINED_DIR
+
+W = "shufflenet_v2_x0_5:fashion-mnist"
+SMALL = ["--model", "shufflenet_v2_x0_5", "--train-subset", "64", "--epochs", "1"]
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` x ``height`` (a decompression bomb, without the bytes)."""
+    Image.new("L", (4, 4)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _folder(root: Path, classes: list[str], n: int = 3) -> Path:
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(np.full((12, 12, 3), 40 * i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("probes")
+    make_fake_fashion_mnist(d / "fmnist", n_train=64, n_test=32)
+    fake_checkpoint(d / "folder10.pt", [f"c{i}" for i in range(10)], in_chans=3, size=32)
+    fake_checkpoint(d / "oneclass.pt", ["only"], in_chans=3, size=32)
+    fake_checkpoint(d / "fashion.pt", list(FASHION_MNIST_CLASSES))
+    fake_checkpoint(d / "noarch.pt", list(FASHION_MNIST_CLASSES), arch=True)
+    good = PRETRAINED_DIR / "shufflenet_v2_x0_5.fashion-mnist.safetensors"
+    (d / "truncated.safetensors").write_bytes(good.read_bytes()[:5000])
+    (d / "text.safetensors").write_text("this is not a weights file\n")
+    save_weights(create_model("shufflenet_v2_x0_5"), d / "plain.safetensors")
+    (d / "truncated.pt").write_bytes((d / "fashion.pt").read_bytes()[:3000])
+    torch.save({"model": {}, "hook": os.system}, d / "payload.pt")  # pickled code: refused by name
+    (d / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(d / "img.png")
+    (d / "notimage.png").write_text("not an image")
+    _png_claiming(d / "huge.png", 14000, 14000)
+    (d / "a_file").write_text("x")
+    (d / "a_dir").mkdir()
+    _folder(d / "one_class", ["only"])
+    _folder(d / "three", ["a", "b", "c"])
+    (d / "empty").mkdir()
+    other = d / "other_run"
+    other.mkdir()
+    shutil.copy(d / "fashion.pt", other / "last.pt")
+    locked = d / "locked"
+    locked.mkdir()
+    (locked / ".lock").write_text(json.dumps({"pid": os.getppid(), "host": os.uname().nodename}))
+    return d
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+PROBES: list[tuple[str, list[str], str]] = [
+    # --- train: options, ranges, flags that do not apply (checked before any data is read)
+    ("options not an object", ["train", *SMALL, "--model-options", "[1,2]"], "--model-options must be a JSON object"),
+    ("options invalid JSON", ["train", *SMALL, "--model-options", "{se: true"], "--model-options '{se: true' is not valid JSON"),
+    ("option string for bool", ["train", *SMALL, "--model-options", '{"se": "false"}'], "option 'se' of shufflenet_v2_x0_5 must be bool"),
+    ("option fixed by the name", ["train", *SMALL[2:], "--model", "shufflenet_v1_g3_x0_5", "--model-options", '{"groups": 5}'], "fixes groups=3"),
+    ("unknown option", ["train", *SMALL, "--model-options", '{"see": true}'], "did you mean 'se'"),
+    ("negative subset", ["train", *SMALL[:2], "--train-subset", "-5"], "train_subset (--train-subset) must be >= 1"),
+    ("zero subset", ["train", *SMALL[:2], "--train-subset", "0"], "train_subset (--train-subset) must be >= 1"),
+    ("zero epochs", ["train", *SMALL[:4], "--epochs", "0"], "epochs (--epochs) must be >= 1"),
+    ("negative lr", ["train", *SMALL, "--lr", "-1"], "lr (--lr) must be > 0"),
+    ("val split over 1", ["train", *SMALL, "--val-split", "1.5"], "val_split (--val-split) must be < 1"),
+    ("ema of 1", ["train", *SMALL, "--ema", "1"], "ema_decay (--ema) must be < 1"),
+    ("zero time budget", ["train", *SMALL, "--time-budget", "0s"], "--time-budget 0s: give a positive duration"),
+    ("budget without unit", ["train", *SMALL, "--time-budget", "30"], "give a duration with its unit"),
+    ("size for fashion", ["train", *SMALL, "--input-size", "64", "--in-chans", "3"], "only for --dataset imagefolder"),
+    ("unknown model", ["train", *SMALL[2:], "--model", "shufflenet_v3"], "unknown model 'shufflenet_v3'"),
+    ("two channels", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "2"], "in_chans (--in-chans) must be one of 1, 3"),
+    ("zero channels", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "0"], "in_chans (--in-chans) must be one of 1, 3"),
+    ("zero size", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--input-size", "0"], "input_size (--input-size) must be >= 8"),
+    ("one class", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/one_class", "--out", "{d}/run1"], "a classifier needs at least two"),
+    ("no images", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/empty", "--out", "{d}/run2"], "holds no images"),
+    ("missing folder", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/nope", "--out", "{d}/run3"], "image folder '{d}/nope' not found"),
+    ("resume with flags", ["train", "--resume", "{d}/fashion.pt", "--model", "mobilenet_v2_x1_0", "--epochs", "5"], "--epochs, --model: not with --resume"),
+    ("resume truncated", ["train", "--resume", "{d}/truncated.pt"], "is not a readable checkpoint"),
+    ("out is a file", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"], "output directory (--out) '{d}/a_file' is a file"),
+    ("out holds a run", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/other_run"], "holds another run"),
+    ("out in use", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/locked"], f"in use by a run with pid {os.getppid()}"),
+    ("dataset missing", ["train", *SMALL, "--data-dir", "{d}/nope", "--out", "{d}/run4"], "Fashion-MNIST directory '{d}/nope' not found"),
+    # --- eval / predict: loaders, data that does not match the model, ranges
+    ("eval truncated safetensors", ["eval", "{d}/truncated.safetensors"], "is not a valid safetensors file"),
+    ("predict text safetensors", ["predict", "{d}/text.safetensors", "{d}/img.png"], "is not a valid safetensors file"),
+    ("eval bare safetensors", ["eval", "{d}/plain.safetensors"], "holds bare weights without shufflenet's metadata"),
+    ("eval missing safetensors", ["eval", "{d}/missing.safetensors"], "weights file '{d}/missing.safetensors' not found"),
+    ("eval checkpoint without arch", ["eval", "{d}/noarch.pt"], "damaged shufflenet checkpoint: arch missing"),
+    ("eval pickled code", ["eval", "{d}/payload.pt"], "holds pickled code or objects (posix.system)"),
+    ("eval one-class checkpoint", ["eval", "{d}/oneclass.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
+    ("eval 10 other classes", ["eval", "{d}/folder10.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
+    ("eval folder of unknown classes", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three"], "class folders the model does not know: a, b, c"),
+    ("eval folder without dir", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder"], "needs --data-dir"),
+    ("eval confusion into a dir", ["eval", W, "--data-dir", "{d}/fmnist", "--confusion", "{d}/a_dir"], "--confusion '{d}/a_dir' is a directory"),
+    ("predict topk -1", ["predict", W, "{d}/img.png", "--topk", "-1"], "--topk must be >= 1"),
+    ("predict topk 0", ["predict", W, "{d}/img.png", "--topk", "0"], "--topk must be >= 1"),
+    ("predict huge image", ["predict", W, "{d}/huge.png"], "huge.png is over 179 MP, far over the 50 MP limit"),
+    ("predict not an image", ["predict", W, "{d}/notimage.png"], "cannot decode image {d}/notimage.png"),
+    ("predict missing image", ["predict", W, "{d}/missing.png"], "image '{d}/missing.png' not found"),
+    ("predict corrupt onnx", ["predict", "{d}/corrupt.onnx", "{d}/img.png"], "corrupt.onnx"),
+    ("predict unknown tag", ["predict", "shufflenet_v2_x0_5:imagenet", "{d}/img.png"], "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet'"),
+    ("samples out is a file", ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
+    ("samples count 0", ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/s", "--count", "0"], "--count must be >= 1"),
+    # --- export / save-pretrained: destinations and flags a trained model fixes
+    ("export into a dir", ["export", W, "-o", "{d}/a_dir"], "--out '{d}/a_dir' is a directory"),
+    ("export into a missing dir", ["export", W, "-o", "{d}/nope/x.onnx"], "directory '{d}/nope' of --out"),
+    ("export channels of a checkpoint", ["export", "{d}/fashion.pt", "--in-chans", "3", "-o", "{d}/x.onnx"], "--in-chans 3: {d}/fashion.pt was trained on 1-channel images"),
+    ("export size 0", ["export", "shufflenet_v2_x0_5", "--input-size", "0", "-o", "{d}/x.onnx"], "--input-size must be >= 1"),
+    ("save-pretrained into a file", ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
+    ("save-pretrained bad tag", ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_dir", "--tag", "../x"], "tag '../x'"),
+    # --- analysis and measurement
+    ("profile too small", ["profile", "squeezenet1_0", "--input-size", "16"], "the smallest side it takes is 21"),
+    ("bench empty runtime", ["bench", "shufflenet_v2_x0_5", "--runtime", ""], "expected one or more comma-separated names"),
+    ("bench unknown runtime", ["bench", "shufflenet_v2_x0_5", "--runtime", "tflite"], "unknown runtime 'tflite'"),
+    ("bench xlsx", ["bench", "shufflenet_v2_x0_5", "--out", "{d}/b.xlsx"], "records are written as .csv or .json"),
+    ("bench out into a dir", ["bench", "shufflenet_v2_x0_5", "--out", "{d}/a_dir"], "records are written as .csv or .json"),
+    ("bench zero batch", ["bench", "shufflenet_v2_x0_5", "--batch", "0"], "--batch values must be >= 1"),
+    ("bench zero size", ["bench", "shufflenet_v2_x0_5", "--input-size", "0"], "--input-size must be >= 1"),
+    ("bench no time", ["bench", "shufflenet_v2_x0_5", "--min-time", "0"], "--min-time must be > 0"),
+    ("guidelines out is a file", ["guidelines", "G1", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
+    ("argparse type error", ["bench", "shufflenet_v2_x0_5", "--batch", "one"], "expected comma-separated integers"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), [(a, m) for _, a, m in PROBES], ids=[i for i, _, _ in PROBES])
+def test_bad_input_gets_one_clear_line(
+    argv: list[str], message: str, probe_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(probe_dir)
+    before = _files(probe_dir)
+    try:
+        code = main([a.replace("{d}", d) for a in argv])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert message.replace("{d}", d) in err, err
+    assert _files(probe_dir) == before, "a file was left behind"
+
+
+def test_read_only_destinations_fail_before_work(tmp_path: Path, monkeypatch, capsys) -> None:
+    """As root every directory is writable, so the check is exercised by making ``os.access`` say no."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode, **kw))
+    for argv in (["export", "shufflenet_v2_x0_5", "-o", f"{tmp_path}/x.onnx"], ["train", *SMALL, "--out", str(tmp_path / "run")]):
+        assert main(argv) == 2
+        assert f"directory '{tmp_path}' is not writable" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

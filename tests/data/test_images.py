@@ -1,0 +1,55 @@
+"""The one guarded image reader: every mode in, 16-bit scaled (not clipped), bombs refused from the header,
+and a folder's unreadable files named and skipped with a count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shufflenet.data import load_image_folder
+from shufflenet.data.images import open_image
+
+
+def test_sixteen_bit_images_are_scaled_like_their_eight_bit_original(tmp_path: Path) -> None:
+    grey = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # I;16: PIL's convert would clip
+    assert Image.open(tmp_path / "g16.png").mode == "I;16"
+    a8, a16 = (np.asarray(open_image(tmp_path / f, "L")) for f in ("g8.png", "g16.png"))
+    np.testing.assert_array_equal(a8, a16)
+    rgb16 = np.asarray(open_image(tmp_path / "g16.png", "RGB"))
+    assert rgb16.shape == (28, 28, 3) and np.array_equal(rgb16[..., 1], a8)
+
+
+@pytest.mark.parametrize("mode", ["P", "RGBA", "LA", "1", "CMYK", "I", "F"])
+def test_every_mode_comes_in(tmp_path: Path, mode: str) -> None:
+    img = Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("I", "F", "CMYK") else "x.png")
+    img.save(path)
+    for want in ("L", "RGB"):
+        out = open_image(path, want)
+        assert out.mode == want and out.size == (8, 8)
+
+
+def test_folders_name_and_skip_unreadable_files(tmp_path: Path) -> None:
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), 50 * i, np.uint8)).save(tmp_path / c / f"{i}.png")
+    (tmp_path / "a" / "bad.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable file\(s\) of 7: .*bad.png"):
+        folder = load_image_folder(tmp_path, in_chans=1)
+    assert len(folder) == 6 and folder.classes == ("a", "b") and len(folder.skipped) == 1
+    good = tmp_path / "b" / "2.png"  # a header that reads, data that does not: found while decoding
+    data = bytearray(good.read_bytes())
+    idat = data.index(b"IDAT")
+    data[idat + 4 : idat + 12] = b"\xff" * 8  # the compressed pixels, broken
+    good.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):  # bad.png, as before
+        folder = load_image_folder(tmp_path, in_chans=1)
+    with pytest.warns(UserWarning, match="skipped an unreadable image"):
+        images = [folder[i] for i in range(len(folder))]
+    assert len(images) == 6 and str(good) in folder.skipped
