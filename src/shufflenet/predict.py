@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shufflenet.data.images import preprocess
+from shufflenet.data.images import open_image, preprocess
 from shufflenet.export.predictor import Predictor
 from shufflenet.models import create_model
 from shufflenet.models._registry import load_weights_file
@@ -125,9 +125,14 @@ def load_predictor(
 
 @torch.no_grad()
 def predict_files(
-    predictor: Predictor | nn.Module, paths: Sequence[str | os.PathLike[str]], topk: int = 3
+    predictor: Predictor | nn.Module,
+    paths: Sequence[str | os.PathLike[str]],
+    topk: int = 3,
+    *,
+    skip_unreadable: bool = False,
 ) -> list[list[tuple[str, float]]]:
-    """Top-k (class name, probability) for every image."""
+    """Top-k (class name, probability) for every image. With ``skip_unreadable`` an image that cannot
+    be decoded gets an empty list and a warning names it (the rest are still scored); else it raises."""
     if isinstance(predictor, nn.Module):
         predictor = Predictor(predictor)
     cfg = predictor.pretrained_cfg
@@ -136,7 +141,25 @@ def predict_files(
             f"{predictor.source} carries no normalisation or class names; "
             "use a checkpoint, MODEL:TAG, or an ONNX file exported from one"
         )
+    if topk < 1:
+        raise ValueError(f"topk must be >= 1, got {topk}")
     names = cfg["class_names"]
-    probs = predictor(preprocess(paths, cfg)).softmax(1)
+    readable = list(paths)
+    if skip_unreadable:
+        readable, bad = [], []
+        for p in paths:
+            try:
+                open_image(p, "L")
+                readable.append(p)
+            except ValueError as exc:
+                bad.append(str(exc))
+        if not readable:
+            raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
+        if bad:
+            warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
+                          f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
+    probs = predictor(preprocess(readable, cfg)).softmax(1)
     values, index = probs.topk(min(topk, len(names)), 1)
-    return [[(names[i], float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values.tolist(), index.tolist())]
+    scored = {str(p): [(names[i], float(v)) for v, i in zip(vs, ix)]
+              for p, vs, ix in zip(readable, values.tolist(), index.tolist())}  # fmt: skip
+    return [scored.get(str(p), []) for p in paths]

@@ -87,9 +87,21 @@ def _files(root: Path) -> set[str]:
 PROBES: list[tuple[str, list[str], str]] = [
     # --- train: options, ranges, flags that do not apply (checked before any data is read)
     ("options not an object", ["train", *SMALL, "--model-options", "[1,2]"], "--model-options must be a JSON object"),
-    ("options invalid JSON", ["train", *SMALL, "--model-options", "{se: true"], "--model-options '{se: true' is not valid JSON"),
-    ("option string for bool", ["train", *SMALL, "--model-options", '{"se": "false"}'], "option 'se' of shufflenet_v2_x0_5 must be bool"),
-    ("option fixed by the name", ["train", *SMALL[2:], "--model", "shufflenet_v1_g3_x0_5", "--model-options", '{"groups": 5}'], "fixes groups=3"),
+    (
+        "options invalid JSON",
+        ["train", *SMALL, "--model-options", "{se: true"],
+        "--model-options '{se: true' is not valid JSON",
+    ),
+    (
+        "option string for bool",
+        ["train", *SMALL, "--model-options", '{"se": "false"}'],
+        "option 'se' of shufflenet_v2_x0_5 must be bool",
+    ),
+    (
+        "option fixed by the name",
+        ["train", *SMALL[2:], "--model", "shufflenet_v1_g3_x0_5", "--model-options", '{"groups": 5}'],
+        "fixes groups=3",
+    ),
     ("unknown option", ["train", *SMALL, "--model-options", '{"see": true}'], "did you mean 'se'"),
     ("negative subset", ["train", *SMALL[:2], "--train-subset", "-5"], "train_subset (--train-subset) must be >= 1"),
     ("zero subset", ["train", *SMALL[:2], "--train-subset", "0"], "train_subset (--train-subset) must be >= 1"),
@@ -101,57 +113,210 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("budget without unit", ["train", *SMALL, "--time-budget", "30"], "give a duration with its unit"),
     ("size for fashion", ["train", *SMALL, "--input-size", "64", "--in-chans", "3"], "only for --dataset imagefolder"),
     ("unknown model", ["train", *SMALL[2:], "--model", "shufflenet_v3"], "unknown model 'shufflenet_v3'"),
-    ("two channels", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "2"], "in_chans (--in-chans) must be one of 1, 3"),
-    ("zero channels", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "0"], "in_chans (--in-chans) must be one of 1, 3"),
-    ("zero size", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--input-size", "0"], "input_size (--input-size) must be >= 8"),
-    ("one class", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/one_class", "--out", "{d}/run1"], "a classifier needs at least two"),
-    ("no images", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/empty", "--out", "{d}/run2"], "holds no images"),
-    ("missing folder", ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/nope", "--out", "{d}/run3"], "image folder '{d}/nope' not found"),
-    ("resume with flags", ["train", "--resume", "{d}/fashion.pt", "--model", "mobilenet_v2_x1_0", "--epochs", "5"], "--epochs, --model: not with --resume"),
+    (
+        "two channels",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "2"],
+        "in_chans (--in-chans) must be one of 1, 3",
+    ),
+    (
+        "zero channels",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--in-chans", "0"],
+        "in_chans (--in-chans) must be one of 1, 3",
+    ),
+    (
+        "zero size",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--input-size", "0"],
+        "input_size (--input-size) must be >= 8",
+    ),
+    (
+        "one class",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/one_class", "--out", "{d}/run1"],
+        "a classifier needs at least two",
+    ),
+    (
+        "no images",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/empty", "--out", "{d}/run2"],
+        "holds no images",
+    ),
+    (
+        "missing folder",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/nope", "--out", "{d}/run3"],
+        "image folder '{d}/nope' not found",
+    ),
+    (
+        "resume with flags",
+        ["train", "--resume", "{d}/fashion.pt", "--model", "mobilenet_v2_x1_0", "--epochs", "5"],
+        "--epochs, --model: not with --resume",
+    ),
     ("resume truncated", ["train", "--resume", "{d}/truncated.pt"], "is not a readable checkpoint"),
-    ("out is a file", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"], "output directory (--out) '{d}/a_file' is a file"),
+    (
+        "out is a file",
+        ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"],
+        "output directory (--out) '{d}/a_file' is a file",
+    ),
     ("out holds a run", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/other_run"], "holds another run"),
-    ("out in use", ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/locked"], f"in use by a run with pid {os.getppid()}"),
-    ("dataset missing", ["train", *SMALL, "--data-dir", "{d}/nope", "--out", "{d}/run4"], "Fashion-MNIST directory '{d}/nope' not found"),
+    (
+        "out in use",
+        ["train", *SMALL, "--data-dir", "{d}/fmnist", "--out", "{d}/locked"],
+        f"in use by a run with pid {os.getppid()}",
+    ),
+    (
+        "dataset missing",
+        ["train", *SMALL, "--data-dir", "{d}/nope", "--out", "{d}/run4"],
+        "Fashion-MNIST directory '{d}/nope' not found",
+    ),
     # --- eval / predict: loaders, data that does not match the model, ranges
     ("eval truncated safetensors", ["eval", "{d}/truncated.safetensors"], "is not a valid safetensors file"),
     ("predict text safetensors", ["predict", "{d}/text.safetensors", "{d}/img.png"], "is not a valid safetensors file"),
     ("eval bare safetensors", ["eval", "{d}/plain.safetensors"], "holds bare weights without shufflenet's metadata"),
-    ("eval missing safetensors", ["eval", "{d}/missing.safetensors"], "weights file '{d}/missing.safetensors' not found"),
+    (
+        "eval missing safetensors",
+        ["eval", "{d}/missing.safetensors"],
+        "weights file '{d}/missing.safetensors' not found",
+    ),
     ("eval checkpoint without arch", ["eval", "{d}/noarch.pt"], "damaged shufflenet checkpoint: arch missing"),
     ("eval pickled code", ["eval", "{d}/payload.pt"], "holds pickled code or objects (posix.system)"),
     ("eval one-class checkpoint", ["eval", "{d}/oneclass.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     ("eval 10 other classes", ["eval", "{d}/folder10.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
-    ("eval folder of unknown classes", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three"], "class folders the model does not know: a, b, c"),
+    (
+        "eval folder of unknown classes",
+        ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three"],
+        "class folders the model does not know: a, b, c",
+    ),
     ("eval folder without dir", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder"], "needs --data-dir"),
-    ("eval confusion into a dir", ["eval", W, "--data-dir", "{d}/fmnist", "--confusion", "{d}/a_dir"], "--confusion '{d}/a_dir' is a directory"),
-    ("predict topk -1", ["predict", W, "{d}/img.png", "--topk", "-1"], "--topk must be >= 1"),
-    ("predict topk 0", ["predict", W, "{d}/img.png", "--topk", "0"], "--topk must be >= 1"),
+    (
+        "eval confusion into a dir",
+        ["eval", W, "--data-dir", "{d}/fmnist", "--confusion", "{d}/a_dir"],
+        "--confusion '{d}/a_dir' is a directory",
+    ),
+    ("predict topk -1", ["predict", W, "{d}/img.png", "--topk", "-1"], "argument --topk: must be >= 1, got -1"),
+    ("predict topk 0", ["predict", W, "{d}/img.png", "--topk", "0"], "argument --topk: must be >= 1, got 0"),
     ("predict huge image", ["predict", W, "{d}/huge.png"], "huge.png is over 179 MP, far over the 50 MP limit"),
     ("predict not an image", ["predict", W, "{d}/notimage.png"], "cannot decode image {d}/notimage.png"),
     ("predict missing image", ["predict", W, "{d}/missing.png"], "image '{d}/missing.png' not found"),
     ("predict corrupt onnx", ["predict", "{d}/corrupt.onnx", "{d}/img.png"], "corrupt.onnx"),
-    ("predict unknown tag", ["predict", "shufflenet_v2_x0_5:imagenet", "{d}/img.png"], "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet'"),
-    ("samples out is a file", ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
-    ("samples count 0", ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/s", "--count", "0"], "--count must be >= 1"),
+    (
+        "predict unknown tag",
+        ["predict", "shufflenet_v2_x0_5:imagenet", "{d}/img.png"],
+        "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet'",
+    ),
+    (
+        "samples out is a file",
+        ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/a_file"],
+        "--out '{d}/a_file' is a file",
+    ),
+    (
+        "samples count 0",
+        ["samples", "--data-dir", "{d}/fmnist", "--out", "{d}/s", "--count", "0"],
+        "argument --count: must be >= 1, got 0",
+    ),
     # --- export / save-pretrained: destinations and flags a trained model fixes
     ("export into a dir", ["export", W, "-o", "{d}/a_dir"], "--out '{d}/a_dir' is a directory"),
     ("export into a missing dir", ["export", W, "-o", "{d}/nope/x.onnx"], "directory '{d}/nope' of --out"),
-    ("export channels of a checkpoint", ["export", "{d}/fashion.pt", "--in-chans", "3", "-o", "{d}/x.onnx"], "--in-chans 3: {d}/fashion.pt was trained on 1-channel images"),
-    ("export size 0", ["export", "shufflenet_v2_x0_5", "--input-size", "0", "-o", "{d}/x.onnx"], "--input-size must be >= 1"),
-    ("save-pretrained into a file", ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
-    ("save-pretrained bad tag", ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_dir", "--tag", "../x"], "tag '../x'"),
+    (
+        "export channels of a checkpoint",
+        ["export", "{d}/fashion.pt", "--in-chans", "3", "-o", "{d}/x.onnx"],
+        "--in-chans 3: {d}/fashion.pt was trained on 1-channel images",
+    ),
+    (
+        "export size 0",
+        ["export", "shufflenet_v2_x0_5", "--input-size", "0", "-o", "{d}/x.onnx"],
+        "argument --input-size: must be >= 1, got 0",
+    ),
+    (
+        "save-pretrained into a file",
+        ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_file"],
+        "--out '{d}/a_file' is a file",
+    ),
+    (
+        "save-pretrained bad tag",
+        ["save-pretrained", "{d}/fashion.pt", "--out", "{d}/a_dir", "--tag", "../x"],
+        "tag '../x'",
+    ),
     # --- analysis and measurement
+    ("profile unknown model", ["profile", "shufflenet_v3"], "unknown model 'shufflenet_v3'; did you mean"),
+    ("no model matches", ["models", "zzz*"], "no model matches 'zzz*'"),
+    ("negative batch", ["profile", "shufflenet_v2_x1_0", "--batch", "-1"], "argument --batch: must be >= 1, got -1"),
+    ("bench unknown model", ["bench", "nope"], "unknown model 'nope'"),
     ("profile too small", ["profile", "squeezenet1_0", "--input-size", "16"], "the smallest side it takes is 21"),
-    ("bench empty runtime", ["bench", "shufflenet_v2_x0_5", "--runtime", ""], "expected one or more comma-separated names"),
+    (
+        "bench empty runtime",
+        ["bench", "shufflenet_v2_x0_5", "--runtime", ""],
+        "expected one or more comma-separated names",
+    ),
     ("bench unknown runtime", ["bench", "shufflenet_v2_x0_5", "--runtime", "tflite"], "unknown runtime 'tflite'"),
     ("bench xlsx", ["bench", "shufflenet_v2_x0_5", "--out", "{d}/b.xlsx"], "records are written as .csv or .json"),
-    ("bench out into a dir", ["bench", "shufflenet_v2_x0_5", "--out", "{d}/a_dir"], "records are written as .csv or .json"),
-    ("bench zero batch", ["bench", "shufflenet_v2_x0_5", "--batch", "0"], "--batch values must be >= 1"),
-    ("bench zero size", ["bench", "shufflenet_v2_x0_5", "--input-size", "0"], "--input-size must be >= 1"),
-    ("bench no time", ["bench", "shufflenet_v2_x0_5", "--min-time", "0"], "--min-time must be > 0"),
+    (
+        "bench out into a dir",
+        ["bench", "shufflenet_v2_x0_5", "--out", "{d}/a_dir"],
+        "records are written as .csv or .json",
+    ),
+    ("bench zero batch", ["bench", "shufflenet_v2_x0_5", "--batch", "0"], "argument --batch: must be >= 1, got 0"),
+    (
+        "bench zero size",
+        ["bench", "shufflenet_v2_x0_5", "--input-size", "0"],
+        "argument --input-size: must be >= 1, got 0",
+    ),
+    ("bench no time", ["bench", "shufflenet_v2_x0_5", "--min-time", "0"], "argument --min-time: must be > 0, got 0"),
     ("guidelines out is a file", ["guidelines", "G1", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
-    ("argparse type error", ["bench", "shufflenet_v2_x0_5", "--batch", "one"], "expected comma-separated integers"),
+    (
+        "profile zero channels",
+        ["profile", "shufflenet_v2_x1_0", "--input-size", "100000", "--in-chans", "0"],
+        "argument --in-chans: must be >= 1, got 0",
+    ),
+    (
+        "export too small",
+        ["export", "squeezenet1_0", "--input-size", "16", "-o", "{d}/x.onnx"],
+        "the smallest side it takes is 21",
+    ),
+    ("export opset 99", ["export", "shufflenet_v2_x0_5", "--opset", "99", "-o", "{d}/x.onnx"], "opset must be 17.."),
+    ("bench unknown device", ["bench", "shufflenet_v2_x0_5", "--device", "tpu"], "unknown device 'tpu'"),
+    (
+        "bench zero budget",
+        ["bench", "shufflenet_v2_x0_5", "--time-budget", "0s"],
+        "--time-budget must be a positive duration",
+    ),
+    (
+        "bench out of memory",
+        ["bench", "shufflenet_v2_x0_5", "--batch", "100000", "--min-time", "0.01"],
+        "out of memory: one tensor needed 60.2 GB",
+    ),
+    (
+        "predict threads -1",
+        ["predict", W, "{d}/img.png", "--threads", "-1"],
+        "argument --threads: must be >= 1, got -1",
+    ),
+    (
+        "val split leaves nothing",
+        [
+            "train",
+            *SMALL[:2],
+            "--train-subset",
+            "20",
+            "--val-split",
+            "0.999",
+            "--data-dir",
+            "{d}/fmnist",
+            "--out",
+            "{d}/run5",
+        ],
+        "leaves 0 for training",
+    ),
+    (
+        "subset of one class",
+        ["train", *SMALL[:2], "--train-subset", "1", "--data-dir", "{d}/fmnist", "--out", "{d}/run6"],
+        "the first images hold one class only",
+    ),
+    (
+        "min size above native",
+        ["train", *SMALL, "--min-train-size", "40", "--data-dir", "{d}/fmnist", "--out", "{d}/run7"],
+        "must be below the images' side 28",
+    ),
+    (
+        "argparse type error",
+        ["bench", "shufflenet_v2_x0_5", "--batch", "one"],
+        "argument --batch: expected a whole number, got 'one'",
+    ),
 ]
 
 
@@ -177,7 +342,10 @@ def test_read_only_destinations_fail_before_work(tmp_path: Path, monkeypatch, ca
     """As root every directory is writable, so the check is exercised by making ``os.access`` say no."""
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path) else real(p, mode, **kw))
-    for argv in (["export", "shufflenet_v2_x0_5", "-o", f"{tmp_path}/x.onnx"], ["train", *SMALL, "--out", str(tmp_path / "run")]):
+    for argv in (
+        ["export", "shufflenet_v2_x0_5", "-o", f"{tmp_path}/x.onnx"],
+        ["train", *SMALL, "--out", str(tmp_path / "run")],
+    ):
         assert main(argv) == 2
         assert f"directory '{tmp_path}' is not writable" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -47,4 +47,8 @@ def test_eval_cli_on_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     data = _folder(tmp_path / "val", {"cat": 2, "owl": 2})
     assert main(["eval", str(ckpt), "--dataset", "imagefolder", "--data-dir", str(data), "--format", "json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["images"] == 4 and record["dataset"] == "imagefolder" and set(record["per_class"]) == {"cat", "dog", "owl"}
+    assert (
+        record["images"] == 4
+        and record["dataset"] == "imagefolder"
+        and set(record["per_class"]) == {"cat", "dog", "owl"}
+    )

@@ -91,7 +91,9 @@ def test_bfloat16_mixed_precision_trains_float32_weights(
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert all(v.dtype == torch.float32 for k, v in state["model"].items() if "num_batches" not in k)
-    with pytest.raises(ValueError, match=r"precision \(--precision\) must be one of float32, bfloat16, auto, got 'fp8'"):
+    with pytest.raises(
+        ValueError, match=r"precision \(--precision\) must be one of float32, bfloat16, auto, got 'fp8'"
+    ):
         TrainConfig(precision="fp8")
 
 
@@ -126,6 +128,8 @@ def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp
     assert csv_rows[1].split(",")[list(result.history[0]).index("test_top1")] == ""  # unscored epochs: empty cells
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=0)
+    with pytest.warns(UserWarning, match="--warmup-epochs 2 spans the whole run"):
+        TrainConfig(epochs=2, warmup_epochs=2)
     with pytest.raises(ValueError, match=r"cutmix \(--cutmix\) must be <= 1"):
         TrainConfig(cutmix=1.5)
 

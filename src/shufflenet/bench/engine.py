@@ -65,7 +65,13 @@ def _check_setup(batch: int, input_size: int, in_chans: int, device: str, dtype:
         raise ValueError(f"input size and channels must be >= 1, got {input_size} and {in_chans}")
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r}: shufflenet measures on cpu or cuda")
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA is not available on this machine; use device 'cpu'")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import torch
 from rich.console import Console
 
 from shufflenet.cli.common import CliError, add_shape_args, input_shape
@@ -40,7 +41,8 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
     size = input_shape(args)
-    model = create_model(args.model, in_chans=args.in_chans, small_input=args.small_input)
+    with torch.device("meta"):  # shapes only: instant, and no memory for any input size
+        model = create_model(args.model, in_chans=args.in_chans, small_input=args.small_input)
     report = analyze(model, size, name=args.model)
     if args.format == "json":
         console.out(report.to_json(), end="\n")

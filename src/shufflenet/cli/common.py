@@ -8,11 +8,33 @@ from rich.console import Console
 
 from shufflenet.cli.render import FORMATS
 
-__all__ = ["CliError", "add_shape_args", "input_shape", "stderr_console"]
+__all__ = ["CliError", "add_shape_args", "input_shape", "positive_float", "positive_int", "stderr_console"]
 
 
 class CliError(Exception):
     """A user error detected by the CLI itself."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def stderr_console() -> Console:
@@ -22,18 +44,14 @@ def stderr_console() -> Console:
 
 
 def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
-    p.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
-    p.add_argument("--in-chans", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--input-size", type=positive_int, default=224, help="image side in pixels (default 224)")
+    p.add_argument("--in-chans", type=positive_int, default=3, help="input channels (default 3)")
     if batch:
-        p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as in the papers)")
+        p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1, as in the papers)")
     p.add_argument("--small-input", action="store_true", help="stride-1 stem without max-pool (28/32 px)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
 
 def input_shape(args: argparse.Namespace, batch: int | None = None) -> tuple[int, int, int, int]:
-    """(N, C, H, W) from the shape flags (``batch`` where the command takes a list of them)."""
-    n = args.batch if batch is None else batch
-    for flag, value in (("--batch", n), ("--input-size", args.input_size), ("--in-chans", args.in_chans)):
-        if value < 1:
-            raise CliError(f"{flag} must be >= 1, got {value}")
-    return (n, args.in_chans, args.input_size, args.input_size)
+    """(N, C, H, W) from the shape flags (each checked by its type); ``batch`` where the command takes a list."""
+    return (args.batch if batch is None else batch, args.in_chans, args.input_size, args.input_size)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from shufflenet.cli.common import CliError
+from shufflenet.cli.common import CliError, positive_int
 from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.models import create_model
 from shufflenet.utils.files import check_output_file
@@ -43,9 +43,6 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
-    for flag, value in (("--input-size", args.input_size), ("--in-chans", args.in_chans)):
-        if value is not None and value < 1:
-            raise CliError(f"{flag} must be >= 1, got {value}")
     if is_trained_ref(ref):
         model = load_trained(ref)
         trained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})
@@ -99,8 +96,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)",
     )
     p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
-    p.add_argument("--input-size", type=int, help="image side (default: a trained model's own, else 224)")
-    p.add_argument("--in-chans", type=int, help="input channels of an untrained model (default 3)")
+    p.add_argument("--input-size", type=positive_int, help="image side (default: a trained model's own, else 224)")
+    p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
@@ -120,6 +117,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
-    p.add_argument("--calib-images", type=int, default=512, help="int8: number of calibration images (default 512)")
+    p.add_argument(
+        "--calib-images", type=positive_int, default=512, help="int8: number of calibration images (default 512)"
+    )
     p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
     p.set_defaults(func=_cmd_export)

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from shufflenet.cli.common import CliError, stderr_console
+from shufflenet.cli.common import positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
 
@@ -48,15 +48,14 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.data.images import find_images
     from shufflenet.predict import load_predictor, predict_files
 
-    if args.topk < 1:
-        raise CliError(f"--topk must be >= 1, got {args.topk}")
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
     paths = find_images(args.images)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
-    results = predict_files(predictor, paths, topk=args.topk)
-    rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in zip(paths, results)]
-    records = [{"image": str(p), "top": top} for p, top in zip(paths, results)]
+    results = predict_files(predictor, paths, topk=args.topk, skip_unreadable=True)  # a warning names any skipped
+    scored = [(p, top) for p, top in zip(paths, results) if top]
+    rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in scored]
+    records = [{"image": str(p), "top": top} for p, top in scored]
     render(console, args.format, ("image", f"top-{args.topk}"), rows, records=records)
     return 0
 
@@ -66,8 +65,6 @@ def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
 
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 
-    if args.count < 1:
-        raise CliError(f"--count must be >= 1, got {args.count}")
     out = check_output_dir(args.out, "--out")
     test = load_fashion_mnist(args.data_dir or FASHION_MNIST_DIR, train=False)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +85,7 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
         help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
         "Runtime (.onnx files always run there); torch and onnxruntime are the old names",
     )
-    p.add_argument("--threads", type=int, help="intra-op threads (default: the runtime's)")
+    p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the runtime's)")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -119,12 +116,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
     p.add_argument("images", nargs="+")
     add_runtime_args(p)
-    p.add_argument("--topk", type=int, default=3)
+    p.add_argument("--topk", type=positive_int, default=3, help="classes per image (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("samples", help="write the first Fashion-MNIST test images as PNG files (to try predict)")
-    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--count", type=positive_int, default=8)
     p.add_argument("--out", default="runs/samples")
     p.add_argument("--data-dir")
     p.set_defaults(func=_cmd_samples)

@@ -9,11 +9,13 @@ a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
+import torch
 from rich.console import Console
 
 from shufflenet.cli import analysis, deploy, inference, measure, training
@@ -61,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _EXPECTED as exc:  # bad input or set-up; anything else is a bug and shows its traceback
         message = str(exc) if isinstance(exc, OSError) and exc.filename else (exc.args[0] if exc.args else str(exc))
         err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        return EXIT_USAGE
+    except (torch.OutOfMemoryError, RuntimeError) as exc:  # out of memory is the user's size, not a bug
+        if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
+            raise
+        asked = re.search(r"allocate (\d+) bytes", str(exc))
+        need = f": one tensor needed {int(asked[1]) / 1e9:.1f} GB" if asked else ""
+        err.print(f"[bold red]error:[/] out of memory{need}; use a smaller --batch or --input-size",
+                  highlight=False, markup=True)  # fmt: skip
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -12,7 +12,7 @@ from rich.console import Console
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
-from shufflenet.cli.common import CliError, add_shape_args, input_shape, stderr_console
+from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.models import create_model, get_entry
@@ -23,10 +23,7 @@ __all__ = ["add_commands"]
 
 
 def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    values = [positive_int(v) for v in text.split(",") if v.strip()]
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return values
@@ -92,16 +89,14 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         get_entry(name)
     for runtime in args.runtime:
         get_runtime(runtime)
-    if any(b < 1 for b in args.batch):
-        raise CliError(f"--batch values must be >= 1, got {','.join(map(str, args.batch))}")
-    if args.threads is not None and args.threads < 1:
-        raise CliError(f"--threads must be >= 1, got {args.threads}")
-    if not args.min_time > 0:
-        raise CliError(f"--min-time must be > 0 seconds, got {args.min_time}")
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise CliError("--time-budget must be a positive duration (leave it out to measure every point)")
     input_shape(args, batch=1)  # sizes checked before any work
     if args.output:
         if not args.output.endswith(RECORD_SUFFIXES):
-            raise CliError(f"--out {args.output}: records are written as {' or '.join(RECORD_SUFFIXES)}; name the file so")
+            raise CliError(
+                f"--out {args.output}: records are written as {' or '.join(RECORD_SUFFIXES)}; name the file so"
+            )
         check_output_file(args.output, "--out")
     if args.plot:
         check_output_file(args.plot, "--plot")
@@ -161,8 +156,6 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n) for n in names]
-    if not args.min_time > 0:
-        raise CliError(f"--min-time must be > 0 seconds, got {args.min_time}")
     if args.plot_dir:
         check_output_dir(args.plot_dir, "--out")
         os.makedirs(args.plot_dir, exist_ok=True)
@@ -212,9 +205,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per point (default 1)")
+    p.add_argument("--min-time", type=positive_float, default=1.0, help="seconds of timed calls per point (default 1)")
     p.add_argument(
         "--time-budget",
         type=duration_arg,
@@ -234,8 +227,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("guidelines", help="the V2 paper's G1-G4 experiments on this machine")
     p.add_argument("experiments", nargs="*", metavar="G", help="G1, G2, G3 and/or G4 (default: all)")
     p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: PyTorch's)")
-    p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per point (default 0.5)")
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument(
+        "--min-time", type=positive_float, default=0.5, help="seconds of timed calls per point (default 0.5)"
+    )
     p.add_argument(
         "--out",
         "-o",

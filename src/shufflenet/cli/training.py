@@ -13,8 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from shufflenet.cli.common import CliError, stderr_console
 from shufflenet.cli.render import FORMATS, render
-from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.durations import parse_duration
+from shufflenet.utils.files import check_output_dir
 
 __all__ = ["add_commands"]
 

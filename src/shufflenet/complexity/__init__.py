@@ -9,7 +9,7 @@ from shufflenet.complexity.costs import (
     matmul_cost,
     memory_cost,
 )
-from shufflenet.complexity.engine import analyze
+from shufflenet.complexity.engine import analyze, check_input_fits, smallest_side
 from shufflenet.complexity.report import ComplexityReport, LayerRow, TypeTotals, human
 
 __all__ = [
@@ -19,10 +19,12 @@ __all__ = [
     "OpType",
     "TypeTotals",
     "analyze",
+    "check_input_fits",
     "classify_conv",
     "classify_op",
     "conv_cost",
     "human",
     "matmul_cost",
     "memory_cost",
+    "smallest_side",
 ]

@@ -21,7 +21,7 @@ from shufflenet.complexity.costs import OpCost, OpType, classify_conv, classify_
 from shufflenet.complexity.report import ComplexityReport, LayerRow
 from shufflenet.utils.deprecation import renamed_kwargs
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "check_input_fits", "smallest_side"]
 
 aten = torch.ops.aten
 
@@ -124,6 +124,35 @@ def _too_small(exc: RuntimeError) -> bool:
     return any(t in str(exc).lower() for t in _TOO_SMALL)
 
 
+@contextmanager
+def _fits(model: nn.Module, input_shape: Sequence[int], name: str | None) -> Iterator[None]:
+    """Turn PyTorch's "output size is too small" from inside ``model`` into a ValueError that says
+    the smallest input side the model takes."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not _too_small(exc):
+            raise
+        side = smallest_side(model, int(input_shape[1]), _model_device(model))
+        raise ValueError(
+            f"{name or type(model).__name__} cannot take a {input_shape[-2]}x{input_shape[-1]} input: its convolutions "
+            f"and pooling shrink it to nothing; the smallest side it takes is {side} (--input-size {side} or more)"
+        ) from None
+
+
+@torch.no_grad()
+def check_input_fits(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> None:
+    """Run ``model`` on one zero image of ``input_shape``'s size: a ValueError naming the smallest side
+    it takes if the image is too small for its convolutions and pooling."""
+    was_training = model.training
+    model.eval()
+    try:
+        with _fits(model, input_shape, name):
+            model(torch.zeros(1, *input_shape[1:], device=_model_device(model)))
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def smallest_side(model: nn.Module, in_chans: int = 3, device: torch.device | None = None, limit: int = 1024) -> int:
     """The smallest square input side ``model`` runs on (a bisection of single-image forwards)."""
@@ -171,16 +200,8 @@ def analyze(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), _track_modules(model, recorder.module_stack), recorder:
+        with torch.no_grad(), _track_modules(model, recorder.module_stack), recorder, _fits(model, input_shape, name):
             model(x)
-    except RuntimeError as exc:
-        if not _too_small(exc):
-            raise
-        side = smallest_side(model, int(input_shape[1]), x.device)
-        raise ValueError(
-            f"{name or type(model).__name__} cannot take a {input_shape[-2]}x{input_shape[-1]} input: its convolutions "
-            f"and pooling shrink it to nothing; the smallest side it takes is {side} (--input-size {side} or more)"
-        ) from None
     finally:
         model.train(was_training)
     return ComplexityReport(

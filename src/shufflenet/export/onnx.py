@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from shufflenet.complexity import check_input_fits
 from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.layers.fuse import fuse_conv_bn
@@ -87,11 +88,13 @@ def export_onnx(
     names), when it has one, is stored in the file's metadata.
     """
     require("onnx", "onnx")
-    if opset < 17:
-        raise ValueError(f"opset must be >= 17, got {opset}")
+    newest = require("onnx", "onnx").defs.onnx_opset_version()
+    if not 17 <= opset <= newest:
+        raise ValueError(f"opset must be 17..{newest} (the newest this onnx knows), got {opset}")
     channel_block(target, layout)  # a bad target or layout fails before anything is written
     if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
         raise ValueError(f"input_shape must be (N, C, H, W) with positive sizes, got {tuple(input_shape)}")
+    check_input_fits(model, input_shape)
     reference = model.eval()
     exported = fuse_conv_bn(model) if optimize else reference
     example = torch.randn(*input_shape)

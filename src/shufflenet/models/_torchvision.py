@@ -59,7 +59,9 @@ def from_torchvision(state_dict_or_module: Mapping[str, Tensor] | nn.Module, nam
     """
     if isinstance(state_dict_or_module, nn.Module):
         state = state_dict_or_module.state_dict()
-    elif isinstance(state_dict_or_module, Mapping) and all(isinstance(v, Tensor) for v in state_dict_or_module.values()):
+    elif isinstance(state_dict_or_module, Mapping) and all(
+        isinstance(v, Tensor) for v in state_dict_or_module.values()
+    ):
         state = dict(state_dict_or_module)
     else:
         raise ValueError(

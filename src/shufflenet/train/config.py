@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 
 from shufflenet.models import check_options
@@ -82,6 +83,9 @@ class TrainConfig:
             raise ValueError(
                 f"min_train_size (--min-train-size) must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}"
             )
+        if not self.time_budget and self.warmup_epochs >= self.epochs:  # a quick run of a recipe, perhaps: a note
+            warnings.warn(f"--warmup-epochs {self.warmup_epochs:g} spans the whole run (--epochs {self.epochs}): the "
+                          "learning rate never leaves its warm-up", stacklevel=3)  # fmt: skip
         if self.time_budget and self.min_train_size:
             raise ValueError("progressive resizing follows the epochs, so it cannot be combined with a time budget")
 

@@ -30,8 +30,11 @@ def seeded_generator(*parts: int) -> torch.Generator:
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    perm = torch.randperm(n, generator=seeded_generator(seed, 7))
     n_val = int(round(n * fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f"--val-split {fraction} of {n} training images leaves {n - n_val} for training and {n_val} "
+                         "for validation; both need at least one")  # fmt: skip
+    perm = torch.randperm(n, generator=seeded_generator(seed, 7))
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
@@ -135,6 +138,9 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         train = load_fashion_mnist(root, train=True)
         if cfg.train_subset:
             train = train.subset(torch.arange(min(cfg.train_subset, len(train))))
+            if len(train.labels.unique()) < 2:
+                raise ValueError(f"--train-subset {cfg.train_subset}: the first images hold one class only; a classifier "
+                                 "needs at least two (use a larger subset)")  # fmt: skip
         if cfg.val_split:
             tr, va = _split(len(train), cfg.val_split, cfg.seed)
             train, val, val_name = train.subset(tr), train.subset(va), "val"

@@ -167,6 +167,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg, env)
+    if cfg.min_train_size >= data.input_size:
+        raise ValueError(f"min_train_size (--min-train-size) {cfg.min_train_size} must be below the images' side "
+                         f"{data.input_size} (progressive resizing grows to it)")  # fmt: skip
     arch: dict[str, Any] = {
         "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
         "small_input": data.small_input, "options": dict(cfg.model_options),
