@@ -29,3 +29,21 @@ def test_load_takes_every_reference(tmp_path: Path) -> None:
         shufflenet.load("shufflenet_v9")
     with pytest.warns(FutureWarning, match="load_for_prediction is now load_trained"):
         assert isinstance(load_for_prediction("shufflenet_v2_x0_5:fashion-mnist"), torch.nn.Module)
+
+
+def test_load_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="is a directory; give a checkpoint"):
+        shufflenet.load(tmp_path)
+
+
+def test_export_of_a_checkpoint_takes_another_side_and_says_so(tmp_path: Path, capsys) -> None:
+    """A trained network is fully convolutional: --input-size exports it at that side, and the file's
+    metadata says the side it now expects (its channels are fixed: --in-chans is an error)."""
+    from helpers import fake_checkpoint
+    from shufflenet.cli.main import main
+
+    ckpt = fake_checkpoint(tmp_path / "m.pt", ["a", "b"], in_chans=1, size=28)
+    assert main(["export", str(ckpt), "--input-size", "64", "-o", str(tmp_path / "m.onnx")]) == 0
+    predictor = shufflenet.Predictor(tmp_path / "m.onnx")
+    assert predictor.pretrained_cfg["input_size"] == [1, 64, 64]
+    assert predictor(torch.zeros(2, 1, 64, 64)).shape == (2, 2)

@@ -69,6 +69,10 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
     input size, class names).
     """
     ref = str(ref)
+    if Path(ref).is_dir():
+        raise IsADirectoryError(
+            f"{ref} is a directory; give a checkpoint, weights or .onnx file, MODEL:TAG or a model name"
+        )
     kind = _trained_kind(ref)
     if Path(ref).suffix == ".onnx":
         return Predictor(ref)

@@ -132,3 +132,12 @@ def test_create_model_checks_options_before_building(name: str, options: dict, m
 def test_options_from_json_lists_build() -> None:
     model = shufflenet.create_model("shufflenet_v2_x0_5", stage_widths=[24, 48, 96, 512], se=True)  # JSON gives lists
     assert model.stage_widths == (24, 48, 96, 512)
+
+
+def test_create_model_checks_its_own_arguments() -> None:
+    with pytest.raises(ValueError, match=r"num_classes must be int, got '10' \(str\)"):
+        shufflenet.create_model("shufflenet_v2_x0_5", num_classes="10")
+    with pytest.raises(ValueError, match="small_input must be bool"):
+        shufflenet.create_model("shufflenet_v2_x0_5", small_input="yes")
+    with pytest.raises(ValueError, match="builds the network its weights were trained as"):  # not silently ignored
+        shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist", num_classes=5)

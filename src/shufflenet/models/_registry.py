@@ -142,7 +142,14 @@ def create_model(
     ``list_pretrained()``), with the architecture they were trained with.
     """
     entry = get_entry(name)
+    check_type(num_classes, int, "num_classes")
+    check_type(in_chans, int, "in_chans")
+    check_type(small_input, bool, "small_input")
     if pretrained is not None:
+        if (num_classes, in_chans, small_input) != (1000, 3, False) or options:
+            raise ValueError(f"pretrained={pretrained!r} builds the network its weights were trained as; leave out "
+                             "num_classes, in_chans, small_input and options (model.reset_classifier(n) changes "
+                             "the class count afterwards)")  # fmt: skip
         return load_pretrained(name, pretrained)
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")
