@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -133,6 +134,12 @@ class ImageFolderData(Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def with_transform(self, transform) -> ImageFolderData:
+        """The same files (scanned once) under another transform."""
+        twin = copy.copy(self)
+        twin.transform = transform
+        return twin
 
     def __getitem__(self, i: int) -> tuple[Any, int]:  # a tensor once transformed, else the PIL image
         from shufflenet.data.images import open_image

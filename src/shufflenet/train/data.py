@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -158,8 +159,8 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
                          "classifier needs at least two: ROOT/CLASS_A/*.png, ROOT/CLASS_B/*.png, ...")  # fmt: skip
     sample = torch.stack([probe[i][0] for i in torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()])
     mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
-    full = load_image_folder(cfg.data_dir, folder_transforms(size, mean, std, cfg), in_chans)
-    plain = load_image_folder(cfg.data_dir, folder_transforms(size, mean, std), in_chans)
+    full = probe.with_transform(folder_transforms(size, mean, std, cfg))  # the folder is scanned once
+    plain = probe.with_transform(folder_transforms(size, mean, std))
     train_set: Dataset[Any]
     val_set: Dataset[Any]
     if cfg.val_dir:
@@ -172,6 +173,8 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         tr, va = _split(len(full), cfg.val_split, cfg.seed)
         train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
     else:
+        warnings.warn("no --val-dir or --val-split: the validation scores are on the training images themselves",
+                      stacklevel=2)  # fmt: skip
         train_set, val_set = full, plain
     return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=train_set, val_set=val_set)
 

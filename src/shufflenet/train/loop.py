@@ -167,6 +167,10 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     data = prepare_data(cfg, env)
+    if cfg.batch_size * env.world_size > data.train_len:
+        warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
+                      "training images: each step sees all of them, but the lr is scaled for the batch asked for; "
+                      "use a smaller --batch-size", stacklevel=3)  # fmt: skip
     if cfg.min_train_size >= data.input_size:
         raise ValueError(f"min_train_size (--min-train-size) {cfg.min_train_size} must be below the images' side "
                          f"{data.input_size} (progressive resizing grows to it)")  # fmt: skip
