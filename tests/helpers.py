@@ -41,6 +41,17 @@ def randomise_bn(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def lively_model(name: str, **kw: object) -> torch.nn.Module:
+    """A 10-class model with non-trivial BN statistics and logits, so a wrong fold or export shows."""
+    from shufflenet import create_model
+
+    model = randomise_bn(create_model(name, num_classes=10, **kw))
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.normal_(m.weight, 0, 0.5)
+    return model.eval()
+
+
 def meta_report(model_or_name: "str | torch.nn.Module", size: int = 224, **kw: object):
     """The analyser's report of a registered model (built on the ``meta`` device: shapes only) or a model."""
     from shufflenet import analyze, create_model

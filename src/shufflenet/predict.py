@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from shufflenet.data.images import open_image, preprocess
-from shufflenet.export.predictor import Predictor
+from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor
 from shufflenet.models import create_model
 from shufflenet.models._registry import load_weights_file
 from shufflenet.utils.deprecation import renamed
@@ -30,7 +31,7 @@ __all__ = [
 
 #: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
 #: Runtime (the runtimes of ``shufflenet bench`` of the same names).
-RUNTIMES = ("torch-fused", "onnxruntime-shufflenet")
+RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet")
 #: names of earlier releases, accepted (with a FutureWarning) until the next one
 RUNTIME_ALIASES = {"torch": "torch-fused", "onnxruntime": "onnxruntime-shufflenet"}
 
@@ -40,7 +41,7 @@ def _trained_kind(ref: str) -> str | None:
     file), "weights" (a shipped-format ``.safetensors`` file), "tag" (``MODEL:TAG``), or
     None for anything else (an architecture name)."""
     path = Path(ref)
-    if path.suffix == ".onnx":
+    if path.suffix in ARTIFACT_SUFFIXES:
         return None  # an exported artifact, not weights
     if path.suffix == ".safetensors":
         return "weights"
@@ -61,7 +62,7 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
     * ``MODEL:TAG``: weights shipped in the package (``list_pretrained()``);
     * a training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``);
     * a shipped-format ``.safetensors`` file (``save-pretrained``'s output);
-    * an exported ``.onnx`` file: a :class:`Predictor` over ONNX Runtime;
+    * an exported ``.onnx`` file or OpenVINO ``.xml``: a :class:`Predictor` over its runtime;
     * a registered name: that architecture with fresh weights (``create_kwargs`` go to
       :func:`~shufflenet.models.create_model`).
 
@@ -71,10 +72,10 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
     ref = str(ref)
     if Path(ref).is_dir():
         raise IsADirectoryError(
-            f"{ref} is a directory; give a checkpoint, weights or .onnx file, MODEL:TAG or a model name"
+            f"{ref} is a directory; give a checkpoint, weights, .onnx or .xml file, MODEL:TAG or a model name"
         )
     kind = _trained_kind(ref)
-    if Path(ref).suffix == ".onnx":
+    if Path(ref).suffix in ARTIFACT_SUFFIXES:
         return Predictor(ref)
     if kind == "checkpoint":
         from shufflenet.train import load_checkpoint, model_from_checkpoint
@@ -90,8 +91,8 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
 
 def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:
     """:func:`load` for trained weights only: a checkpoint, weights file or ``MODEL:TAG``."""
-    if Path(ref).suffix == ".onnx":
-        raise ValueError(f"{ref} is an exported ONNX file, not trained weights; run it with shufflenet.Predictor")
+    if Path(ref).suffix in ARTIFACT_SUFFIXES:
+        raise ValueError(f"{ref} is an exported artifact, not trained weights; run it with shufflenet.Predictor")
     if not is_trained_ref(ref):
         raise FileNotFoundError(f"{ref!r} is neither a checkpoint file nor MODEL:TAG of shipped weights")
     model = load(ref, use_ema=use_ema)
@@ -109,22 +110,29 @@ def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
 def load_predictor(
     ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True
 ) -> Predictor:
-    """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx`` file.
+    """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx``/``.xml`` file.
 
-    ``runtime="onnxruntime-shufflenet"`` exports a checkpoint to a verified ONNX graph first
-    (in a temporary file); an ``.onnx`` file always runs in ONNX Runtime.
+    ``runtime="onnxruntime-shufflenet"`` (``"openvino-shufflenet"``) exports a checkpoint to a verified
+    ONNX graph (OpenVINO IR) first, in a temporary folder; an exported file runs in its own runtime.
     """
     runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    if Path(ref).suffix == ".onnx":
+    if Path(ref).suffix in ARTIFACT_SUFFIXES:
         return Predictor(ref, threads=threads)
     model = load_trained(ref, use_ema=use_ema)
     if runtime == "torch-fused":
         return Predictor(model, threads=threads)
+    shape = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
+    if runtime == "openvino-shufflenet":
+        from shufflenet.export.openvino import export_openvino
+
+        with tempfile.TemporaryDirectory() as tmp:
+            export_openvino(model, Path(tmp) / "model.xml", input_shape=shape)
+            return Predictor(Path(tmp) / "model.xml", threads=threads)  # compiled: the files can go
     from shufflenet.export.onnx import onnx_predictor
 
-    return onnx_predictor(model, (1, *model.pretrained_cfg["input_size"]), threads=threads)  # type: ignore[index]
+    return onnx_predictor(model, shape, threads=threads)
 
 
 @torch.no_grad()

@@ -4,20 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-import shufflenet
-from helpers import randomise_bn
+from helpers import lively_model
 from shufflenet.cli.main import main
 from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
 from shufflenet.layers import PointwiseConv2d
 
-
-def _lively(name: str, **kw) -> torch.nn.Module:
-    """A model with non-trivial BN statistics and logits, so a wrong fold or export shows."""
-    model = randomise_bn(shufflenet.create_model(name, num_classes=10, **kw))
-    for m in model.modules():
-        if isinstance(m, torch.nn.Linear):
-            torch.nn.init.normal_(m.weight, 0, 0.5)
-    return model.eval()
+_lively = lively_model
 
 
 @pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "mobilenet_v2_x0_5", "squeezenet1_1", "resnet18"])

@@ -1,5 +1,6 @@
-"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, and our
-deployment paths (the fused eager model, the optimised ONNX graph in a Predictor).
+"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, OpenVINO, and our
+deployment paths (the fused eager model, the optimised ONNX graph in a Predictor, our graph as an
+OpenVINO IR).
 
 Each runtime turns a model and an example input into a ``predict(x) -> logits``
 callable; the benchmark engine times that callable and nothing else (export and
@@ -10,17 +11,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
+from shufflenet.export.openvino import export_openvino
 from shufflenet.layers import deploy
-from shufflenet.runtimes import ort_session
+from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed
+from shufflenet.utils.optional import require
 
 __all__ = ["RUNTIMES", "RUNTIME_ALIASES", "Runtime", "get_runtime", "resolve_runtime_name"]
 
@@ -71,6 +76,34 @@ def _onnxruntime_shufflenet(model: nn.Module, example: Tensor, threads: int | No
     return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False)
 
 
+def _openvino_runner(ir: object, example: Tensor, threads: int | None) -> Predict:
+    if example.device.type != "cpu":
+        raise ValueError("the OpenVINO runtimes run on the CPU here; use --device cpu")
+    ir.reshape(list(example.shape))  # type: ignore[attr-defined]  # static shapes: what a deployment compiles
+    runner = OpenVinoRunner(ov_compile(ir, threads))
+
+    def predict(x: Tensor) -> Tensor:
+        return torch.from_numpy(runner.run(x.detach().numpy()))
+
+    return predict
+
+
+def _openvino(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    ov = require("openvino", "openvino")
+    with warnings.catch_warnings():  # the tracer's notes on Python control flow
+        warnings.simplefilter("ignore")
+        ir = ov.convert_model(model.eval(), example_input=example)
+    return _openvino_runner(ir, example, threads)
+
+
+def _openvino_shufflenet(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    ov = require("openvino", "openvino")
+    with tempfile.TemporaryDirectory() as tmp:
+        export_openvino(model, Path(tmp) / "m.xml", input_shape=tuple(example.shape))
+        ir = ov.Core().read_model(str(Path(tmp) / "m.xml"))
+        return _openvino_runner(ir, example, threads)
+
+
 def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(deploy(model).to(example.device), example, threads)
 
@@ -84,6 +117,9 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
         Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
                 _onnxruntime_shufflenet, float32_only=True),
+        Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True),
+        Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
+                float32_only=True),
     )
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 
 from shufflenet.cli.common import CliError, positive_int
@@ -16,6 +17,9 @@ from shufflenet.utils.files import check_output_file
 
 __all__ = ["add_commands"]
 
+
+#: the artifact each --format writes, by default MODEL + this
+_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml"}
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
@@ -59,11 +63,18 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         chans, size, name = args.in_chans or 3, args.input_size or 224, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
     target, layout = _export_target_layout(args)
-    suffix = "-int8.onnx" if args.format == "onnx-int8" else ".onnx"
-    output = check_output_file(args.output or f"{name}{suffix}", "--out")
+    output = check_output_file(args.output or f"{name}{_SUFFIXES[args.format]}", "--out")
     shape = (1, chans, size, size)
-    if args.format == "onnx-int8":
-        cfg = getattr(model, "pretrained_cfg", None)
+    cfg = getattr(model, "pretrained_cfg", None)
+    if args.format == "openvino":
+        from shufflenet.export.openvino import export_openvino
+
+        images = None
+        if cfg:  # a trained model is verified on real images too: top-1 agreement with PyTorch
+            images = np.concatenate(calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir,
+                                                        data_dir=args.data_dir))  # fmt: skip
+        result = export_openvino(model, output, input_shape=shape, images=images, target=target, layout=layout)
+    elif args.format == "onnx-int8":
         if not cfg:
             raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
         calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
@@ -74,28 +85,33 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
             target=target, layout=layout,
         )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
-    size_mb = Path(result.path).stat().st_size / 1e6
-    check = (
-        f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on {100 * result.top1_agreement:.1f}% "
-        "of the calibration images"
-        if result.top1_agreement is not None
-        else f"ONNX Runtime vs PyTorch max |diff| {result.max_abs_diff:.2e}"
-    )
-    console.print(f"wrote {result.path} ({size_mb:.2f} MB, opset {args.opset}, {result.writer} graph); {check}; "
-                  f"nodes: {ops}", highlight=False)  # fmt: skip
+    files = [Path(result.path), *([Path(result.path).with_suffix(".bin")] if args.format == "openvino" else [])]
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    if args.format == "onnx-int8":
+        check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
+                 f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
+    else:
+        runtime = "OpenVINO" if args.format == "openvino" else "ONNX Runtime"
+        check = f"{runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
+        if result.top1_agreement is not None:
+            check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {args.calib_images} real images"
+    written = " + ".join(str(f) for f in files)
+    console.print(f"wrote {written} ({size_mb:.2f} MB, {result.writer} graph); {check}; nodes: {ops}",
+                  highlight=False)  # fmt: skip
     return 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model or checkpoint to ONNX, verified in ONNX Runtime")
+    p = sub.add_parser("export", help="export a model or checkpoint to ONNX or OpenVINO, verified against PyTorch")
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
     p.add_argument(
         "--format",
-        choices=("onnx", "onnx-int8"),
+        choices=tuple(_SUFFIXES),
         default="onnx",
-        help="onnx (float, BN folded, shuffle-aware) or onnx-int8 (calibrated on real images)",
+        help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images) or openvino "
+        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph)",
     )
-    p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx)")
+    p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml)")
     p.add_argument("--input-size", type=positive_int, help="image side (default: a trained model's own, else 224)")
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
@@ -116,9 +132,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)",
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
-    p.add_argument("--calib-dir", help="int8: calibrate on these images (default: Fashion-MNIST training images)")
     p.add_argument(
-        "--calib-images", type=positive_int, default=512, help="int8: number of calibration images (default 512)"
+        "--calib-dir",
+        help="int8: calibrate on these images; openvino: verify a trained model on them (default: Fashion-MNIST "
+        "training images)",
     )
-    p.add_argument("--data-dir", help="int8: Fashion-MNIST directory for calibration")
+    p.add_argument(
+        "--calib-images", type=positive_int, default=512, help="images to calibrate or verify on (default 512)"
+    )
+    p.add_argument("--data-dir", help="Fashion-MNIST directory for those images")
     p.set_defaults(func=_cmd_export)

@@ -28,7 +28,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     names = cfg["class_names"]
     result = evaluate(predictor, batches, len(names), flip_tta=args.tta)
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
-    summary = {"checkpoint": str(args.checkpoint), "runtime": args.runtime, "dataset": args.dataset,
+    summary = {"checkpoint": str(args.checkpoint), "runtime": predictor.runtime, "dataset": args.dataset,
                "data_dir": args.data_dir, "tta": args.tta, "images": result.count, "top1": result.top1,
                "top5": result.top5, "loss": result.loss, "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""

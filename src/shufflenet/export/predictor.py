@@ -1,4 +1,5 @@
-"""``Predictor``: logits from an ONNX file (ONNX Runtime) or a PyTorch model (fallback)."""
+"""``Predictor``: logits from an exported artifact (ONNX in ONNX Runtime, an OpenVINO IR in OpenVINO)
+or a PyTorch model (fallback)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from torch import nn
 
 from shufflenet.layers.deploy import deploy
 from shufflenet.runtimes import num_threads, ort_session
-from shufflenet.utils.optional import MissingExtra
+from shufflenet.utils.optional import MissingExtra, require
 
-__all__ = ["METADATA_KEY", "Predictor"]
+__all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
+
+#: the artifacts a Predictor opens, by suffix, and the runtime that runs each
+ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
@@ -27,11 +31,11 @@ class Predictor:
     """Fast inference with one interface for both runtimes.
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
-    optimisations; ``Predictor(model)`` runs PyTorch on the model's inference
+    optimisations, ``Predictor("model.xml")`` OpenVINO (float32); ``Predictor(model)`` runs PyTorch on the model's inference
     form (``model.fuse()``: BN folded, channels-last) without autograd.
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
-    model's (or the ONNX file's metadata), or None.
+    model's (or the ONNX file's metadata), or None; ``runtime`` says which runtime runs it.
 
     With ``split_batch`` (the default) and ``threads`` > 1, ONNX Runtime batches of
     at least ``threads`` images run as ``threads`` slices, each on its own
@@ -51,16 +55,27 @@ class Predictor:
         self.threads = threads
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
+        self._ov: Any = None  # an OpenVinoRunner for an .xml
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
             self.model: nn.Module | None = deploy(path_or_model)
             self.session = None
             self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
             self.source = type(path_or_model).__name__
+            self.runtime = "torch-fused"
             return
         p = Path(path_or_model)
+        if p.suffix not in ARTIFACT_SUFFIXES:
+            raise ValueError(f"{p}: not an artifact shufflenet runs (the suffix says which runtime: "
+                             f"{', '.join(f'{k} {v}' for k, v in ARTIFACT_SUFFIXES.items())})")  # fmt: skip
         if not p.is_file():
-            raise FileNotFoundError(f"ONNX file {str(p)!r} not found")
+            raise FileNotFoundError(f"{ARTIFACT_SUFFIXES[p.suffix]} file {str(p)!r} not found")
+        self.source = str(p)
+        self.model = None
+        self.runtime = "openvino" if p.suffix == ".xml" else "onnxruntime"
+        if p.suffix == ".xml":
+            self._open_openvino(p)
+            return
         data = p.read_bytes()
         # kept only where a batch may be split: those sessions are made on first use, maybe after the file is gone
         self._bytes = data if split_batch and threads is not None and threads > 1 else None
@@ -71,8 +86,6 @@ class Predictor:
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid ONNX model ({first[:200]})") from None
-        self.model = None
-        self.source = str(p)
         first = self.session.get_inputs()[0]
         self._input_name: str = first.name  # looked up once: get_inputs() builds new objects per call
         shape = first.shape
@@ -80,6 +93,25 @@ class Predictor:
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY in meta:
             self.pretrained_cfg = json.loads(meta[METADATA_KEY])
+
+    def _open_openvino(self, p: Path) -> None:
+        from shufflenet.export.openvino import read_ov_cfg
+        from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile
+
+        ov = require("openvino", "openvino")
+        if not p.with_suffix(".bin").is_file():
+            raise FileNotFoundError(f"{p}'s weights {p.with_suffix('.bin')} are missing (an IR is an .xml and a .bin)")
+        try:
+            model = ov.Core().read_model(str(p))
+            self._ov = OpenVinoRunner(ov_compile(model, self.threads))
+        except Exception as exc:  # OpenVINO raises RuntimeError for any bad file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{p} is not a valid OpenVINO IR ({first[:200]}); is its .bin truncated?") from None
+        self.session = None
+        self._bytes = None
+        shape = model.inputs[0].get_partial_shape()
+        self.input_shape = tuple(d.get_length() if d.is_static else None for d in shape)
+        self.pretrained_cfg = read_ov_cfg(model)
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):
@@ -90,6 +122,8 @@ class Predictor:
         x = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
         x = x.astype(np.float32, copy=False)
         self._check(x)
+        if self._ov is not None:
+            return self._ov.run(x)
         if self.session is not None:
             if self._bytes is not None and len(x) >= (self.threads or 1):
                 return self._run_split(x)

@@ -1,0 +1,92 @@
+"""OpenVINO IR export with verification: ``MODEL.xml`` + ``MODEL.bin``, written only if OpenVINO
+reproduces PyTorch.
+
+The IR is converted by OpenVINO's own ONNX frontend from our shuffle-aware ONNX graph
+(:func:`~shufflenet.export.onnx.export_onnx`): OpenVINO fuses torchvision's traced shuffle
+(Reshape-Transpose-Reshape) into its ShuffleChannels op, so it pays less for the shuffle than ONNX
+Runtime does, but the pairing still spares the copies at batch 8 (``docs/results/deployment.md``,
+"OpenVINO"). The model's ``pretrained_cfg`` travels in the IR's ``rt_info``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from shufflenet.export.onnx import ExportResult, export_onnx
+from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile
+from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.optional import require
+
+__all__ = ["OV_RT_INFO", "export_openvino", "read_ov_cfg"]
+
+#: where in the IR's ``rt_info`` the model's ``pretrained_cfg`` (JSON) is kept
+OV_RT_INFO = ["shufflenet", "pretrained_cfg"]
+
+
+def read_ov_cfg(model: object) -> dict | None:
+    """The ``pretrained_cfg`` an IR carries (see :data:`OV_RT_INFO`), or None."""
+    if not model.has_rt_info(OV_RT_INFO):  # type: ignore[attr-defined]
+        return None
+    return json.loads(model.get_rt_info(OV_RT_INFO).astype(str))  # type: ignore[attr-defined]
+
+
+def export_openvino(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    images: np.ndarray | None = None,
+    atol: float = 1e-3,
+    target: str = "portable",
+    layout: str = "paired",
+) -> ExportResult:
+    """Export ``model`` to an OpenVINO IR at ``path`` (``.xml``; the weights go to the ``.bin`` beside it).
+
+    Verified against PyTorch on a random batch and, when given, on ``images`` (normalised real
+    images, N x C x H x W), whose top-1 agreement is reported: a difference above ``atol`` is an
+    error and nothing is written. ``target`` and ``layout`` are those of the ONNX graph it comes from.
+    """
+    ov = require("openvino", "openvino")
+    xml = Path(path)
+    if xml.suffix != ".xml":
+        raise ValueError(
+            f"{xml}: an OpenVINO IR is an .xml file (its weights go to the .bin beside it); name it MODEL.xml"
+        )
+    check_output_file(xml, "--out")
+    reference = model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx = export_onnx(model, Path(tmp) / "m.onnx", input_shape=input_shape, verify=False, target=target,
+                           layout=layout)  # fmt: skip
+        ir = ov.convert_model(str(onnx.path))
+        cfg = getattr(model, "pretrained_cfg", None)
+        if cfg:
+            ir.set_rt_info(json.dumps(cfg), OV_RT_INFO)
+        ov.save_model(ir, str(Path(tmp) / "m.xml"), compress_to_fp16=False)
+        runner = OpenVinoRunner(ov_compile(Path(tmp) / "m.xml", 1))
+        inputs = [torch.randn(*input_shape), torch.randn(input_shape[0] + 1, *input_shape[1:])]
+        diff, agreement = 0.0, None
+        for x in [*inputs, *([torch.from_numpy(images)] if images is not None else [])]:
+            with torch.no_grad():
+                expected = reference(x).numpy()
+            got = runner.run(x.numpy())
+            diff = max(diff, float(np.abs(got - expected).max()))
+            if images is not None and len(x) == len(images):
+                agreement = float((got.argmax(1) == expected.argmax(1)).mean())
+        if not diff <= atol:
+            raise ValueError(f"OpenVINO differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
+        bin_bytes, xml_bytes = (Path(tmp) / "m.bin").read_bytes(), (Path(tmp) / "m.xml").read_bytes()
+    atomic_write(xml.with_suffix(".bin"), lambda t: t.write_bytes(bin_bytes))  # the weights first: an .xml
+    atomic_write(xml, lambda t: t.write_bytes(xml_bytes))  # is never there without the .bin it names
+    nodes = Counter(op.get_type_name() for op in ir.get_ordered_ops())
+    for io in ("Parameter", "Result", "Constant"):
+        nodes.pop(io, None)
+    return ExportResult(xml, diff, dict(nodes), f"{onnx.writer} (via ONNX)", agreement)

@@ -1,0 +1,107 @@
+"""OpenVINO IR export: verified against PyTorch, self-describing, opened by the one Predictor, timed by bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import shufflenet
+from helpers import lively_model
+from shufflenet.cli.main import main
+from shufflenet.export import Predictor
+
+pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'shufflenet[openvino]')")
+
+from shufflenet.export.openvino import export_openvino  # noqa: E402  (after the skip)
+
+_lively = lively_model
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("shufflenet_v1_g1_x0_5", {}),
+        ("shufflenet_v1_g3_x0_5", {}),
+        ("shufflenet_v1_g8_x0_5", {}),
+        ("shufflenet_v2_x0_5", {}),
+        ("shufflenet_v2_x0_5", {"se": True}),
+        ("shufflenet_v2_x0_5", {"extra_dw": True}),
+        ("mobilenet_v2_x0_5", {}),
+    ],
+)
+def test_every_family_exports_and_verifies(name: str, kw: dict, tmp_path: Path) -> None:
+    model = _lively(name, **kw)
+    result = export_openvino(model, tmp_path / "m.xml", input_shape=(1, 3, 64, 64))
+    assert result.max_abs_diff <= 1e-3 and (tmp_path / "m.bin").is_file()
+    x = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(Predictor(tmp_path / "m.xml")(x).numpy(), model(x).numpy(), atol=1e-3)
+
+
+def test_the_ir_carries_its_cfg_and_real_images_are_checked(tmp_path: Path) -> None:
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    images = np.random.default_rng(0).standard_normal((16, 1, 28, 28)).astype(np.float32)
+    result = export_openvino(model, tmp_path / "w.xml", input_shape=(1, 1, 28, 28), images=images)
+    assert result.top1_agreement == 1.0
+    predictor = shufflenet.load(tmp_path / "w.xml")
+    assert isinstance(predictor, Predictor) and predictor.runtime == "openvino"
+    assert predictor.pretrained_cfg == model.pretrained_cfg and predictor.input_shape == (None, 1, 28, 28)
+
+
+def test_failed_verification_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="OpenVINO differs from PyTorch"):
+        export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "m.xml", input_shape=(1, 3, 32, 32), atol=-1.0)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="an OpenVINO IR is an .xml file"):
+        export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "m.ir", input_shape=(1, 3, 32, 32))
+
+
+def test_bad_artifacts_are_one_line_errors(tmp_path: Path) -> None:
+    export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "m.xml", input_shape=(1, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"does not match the model's input Nx3x32x32"):
+        Predictor(tmp_path / "m.xml")(torch.zeros(1, 1, 32, 32))
+    (tmp_path / "m.bin").write_bytes((tmp_path / "m.bin").read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"m.xml is not a valid OpenVINO IR .*is its .bin truncated"):
+        Predictor(tmp_path / "m.xml")
+    (tmp_path / "m.bin").unlink()
+    with pytest.raises(FileNotFoundError, match=r"weights .*m.bin are missing"):
+        Predictor(tmp_path / "m.xml")
+    (tmp_path / "x.xml").write_text("<html>not an IR</html>")
+    (tmp_path / "x.bin").write_bytes(b"")
+    with pytest.raises(ValueError, match="x.xml is not a valid OpenVINO IR"):
+        Predictor(tmp_path / "x.xml")
+    with pytest.raises(ValueError, match="not an artifact shufflenet runs"):
+        Predictor(tmp_path / "m.tflite")
+
+
+def test_cli_export_eval_and_bench(tmp_path: Path, fake_fmnist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    xml = tmp_path / "w.xml"
+    argv = ["export", "shufflenet_v2_x0_5:fashion-mnist", "--format", "openvino", "-o", str(xml),
+            "--data-dir", str(fake_fmnist), "--calib-images", "32"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "OpenVINO vs PyTorch max |diff|" in out and "same top-1 on 100.0% of 32 real images" in out
+    assert main(["eval", str(xml), "--data-dir", str(fake_fmnist), "--format", "json"]) == 0
+    assert '"runtime": "openvino"' in capsys.readouterr().out
+    argv = ["bench", "shufflenet_v2_x0_5", "--runtime", "openvino,openvino-shufflenet", "--input-size", "32",
+            "--min-time", "0.05", "--threads", "1", "--format", "json"]  # fmt: skip
+    assert main(argv) == 0
+    assert [r["runtime"] for r in __import__("json").loads(capsys.readouterr().out)] == [
+        "openvino",
+        "openvino-shufflenet",
+    ]
+
+
+def test_bench_runtimes_compute_the_model() -> None:
+    from shufflenet.bench import get_runtime
+
+    model = _lively("shufflenet_v2_x0_5")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)
+    for name in ("openvino", "openvino-shufflenet"):
+        got = get_runtime(name).prepare(model, x, 1)(x)
+        torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)
