@@ -1,0 +1,160 @@
+"""Ours against each runtime's standard path, per runtime, same weights, measured side by side.
+
+    .venv/bin/python benchmarks/runtimes.py [--models shufflenet_v2_x1_0 ...] [--runtimes onnxruntime openvino]
+        [--batches 1 8] [--threads 2] [--rounds 5]
+
+For each model and runtime, two files of the same weights run in that runtime's plain API (no help
+from our Python code beyond one call per batch):
+
+* **standard**: what a user of the runtime gets from the PyTorch model with the runtime's own
+  converter: ``torch.onnx.export`` (TorchScript exporter) into an ONNX Runtime session, or
+  ``openvino.convert_model`` (OpenVINO's PyTorch frontend) compiled for the CPU. The PyTorch model is
+  torchvision's where torchvision has the network (ShuffleNet V2 0.5x-2x, MobileNet V2), else ours.
+* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino``), opened with the runtime's API.
+
+Both are float32, static batch, ``--threads`` threads. Contenders run in blocks of calls with a pause
+between blocks (ONNX Runtime's spinning threads settle), the order rotated every round. The table
+gives the median latency over rounds, the median per-round speed-up (standard / ours) and ours
+against the compute floor (``shufflenet.bench.machine.ComputePeak``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+import shufflenet
+from shufflenet.bench import machine_info, measure
+from shufflenet.bench.machine import compute_peak
+from shufflenet.complexity import analyze
+from shufflenet.export.openvino import export_openvino
+from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
+
+Run = Callable[[np.ndarray], np.ndarray]
+#: our registered models that torchvision also has (their weights convert with from_torchvision)
+TORCHVISION = {
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
+    "mobilenet_v2_x1_0",
+}
+RUNTIMES = ("onnxruntime", "openvino")
+
+
+def _quiet() -> contextlib.ExitStack:
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    return stack
+
+
+def models(name: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(the standard path's PyTorch model, ours) with the same weights and non-trivial BN statistics."""
+    torch.manual_seed(0)
+    if name in TORCHVISION:
+        tv = getattr(torchvision.models, name.replace("_x1_0", "") if name.startswith("mobilenet") else name)()
+        for m in tv.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        tv.eval()
+        return tv, shufflenet.from_torchvision(tv).eval()
+    ours = shufflenet.create_model(name).eval()
+    return ours, ours
+
+
+def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int) -> Run:
+    if runtime == "onnxruntime":
+        with _quiet():
+            torch.onnx.export(model, (x,), str(tmp / "std.onnx"), dynamo=False)
+        session = ort_session(str(tmp / "std.onnx"), threads, torch.device("cpu"))
+        name = session.get_inputs()[0].name
+        return lambda a: session.run(None, {name: a})[0]
+    import openvino as ov
+
+    with _quiet():
+        ir = ov.convert_model(model, example_input=x)
+    return OpenVinoRunner(ov_compile(ir, threads)).run
+
+
+def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int) -> Run:
+    if runtime == "onnxruntime":
+        path = shufflenet.export_onnx(model, tmp / "ours.onnx", input_shape=tuple(x.shape)).path
+        session = ort_session(str(path), threads, torch.device("cpu"))
+        name = session.get_inputs()[0].name
+        return lambda a: session.run(None, {name: a})[0]
+    import openvino as ov
+
+    export_openvino(model, tmp / "ours.xml", input_shape=tuple(x.shape))
+    ir = ov.Core().read_model(str(tmp / "ours.xml"))  # the file alone, through OpenVINO's own API
+    ir.reshape(list(x.shape))
+    return OpenVinoRunner(ov_compile(ir, threads)).run
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=["shufflenet_v2_x1_0"])
+    ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=0.5, help="timed seconds per contender per round")
+    ap.add_argument("--pause", type=float, default=0.2, help="seconds between blocks")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    info = machine_info()
+    peak = compute_peak(args.threads)
+    import openvino
+
+    print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; torch "
+          f"{info['torch']}, onnxruntime {info['onnxruntime']}, openvino {openvino.__version__}")  # fmt: skip
+    print("| model | runtime | batch | standard ms | ours ms | speed-up | ours / floor | max abs diff |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    worst = 0.0
+    for name in args.models:
+        theirs, mine = models(name)
+        macs = analyze(mine, (1, 3, 224, 224)).flops
+        for batch in args.batches:
+            x = torch.randn(batch, 3, 224, 224)
+            xn = x.numpy()
+            with tempfile.TemporaryDirectory() as tmp:
+                pairs = {rt: (standard(rt, theirs, x, Path(tmp), args.threads), ours(rt, mine, x, Path(tmp),
+                         args.threads)) for rt in args.runtimes}  # fmt: skip
+            with torch.no_grad():
+                want = mine(x).numpy()
+            diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}
+            contenders = [(rt, i) for rt in pairs for i in (0, 1)]
+            times: dict[tuple[str, int], list[float]] = {c: [] for c in contenders}
+            for r in range(args.rounds):
+                for rt, i in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
+                    fn = pairs[rt][i]
+                    times[(rt, i)].append(measure(lambda fn=fn: fn(xn), min_time_s=args.seconds, min_iters=3).median_ms)
+                    time.sleep(args.pause)
+            for rt in pairs:
+                std_ms, our_ms = statistics.median(times[(rt, 0)]), statistics.median(times[(rt, 1)])
+                ratio = statistics.median(a / b for a, b in zip(times[(rt, 0)], times[(rt, 1)]))
+                worst = max(worst, diffs[rt])
+                print(f"| {name} | {rt} | {batch} | {std_ms:.2f} | {our_ms:.2f} | {ratio:.2f}x | "
+                      f"{our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
+    if worst > 1e-3:
+        print(f"logits differ by {worst:.2g} (> 1e-3)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
