@@ -7,10 +7,11 @@ For each model and runtime, two files of the same weights run in that runtime's 
 from our Python code beyond one call per batch):
 
 * **standard**: what a user of the runtime gets from the PyTorch model with the runtime's own
-  converter: ``torch.onnx.export`` (TorchScript exporter) into an ONNX Runtime session, or
-  ``openvino.convert_model`` (OpenVINO's PyTorch frontend) compiled for the CPU. The PyTorch model is
+  converter: ``torch.onnx.export`` (TorchScript exporter) into an ONNX Runtime session,
+  ``openvino.convert_model`` (OpenVINO's PyTorch frontend) compiled for the CPU, or ``pnnx.export``
+  (float32 weights) into an ncnn net (one image per call: ncnn has no batch axis). The PyTorch model is
   torchvision's where torchvision has the network (ShuffleNet V2 0.5x-2x, MobileNet V2), else ours.
-* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino``), opened with the runtime's API.
+* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn``), opened with the runtime's API.
 
 Both are float32, static batch, ``--threads`` threads. Contenders run in blocks of calls with a pause
 between blocks (ONNX Runtime's spinning threads settle), the order rotated every round. The table
@@ -39,8 +40,9 @@ import shufflenet
 from shufflenet.bench import machine_info, measure
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
+from shufflenet.export.ncnn import export_ncnn, quiet_fds
 from shufflenet.export.openvino import export_openvino
-from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import NcnnRunner, OpenVinoRunner, ort_session, ov_compile
 
 Run = Callable[[np.ndarray], np.ndarray]
 #: our registered models that torchvision also has (their weights convert with from_torchvision)
@@ -51,7 +53,7 @@ TORCHVISION = {
     "shufflenet_v2_x2_0",
     "mobilenet_v2_x1_0",
 }
-RUNTIMES = ("onnxruntime", "openvino")
+RUNTIMES = ("onnxruntime", "openvino", "ncnn")
 
 
 def _quiet() -> contextlib.ExitStack:
@@ -84,6 +86,12 @@ def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, t
         session = ort_session(str(tmp / "std.onnx"), threads, torch.device("cpu"))
         name = session.get_inputs()[0].name
         return lambda a: session.run(None, {name: a})[0]
+    if runtime == "ncnn":
+        import pnnx
+
+        with quiet_fds():
+            pnnx.export(model, str(tmp / "std.pt"), x[:1], fp16=False)
+        return NcnnRunner(tmp / "std.ncnn.param", threads).run
     import openvino as ov
 
     with _quiet():
@@ -97,6 +105,8 @@ def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threa
         session = ort_session(str(path), threads, torch.device("cpu"))
         name = session.get_inputs()[0].name
         return lambda a: session.run(None, {name: a})[0]
+    if runtime == "ncnn":
+        return NcnnRunner(export_ncnn(model, tmp / "ours.ncnn.param", input_shape=tuple(x.shape)).path, threads).run
     import openvino as ov
 
     export_openvino(model, tmp / "ours.xml", input_shape=tuple(x.shape))

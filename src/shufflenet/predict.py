@@ -31,7 +31,7 @@ __all__ = [
 
 #: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
 #: Runtime (the runtimes of ``shufflenet bench`` of the same names).
-RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet")
+RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet", "ncnn")
 #: names of earlier releases, accepted (with a FutureWarning) until the next one
 RUNTIME_ALIASES = {"torch": "torch-fused", "onnxruntime": "onnxruntime-shufflenet"}
 
@@ -112,8 +112,9 @@ def load_predictor(
 ) -> Predictor:
     """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx``/``.xml`` file.
 
-    ``runtime="onnxruntime-shufflenet"`` (``"openvino-shufflenet"``) exports a checkpoint to a verified
-    ONNX graph (OpenVINO IR) first, in a temporary folder; an exported file runs in its own runtime.
+    ``runtime="onnxruntime-shufflenet"`` (``"openvino-shufflenet"``, ``"ncnn"``) exports a checkpoint to a
+    verified ONNX graph (OpenVINO IR, ncnn net) first, in a temporary folder; an exported file runs in its
+    own runtime.
     """
     runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
     if runtime not in RUNTIMES:
@@ -124,12 +125,16 @@ def load_predictor(
     if runtime == "torch-fused":
         return Predictor(model, threads=threads)
     shape = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
-    if runtime == "openvino-shufflenet":
+    if runtime in ("openvino-shufflenet", "ncnn"):
+        from shufflenet.export.ncnn import export_ncnn
         from shufflenet.export.openvino import export_openvino
 
         with tempfile.TemporaryDirectory() as tmp:
-            export_openvino(model, Path(tmp) / "model.xml", input_shape=shape)
-            return Predictor(Path(tmp) / "model.xml", threads=threads)  # compiled: the files can go
+            if runtime == "ncnn":
+                path = export_ncnn(model, Path(tmp) / "model.ncnn.param", input_shape=shape).path
+            else:
+                path = export_openvino(model, Path(tmp) / "model.xml", input_shape=shape).path
+            return Predictor(path, threads=threads)  # loaded: the files can go
     from shufflenet.export.onnx import onnx_predictor
 
     return onnx_predictor(model, shape, threads=threads)

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.export.openvino import export_openvino
 from shufflenet.layers import deploy
-from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import NcnnRunner, OpenVinoRunner, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
 
@@ -104,6 +105,19 @@ def _openvino_shufflenet(model: nn.Module, example: Tensor, threads: int | None)
         return _openvino_runner(ir, example, threads)
 
 
+def _ncnn(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    if example.device.type != "cpu":
+        raise ValueError("the ncnn runtime runs on the CPU here; use --device cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = NcnnRunner(export_ncnn(model, Path(tmp) / "m.ncnn.param", input_shape=tuple(example.shape)).path,
+                            threads)  # fmt: skip
+
+    def predict(x: Tensor) -> Tensor:
+        return torch.from_numpy(runner.run(x.detach().numpy()))
+
+    return predict
+
+
 def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(deploy(model).to(example.device), example, threads)
 
@@ -119,6 +133,8 @@ RUNTIMES: dict[str, Runtime] = {
                 _onnxruntime_shufflenet, float32_only=True),
         Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True),
         Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
+                float32_only=True),
+        Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _ncnn,
                 float32_only=True),
     )
 }  # fmt: skip

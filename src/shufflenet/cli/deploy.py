@@ -19,7 +19,7 @@ __all__ = ["add_commands"]
 
 
 #: the artifact each --format writes, by default MODEL + this
-_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml"}
+_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml", "ncnn": ".ncnn.param"}
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
@@ -66,14 +66,18 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     output = check_output_file(args.output or f"{name}{_SUFFIXES[args.format]}", "--out")
     shape = (1, chans, size, size)
     cfg = getattr(model, "pretrained_cfg", None)
-    if args.format == "openvino":
+    if args.format in ("openvino", "ncnn"):
+        from shufflenet.export.ncnn import export_ncnn
         from shufflenet.export.openvino import export_openvino
 
         images = None
         if cfg:  # a trained model is verified on real images too: top-1 agreement with PyTorch
             images = np.concatenate(calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir,
                                                         data_dir=args.data_dir))  # fmt: skip
-        result = export_openvino(model, output, input_shape=shape, images=images, target=target, layout=layout)
+        if args.format == "ncnn":
+            result = export_ncnn(model, output, input_shape=shape, images=images)
+        else:
+            result = export_openvino(model, output, input_shape=shape, images=images, target=target, layout=layout)
     elif args.format == "onnx-int8":
         if not cfg:
             raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
@@ -85,13 +89,16 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
             target=target, layout=layout,
         )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
-    files = [Path(result.path), *([Path(result.path).with_suffix(".bin")] if args.format == "openvino" else [])]
+    files = [
+        Path(result.path),
+        *([Path(result.path).with_suffix(".bin")] if args.format in ("openvino", "ncnn") else []),
+    ]
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     if args.format == "onnx-int8":
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     else:
-        runtime = "OpenVINO" if args.format == "openvino" else "ONNX Runtime"
+        runtime = {"openvino": "OpenVINO", "ncnn": "ncnn"}.get(args.format, "ONNX Runtime")
         check = f"{runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
         if result.top1_agreement is not None:
             check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {args.calib_images} real images"
@@ -102,16 +109,20 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model or checkpoint to ONNX or OpenVINO, verified against PyTorch")
+    p = sub.add_parser(
+        "export", help="export a model or checkpoint to ONNX, OpenVINO or ncnn, verified against PyTorch"
+    )
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
     p.add_argument(
         "--format",
         choices=tuple(_SUFFIXES),
         default="onnx",
-        help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images) or openvino "
-        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph)",
+        help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images), openvino "
+        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph) or ncnn (MODEL.ncnn.param + .bin, by pnnx)",
     )
-    p.add_argument("--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml)")
+    p.add_argument(
+        "--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml, MODEL.ncnn.param)"
+    )
     p.add_argument("--input-size", type=positive_int, help="image side (default: a trained model's own, else 224)")
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")

@@ -20,7 +20,7 @@ from shufflenet.utils.optional import MissingExtra, require
 __all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
 
 #: the artifacts a Predictor opens, by suffix, and the runtime that runs each
-ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
+ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn"}
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
@@ -31,7 +31,8 @@ class Predictor:
     """Fast inference with one interface for both runtimes.
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
-    optimisations, ``Predictor("model.xml")`` OpenVINO (float32); ``Predictor(model)`` runs PyTorch on the model's inference
+    optimisations, ``Predictor("model.xml")`` OpenVINO and ``Predictor("model.ncnn.param")`` ncnn (both
+    float32); ``Predictor(model)`` runs PyTorch on the model's inference
     form (``model.fuse()``: BN folded, channels-last) without autograd.
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
@@ -55,7 +56,7 @@ class Predictor:
         self.threads = threads
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
-        self._ov: Any = None  # an OpenVinoRunner for an .xml
+        self._runner: Any = None  # an OpenVinoRunner (.xml) or NcnnRunner (.param): run(x) -> logits
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
             self.model: nn.Module | None = deploy(path_or_model)
@@ -72,9 +73,12 @@ class Predictor:
             raise FileNotFoundError(f"{ARTIFACT_SUFFIXES[p.suffix]} file {str(p)!r} not found")
         self.source = str(p)
         self.model = None
-        self.runtime = "openvino" if p.suffix == ".xml" else "onnxruntime"
+        self.runtime = {".xml": "openvino", ".param": "ncnn"}.get(p.suffix, "onnxruntime")
         if p.suffix == ".xml":
             self._open_openvino(p)
+            return
+        if p.suffix == ".param":
+            self._open_ncnn(p)
             return
         data = p.read_bytes()
         # kept only where a batch may be split: those sessions are made on first use, maybe after the file is gone
@@ -103,7 +107,7 @@ class Predictor:
             raise FileNotFoundError(f"{p}'s weights {p.with_suffix('.bin')} are missing (an IR is an .xml and a .bin)")
         try:
             model = ov.Core().read_model(str(p))
-            self._ov = OpenVinoRunner(ov_compile(model, self.threads))
+            self._runner = OpenVinoRunner(ov_compile(model, self.threads))
         except Exception as exc:  # OpenVINO raises RuntimeError for any bad file
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid OpenVINO IR ({first[:200]}); is its .bin truncated?") from None
@@ -112,6 +116,18 @@ class Predictor:
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(d.get_length() if d.is_static else None for d in shape)
         self.pretrained_cfg = read_ov_cfg(model)
+
+    def _open_ncnn(self, p: Path) -> None:
+        from shufflenet.export.ncnn import ncnn_sidecar
+        from shufflenet.runtimes.ncnn import NcnnRunner
+
+        self._runner = NcnnRunner(p, self.threads)  # the same run(x) face as OpenVINO's runner
+        self.session = None
+        self._bytes = None
+        sidecar = ncnn_sidecar(p)
+        self.pretrained_cfg = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
+        chans = self.pretrained_cfg["input_size"][0] if self.pretrained_cfg else None
+        self.input_shape = (None, chans, None, None)
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):
@@ -122,8 +138,8 @@ class Predictor:
         x = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
         x = x.astype(np.float32, copy=False)
         self._check(x)
-        if self._ov is not None:
-            return self._ov.run(x)
+        if self._runner is not None:
+            return self._runner.run(x)
         if self.session is not None:
             if self._bytes is not None and len(x) >= (self.threads or 1):
                 return self._run_split(x)

@@ -1,12 +1,13 @@
 """Low-level handles on the runtimes a model runs in: ONNX Runtime sessions, OpenVINO compiled
-models and thread settings.
+models, ncnn nets and thread settings.
 
 This room sits below both ``bench/`` (which times models) and ``export/`` (which writes and
 verifies artifacts), so neither has to import the other to open a session.
 """
 
+from shufflenet.runtimes.ncnn import NcnnRunner
 from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile
 from shufflenet.runtimes.ort import ort_session
 from shufflenet.runtimes.threads import num_threads
 
-__all__ = ["OpenVinoRunner", "num_threads", "ort_session", "ov_compile"]
+__all__ = ["NcnnRunner", "OpenVinoRunner", "num_threads", "ort_session", "ov_compile"]

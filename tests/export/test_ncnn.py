@@ -1,0 +1,81 @@
+"""ncnn export (by pnnx): verified against PyTorch in float32, cfg in a sidecar, opened by the one Predictor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import shufflenet
+from helpers import lively_model
+from shufflenet.cli.main import main
+from shufflenet.export import Predictor
+
+pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'shufflenet[ncnn]')")
+pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'shufflenet[ncnn]')")
+
+from shufflenet.export.ncnn import export_ncnn  # noqa: E402  (after the skip)
+
+
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("shufflenet_v1_g3_x0_5", {}),
+        ("shufflenet_v1_g8_x0_5", {}),
+        ("shufflenet_v2_x0_5", {}),
+        ("shufflenet_v2_x0_5", {"se": True}),
+        ("mobilenet_v2_x0_5", {}),
+    ],
+)
+def test_families_export_and_verify(name: str, kw: dict, tmp_path: Path) -> None:
+    model = lively_model(name, **kw)
+    result = export_ncnn(model, tmp_path / "m.ncnn.param", input_shape=(1, 3, 64, 64))
+    assert result.max_abs_diff <= 1e-3 and result.writer == "pnnx" and (tmp_path / "m.ncnn.bin").is_file()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(Predictor(tmp_path / "m.ncnn.param")(x).numpy(), model(x).numpy(), atol=1e-3)
+
+
+def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    param = tmp_path / "w.ncnn.param"
+    export_ncnn(model, param, input_shape=(1, 1, 28, 28))
+    assert json.loads((tmp_path / "w.ncnn.json").read_text()) == model.pretrained_cfg
+    predictor = shufflenet.load(param)
+    assert predictor.runtime == "ncnn" and predictor.pretrained_cfg == model.pretrained_cfg
+    with pytest.raises(ValueError, match="does not match the model's input Nx1xNxN"):
+        predictor(torch.zeros(1, 3, 28, 28))
+    (tmp_path / "w.ncnn.bin").write_bytes((tmp_path / "w.ncnn.bin").read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"w.ncnn.bin does not hold the weights w.ncnn.param describes"):
+        Predictor(param)
+    (tmp_path / "w.ncnn.bin").unlink()
+    with pytest.raises(FileNotFoundError, match=r"weights .*w.ncnn.bin are missing"):
+        Predictor(param)
+    (tmp_path / "x.ncnn.param").write_text("<xml>an OpenVINO IR, say</xml>")
+    with pytest.raises(ValueError, match="x.ncnn.param is not a readable ncnn .param file"):
+        Predictor(tmp_path / "x.ncnn.param")
+    with pytest.raises(ValueError, match=r"an ncnn net is MODEL.ncnn.param"):
+        export_ncnn(model, tmp_path / "w.param", input_shape=(1, 1, 28, 28))
+
+
+def test_cli_export_and_eval(tmp_path: Path, fake_fmnist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    param = tmp_path / "w.ncnn.param"
+    argv = ["export", "shufflenet_v2_x0_5:fashion-mnist", "--format", "ncnn", "-o", str(param),
+            "--data-dir", str(fake_fmnist), "--calib-images", "16"]  # fmt: skip
+    assert main(argv) == 0
+    assert "ncnn vs PyTorch max |diff|" in capsys.readouterr().out
+    assert main(["eval", str(param), "--data-dir", str(fake_fmnist), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runtime"] == "ncnn"
+
+
+def test_bench_runtime_computes_the_model() -> None:
+    from shufflenet.bench import get_runtime
+
+    model = lively_model("shufflenet_v2_x0_5")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = model(x)
+    torch.testing.assert_close(get_runtime("ncnn").prepare(model, x, 1)(x), want, atol=1e-3, rtol=1e-3)
