@@ -21,7 +21,7 @@ def test_load_takes_every_reference(tmp_path: Path) -> None:
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(predictor(x), shipped(x), atol=1e-4, rtol=1e-4)
-    with pytest.raises(ValueError, match="is an exported ONNX file, not trained weights"):
+    with pytest.raises(ValueError, match="is an exported artifact, not trained weights"):
         load_trained(str(onnx))
     with pytest.raises(FileNotFoundError, match="checkpoint 'missing.pt' not found"):
         shufflenet.load("missing.pt")

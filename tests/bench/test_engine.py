@@ -65,3 +65,28 @@ def test_torch_compile_runtime_matches_eager() -> None:
     eager = get_runtime("eager").prepare(model, x, 1)(x)
     compiled = get_runtime("compile").prepare(model, x, 1)(x)
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
+
+
+def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
+    import json
+
+    from shufflenet.bench.engine import benchmark_artifact
+    from shufflenet.cli.main import main
+    from shufflenet.export import export_onnx
+    from shufflenet.models import create_model
+
+    path = export_onnx(create_model("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32)).path
+    results = benchmark_artifact(path, batches=(1, 2), threads=1, min_time_s=0.02)
+    assert [(r.runtime, r.batch, r.input_size, r.flops) for r in results] == [
+        ("onnxruntime", 1, 32, 0),
+        ("onnxruntime", 2, 32, 0),
+    ]
+    argv = ["bench", "shufflenet_v2_x0_5", str(path), "--input-size", "32", "--min-time", "0.02", "--format", "json"]
+    assert main(argv) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["model"], r["runtime"]) for r in records] == [
+        ("shufflenet_v2_x0_5", "eager"),
+        (str(path), "onnxruntime"),
+    ]
+    assert main(["bench", str(tmp_path / "nope.onnx")]) == 2
+    assert "nope.onnx not found" in capsys.readouterr().err

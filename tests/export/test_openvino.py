@@ -86,6 +86,11 @@ def test_cli_export_eval_and_bench(tmp_path: Path, fake_fmnist: Path, capsys: py
     assert "OpenVINO vs PyTorch max |diff|" in out and "same top-1 on 100.0% of 32 real images" in out
     assert main(["eval", str(xml), "--data-dir", str(fake_fmnist), "--format", "json"]) == 0
     assert '"runtime": "openvino"' in capsys.readouterr().out
+    assert main(["bench", str(xml), "--batch", "1,2", "--min-time", "0.02", "--format", "json"]) == 0
+    assert [(r["runtime"], r["batch"]) for r in __import__("json").loads(capsys.readouterr().out)] == [
+        ("openvino", 1),
+        ("openvino", 2),
+    ]
     argv = ["bench", "shufflenet_v2_x0_5", "--runtime", "openvino,openvino-shufflenet", "--input-size", "32",
             "--min-time", "0.05", "--threads", "1", "--format", "json"]  # fmt: skip
     assert main(argv) == 0
@@ -105,3 +110,15 @@ def test_bench_runtimes_compute_the_model() -> None:
     for name in ("openvino", "openvino-shufflenet"):
         got = get_runtime(name).prepare(model, x, 1)(x)
         torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)
+
+
+def test_int8_ir_is_smaller_and_agrees(tmp_path: Path) -> None:
+    """int8 through the quantised ONNX graph: OpenVINO runs its quantize-dequantize pairs as int8."""
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    rng = np.random.default_rng(0)
+    calibration = [rng.standard_normal((16, 1, 28, 28)).astype(np.float32) for _ in range(2)]
+    result = export_openvino(model, tmp_path / "q.xml", input_shape=(1, 1, 28, 28), calibration=calibration)
+    export_openvino(model, tmp_path / "f.xml", input_shape=(1, 1, 28, 28))
+    assert result.nodes["FakeQuantize"] > 50 and result.top1_agreement is not None and result.top1_agreement >= 0.8
+    assert (tmp_path / "q.bin").stat().st_size < 0.6 * (tmp_path / "f.bin").stat().st_size
+    assert Predictor(tmp_path / "q.xml")(torch.from_numpy(calibration[0])).shape == (16, 10)

@@ -8,10 +8,12 @@ convention) so speed can be read against FLOPs and MAC.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
 
-__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_many"]
+__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_many"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -161,7 +163,8 @@ def benchmark_many(
                     if progress:
                         progress(f"{name} {spec.name} batch {b}")
                     x = torch.randn(b, in_chans, input_size, input_size, device=dev, dtype=DTYPES[dtype])
-                    predict = predict or spec.prepare(net, x, threads)
+                    if predict is None or spec.static_shapes:
+                        predict = spec.prepare(net, x, threads)
                     sync = torch.cuda.synchronize if dev.type == "cuda" else None
                     stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
                     results.append(
@@ -188,3 +191,54 @@ def benchmark_many(
                         )  # fmt: skip
                     )
     return BenchSuite(results, skipped)
+
+
+def benchmark_artifact(
+    path: str | os.PathLike[str],
+    *,
+    batches: Sequence[int] = (1,),
+    input_size: int = 224,
+    in_chans: int = 3,
+    threads: int | None = None,
+    min_time_s: float = 1.0,
+    max_time_s: float = 30.0,
+) -> list[BenchResult]:
+    r"""Time an exported file (``.onnx``, OpenVINO ``.xml``, ``.ncnn.param``) in the runtime its suffix
+    names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict`` run it). The
+    input shape is the file's where it says one, else ``in_chans`` x ``input_size``\ :sup:`2`; FLOPs,
+    params and MAC are not known from a file (0 in the records)."""
+    from shufflenet.export.predictor import Predictor
+
+    predictor = Predictor(path, threads=threads)
+    _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
+    c, h, w = c or in_chans, h or input_size, w or input_size
+    results = []
+    with num_threads(threads) as used_threads:
+        for b in batches:
+            _check_setup(b, h, c, "cpu", "float32")
+            x = np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32)
+            stats = measure(lambda: predictor.predict(x), min_time_s=min_time_s, max_time_s=max_time_s)
+            results.append(
+                BenchResult(
+                    model=str(path),
+                    runtime=predictor.runtime,
+                    batch=b,
+                    input_size=h,
+                    in_chans=c,
+                    threads=threads or used_threads,
+                    device="cpu",
+                    dtype="float32",
+                    latency_ms_median=stats.median_ms,
+                    latency_ms_p10=stats.p10_ms,
+                    latency_ms_p90=stats.p90_ms,
+                    latency_ms_min=stats.min_ms,
+                    iterations=stats.iterations,
+                    truncated=stats.truncated,
+                    images_per_s=b * 1e3 / stats.median_ms,
+                    flops=0,
+                    params=0,
+                    mac=0,
+                    machine=machine_info(),
+                )  # fmt: skip
+            )
+    return results

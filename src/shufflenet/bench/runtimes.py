@@ -39,6 +39,7 @@ class Runtime:
     description: str
     prepare: Callable[[nn.Module, Tensor, int | None], Predict]  # (model, example, threads)
     float32_only: bool = False  # the ONNX graphs are written in float32
+    static_shapes: bool = False  # compiled for the example's shape: prepared again for each batch size
 
 
 def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -131,9 +132,10 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
         Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
                 _onnxruntime_shufflenet, float32_only=True),
-        Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True),
+        Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True,
+                static_shapes=True),
         Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
-                float32_only=True),
+                float32_only=True, static_shapes=True),
         Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _ncnn,
                 float32_only=True),
     )

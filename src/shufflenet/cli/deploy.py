@@ -19,7 +19,8 @@ __all__ = ["add_commands"]
 
 
 #: the artifact each --format writes, by default MODEL + this
-_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml", "ncnn": ".ncnn.param"}
+_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml", "openvino-int8": "-int8.xml",
+             "ncnn": ".ncnn.param"}  # fmt: skip
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
@@ -66,7 +67,14 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     output = check_output_file(args.output or f"{name}{_SUFFIXES[args.format]}", "--out")
     shape = (1, chans, size, size)
     cfg = getattr(model, "pretrained_cfg", None)
-    if args.format in ("openvino", "ncnn"):
+    if args.format == "openvino-int8":
+        from shufflenet.export.openvino import export_openvino
+
+        if not cfg:
+            raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
+        calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
+        result = export_openvino(model, output, input_shape=shape, calibration=calibration)
+    elif args.format in ("openvino", "ncnn"):
         from shufflenet.export.ncnn import export_ncnn
         from shufflenet.export.openvino import export_openvino
 
@@ -91,10 +99,10 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     files = [
         Path(result.path),
-        *([Path(result.path).with_suffix(".bin")] if args.format in ("openvino", "ncnn") else []),
+        *([Path(result.path).with_suffix(".bin")] if args.format in ("openvino", "openvino-int8", "ncnn") else []),
     ]
     size_mb = sum(f.stat().st_size for f in files) / 1e6
-    if args.format == "onnx-int8":
+    if args.format.endswith("-int8"):
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     else:
@@ -118,7 +126,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=tuple(_SUFFIXES),
         default="onnx",
         help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images), openvino "
-        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph) or ncnn (MODEL.ncnn.param + .bin, by pnnx)",
+        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph), openvino-int8 (the int8 ONNX graph as an IR) or "
+        "ncnn (MODEL.ncnn.param + .bin, by pnnx)",
     )
     p.add_argument(
         "--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml, MODEL.ncnn.param)"

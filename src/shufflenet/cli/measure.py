@@ -6,11 +6,13 @@ import argparse
 import json
 import os
 import warnings
+from pathlib import Path
 
 from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
+from shufflenet.bench.engine import benchmark_artifact
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
@@ -67,9 +69,9 @@ def _bench_rows(results: list[BenchResult]) -> list[tuple]:
             r.runtime,
             r.batch,
             r.threads,
-            human(r.flops),
-            human(r.params),
-            human(r.mac),
+            human(r.flops) if r.flops else "-",  # an exported file does not say
+            human(r.params) if r.params else "-",
+            human(r.mac) if r.mac else "-",
             f"{r.latency_ms_median:.2f}",
             f"{r.latency_ms_p10:.2f}",
             f"{r.latency_ms_p90:.2f}",
@@ -85,8 +87,17 @@ def _write_output(path: str, text: str) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    for name in args.models:
+    from shufflenet.export.predictor import ARTIFACT_SUFFIXES
+
+    files = [m for m in args.models if Path(m).suffix in ARTIFACT_SUFFIXES]
+    names = [m for m in args.models if m not in files]
+    for name in names:
         get_entry(name)
+    for f in files:
+        if not Path(f).is_file():
+            raise FileNotFoundError(f"{f} not found (bench takes registered names and exported files)")
+    if files and args.breakdown:
+        raise CliError("--breakdown profiles registered models; an exported file has no PyTorch layers to profile")
     for runtime in args.runtime:
         get_runtime(runtime)
     if args.time_budget is not None and not args.time_budget > 0:
@@ -105,11 +116,16 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         return _bench_breakdown(args, console, err)
     with err.status("benchmarking...") as status:
         suite = benchmark_many(
-            args.models, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
+            names, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
             in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
             min_time_s=args.min_time, time_budget_s=args.time_budget,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
+        for f in files:
+            status.update(f"benchmarking {f}")
+            suite.results.extend(benchmark_artifact(f, batches=args.batch, input_size=args.input_size,
+                                                    in_chans=args.in_chans, threads=args.threads,
+                                                    min_time_s=args.min_time))  # fmt: skip
     records = [r.to_dict() for r in suite.results]
     if args.output:
         text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
@@ -202,7 +218,13 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure latency and throughput on this machine")
-    p.add_argument("models", nargs="+", metavar="MODEL", help="registered model names")
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="registered model names and/or exported files (.onnx, OpenVINO .xml, .ncnn.param), each timed in "
+        "its own runtime",
+    )
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")

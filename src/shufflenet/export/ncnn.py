@@ -24,18 +24,11 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
-from shufflenet.runtimes.ncnn import NcnnRunner
+from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner, ncnn_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
 
-__all__ = ["NCNN_SUFFIX", "export_ncnn", "ncnn_sidecar", "quiet_fds"]
-
-NCNN_SUFFIX = ".ncnn.param"
-
-
-def ncnn_sidecar(param: str | os.PathLike[str]) -> Path:
-    """Where a net's ``pretrained_cfg`` is kept: ``MODEL.ncnn.json`` beside ``MODEL.ncnn.param``."""
-    return Path(param).with_suffix(".json")
+__all__ = ["export_ncnn", "quiet_fds"]
 
 
 @contextlib.contextmanager

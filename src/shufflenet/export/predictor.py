@@ -99,8 +99,7 @@ class Predictor:
             self.pretrained_cfg = json.loads(meta[METADATA_KEY])
 
     def _open_openvino(self, p: Path) -> None:
-        from shufflenet.export.openvino import read_ov_cfg
-        from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile
+        from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile, read_ov_cfg
 
         ov = require("openvino", "openvino")
         if not p.with_suffix(".bin").is_file():
@@ -118,8 +117,7 @@ class Predictor:
         self.pretrained_cfg = read_ov_cfg(model)
 
     def _open_ncnn(self, p: Path) -> None:
-        from shufflenet.export.ncnn import ncnn_sidecar
-        from shufflenet.runtimes.ncnn import NcnnRunner
+        from shufflenet.runtimes.ncnn import NcnnRunner, ncnn_sidecar
 
         self._runner = NcnnRunner(p, self.threads)  # the same run(x) face as OpenVINO's runner
         self.session = None

@@ -7,6 +7,7 @@ compute, so their speeds and results compare. ``"bf16"`` or ``"f16"`` ask for th
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -14,9 +15,19 @@ import numpy as np
 
 from shufflenet.utils.optional import require
 
-__all__ = ["OV_PRECISIONS", "OpenVinoRunner", "ov_compile"]
+__all__ = ["OV_PRECISIONS", "OV_RT_INFO", "OpenVinoRunner", "ov_compile", "read_ov_cfg"]
 
 OV_PRECISIONS = ("f32", "bf16", "f16")
+
+#: where in an IR's ``rt_info`` our export keeps the model's ``pretrained_cfg`` (JSON)
+OV_RT_INFO = ["shufflenet", "pretrained_cfg"]
+
+
+def read_ov_cfg(model: Any) -> dict | None:
+    """The ``pretrained_cfg`` an IR carries (see :data:`OV_RT_INFO`), or None."""
+    if not model.has_rt_info(OV_RT_INFO):
+        return None
+    return json.loads(model.get_rt_info(OV_RT_INFO).astype(str))
 
 
 def ov_compile(model: Any, threads: int | None = None, *, precision: str = "f32") -> Any:
