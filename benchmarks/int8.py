@@ -3,10 +3,12 @@ weights, measured side by side in one run.
 
     .venv/bin/python benchmarks/int8.py [--model shufflenet_v2_x1_0:fashion-mnist] [--threads 2]
 
-Both files come from the same weights: ``export_onnx`` (float, BN folded,
+All files come from the same weights: ``export_onnx`` (float, BN folded,
 shuffle-aware) and ``export_onnx_int8`` (static quantisation calibrated on the
-first ``--calib-images`` *training* images). Accuracy is on the official 10k test
-images; latencies are medians over interleaved rounds, in ONNX Runtime.
+first ``--calib-images`` *training* images) in ONNX Runtime, and the same two graphs as
+OpenVINO IRs (``export_openvino``, with and without ``calibration``) in OpenVINO. Accuracy is
+on the official 10k test images; latencies are medians over interleaved rounds, each file
+through ``Predictor``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ import torch
 from shufflenet.bench import machine_info, measure
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
+from shufflenet.export.openvino import export_openvino
 from shufflenet.export.quantize import calibration_batches
 from shufflenet.predict import load_trained
 from shufflenet.train import evaluate
+
+
+def file_size(predictor: Predictor) -> int:
+    """Bytes of the artifact a Predictor runs (an OpenVINO IR's .xml and .bin together)."""
+    src = Path(predictor.source)
+    return src.stat().st_size + (src.with_suffix(".bin").stat().st_size if predictor.runtime == "openvino" else 0)
 
 
 def main() -> int:
@@ -43,16 +52,23 @@ def main() -> int:
     shape = (1, *cfg["input_size"])
     test = load_fashion_mnist(args.data_dir, train=False)
     info = machine_info()
-    print(f"# {args.model}; {info['cpu']}, {args.threads} threads; onnxruntime {info['onnxruntime']}")
+    import openvino
+
+    print(f"# {args.model}; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads; onnxruntime "
+          f"{info['onnxruntime']}, openvino {openvino.__version__.split('-')[0]}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=shape)
         int8 = export_onnx_int8(model, Path(tmp) / "int8.onnx", calibration, input_shape=shape)
+        ov32 = export_openvino(model, Path(tmp) / "fp32.xml", input_shape=shape)
+        ov8 = export_openvino(model, Path(tmp) / "int8.xml", input_shape=shape, calibration=calibration)
         runs = {
-            "float32": Predictor(fp32.path, threads=args.threads),
-            "int8": Predictor(int8.path, threads=args.threads),
+            "onnxruntime float32": Predictor(fp32.path, threads=args.threads),
+            "onnxruntime int8": Predictor(int8.path, threads=args.threads),
+            "openvino float32": Predictor(ov32.path, threads=args.threads),
+            "openvino int8": Predictor(ov8.path, threads=args.threads),
         }
-        sizes = {k: Path(p.source).stat().st_size for k, p in runs.items()}
+        sizes = {k: file_size(p) for k, p in runs.items()}
         top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
         torch_top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"], 500), 10).top1
         times: dict[tuple[str, int], list[float]] = {(k, b): [] for k in runs for b in args.batches}
@@ -70,11 +86,12 @@ def main() -> int:
     for k in runs:
         lat = " | ".join(f"{statistics.median(times[(k, b)]):.3f}" for b in args.batches)
         print(f"| {k} | {sizes[k] / 1e6:.2f} MB | {100 * top1[k]:.2f}% | {lat} |")
-    ratios = " | ".join(
-        f"{statistics.median(times[('float32', b)]) / statistics.median(times[('int8', b)]):.2f}x" for b in args.batches
-    )
-    print(f"| float32 / int8 | {sizes['float32'] / sizes['int8']:.2f}x | "
-          f"{100 * (top1['int8'] - top1['float32']):+.2f} pt | {ratios} |")  # fmt: skip
+    for rt in ("onnxruntime", "openvino"):
+        f32, i8 = f"{rt} float32", f"{rt} int8"
+        ratios = " | ".join(f"{statistics.median(times[(f32, b)]) / statistics.median(times[(i8, b)]):.2f}x"
+                            for b in args.batches)  # fmt: skip
+        print(f"| {rt}: float32 / int8 | {sizes[f32] / sizes[i8]:.2f}x | "
+              f"{100 * (top1[i8] - top1[f32]):+.2f} pt | {ratios} |")  # fmt: skip
     return 0
 
 
