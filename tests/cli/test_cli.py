@@ -110,6 +110,17 @@ def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) 
     assert main(["guidelines", "G9"]) == 2
 
 
+def test_guidelines_in_two_runtimes_side_by_side(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["guidelines", "G4", "--runtime", "eager,torch-fused", "--threads", "1", "--min-time", "0.03",
+            "--format", "md", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "G4: Element-wise operations are not negligible" in out and "(torch-fused)" in out
+    summary = out[out.index("G4 in every runtime") :]
+    assert "| paper's claim | eager | torch-fused |" in summary and summary.count("faster than") == 3
+    assert {p.name for p in tmp_path.iterdir()} == {"guideline_G4_eager.png", "guideline_G4_torch-fused.png"}
+
+
 def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "b.png"
     argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager", "--input-size", "32",

@@ -23,11 +23,11 @@ from shufflenet.export.ncnn import export_ncnn  # noqa: E402  (after the skip)
 @pytest.mark.parametrize(
     ("name", "kw"),
     [
-        ("shufflenet_v1_g3_x0_5", {}),
-        ("shufflenet_v1_g8_x0_5", {}),
         ("shufflenet_v2_x0_5", {}),
-        ("shufflenet_v2_x0_5", {"se": True}),
-        ("mobilenet_v2_x0_5", {}),
+        pytest.param("shufflenet_v1_g3_x0_5", {}, marks=pytest.mark.slow),  # the rest: CI (make test SLOW=1)
+        pytest.param("shufflenet_v1_g8_x0_5", {}, marks=pytest.mark.slow),
+        pytest.param("shufflenet_v2_x0_5", {"se": True}, marks=pytest.mark.slow),
+        pytest.param("mobilenet_v2_x0_5", {}, marks=pytest.mark.slow),
     ],
 )
 def test_families_export_and_verify(name: str, kw: dict, tmp_path: Path) -> None:

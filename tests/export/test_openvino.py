@@ -23,13 +23,13 @@ _lively = lively_model
 @pytest.mark.parametrize(
     ("name", "kw"),
     [
-        ("shufflenet_v1_g1_x0_5", {}),
         ("shufflenet_v1_g3_x0_5", {}),
-        ("shufflenet_v1_g8_x0_5", {}),
         ("shufflenet_v2_x0_5", {}),
-        ("shufflenet_v2_x0_5", {"se": True}),
-        ("shufflenet_v2_x0_5", {"extra_dw": True}),
-        ("mobilenet_v2_x0_5", {}),
+        pytest.param("shufflenet_v1_g1_x0_5", {}, marks=pytest.mark.slow),  # the rest: CI (make test SLOW=1)
+        pytest.param("shufflenet_v1_g8_x0_5", {}, marks=pytest.mark.slow),
+        pytest.param("shufflenet_v2_x0_5", {"se": True}, marks=pytest.mark.slow),
+        pytest.param("shufflenet_v2_x0_5", {"extra_dw": True}, marks=pytest.mark.slow),
+        pytest.param("mobilenet_v2_x0_5", {}, marks=pytest.mark.slow),
     ],
 )
 def test_every_family_exports_and_verifies(name: str, kw: dict, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import measure
+from shufflenet.bench.timing import LatencyStats, measure
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
@@ -118,6 +119,15 @@ class BenchSuite:
         return not self.skipped
 
 
+def _result(stats: LatencyStats, **fields: Any) -> BenchResult:
+    """A record of one measured point: its ``fields`` and the timing ``stats`` of its batch."""
+    return BenchResult(
+        **fields, latency_ms_median=stats.median_ms, latency_ms_p10=stats.p10_ms, latency_ms_p90=stats.p90_ms,
+        latency_ms_min=stats.min_ms, iterations=stats.iterations, truncated=stats.truncated,
+        images_per_s=fields["batch"] * 1e3 / stats.median_ms, machine=machine_info(),
+    )  # fmt: skip
+
+
 def benchmark_many(
     models: Sequence[str | nn.Module],
     *,
@@ -168,28 +178,10 @@ def benchmark_many(
                     sync = torch.cuda.synchronize if dev.type == "cuda" else None
                     stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
                     results.append(
-                        BenchResult(
-                            model=name,
-                            runtime=spec.name,
-                            batch=b,
-                            input_size=input_size,
-                            in_chans=in_chans,
-                            threads=used_threads,
-                            device=str(dev),
-                            dtype=dtype,
-                            latency_ms_median=stats.median_ms,
-                            latency_ms_p10=stats.p10_ms,
-                            latency_ms_p90=stats.p90_ms,
-                            latency_ms_min=stats.min_ms,
-                            iterations=stats.iterations,
-                            truncated=stats.truncated,
-                            images_per_s=b * 1e3 / stats.median_ms,
-                            flops=report.flops,
-                            params=report.params,
-                            mac=report.mac,
-                            machine=machine_info(),
-                        )  # fmt: skip
-                    )
+                        _result(stats, model=name, runtime=spec.name, batch=b, input_size=input_size,
+                                in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype,
+                                flops=report.flops, params=report.params, mac=report.mac)
+                    )  # fmt: skip
     return BenchSuite(results, skipped)
 
 
@@ -219,26 +211,7 @@ def benchmark_artifact(
             x = np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32)
             stats = measure(lambda: predictor.predict(x), min_time_s=min_time_s, max_time_s=max_time_s)
             results.append(
-                BenchResult(
-                    model=str(path),
-                    runtime=predictor.runtime,
-                    batch=b,
-                    input_size=h,
-                    in_chans=c,
-                    threads=threads or used_threads,
-                    device="cpu",
-                    dtype="float32",
-                    latency_ms_median=stats.median_ms,
-                    latency_ms_p10=stats.p10_ms,
-                    latency_ms_p90=stats.p90_ms,
-                    latency_ms_min=stats.min_ms,
-                    iterations=stats.iterations,
-                    truncated=stats.truncated,
-                    images_per_s=b * 1e3 / stats.median_ms,
-                    flops=0,
-                    params=0,
-                    mac=0,
-                    machine=machine_info(),
-                )  # fmt: skip
-            )
+                _result(stats, model=str(path), runtime=predictor.runtime, batch=b, input_size=h, in_chans=c,
+                        threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0, mac=0)
+            )  # fmt: skip
     return results

@@ -173,6 +173,7 @@ class GuidelineResult:
     """Measured images/s per (variant, scale), with each block's complexity."""
 
     experiment: Experiment
+    runtime: str = "eager"
     scales: list[int] = field(default_factory=list)  # the scales measured
     images_per_s: dict[tuple[str, int], float] = field(default_factory=dict)
     flops: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -189,6 +190,7 @@ class GuidelineResult:
         return {
             "experiment": exp.name,
             "title": exp.title,
+            "runtime": self.runtime,
             "rows": [
                 {
                     "variant": v.label,
@@ -238,8 +240,8 @@ def run_guideline(
     noisy machine (frequency, other processes) hit every variant alike.
     """
     exp = get_experiment(name)
-    result = GuidelineResult(exp, scales=list(scales or exp.scales))
     spec = get_runtime(runtime)
+    result = GuidelineResult(exp, runtime=spec.name, scales=list(scales or exp.scales))
     with num_threads(threads):
         for scale in result.scales:
             predictors = {}

@@ -13,7 +13,7 @@ from rich.console import Console
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.engine import benchmark_artifact
-from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
+from shufflenet.bench.guidelines import EXPERIMENTS, GuidelineResult, get_experiment, run_guideline
 from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
@@ -172,48 +172,64 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n) for n in names]
+    runtimes = [get_runtime(r).name for r in args.runtime]
     if args.plot_dir:
         check_output_dir(args.plot_dir, "--out")
         os.makedirs(args.plot_dir, exist_ok=True)
     err = stderr_console()
     out = []
     for exp in experiments:
-        with err.status(f"measuring {exp.name}") as status:
-            result = run_guideline(
-                exp.name, runtime=args.runtime, threads=args.threads, min_time_s=args.min_time,
-                progress=lambda what: status.update(f"measuring {what}"),
-            )  # fmt: skip
-        out.append(result.to_dict())
-        if args.plot_dir:
-            from shufflenet.bench.plots import plot_guideline  # matplotlib: only when plotting
+        results = []
+        for runtime in runtimes:
+            with err.status(f"measuring {exp.name} in {runtime}") as status:
+                result = run_guideline(
+                    exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time,
+                    progress=lambda what: status.update(f"measuring {what} ({runtime})"),
+                )  # fmt: skip
+            results.append(result)
+            out.append(result.to_dict())
+            if args.plot_dir:
+                from shufflenet.bench.plots import plot_guideline  # matplotlib: only when plotting
 
-            path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}.png"))
-            err.print(f"plot written to {path}", highlight=False)
-        if args.format == "json":
-            continue
-        headers = ("variant", "paper GPU (b/s)", *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))
-        rows = [
-            (
-                v.label,
-                "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
-                *(
-                    f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}"
-                    for s in result.scales
-                ),
-            )
-            for v in exp.variants
-        ]
-        claims = [
-            f"paper: {f} faster than {sl}; here: "
-            + ", ".join(f"{exp.scale_label}={s} {result.verdict(f, sl, s)}" for s in result.scales)
-            for f, sl in exp.claims
-        ]
-        title = f"{exp.name}: {exp.title}"
-        render(console, args.format, headers, rows, title=title, after=claims,
-               heading=True)  # fmt: skip
+                suffix = "" if len(runtimes) == 1 else f"_{runtime}"
+                path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}{suffix}.png"))
+                err.print(f"plot written to {path}", highlight=False)
+            if args.format != "json":
+                _render_guideline(console, args.format, result, titled_runtime=len(runtimes) > 1)
+        if len(runtimes) > 1 and args.format != "json":  # the orderings per runtime, side by side
+            rows = [
+                (f"{f} faster than {sl}", *(", ".join(r.verdict(f, sl, s) for s in r.scales) for r in results))
+                for f, sl in exp.claims
+            ]
+            scales = f"{exp.scale_label}={','.join(map(str, results[0].scales))}"
+            render(console, args.format, ("paper's claim", *runtimes), rows, heading=True,
+                   title=f"{exp.name} in every runtime (verdicts at {scales})")  # fmt: skip
     if args.format == "json":
         console.out(json.dumps(out, indent=2))
     return 0
+
+
+def _render_guideline(console: Console, fmt: str, result: GuidelineResult, *, titled_runtime: bool) -> None:
+    exp = result.experiment
+    headers = ("variant", "paper GPU (b/s)", *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))
+    rows = [
+        (
+            v.label,
+            "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
+            *(
+                f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}"
+                for s in result.scales
+            ),
+        )
+        for v in exp.variants
+    ]
+    claims = [
+        f"paper: {f} faster than {sl}; here: "
+        + ", ".join(f"{exp.scale_label}={s} {result.verdict(f, sl, s)}" for s in result.scales)
+        for f, sl in exp.claims
+    ]
+    title = f"{exp.name}: {exp.title}" + (f" ({result.runtime})" if titled_runtime else "")
+    render(console, fmt, headers, rows, title=title, after=claims, heading=True)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -248,7 +264,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("guidelines", help="the V2 paper's G1-G4 experiments on this machine")
     p.add_argument("experiments", nargs="*", metavar="G", help="G1, G2, G3 and/or G4 (default: all)")
-    p.add_argument("--runtime", default="eager", help="eager, compile or onnxruntime (default eager)")
+    p.add_argument(
+        "--runtime",
+        type=str_list,
+        default=["eager"],
+        help=f"comma-separated, each measured in turn, verdicts side by side: {', '.join(RUNTIMES)} (default eager)",
+    )
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument(
         "--min-time", type=positive_float, default=0.5, help="seconds of timed calls per point (default 0.5)"

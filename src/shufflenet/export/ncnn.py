@@ -24,6 +24,7 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
+from shufflenet.export.verify import compare_outputs
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner, ncnn_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
@@ -77,14 +78,7 @@ def export_ncnn(
         if not made.is_file():
             raise ValueError(f"pnnx could not convert {type(model).__name__} to ncnn")
         runner = NcnnRunner(made, 1)
-        diff, agreement = 0.0, None
-        for x in [torch.randn(2, *input_shape[1:]), *([torch.from_numpy(images)] if images is not None else [])]:
-            with torch.no_grad():
-                expected = reference(x).numpy()
-            got = runner.run(x.numpy())
-            diff = max(diff, float(np.abs(got - expected).max()))
-            if images is not None and len(x) == len(images):
-                agreement = float((got.argmax(1) == expected.argmax(1)).mean())
+        diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
         if not diff <= atol:
             raise ValueError(f"ncnn differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
         text, weights = made.read_text(), made.with_suffix(".bin").read_bytes()

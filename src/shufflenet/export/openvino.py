@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
+from shufflenet.export.verify import compare_outputs
 from shufflenet.runtimes.openvino import OV_RT_INFO, OpenVinoRunner, ov_compile
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
@@ -73,14 +74,7 @@ def export_openvino(
         ov.save_model(ir, str(Path(tmp) / "m.xml"), compress_to_fp16=False)
         runner = OpenVinoRunner(ov_compile(Path(tmp) / "m.xml", 1))
         inputs = [torch.randn(*input_shape), torch.randn(input_shape[0] + 1, *input_shape[1:])]
-        diff, agreement = 0.0, None
-        for x in [*inputs, *([torch.from_numpy(images)] if images is not None else [])]:
-            with torch.no_grad():
-                expected = reference(x).numpy()
-            got = runner.run(x.numpy())
-            diff = max(diff, float(np.abs(got - expected).max()))
-            if images is not None and len(x) == len(images):
-                agreement = float((got.argmax(1) == expected.argmax(1)).mean())
+        diff, agreement = compare_outputs(reference, runner.run, inputs, images)
         if calibration is None and not diff <= atol:
             raise ValueError(f"OpenVINO differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
         bin_bytes, xml_bytes = (Path(tmp) / "m.bin").read_bytes(), (Path(tmp) / "m.xml").read_bytes()
