@@ -9,9 +9,12 @@ from our Python code beyond one call per batch):
 * **standard**: what a user of the runtime gets from the PyTorch model with the runtime's own
   converter: ``torch.onnx.export`` (TorchScript exporter) into an ONNX Runtime session,
   ``openvino.convert_model`` (OpenVINO's PyTorch frontend) compiled for the CPU, or ``pnnx.export``
-  (float32 weights) into an ncnn net (one image per call: ncnn has no batch axis). The PyTorch model is
+  (float32 weights) into an ncnn net (one image per call: ncnn has no batch axis), or
+  ``torch.export`` lowered to XNNPACK into an ExecuTorch program (one image per call). The PyTorch model is
   torchvision's where torchvision has the network (ShuffleNet V2 0.5x-2x, MobileNet V2), else ours.
-* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn``), opened with the runtime's API.
+* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn`` / ``executorch``), opened with
+  the runtime's API. For ExecuTorch both use our exporter (torch.export + XNNPACK): the standard
+  path's network is torchvision's, ours is our eager model.
 
 Both are float32, static batch, ``--threads`` threads. Contenders run in blocks of calls with a pause
 between blocks (ONNX Runtime's spinning threads settle), the order rotated every round. The table
@@ -40,9 +43,11 @@ import shufflenet
 from shufflenet.bench import machine_info, measure
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
-from shufflenet.export.ncnn import export_ncnn, quiet_fds
+from shufflenet.export.executorch import export_executorch
+from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.openvino import export_openvino
-from shufflenet.runtimes import NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import ExecuTorchRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.utils.quiet import quiet_fds
 
 Run = Callable[[np.ndarray], np.ndarray]
 #: our registered models that torchvision also has (their weights convert with from_torchvision)
@@ -53,7 +58,7 @@ TORCHVISION = {
     "shufflenet_v2_x2_0",
     "mobilenet_v2_x1_0",
 }
-RUNTIMES = ("onnxruntime", "openvino", "ncnn")
+RUNTIMES = ("onnxruntime", "openvino", "ncnn", "executorch")
 
 
 def _quiet() -> contextlib.ExitStack:
@@ -86,6 +91,9 @@ def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, t
         session = ort_session(str(tmp / "std.onnx"), threads, torch.device("cpu"))
         name = session.get_inputs()[0].name
         return lambda a: session.run(None, {name: a})[0]
+    if runtime == "executorch":  # PyTorch's own mobile path: torch.export, lowered to XNNPACK
+        path = export_executorch(model, tmp / "std.pte", input_shape=tuple(x.shape)).path
+        return ExecuTorchRunner(path).run
     if runtime == "ncnn":
         import pnnx
 
@@ -105,6 +113,8 @@ def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threa
         session = ort_session(str(path), threads, torch.device("cpu"))
         name = session.get_inputs()[0].name
         return lambda a: session.run(None, {name: a})[0]
+    if runtime == "executorch":
+        return ExecuTorchRunner(export_executorch(model, tmp / "ours.pte", input_shape=tuple(x.shape)).path).run
     if runtime == "ncnn":
         return NcnnRunner(export_ncnn(model, tmp / "ours.ncnn.param", input_shape=tuple(x.shape)).path, threads).run
     import openvino as ov

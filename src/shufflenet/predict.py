@@ -31,7 +31,7 @@ __all__ = [
 
 #: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
 #: Runtime (the runtimes of ``shufflenet bench`` of the same names).
-RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet", "ncnn")
+RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet", "ncnn", "executorch")
 #: names of earlier releases, accepted (with a FutureWarning) until the next one
 RUNTIME_ALIASES = {"torch": "torch-fused", "onnxruntime": "onnxruntime-shufflenet"}
 
@@ -125,13 +125,16 @@ def load_predictor(
     if runtime == "torch-fused":
         return Predictor(model, threads=threads)
     shape = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
-    if runtime in ("openvino-shufflenet", "ncnn"):
+    if runtime in ("openvino-shufflenet", "ncnn", "executorch"):
+        from shufflenet.export.executorch import export_executorch
         from shufflenet.export.ncnn import export_ncnn
         from shufflenet.export.openvino import export_openvino
 
         with tempfile.TemporaryDirectory() as tmp:
             if runtime == "ncnn":
                 path = export_ncnn(model, Path(tmp) / "model.ncnn.param", input_shape=shape).path
+            elif runtime == "executorch":
+                path = export_executorch(model, Path(tmp) / "model.pte", input_shape=shape).path
             else:
                 path = export_openvino(model, Path(tmp) / "model.xml", input_shape=shape).path
             return Predictor(path, threads=threads)  # loaded: the files can go

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shufflenet.export.executorch import export_executorch
 from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.export.openvino import export_openvino
 from shufflenet.layers import deploy
-from shufflenet.runtimes import NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import ExecuTorchRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
 
@@ -119,6 +120,18 @@ def _ncnn(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return predict
 
 
+def _executorch(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    if example.device.type != "cpu":
+        raise ValueError("the executorch runtime runs on the CPU here; use --device cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = ExecuTorchRunner(export_executorch(model, Path(tmp) / "m.pte", input_shape=tuple(example.shape)).path)
+
+    def predict(x: Tensor) -> Tensor:
+        return torch.from_numpy(runner.run(x.detach().numpy()))
+
+    return predict
+
+
 def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return _eager(deploy(model).to(example.device), example, threads)
 
@@ -138,6 +151,8 @@ RUNTIMES: dict[str, Runtime] = {
                 float32_only=True, static_shapes=True),
         Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _ncnn,
                 float32_only=True),
+        Runtime("executorch", "ExecuTorch with XNNPACK (torch.export of the model), one image per call",
+                _executorch, float32_only=True),
     )
 }  # fmt: skip
 

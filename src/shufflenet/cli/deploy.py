@@ -20,7 +20,7 @@ __all__ = ["add_commands"]
 
 #: the artifact each --format writes, by default MODEL + this
 _SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml", "openvino-int8": "-int8.xml",
-             "ncnn": ".ncnn.param"}  # fmt: skip
+             "ncnn": ".ncnn.param", "executorch": ".pte"}  # fmt: skip
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
@@ -74,7 +74,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
             raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
         calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
         result = export_openvino(model, output, input_shape=shape, calibration=calibration)
-    elif args.format in ("openvino", "ncnn"):
+    elif args.format in ("openvino", "ncnn", "executorch"):
+        from shufflenet.export.executorch import export_executorch
         from shufflenet.export.ncnn import export_ncnn
         from shufflenet.export.openvino import export_openvino
 
@@ -84,6 +85,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
                                                         data_dir=args.data_dir))  # fmt: skip
         if args.format == "ncnn":
             result = export_ncnn(model, output, input_shape=shape, images=images)
+        elif args.format == "executorch":
+            result = export_executorch(model, output, input_shape=shape, images=images)
         else:
             result = export_openvino(model, output, input_shape=shape, images=images, target=target, layout=layout)
     elif args.format == "onnx-int8":
@@ -106,7 +109,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     else:
-        runtime = {"openvino": "OpenVINO", "ncnn": "ncnn"}.get(args.format, "ONNX Runtime")
+        runtime = {"openvino": "OpenVINO", "ncnn": "ncnn", "executorch": "ExecuTorch"}.get(args.format, "ONNX Runtime")
         check = f"{runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
         if result.top1_agreement is not None:
             check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {args.calib_images} real images"
@@ -118,7 +121,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export", help="export a model or checkpoint to ONNX, OpenVINO or ncnn, verified against PyTorch"
+        "export", help="export a model or checkpoint to ONNX, OpenVINO, ncnn or ExecuTorch, verified against PyTorch"
     )
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
     p.add_argument(
@@ -127,7 +130,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="onnx",
         help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images), openvino "
         "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph), openvino-int8 (the int8 ONNX graph as an IR) or "
-        "ncnn (MODEL.ncnn.param + .bin, by pnnx)",
+        "ncnn (MODEL.ncnn.param + .bin, by pnnx) or executorch (MODEL.pte, XNNPACK)",
     )
     p.add_argument(
         "--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml, MODEL.ncnn.param)"

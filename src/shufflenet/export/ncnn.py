@@ -9,13 +9,11 @@ ShuffleChannel layer (``docs/results/deployment.md``, "ncnn").
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
-import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +26,9 @@ from shufflenet.export.verify import compare_outputs
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner, ncnn_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
+from shufflenet.utils.quiet import quiet_fds
 
-__all__ = ["export_ncnn", "quiet_fds"]
-
-
-@contextlib.contextmanager
-def quiet_fds() -> Iterator[None]:
-    """pnnx reports every pass on the process's stdout and stderr (C++, below Python's sys.stdout)."""
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow
-            yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, null):
-            os.close(fd)
+__all__ = ["export_ncnn"]
 
 
 def export_ncnn(

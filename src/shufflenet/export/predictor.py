@@ -20,7 +20,7 @@ from shufflenet.utils.optional import MissingExtra, require
 __all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
 
 #: the artifacts a Predictor opens, by suffix, and the runtime that runs each
-ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn"}
+ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", ".pte": "ExecuTorch"}
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
@@ -31,8 +31,8 @@ class Predictor:
     """Fast inference with one interface for both runtimes.
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
-    optimisations, ``Predictor("model.xml")`` OpenVINO and ``Predictor("model.ncnn.param")`` ncnn (both
-    float32); ``Predictor(model)`` runs PyTorch on the model's inference
+    optimisations, ``Predictor("model.xml")`` OpenVINO, ``Predictor("model.ncnn.param")`` ncnn and
+    ``Predictor("model.pte")`` ExecuTorch (all float32); ``Predictor(model)`` runs PyTorch on the model's inference
     form (``model.fuse()``: BN folded, channels-last) without autograd.
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
@@ -73,12 +73,12 @@ class Predictor:
             raise FileNotFoundError(f"{ARTIFACT_SUFFIXES[p.suffix]} file {str(p)!r} not found")
         self.source = str(p)
         self.model = None
-        self.runtime = {".xml": "openvino", ".param": "ncnn"}.get(p.suffix, "onnxruntime")
+        self.runtime = {".xml": "openvino", ".param": "ncnn", ".pte": "executorch"}.get(p.suffix, "onnxruntime")
         if p.suffix == ".xml":
             self._open_openvino(p)
             return
-        if p.suffix == ".param":
-            self._open_ncnn(p)
+        if p.suffix in (".param", ".pte"):
+            self._open_per_image(p)
             return
         data = p.read_bytes()
         # kept only where a batch may be split: those sessions are made on first use, maybe after the file is gone
@@ -116,13 +116,19 @@ class Predictor:
         self.input_shape = tuple(d.get_length() if d.is_static else None for d in shape)
         self.pretrained_cfg = read_ov_cfg(model)
 
-    def _open_ncnn(self, p: Path) -> None:
+    def _open_per_image(self, p: Path) -> None:
+        """ncnn and ExecuTorch: runners of one image at a time, their cfg in a JSON file beside them."""
+        from shufflenet.runtimes.executorch import ExecuTorchRunner, pte_sidecar
         from shufflenet.runtimes.ncnn import NcnnRunner, ncnn_sidecar
 
-        self._runner = NcnnRunner(p, self.threads)  # the same run(x) face as OpenVINO's runner
+        if p.suffix == ".pte":
+            self._runner = ExecuTorchRunner(p)
+            sidecar = pte_sidecar(p)
+        else:
+            self._runner = NcnnRunner(p, self.threads)  # the same run(x) face as OpenVINO's runner
+            sidecar = ncnn_sidecar(p)
         self.session = None
         self._bytes = None
-        sidecar = ncnn_sidecar(p)
         self.pretrained_cfg = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
         chans = self.pretrained_cfg["input_size"][0] if self.pretrained_cfg else None
         self.input_shape = (None, chans, None, None)

@@ -1,0 +1,70 @@
+"""ExecuTorch export with verification: ``MODEL.pte`` (XNNPACK) + ``MODEL.json`` (the model's
+``pretrained_cfg``), written only if ExecuTorch reproduces PyTorch.
+
+The program comes from ``torch.export`` of our eager model lowered to XNNPACK, PyTorch's own mobile
+path; it takes one image (a batch is a loop, as on a phone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from shufflenet.complexity import check_input_fits
+from shufflenet.export.onnx import ExportResult
+from shufflenet.export.verify import compare_outputs
+from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch, pte_sidecar
+from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.optional import require
+
+__all__ = ["export_executorch"]
+
+
+def export_executorch(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    images: np.ndarray | None = None,
+    atol: float = 1e-3,
+) -> ExportResult:
+    """Export ``model`` to an ExecuTorch program (XNNPACK) at ``path`` (``.pte``), for one image of
+    ``input_shape[1:]``. Verified against PyTorch as :func:`~shufflenet.export.openvino.export_openvino`."""
+    load_executorch()
+    exir = require("executorch.exir", "executorch")
+    xnnpack = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
+    pte = Path(path)
+    if pte.suffix != ".pte":
+        raise ValueError(f"{pte}: an ExecuTorch program is a .pte file; name it MODEL.pte")
+    check_output_file(pte, "--out")
+    reference = model.eval()
+    check_input_fits(reference, input_shape)
+    example = torch.randn(1, *input_shape[1:])
+    program = exir.to_edge_transform_and_lower(
+        torch.export.export(reference, (example,)), partitioner=[xnnpack.XnnpackPartitioner()]
+    )
+    ops = Counter(  # what is left outside XNNPACK's delegate (nothing, for our models)
+        getattr(node.target, "__name__", str(node.target))
+        for node in program.exported_program().graph.nodes
+        if node.op == "call_function" and getattr(node.target, "__name__", "") != "getitem"
+    )
+    data = program.to_executorch().buffer
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "m.pte").write_bytes(data)
+        runner = ExecuTorchRunner(Path(tmp) / "m.pte")
+        diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
+    if not diff <= atol:
+        raise ValueError(f"ExecuTorch differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg:
+        atomic_write(pte_sidecar(pte), lambda t: t.write_text(json.dumps(cfg), encoding="utf-8"))
+    atomic_write(pte, lambda t: t.write_bytes(data))
+    return ExportResult(pte, diff, dict(ops), "torch.export + XNNPACK", agreement)
