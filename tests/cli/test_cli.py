@@ -110,6 +110,7 @@ def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) 
     assert main(["guidelines", "G9"]) == 2
 
 
+@pytest.mark.slow  # two runtimes x 12 blocks, 13 s: CI's slow set
 def test_guidelines_in_two_runtimes_side_by_side(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["guidelines", "G4", "--runtime", "eager,torch-fused", "--threads", "1", "--min-time", "0.03",
             "--format", "md", "--out", str(tmp_path)]  # fmt: skip

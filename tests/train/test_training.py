@@ -80,6 +80,7 @@ def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Pa
     assert model.pretrained_cfg["input_size"] == [1, 28, 28] and len(model.pretrained_cfg["class_names"]) == 10
 
 
+@pytest.mark.slow  # 17 s where bfloat16 is emulated (CPUs without AVX-512 BF16/AMX): CI's slow set
 def test_bfloat16_mixed_precision_trains_float32_weights(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
