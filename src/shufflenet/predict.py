@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shufflenet.data.images import open_image, preprocess
+from shufflenet.data.images import preprocess
 from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor
 from shufflenet.models import create_model
 from shufflenet.models._registry import load_weights_file
@@ -164,21 +164,23 @@ def predict_files(
     if topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}")
     names = cfg["class_names"]
-    readable = list(paths)
-    if skip_unreadable:
-        readable, bad = [], []
-        for p in paths:
-            try:
-                open_image(p, "L")
-                readable.append(p)
-            except ValueError as exc:
-                bad.append(str(exc))
-        if not readable:
-            raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
-        if bad:
-            warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
-                          f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
-    probs = predictor(preprocess(readable, cfg)).softmax(1)
+    if not paths:
+        raise ValueError("no images given")
+    readable, batch, bad = [], [], []
+    for p in paths:  # each image decoded once
+        try:
+            batch.append(preprocess([p], cfg))
+            readable.append(p)
+        except ValueError as exc:
+            if not skip_unreadable:
+                raise
+            bad.append(str(exc))
+    if not readable:
+        raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
+                      f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
+    probs = predictor(torch.cat(batch)).softmax(1)
     values, index = probs.topk(min(topk, len(names)), 1)
     scored = {str(p): [(names[i], float(v)) for v, i in zip(vs, ix)]
               for p, vs, ix in zip(readable, values.tolist(), index.tolist())}  # fmt: skip

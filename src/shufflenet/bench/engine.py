@@ -155,6 +155,8 @@ def benchmark_many(
     for spec in specs:
         if dtype != "float32" and spec.float32_only:
             raise ValueError(f"the {spec.name} runtime measures float32 only")
+        if spec.cpu_only and torch.device(device).type != "cpu":
+            raise ValueError(f"the {spec.name} runtime runs on the CPU here; use --device cpu")
     start = time.perf_counter()
     results: list[BenchResult] = []
     skipped: list[tuple[str, str, int]] = []

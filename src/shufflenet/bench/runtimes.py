@@ -41,6 +41,7 @@ class Runtime:
     prepare: Callable[[nn.Module, Tensor, int | None], Predict]  # (model, example, threads)
     float32_only: bool = False  # the ONNX graphs are written in float32
     static_shapes: bool = False  # compiled for the example's shape: prepared again for each batch size
+    cpu_only: bool = False  # a CPU runtime here (checked by the engine before anything is prepared)
 
 
 def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -74,21 +75,17 @@ def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Pred
 
 
 def _onnxruntime_shufflenet(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    if example.device.type != "cpu":
-        raise ValueError("the onnxruntime-shufflenet runtime runs on the CPU; use --device cpu")
     return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False)
 
 
+def _numpy_predict(run: Callable[[np.ndarray], np.ndarray]) -> Predict:
+    """A runner of float32 NumPy batches (OpenVINO, ncnn, ExecuTorch) as a tensor-to-tensor predict."""
+    return lambda x: torch.from_numpy(run(x.detach().numpy()))
+
+
 def _openvino_runner(ir: object, example: Tensor, threads: int | None) -> Predict:
-    if example.device.type != "cpu":
-        raise ValueError("the OpenVINO runtimes run on the CPU here; use --device cpu")
     ir.reshape(list(example.shape))  # type: ignore[attr-defined]  # static shapes: what a deployment compiles
-    runner = OpenVinoRunner(ov_compile(ir, threads))
-
-    def predict(x: Tensor) -> Tensor:
-        return torch.from_numpy(runner.run(x.detach().numpy()))
-
-    return predict
+    return _numpy_predict(OpenVinoRunner(ov_compile(ir, threads)).run)
 
 
 def _openvino(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -108,28 +105,15 @@ def _openvino_shufflenet(model: nn.Module, example: Tensor, threads: int | None)
 
 
 def _ncnn(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    if example.device.type != "cpu":
-        raise ValueError("the ncnn runtime runs on the CPU here; use --device cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        runner = NcnnRunner(export_ncnn(model, Path(tmp) / "m.ncnn.param", input_shape=tuple(example.shape)).path,
-                            threads)  # fmt: skip
-
-    def predict(x: Tensor) -> Tensor:
-        return torch.from_numpy(runner.run(x.detach().numpy()))
-
-    return predict
+        path = export_ncnn(model, Path(tmp) / "m.ncnn.param", input_shape=tuple(example.shape)).path
+        return _numpy_predict(NcnnRunner(path, threads).run)  # loaded: the files can go
 
 
 def _executorch(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    if example.device.type != "cpu":
-        raise ValueError("the executorch runtime runs on the CPU here; use --device cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        runner = ExecuTorchRunner(export_executorch(model, Path(tmp) / "m.pte", input_shape=tuple(example.shape)).path)
-
-    def predict(x: Tensor) -> Tensor:
-        return torch.from_numpy(runner.run(x.detach().numpy()))
-
-    return predict
+        path = export_executorch(model, Path(tmp) / "m.pte", input_shape=tuple(example.shape)).path
+        return _numpy_predict(ExecuTorchRunner(path).run)
 
 
 def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -144,15 +128,15 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime, float32_only=True),
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
         Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
-                _onnxruntime_shufflenet, float32_only=True),
+                _onnxruntime_shufflenet, float32_only=True, cpu_only=True),
         Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True,
-                static_shapes=True),
+                static_shapes=True, cpu_only=True),
         Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
-                float32_only=True, static_shapes=True),
+                float32_only=True, static_shapes=True, cpu_only=True),
         Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _ncnn,
-                float32_only=True),
+                float32_only=True, cpu_only=True),
         Runtime("executorch", "ExecuTorch with XNNPACK (torch.export of the model), one image per call",
-                _executorch, float32_only=True),
+                _executorch, float32_only=True, cpu_only=True),
     )
 }  # fmt: skip
 

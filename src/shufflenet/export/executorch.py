@@ -7,7 +7,6 @@ path; it takes one image (a batch is a loop, as on a phone).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections import Counter
@@ -20,8 +19,9 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
-from shufflenet.export.verify import compare_outputs
-from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch, pte_sidecar
+from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
+from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
 
@@ -61,10 +61,7 @@ def export_executorch(
         (Path(tmp) / "m.pte").write_bytes(data)
         runner = ExecuTorchRunner(Path(tmp) / "m.pte")
         diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-    if not diff <= atol:
-        raise ValueError(f"ExecuTorch differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg:
-        atomic_write(pte_sidecar(pte), lambda t: t.write_text(json.dumps(cfg), encoding="utf-8"))
+    check_close(diff, atol, "ExecuTorch")
+    write_cfg_sidecar(pte, getattr(model, "pretrained_cfg", None))
     atomic_write(pte, lambda t: t.write_bytes(data))
     return ExportResult(pte, diff, dict(ops), "torch.export + XNNPACK", agreement)

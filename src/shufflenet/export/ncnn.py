@@ -9,7 +9,6 @@ ShuffleChannel layer (``docs/results/deployment.md``, "ncnn").
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections import Counter
@@ -22,8 +21,9 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
-from shufflenet.export.verify import compare_outputs
-from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner, ncnn_sidecar
+from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner
+from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
@@ -60,13 +60,10 @@ def export_ncnn(
             raise ValueError(f"pnnx could not convert {type(model).__name__} to ncnn")
         runner = NcnnRunner(made, 1)
         diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-        if not diff <= atol:
-            raise ValueError(f"ncnn differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
+        check_close(diff, atol, "ncnn")
         text, weights = made.read_text(), made.with_suffix(".bin").read_bytes()
-    cfg = getattr(model, "pretrained_cfg", None)
     atomic_write(param.with_suffix(".bin"), lambda t: t.write_bytes(weights))
-    if cfg:
-        atomic_write(ncnn_sidecar(param), lambda t: t.write_text(json.dumps(cfg), encoding="utf-8"))
+    write_cfg_sidecar(param, getattr(model, "pretrained_cfg", None))
     atomic_write(param, lambda t: t.write_text(text, encoding="utf-8"))  # last: never without its .bin
     layers = Counter(line.split()[0] for line in text.splitlines()[2:] if line.strip())
     layers.pop("Input", None)

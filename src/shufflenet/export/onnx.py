@@ -18,6 +18,7 @@ from torch import nn
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
+from shufflenet.export.verify import check_close
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.files import atomic_path
@@ -118,8 +119,7 @@ def export_onnx(
                     expected = reference(x).numpy()
                 got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
                 diff = max(diff, float(np.abs(got - expected).max()))
-            if not diff <= atol:
-                raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
+            check_close(diff, atol, "ONNX Runtime")
         nodes = _set_metadata(tmp, model)
     return ExportResult(Path(path), diff, dict(nodes), writer)
 

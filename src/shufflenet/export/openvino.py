@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
-from shufflenet.export.verify import compare_outputs
+from shufflenet.export.verify import check_close, compare_outputs
 from shufflenet.runtimes.openvino import OV_RT_INFO, OpenVinoRunner, ov_compile
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
@@ -75,8 +75,8 @@ def export_openvino(
         runner = OpenVinoRunner(ov_compile(Path(tmp) / "m.xml", 1))
         inputs = [torch.randn(*input_shape), torch.randn(input_shape[0] + 1, *input_shape[1:])]
         diff, agreement = compare_outputs(reference, runner.run, inputs, images)
-        if calibration is None and not diff <= atol:
-            raise ValueError(f"OpenVINO differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
+        if calibration is None:  # int8 is lossy: measured and reported, not bounded
+            check_close(diff, atol, "OpenVINO")
         bin_bytes, xml_bytes = (Path(tmp) / "m.bin").read_bytes(), (Path(tmp) / "m.xml").read_bytes()
     atomic_write(xml.with_suffix(".bin"), lambda t: t.write_bytes(bin_bytes))  # the weights first: an .xml
     atomic_write(xml, lambda t: t.write_bytes(xml_bytes))  # is never there without the .bin it names

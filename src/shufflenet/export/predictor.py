@@ -56,11 +56,12 @@ class Predictor:
         self.threads = threads
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
-        self._runner: Any = None  # an OpenVinoRunner (.xml) or NcnnRunner (.param): run(x) -> logits
+        self._runner: Any = None  # an OpenVINO, ncnn or ExecuTorch runner (.xml, .param, .pte): run(x) -> logits
+        self.session: Any = None  # an ONNX Runtime session (.onnx)
+        self._bytes: bytes | None = None  # the .onnx, kept where a batch may be split over sessions
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
             self.model: nn.Module | None = deploy(path_or_model)
-            self.session = None
             self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
             self.source = type(path_or_model).__name__
             self.runtime = "torch-fused"
@@ -110,26 +111,19 @@ class Predictor:
         except Exception as exc:  # OpenVINO raises RuntimeError for any bad file
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid OpenVINO IR ({first[:200]}); is its .bin truncated?") from None
-        self.session = None
-        self._bytes = None
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(d.get_length() if d.is_static else None for d in shape)
         self.pretrained_cfg = read_ov_cfg(model)
 
     def _open_per_image(self, p: Path) -> None:
         """ncnn and ExecuTorch: runners of one image at a time, their cfg in a JSON file beside them."""
-        from shufflenet.runtimes.executorch import ExecuTorchRunner, pte_sidecar
-        from shufflenet.runtimes.ncnn import NcnnRunner, ncnn_sidecar
+        from shufflenet.runtimes.executorch import ExecuTorchRunner
+        from shufflenet.runtimes.ncnn import NcnnRunner
+        from shufflenet.runtimes.sidecar import read_cfg_sidecar
 
-        if p.suffix == ".pte":
-            self._runner = ExecuTorchRunner(p)
-            sidecar = pte_sidecar(p)
-        else:
-            self._runner = NcnnRunner(p, self.threads)  # the same run(x) face as OpenVINO's runner
-            sidecar = ncnn_sidecar(p)
-        self.session = None
-        self._bytes = None
-        self.pretrained_cfg = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
+        # the same run(x) face as OpenVINO's runner
+        self._runner = ExecuTorchRunner(p) if p.suffix == ".pte" else NcnnRunner(p, self.threads)
+        self.pretrained_cfg = read_cfg_sidecar(p)
         chans = self.pretrained_cfg["input_size"][0] if self.pretrained_cfg else None
         self.input_shape = (None, chans, None, None)
 

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["compare_outputs"]
+__all__ = ["check_close", "compare_outputs"]
+
+
+def check_close(diff: float, atol: float, runtime: str) -> None:
+    """The export's verdict: a difference above ``atol`` is an error (the caller has written nothing)."""
+    if not diff <= atol:
+        raise ValueError(f"{runtime} differs from PyTorch by {diff:.3g} (> {atol:g}); nothing was written")
 
 
 def compare_outputs(

@@ -17,12 +17,7 @@ import numpy as np
 from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
 
-__all__ = ["ExecuTorchRunner", "load_executorch", "pte_sidecar"]
-
-
-def pte_sidecar(pte: str | os.PathLike[str]) -> Path:
-    """Where our export keeps a program's ``pretrained_cfg``: ``MODEL.json`` beside ``MODEL.pte``."""
-    return Path(pte).with_suffix(".json")
+__all__ = ["ExecuTorchRunner", "load_executorch"]
 
 
 def load_executorch() -> Any:

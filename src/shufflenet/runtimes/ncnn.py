@@ -16,15 +16,9 @@ import numpy as np
 
 from shufflenet.utils.optional import require
 
-__all__ = ["NCNN_SUFFIX", "NcnnRunner", "ncnn_sidecar"]
+__all__ = ["NCNN_SUFFIX", "NcnnRunner"]
 
 NCNN_SUFFIX = ".ncnn.param"
-
-
-def ncnn_sidecar(param: str | os.PathLike[str]) -> Path:
-    """Where our export keeps a net's ``pretrained_cfg``: ``MODEL.ncnn.json`` beside ``MODEL.ncnn.param``
-    (ncnn's format has no room for metadata)."""
-    return Path(param).with_suffix(".json")
 
 
 _LOW_PRECISION = ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage", "use_bf16_packed")
