@@ -10,11 +10,12 @@ from our Python code beyond one call per batch):
   converter: ``torch.onnx.export`` (TorchScript exporter) into an ONNX Runtime session,
   ``openvino.convert_model`` (OpenVINO's PyTorch frontend) compiled for the CPU, or ``pnnx.export``
   (float32 weights) into an ncnn net (one image per call: ncnn has no batch axis), or
-  ``torch.export`` lowered to XNNPACK into an ExecuTorch program (one image per call). The PyTorch model is
+  ``torch.export`` lowered to XNNPACK into an ExecuTorch program (one image per call), or
+  ``litert_torch.convert`` into a LiteRT interpreter (XNNPACK; one image per call). The PyTorch model is
   torchvision's where torchvision has the network (ShuffleNet V2 0.5x-2x, MobileNet V2), else ours.
-* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn`` / ``executorch``), opened with
-  the runtime's API. For ExecuTorch both use our exporter (torch.export + XNNPACK): the standard
-  path's network is torchvision's, ours is our eager model.
+* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn`` / ``executorch`` / ``litert``),
+  opened with the runtime's API. For ExecuTorch and LiteRT both use our exporter (the runtime's own
+  converter, verified): the standard path's network is torchvision's, ours is our eager model.
 
 Both are float32, static batch, ``--threads`` threads. Contenders run in blocks of calls with a pause
 between blocks (ONNX Runtime's spinning threads settle), the order rotated every round. The table
@@ -44,9 +45,10 @@ from shufflenet.bench import machine_info, measure
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
 from shufflenet.export.executorch import export_executorch
+from shufflenet.export.litert import export_litert
 from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.openvino import export_openvino
-from shufflenet.runtimes import ExecuTorchRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import ExecuTorchRunner, LiteRtRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
 from shufflenet.utils.quiet import quiet_fds
 
 Run = Callable[[np.ndarray], np.ndarray]
@@ -58,7 +60,7 @@ TORCHVISION = {
     "shufflenet_v2_x2_0",
     "mobilenet_v2_x1_0",
 }
-RUNTIMES = ("onnxruntime", "openvino", "ncnn", "executorch")
+RUNTIMES = ("onnxruntime", "openvino", "ncnn", "executorch", "litert")
 
 
 def _quiet() -> contextlib.ExitStack:
@@ -94,6 +96,8 @@ def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, t
     if runtime == "executorch":  # PyTorch's own mobile path: torch.export, lowered to XNNPACK
         path = export_executorch(model, tmp / "std.pte", input_shape=tuple(x.shape)).path
         return ExecuTorchRunner(path).run
+    if runtime == "litert":  # LiteRT's own PyTorch converter
+        return LiteRtRunner(export_litert(model, tmp / "std.tflite", input_shape=tuple(x.shape)).path, threads).run
     if runtime == "ncnn":
         import pnnx
 
@@ -115,6 +119,8 @@ def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threa
         return lambda a: session.run(None, {name: a})[0]
     if runtime == "executorch":
         return ExecuTorchRunner(export_executorch(model, tmp / "ours.pte", input_shape=tuple(x.shape)).path).run
+    if runtime == "litert":
+        return LiteRtRunner(export_litert(model, tmp / "ours.tflite", input_shape=tuple(x.shape)).path, threads).run
     if runtime == "ncnn":
         return NcnnRunner(export_ncnn(model, tmp / "ours.ncnn.param", input_shape=tuple(x.shape)).path, threads).run
     import openvino as ov

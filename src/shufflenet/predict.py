@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ __all__ = [
 
 #: Where ``load_predictor`` runs a trained model: our fused PyTorch form or our ONNX graph in ONNX
 #: Runtime (the runtimes of ``shufflenet bench`` of the same names).
-RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet", "ncnn", "executorch")
+RUNTIMES = ("torch-fused", "onnxruntime-shufflenet", "openvino-shufflenet", "ncnn", "executorch", "litert")
 #: names of earlier releases, accepted (with a FutureWarning) until the next one
 RUNTIME_ALIASES = {"torch": "torch-fused", "onnxruntime": "onnxruntime-shufflenet"}
 
@@ -110,11 +109,11 @@ def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
 def load_predictor(
     ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True
 ) -> Predictor:
-    """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported ``.onnx``/``.xml`` file.
+    """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported file (any of ``ARTIFACT_SUFFIXES``).
 
-    ``runtime="onnxruntime-shufflenet"`` (``"openvino-shufflenet"``, ``"ncnn"``) exports a checkpoint to a
-    verified ONNX graph (OpenVINO IR, ncnn net) first, in a temporary folder; an exported file runs in its
-    own runtime.
+    Any ``runtime`` but ``"torch-fused"`` exports a checkpoint to that runtime's verified artifact first
+    (our ONNX graph, OpenVINO IR, ncnn net, ExecuTorch program or LiteRT model), in a temporary folder;
+    an exported file runs in its own runtime.
     """
     runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
     if runtime not in RUNTIMES:
@@ -125,19 +124,10 @@ def load_predictor(
     if runtime == "torch-fused":
         return Predictor(model, threads=threads)
     shape = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
-    if runtime in ("openvino-shufflenet", "ncnn", "executorch"):
-        from shufflenet.export.executorch import export_executorch
-        from shufflenet.export.ncnn import export_ncnn
-        from shufflenet.export.openvino import export_openvino
+    if runtime in ("openvino-shufflenet", "ncnn", "executorch", "litert"):
+        from shufflenet.export.formats import exported_predictor
 
-        with tempfile.TemporaryDirectory() as tmp:
-            if runtime == "ncnn":
-                path = export_ncnn(model, Path(tmp) / "model.ncnn.param", input_shape=shape).path
-            elif runtime == "executorch":
-                path = export_executorch(model, Path(tmp) / "model.pte", input_shape=shape).path
-            else:
-                path = export_openvino(model, Path(tmp) / "model.xml", input_shape=shape).path
-            return Predictor(path, threads=threads)  # loaded: the files can go
+        return exported_predictor(model, runtime.removesuffix("-shufflenet"), shape, threads=threads)
     from shufflenet.export.onnx import onnx_predictor
 
     return onnx_predictor(model, shape, threads=threads)

@@ -11,7 +11,7 @@ import torch
 
 import shufflenet
 from helpers import lively_model
-from shufflenet.export import Predictor
+from shufflenet.export import Predictor, export_artifact
 
 pytest.importorskip("executorch", reason="ExecuTorch is not installed (pip install 'shufflenet[executorch]')")
 
@@ -45,3 +45,20 @@ def test_families_export_and_verify(tmp_path: Path) -> None:
         model = lively_model(name)
         result = export_executorch(model, tmp_path / f"{name}.pte", input_shape=(1, 3, 64, 64))
         assert result.max_abs_diff <= 1e-3
+
+
+@pytest.mark.slow
+def test_int8_program_is_smaller_and_agrees(tmp_path: Path) -> None:
+    """XNNPACK int8 (PT2E): the quantised network is still one delegate, a third of the float size."""
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    rng = np.random.default_rng(0)
+    calibration = [rng.standard_normal((16, 1, 28, 28)).astype(np.float32) for _ in range(2)]
+    q = export_artifact(
+        model, tmp_path / "q.pte", "executorch-int8", input_shape=(1, 1, 28, 28), calibration=calibration
+    )
+    f = export_executorch(model, tmp_path / "f.pte", input_shape=(1, 1, 28, 28))
+    assert q.nodes == {"executorch_call_delegate": 1} and "int8" in q.writer
+    assert q.top1_agreement is not None and q.top1_agreement >= 0.8
+    assert 0 < q.max_abs_diff  # quantised: not the float network
+    assert q.path.stat().st_size < 0.4 * f.path.stat().st_size
+    assert Predictor(q.path)(torch.from_numpy(calibration[0])).shape == (16, 10)

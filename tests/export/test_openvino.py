@@ -74,7 +74,7 @@ def test_bad_artifacts_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="x.xml is not a valid OpenVINO IR"):
         Predictor(tmp_path / "x.xml")
     with pytest.raises(ValueError, match="not an artifact shufflenet runs"):
-        Predictor(tmp_path / "m.tflite")
+        Predictor(tmp_path / "m.mlmodel")
 
 
 def test_cli_export_eval_and_bench(tmp_path: Path, fake_fmnist: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -197,14 +197,17 @@ def benchmark_artifact(
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
 ) -> list[BenchResult]:
-    r"""Time an exported file (``.onnx``, OpenVINO ``.xml``, ``.ncnn.param``) in the runtime its suffix
-    names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict`` run it). The
-    input shape is the file's where it says one, else ``in_chans`` x ``input_size``\ :sup:`2`; FLOPs,
-    params and MAC are not known from a file (0 in the records)."""
+    r"""Time an exported file (any of :data:`~shufflenet.export.predictor.ARTIFACT_SUFFIXES`) in the
+    runtime its suffix names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict``
+    run it). The input shape is the file's where it says one, else its model's ``pretrained_cfg``'s, else
+    ``in_chans`` x ``input_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the
+    records)."""
     from shufflenet.export.predictor import Predictor
 
     predictor = Predictor(path, threads=threads)
     _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
+    if predictor.pretrained_cfg:
+        in_chans, input_size = predictor.pretrained_cfg["input_size"][:2]
     c, h, w = c or in_chans, h or input_size, w or input_size
     results = []
     with num_threads(threads) as used_threads:

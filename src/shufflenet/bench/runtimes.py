@@ -1,6 +1,6 @@
-"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, OpenVINO, and our
-deployment paths (the fused eager model, the optimised ONNX graph in a Predictor, our graph as an
-OpenVINO IR).
+"""Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, OpenVINO, ncnn,
+ExecuTorch, LiteRT, and our deployment paths (the fused eager model, the optimised ONNX graph in a
+Predictor, our graph as an OpenVINO IR).
 
 Each runtime turns a model and an example input into a ``predict(x) -> logits``
 callable; the benchmark engine times that callable and nothing else (export and
@@ -20,12 +20,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export.executorch import export_executorch
-from shufflenet.export.ncnn import export_ncnn
+from shufflenet.export.formats import exported_predictor
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.export.openvino import export_openvino
 from shufflenet.layers import deploy
-from shufflenet.runtimes import ExecuTorchRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
 
@@ -104,16 +103,13 @@ def _openvino_shufflenet(model: nn.Module, example: Tensor, threads: int | None)
         return _openvino_runner(ir, example, threads)
 
 
-def _ncnn(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_ncnn(model, Path(tmp) / "m.ncnn.param", input_shape=tuple(example.shape)).path
-        return _numpy_predict(NcnnRunner(path, threads).run)  # loaded: the files can go
+def _artifact(fmt: str) -> Callable[[nn.Module, Tensor, int | None], Predict]:
+    """Runtimes of one image per call (ncnn, ExecuTorch, LiteRT): the model's file, opened as a user would."""
 
+    def prepare(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+        return _numpy_predict(exported_predictor(model, fmt, tuple(example.shape), threads=threads).predict)
 
-def _executorch(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_executorch(model, Path(tmp) / "m.pte", input_shape=tuple(example.shape)).path
-        return _numpy_predict(ExecuTorchRunner(path).run)
+    return prepare
 
 
 def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -133,10 +129,12 @@ RUNTIMES: dict[str, Runtime] = {
                 static_shapes=True, cpu_only=True),
         Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
                 float32_only=True, static_shapes=True, cpu_only=True),
-        Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _ncnn,
+        Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _artifact("ncnn"),
                 float32_only=True, cpu_only=True),
         Runtime("executorch", "ExecuTorch with XNNPACK (torch.export of the model), one image per call",
-                _executorch, float32_only=True, cpu_only=True),
+                _artifact("executorch"), float32_only=True, cpu_only=True),
+        Runtime("litert", "LiteRT with XNNPACK (litert_torch's conversion of the model), one image per call",
+                _artifact("litert"), float32_only=True, cpu_only=True),
     )
 }  # fmt: skip
 

@@ -11,16 +11,13 @@ import numpy as np
 from rich.console import Console
 
 from shufflenet.cli.common import CliError, positive_int
+from shufflenet.export.formats import FORMATS
 from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.models import create_model
 from shufflenet.utils.files import check_output_file
 
 __all__ = ["add_commands"]
 
-
-#: the artifact each --format writes, by default MODEL + this
-_SUFFIXES = {"onnx": ".onnx", "onnx-int8": "-int8.onnx", "openvino": ".xml", "openvino-int8": "-int8.xml",
-             "ncnn": ".ncnn.param", "executorch": ".pte"}  # fmt: skip
 
 #: old spellings of export's --channel-block and --layout, kept for one release
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
@@ -43,7 +40,7 @@ def _export_target_layout(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.export import export_onnx, export_onnx_int8
+    from shufflenet.export.formats import export_artifact
     from shufflenet.export.quantize import calibration_batches
     from shufflenet.predict import is_trained_ref, load_trained
 
@@ -64,53 +61,31 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         chans, size, name = args.in_chans or 3, args.input_size or 224, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
     target, layout = _export_target_layout(args)
-    output = check_output_file(args.output or f"{name}{_SUFFIXES[args.format]}", "--out")
-    shape = (1, chans, size, size)
+    fmt = FORMATS[args.format]
+    output = check_output_file(args.output or f"{name}{fmt.suffix}", "--out")
     cfg = getattr(model, "pretrained_cfg", None)
-    if args.format == "openvino-int8":
-        from shufflenet.export.openvino import export_openvino
-
-        if not cfg:
-            raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
+    images = calibration = None
+    if fmt.int8 and not cfg:
+        raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
+    # int8 is calibrated on real images; other runtimes' files of a trained model are verified on them too
+    # (top-1 agreement), on Fashion-MNIST's when the model takes those and no folder is named
+    takes_fashion_mnist = bool(cfg) and list(cfg["input_size"]) == [1, 28, 28]  # type: ignore[index]
+    if cfg and (fmt.int8 or (fmt.name != "onnx" and (args.calib_dir or takes_fashion_mnist))):
         calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
-        result = export_openvino(model, output, input_shape=shape, calibration=calibration)
-    elif args.format in ("openvino", "ncnn", "executorch"):
-        from shufflenet.export.executorch import export_executorch
-        from shufflenet.export.ncnn import export_ncnn
-        from shufflenet.export.openvino import export_openvino
-
-        images = None
-        if cfg:  # a trained model is verified on real images too: top-1 agreement with PyTorch
-            images = np.concatenate(calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir,
-                                                        data_dir=args.data_dir))  # fmt: skip
-        if args.format == "ncnn":
-            result = export_ncnn(model, output, input_shape=shape, images=images)
-        elif args.format == "executorch":
-            result = export_executorch(model, output, input_shape=shape, images=images)
-        else:
-            result = export_openvino(model, output, input_shape=shape, images=images, target=target, layout=layout)
-    elif args.format == "onnx-int8":
-        if not cfg:
-            raise ValueError("int8 calibration needs a trained model: pass a checkpoint or MODEL:TAG")
-        calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
-        result = export_onnx_int8(model, output, calibration, input_shape=shape, opset=args.opset)
-    else:
-        result = export_onnx(
-            model, output, input_shape=shape, optimize=not args.no_optimize, opset=args.opset,
-            target=target, layout=layout,
-        )  # fmt: skip
+        images = np.concatenate(calibration)
+    result = export_artifact(
+        model, output, args.format, input_shape=(1, chans, size, size), images=images,
+        calibration=calibration if fmt.int8 else None, target=target, layout=layout, opset=args.opset,
+        optimize=not args.no_optimize,
+    )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
-    files = [
-        Path(result.path),
-        *([Path(result.path).with_suffix(".bin")] if args.format in ("openvino", "openvino-int8", "ncnn") else []),
-    ]
+    files = fmt.files(result.path)
     size_mb = sum(f.stat().st_size for f in files) / 1e6
-    if args.format.endswith("-int8"):
+    if fmt.int8:
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     else:
-        runtime = {"openvino": "OpenVINO", "ncnn": "ncnn", "executorch": "ExecuTorch"}.get(args.format, "ONNX Runtime")
-        check = f"{runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
+        check = f"{fmt.runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
         if result.top1_agreement is not None:
             check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {args.calib_images} real images"
     written = " + ".join(str(f) for f in files)
@@ -121,19 +96,25 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export", help="export a model or checkpoint to ONNX, OpenVINO, ncnn or ExecuTorch, verified against PyTorch"
+        "export",
+        help="export a model or checkpoint to ONNX, OpenVINO, ncnn, ExecuTorch or LiteRT, verified against PyTorch",
     )
     p.add_argument("model", help="registered model name, a training checkpoint (.pt) or MODEL:TAG of shipped weights")
     p.add_argument(
         "--format",
-        choices=tuple(_SUFFIXES),
+        choices=tuple(FORMATS),
         default="onnx",
         help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images), openvino "
-        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph), openvino-int8 (the int8 ONNX graph as an IR) or "
-        "ncnn (MODEL.ncnn.param + .bin, by pnnx) or executorch (MODEL.pte, XNNPACK)",
+        "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph), openvino-int8 (the int8 ONNX graph as an IR), "
+        "ncnn (MODEL.ncnn.param + .bin, by pnnx), executorch (MODEL.pte, XNNPACK), executorch-int8 "
+        "(XNNPACK int8, calibrated on real images) or litert (MODEL.tflite, by litert_torch)",
     )
     p.add_argument(
-        "--out", "-o", "--output", dest="output", help="output file (default MODEL.onnx, MODEL.xml, MODEL.ncnn.param)"
+        "--out",
+        "-o",
+        "--output",
+        dest="output",
+        help="output file (default MODEL + the format's suffix: .onnx, .xml, .ncnn.param, .pte, .tflite)",
     )
     p.add_argument("--input-size", type=positive_int, help="image side (default: a trained model's own, else 224)")
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
@@ -157,7 +138,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument(
         "--calib-dir",
-        help="int8: calibrate on these images; openvino: verify a trained model on them (default: Fashion-MNIST "
+        help="int8: calibrate on these images; other formats: verify a trained model on them (default: Fashion-MNIST "
         "training images)",
     )
     p.add_argument(

@@ -82,8 +82,8 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
         "--runtime",
         choices=(*RUNTIMES, *RUNTIME_ALIASES),
         default=RUNTIMES[0],
-        help="run a trained model in PyTorch (our fused form) or export it to our ONNX graph in ONNX "
-        "Runtime (.onnx files always run there); torch and onnxruntime are the old names",
+        help="run a trained model in PyTorch (our fused form) or export it first to that runtime's verified "
+        "artifact (an exported file always runs in its own runtime); torch and onnxruntime are the old names",
     )
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the runtime's)")
 

@@ -238,8 +238,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help="registered model names and/or exported files (.onnx, OpenVINO .xml, .ncnn.param), each timed in "
-        "its own runtime",
+        help="registered model names and/or exported files (.onnx, OpenVINO .xml, .ncnn.param, .pte, .tflite), "
+        "each timed in its own runtime",
     )
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")

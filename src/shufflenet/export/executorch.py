@@ -2,7 +2,9 @@
 ``pretrained_cfg``), written only if ExecuTorch reproduces PyTorch.
 
 The program comes from ``torch.export`` of our eager model lowered to XNNPACK, PyTorch's own mobile
-path; it takes one image (a batch is a loop, as on a phone).
+path; it takes one image (a batch is a loop, as on a phone). With calibration images it is int8:
+PyTorch's post-training quantisation (PT2E) with XNNPACK's quantizer (int8 weights per output
+channel, int8 activations per tensor), which XNNPACK runs as integer kernels on the phone's CPU.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ def export_executorch(
     input_shape: Sequence[int] = (1, 3, 224, 224),
     images: np.ndarray | None = None,
     atol: float = 1e-3,
+    calibration: Sequence[np.ndarray] | None = None,
 ) -> ExportResult:
     """Export ``model`` to an ExecuTorch program (XNNPACK) at ``path`` (``.pte``), for one image of
-    ``input_shape[1:]``. Verified against PyTorch as :func:`~shufflenet.export.openvino.export_openvino`."""
+    ``input_shape[1:]``. Verified against PyTorch as :func:`~shufflenet.export.openvino.export_openvino`.
+
+    With ``calibration`` (batches of normalised real images) the program is int8, its activation
+    ranges observed on those images; int8 is lossy, so its difference from float and its top-1
+    agreement on the calibration images are reported, not bounded."""
     load_executorch()
     exir = require("executorch.exir", "executorch")
     xnnpack = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
@@ -48,9 +55,11 @@ def export_executorch(
     reference = model.eval()
     check_input_fits(reference, input_shape)
     example = torch.randn(1, *input_shape[1:])
-    program = exir.to_edge_transform_and_lower(
-        torch.export.export(reference, (example,)), partitioner=[xnnpack.XnnpackPartitioner()]
-    )
+    exported = torch.export.export(reference, (example,))
+    if calibration is not None:
+        exported = torch.export.export(_quantize(exported, calibration), (example,))
+        images = np.concatenate(list(calibration))
+    program = exir.to_edge_transform_and_lower(exported, partitioner=[xnnpack.XnnpackPartitioner()])
     ops = Counter(  # what is left outside XNNPACK's delegate (nothing, for our models)
         getattr(node.target, "__name__", str(node.target))
         for node in program.exported_program().graph.nodes
@@ -61,7 +70,23 @@ def export_executorch(
         (Path(tmp) / "m.pte").write_bytes(data)
         runner = ExecuTorchRunner(Path(tmp) / "m.pte")
         diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-    check_close(diff, atol, "ExecuTorch")
+    if calibration is None:  # int8 is lossy: measured and reported, not bounded
+        check_close(diff, atol, "ExecuTorch")
     write_cfg_sidecar(pte, getattr(model, "pretrained_cfg", None))
     atomic_write(pte, lambda t: t.write_bytes(data))
-    return ExportResult(pte, diff, dict(ops), "torch.export + XNNPACK", agreement)
+    writer = "torch.export + XNNPACK" + (" (int8, PT2E)" if calibration is not None else "")
+    return ExportResult(pte, diff, dict(ops), writer, agreement)
+
+
+def _quantize(exported: torch.export.ExportedProgram, calibration: Sequence[np.ndarray]) -> nn.Module:
+    """The exported graph with XNNPACK's int8 quantize/dequantize pairs, ranges observed on ``calibration``
+    (one image at a time: the graph was exported for one)."""
+    quantizer = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", "executorch")
+    pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch")
+    config = quantizer.get_symmetric_quantization_config(is_per_channel=True)
+    prepared = pt2e.prepare_pt2e(exported.module(), quantizer.XNNPACKQuantizer().set_global(config))
+    with torch.no_grad():
+        for batch in calibration:
+            for image in torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)):
+                prepared(image[None])
+    return pt2e.convert_pt2e(prepared)

@@ -20,7 +20,11 @@ from shufflenet.utils.optional import MissingExtra, require
 __all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
 
 #: the artifacts a Predictor opens, by suffix, and the runtime that runs each
-ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", ".pte": "ExecuTorch"}
+ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", ".pte": "ExecuTorch",
+                     ".tflite": "LiteRT"}  # fmt: skip
+
+#: the runtime that runs each artifact
+_RUNTIMES = {".xml": "openvino", ".param": "ncnn", ".pte": "executorch", ".tflite": "litert", ".onnx": "onnxruntime"}
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
@@ -32,7 +36,7 @@ class Predictor:
 
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
     optimisations, ``Predictor("model.xml")`` OpenVINO, ``Predictor("model.ncnn.param")`` ncnn and
-    ``Predictor("model.pte")`` ExecuTorch (all float32); ``Predictor(model)`` runs PyTorch on the model's inference
+    ``Predictor("model.pte")`` ExecuTorch, ``Predictor("model.tflite")`` LiteRT; ``Predictor(model)`` runs PyTorch on the model's inference
     form (``model.fuse()``: BN folded, channels-last) without autograd.
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
@@ -56,7 +60,7 @@ class Predictor:
         self.threads = threads
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
-        self._runner: Any = None  # an OpenVINO, ncnn or ExecuTorch runner (.xml, .param, .pte): run(x) -> logits
+        self._runner: Any = None  # an OpenVINO, ncnn, ExecuTorch or LiteRT runner: run(x) -> logits
         self.session: Any = None  # an ONNX Runtime session (.onnx)
         self._bytes: bytes | None = None  # the .onnx, kept where a batch may be split over sessions
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
@@ -74,11 +78,11 @@ class Predictor:
             raise FileNotFoundError(f"{ARTIFACT_SUFFIXES[p.suffix]} file {str(p)!r} not found")
         self.source = str(p)
         self.model = None
-        self.runtime = {".xml": "openvino", ".param": "ncnn", ".pte": "executorch"}.get(p.suffix, "onnxruntime")
+        self.runtime = _RUNTIMES.get(p.suffix, "onnxruntime")
         if p.suffix == ".xml":
             self._open_openvino(p)
             return
-        if p.suffix in (".param", ".pte"):
+        if p.suffix in (".param", ".pte", ".tflite"):
             self._open_per_image(p)
             return
         data = p.read_bytes()
@@ -116,16 +120,24 @@ class Predictor:
         self.pretrained_cfg = read_ov_cfg(model)
 
     def _open_per_image(self, p: Path) -> None:
-        """ncnn and ExecuTorch: runners of one image at a time, their cfg in a JSON file beside them."""
+        """ncnn, ExecuTorch and LiteRT: runners of one image at a time, their cfg in a JSON file beside them."""
         from shufflenet.runtimes.executorch import ExecuTorchRunner
+        from shufflenet.runtimes.litert import LiteRtRunner
         from shufflenet.runtimes.ncnn import NcnnRunner
         from shufflenet.runtimes.sidecar import read_cfg_sidecar
 
         # the same run(x) face as OpenVINO's runner
-        self._runner = ExecuTorchRunner(p) if p.suffix == ".pte" else NcnnRunner(p, self.threads)
+        if p.suffix == ".pte":
+            self._runner = ExecuTorchRunner(p)
+        elif p.suffix == ".tflite":
+            self._runner = LiteRtRunner(p, self.threads)
+        else:
+            self._runner = NcnnRunner(p, self.threads)
         self.pretrained_cfg = read_cfg_sidecar(p)
         chans = self.pretrained_cfg["input_size"][0] if self.pretrained_cfg else None
         self.input_shape = (None, chans, None, None)
+        if isinstance(self._runner, LiteRtRunner):  # converted for one image shape
+            self.input_shape = (None, *self._runner.input_shape[1:])
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):

@@ -1,4 +1,4 @@
-"""The ``pretrained_cfg`` beside an artifact whose format has no room for metadata (ncnn, ExecuTorch):
+"""The ``pretrained_cfg`` beside an artifact whose format has no room for metadata (ncnn, ExecuTorch, LiteRT):
 ``MODEL.json`` next to ``MODEL.pte``, ``MODEL.ncnn.json`` next to ``MODEL.ncnn.param``."""
 
 from __future__ import annotations

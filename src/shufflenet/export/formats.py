@@ -1,0 +1,97 @@
+"""The artifact formats ``shufflenet export`` writes, in one table: the file each writes, the runtime
+that runs it, and one call that writes any of them (verified against PyTorch)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from shufflenet.export.executorch import export_executorch
+from shufflenet.export.litert import export_litert
+from shufflenet.export.ncnn import export_ncnn
+from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
+from shufflenet.export.openvino import export_openvino
+from shufflenet.export.predictor import Predictor
+
+__all__ = ["FORMATS", "ArtifactFormat", "export_artifact", "exported_predictor"]
+
+
+@dataclass(frozen=True)
+class ArtifactFormat:
+    name: str  # the --format value
+    runtime: str  # the runtime that runs it, as messages name it
+    suffix: str  # the default file is MODEL + suffix
+    companions: tuple[str, ...] = ()  # suffixes of the files written beside it (weights)
+    int8: bool = False  # calibrated on real images
+
+    def files(self, path: str | os.PathLike[str]) -> list[Path]:
+        """The artifact at ``path`` and the files written beside it."""
+        return [Path(path), *(Path(path).with_suffix(s) for s in self.companions)]
+
+
+FORMATS: dict[str, ArtifactFormat] = {
+    f.name: f
+    for f in (
+        ArtifactFormat("onnx", "ONNX Runtime", ".onnx"),
+        ArtifactFormat("onnx-int8", "ONNX Runtime", "-int8.onnx", int8=True),
+        ArtifactFormat("openvino", "OpenVINO", ".xml", (".bin",)),
+        ArtifactFormat("openvino-int8", "OpenVINO", "-int8.xml", (".bin",), int8=True),
+        ArtifactFormat("ncnn", "ncnn", ".ncnn.param", (".bin",)),
+        ArtifactFormat("executorch", "ExecuTorch", ".pte"),
+        ArtifactFormat("executorch-int8", "ExecuTorch", "-int8.pte", int8=True),
+        ArtifactFormat("litert", "LiteRT", ".tflite"),
+    )
+}
+
+
+def export_artifact(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    images: np.ndarray | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
+    target: str = "portable",
+    layout: str = "paired",
+    opset: int = 18,
+    optimize: bool = True,
+) -> ExportResult:
+    """Write ``model`` as a ``fmt`` artifact at ``path``, verified against PyTorch (on ``images`` too,
+    when given). int8 formats need ``calibration`` (batches of normalised real images); ``target``,
+    ``layout``, ``opset`` and ``optimize`` shape the ONNX graph (and the OpenVINO IR made from it)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if FORMATS[fmt].int8 and calibration is None:
+        raise ValueError(f"{fmt} needs calibration images")
+    shape = tuple(input_shape)
+    if fmt == "onnx":
+        return export_onnx(model, path, input_shape=shape, optimize=optimize, opset=opset, target=target,
+                           layout=layout)  # fmt: skip
+    if fmt == "onnx-int8":
+        assert calibration is not None
+        return export_onnx_int8(model, path, calibration, input_shape=shape, opset=opset)
+    if fmt.startswith("openvino"):
+        return export_openvino(model, path, input_shape=shape, images=images, target=target, layout=layout,
+                               calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+    if fmt.startswith("executorch"):
+        return export_executorch(model, path, input_shape=shape, images=images,
+                                 calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+    exporter = export_ncnn if fmt == "ncnn" else export_litert
+    return exporter(model, path, input_shape=shape, images=images)
+
+
+def exported_predictor(
+    model: nn.Module, fmt: str, input_shape: Sequence[int], *, threads: int | None = None
+) -> Predictor:
+    """``model`` exported to a float ``fmt`` artifact in a temporary folder (verified) and opened in a
+    :class:`Predictor`, as a user would open the file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = export_artifact(model, Path(tmp) / f"model{FORMATS[fmt].suffix}", fmt, input_shape=input_shape)
+        return Predictor(result.path, threads=threads)  # loaded: the files can go
