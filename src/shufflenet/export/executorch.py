@@ -1,8 +1,10 @@
 """ExecuTorch export with verification: ``MODEL.pte`` (XNNPACK) + ``MODEL.json`` (the model's
 ``pretrained_cfg``), written only if ExecuTorch reproduces PyTorch.
 
-The program comes from ``torch.export`` of our eager model lowered to XNNPACK, PyTorch's own mobile
-path; it takes one image (a batch is a loop, as on a phone). With calibration images it is int8:
+The program comes from ``torch.export`` of our model lowered to XNNPACK, PyTorch's own mobile path, a
+plain V2 in its shuffle-free form (:mod:`shufflenet.export.unshuffled`: XNNPACK computes in NHWC,
+where the shuffle and split cost copies; 1.27x faster than torchvision's V2 there,
+``docs/results/deployment.md``); it takes one image (a batch is a loop, as on a phone). With calibration images it is int8:
 PyTorch's post-training quantisation (PT2E) with XNNPACK's quantizer (int8 weights per output
 channel, int8 activations per tensor), which XNNPACK runs as integer kernels on the phone's CPU.
 """
@@ -21,6 +23,7 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
+from shufflenet.export.unshuffled import nhwc_form
 from shufflenet.export.verify import check_close, compare_outputs
 from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
@@ -55,7 +58,8 @@ def export_executorch(
     reference = model.eval()
     check_input_fits(reference, input_shape)
     example = torch.randn(1, *input_shape[1:])
-    exported = torch.export.export(reference, (example,))
+    converted, form = nhwc_form(reference)
+    exported = torch.export.export(converted, (example,))
     if calibration is not None:
         exported = torch.export.export(_quantize(exported, calibration), (example,))
         images = np.concatenate(list(calibration))
@@ -74,7 +78,7 @@ def export_executorch(
         check_close(diff, atol, "ExecuTorch")
     write_cfg_sidecar(pte, getattr(model, "pretrained_cfg", None))
     atomic_write(pte, lambda t: t.write_bytes(data))
-    writer = "torch.export + XNNPACK" + (" (int8, PT2E)" if calibration is not None else "")
+    writer = f"torch.export + XNNPACK ({form}" + (", int8 by PT2E)" if calibration is not None else ")")
     return ExportResult(pte, diff, dict(ops), writer, agreement)
 
 

@@ -2,8 +2,9 @@
 written only if LiteRT reproduces PyTorch.
 
 The model is converted by LiteRT's own PyTorch converter (``litert_torch.convert``: torch.export,
-then NHWC TFLite ops, BN folded) from our eager model; it takes one image (a batch is a loop, as
-in an Android app).
+then NHWC TFLite ops) from our model, a plain V2 in its shuffle-free form
+(:mod:`shufflenet.export.unshuffled`: no Transposes, 1.2x faster than torchvision's V2 in LiteRT,
+``docs/results/deployment.md``); it takes one image (a batch is a loop, as in an Android app).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
+from shufflenet.export.unshuffled import nhwc_form
 from shufflenet.export.verify import check_close, compare_outputs
 from shufflenet.runtimes.litert import LiteRtRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
@@ -47,9 +49,10 @@ def export_litert(
     require("ai_edge_litert.interpreter", "litert")
     reference = model.eval()
     check_input_fits(reference, input_shape)
+    converted, form = nhwc_form(reference)
     with quiet_fds():  # the converter reports each pass on stdout and its passes' logs on stderr
         litert_torch = require("litert_torch", "litert")
-        data = litert_torch.convert(reference, (torch.randn(1, *input_shape[1:]),)).model_content()
+        data = litert_torch.convert(converted, (torch.randn(1, *input_shape[1:]),)).model_content()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "m.tflite").write_bytes(data)
         runner = LiteRtRunner(Path(tmp) / "m.tflite", 1)
@@ -58,4 +61,4 @@ def export_litert(
     check_close(diff, atol, "LiteRT")
     write_cfg_sidecar(tflite, getattr(model, "pretrained_cfg", None))
     atomic_write(tflite, lambda t: t.write_bytes(data))
-    return ExportResult(tflite, diff, dict(ops), "litert_torch", agreement)
+    return ExportResult(tflite, diff, dict(ops), f"litert_torch ({form})", agreement)

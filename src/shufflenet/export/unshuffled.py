@@ -1,0 +1,199 @@
+"""ShuffleNet V2 without a channel shuffle, for runtimes that compute in NHWC (LiteRT, XNNPACK).
+
+A converter from PyTorch to an NHWC runtime writes V2's concat + shuffle + split as a Concat, a
+Transpose to NCHW and back around the shuffle's Reshapes, and two Slices: five copies of every
+unit's output, where only the branch's half is read by the next conv. In LiteRT that is a third of
+torchvision's V2 1x latency (``docs/results/deployment.md``, "LiteRT").
+
+The shuffle is a fixed permutation, so this module never makes it. Each channel a unit produces is
+read by the branch of exactly one later unit of its stage (or by the next stage): the last conv of
+every branch writes its channels in *groups*, one conv per future reader, and each branch reads the
+groups it needs with one Concat along channels, its first 1x1 conv's columns re-indexed to their
+order. What is left per unit is one Concat of the half a branch reads: channel-axis ops only, which
+the converter maps to NHWC without a Transpose. The logits equal the model's up to float rounding.
+
+Only plain V2 units (no SE, residual or extra depthwise conv) are rewritten; BN is folded first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from shufflenet.export.graph import UnsupportedModel, _conv_of, _plain_v2, _reader, _weights
+from shufflenet.layers.conv_bn_act import ConvBnAct
+from shufflenet.layers.fuse import fuse_conv_bn
+
+__all__ = ["UnshuffledV2", "nhwc_form", "unshuffled_v2"]
+
+#: the most tensors one Concat joins: LiteRT's XNNPACK delegate leaves larger ones to LiteRT's own
+#: kernels, splitting the graph around each
+_MAX_CAT = 5
+
+#: a group of fewer channels than this shares a conv with the next reader's group (both read it)
+_MIN_GROUP = 8
+
+
+@dataclass(frozen=True)
+class _Group:
+    slot: int  # index of the tensor in the forward pass's list
+    pos: np.ndarray  # stage position of each of its channels now; -1: already read, no longer needed
+
+
+class UnshuffledV2(nn.Module):
+    """A straight-line program of convs, channel Concats and Adds; built by :func:`unshuffled_v2`."""
+
+    def __init__(self, stem: nn.Module, pool: nn.Module, fc: nn.Module) -> None:
+        super().__init__()
+        self.stem, self.pool, self.fc = stem, pool, fc
+        self.convs = nn.ModuleList()
+        # ("conv", (conv index, input slot)), ("cat", slots), ("add", slots) or ("relu", slot)
+        self.steps: list[tuple[str, Any]] = []
+        self.slots = 1  # slot 0: the stem's output
+
+    def _step(self, kind: str, arg: Any) -> int:
+        self.steps.append((kind, arg))
+        self.slots += 1
+        return self.slots - 1
+
+    def conv(self, src: int, weight: np.ndarray, bias: np.ndarray, like: nn.Conv2d, groups: int = 1) -> int:
+        (k, _), (stride, _) = like.kernel_size, like.stride  # square, as V2's are
+        conv = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], k, stride, k // 2, groups=groups)
+        conv.weight.data = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32))
+        conv.bias.data = torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32))  # type: ignore[union-attr]
+        self.convs.append(conv)
+        return self._step("conv", (len(self.convs) - 1, src))
+
+    def chunks(self, groups: list[_Group]) -> list[_Group]:
+        """``groups`` joined into as few tensors as XNNPACK concatenates in one op each."""
+        return [
+            _Group(self._step("cat", [g.slot for g in part]) if len(part) > 1 else part[0].slot,
+                   np.concatenate([g.pos for g in part]))
+            for part in (groups[i : i + _MAX_CAT] for i in range(0, len(groups), _MAX_CAT))
+        ]  # fmt: skip
+
+    def pointwise(self, chunks: list[_Group], w: np.ndarray, b: np.ndarray, like: nn.Conv2d, relu: bool) -> int:
+        """The 1x1 conv ``w`` (columns: logical input channels) on channels held in ``chunks``: one conv
+        per chunk, summed."""
+        partial = [self.conv(c.slot, _columns(w, c.pos), b if i == 0 else np.zeros_like(b), like)
+                   for i, c in enumerate(chunks)]  # fmt: skip
+        y = partial[0]
+        for other in partial[1:]:
+            y = self._step("add", [y, other])
+        return self._step("relu", y) if relu else y
+
+    def forward(self, x: Tensor) -> Tensor:
+        t = [self.stem(x)]
+        for kind, arg in self.steps:
+            if kind == "conv":
+                t.append(self.convs[arg[0]](t[arg[1]]))
+            elif kind == "cat":
+                t.append(torch.cat([t[s] for s in arg], 1))
+            elif kind == "add":
+                t.append(t[arg[0]] + t[arg[1]])
+            else:
+                t.append(torch.relu(t[arg]))
+        return self.fc(torch.flatten(self.pool(t[-1]), 1))
+
+
+def _columns(w: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """1x1 conv weights ``(out, len(pos), 1, 1)`` for an input whose channel ``j`` is logical input
+    ``pos[j]`` (zero columns for channels < 0 or beyond ``w``'s inputs)."""
+    ok = (pos >= 0) & (pos < w.shape[1])
+    out = np.zeros((w.shape[0], len(pos), *w.shape[2:]), np.float32)
+    out[:, ok] = w[:, pos[ok]]
+    return out
+
+
+def _emit(
+    net: UnshuffledV2, chunks: list[_Group], block: Any, positions: np.ndarray, chs: int, remaining: int
+) -> list[_Group]:
+    """The 1x1 conv ``block`` on ``chunks``, its output channel ``i`` bound for stage position
+    ``positions[i]``: one conv per group of output channels with the same reader."""
+    conv, relu = _conv_of(block)
+    w, b = _weights(conv)
+    readers = np.array([_reader(int(p), chs, remaining) for p in positions])
+    groups: list[np.ndarray] = []
+    for reader in np.unique(readers):
+        rows = np.flatnonzero(readers == reader)
+        if groups and len(groups[-1]) < _MIN_GROUP:
+            groups[-1] = np.concatenate([groups[-1], rows])
+        else:
+            groups.append(rows)
+    if len(groups) > 1 and len(groups[-1]) < _MIN_GROUP:
+        groups[-2:] = [np.concatenate(groups[-2:])]
+    return [_Group(net.pointwise(chunks, w[rows], b[rows], conv, relu), positions[rows]) for rows in groups]
+
+
+def _depthwise(net: UnshuffledV2, chunks: list[_Group], block: Any) -> list[_Group]:
+    """A depthwise conv on each chunk (any weights for a channel already read, < 0: nothing reads it)."""
+    conv, relu = _conv_of(block)
+    w, b = _weights(conv)
+    out = []
+    for c in chunks:
+        live = np.maximum(c.pos, 0)
+        y = net.conv(c.slot, w[live], b[live], conv, groups=len(c.pos))
+        out.append(_Group(net._step("relu", y) if relu else y, c.pos))
+    return out
+
+
+def _branch_mid(net: UnshuffledV2, chunks: list[_Group], unit: Any) -> list[_Group]:
+    """A branch's first 1x1 conv and its depthwise conv, on ``chunks`` (positions relative to the branch)."""
+    first, dw, _ = unit.branch
+    conv, relu = _conv_of(first)
+    w, b = _weights(conv)
+    mid = net.pointwise(chunks, w, b, conv, relu)
+    return _depthwise(net, [_Group(mid, np.arange(conv.out_channels))], dw)
+
+
+def _unit(net: UnshuffledV2, held: list[_Group], chs: int, unit: Any, remaining: int) -> tuple[list[_Group], int]:
+    """One V2 unit on a stage tensor of ``chs`` channels held as ``held`` groups; ``remaining`` units
+    follow in the stage."""
+    if unit.split:
+        half = chs // 2
+        read = net.chunks([_Group(g.slot, np.where(g.pos >= half, g.pos - half, -1)) for g in held
+                           if (g.pos >= half).any()])  # fmt: skip
+        mid = _branch_mid(net, read, unit)
+        kept = [_Group(g.slot, np.where((g.pos >= 0) & (g.pos < half), 2 * g.pos, -1)) for g in held]
+        kept = [g for g in kept if (g.pos >= 0).any()]
+        return kept + _emit(net, mid, unit.branch[2], 2 * np.arange(half) + 1, chs, remaining), chs
+    every = net.chunks(held)  # a stride-2 unit reads every channel, in both branches
+    dw, pw = unit.proj
+    half = _conv_of(pw)[0].out_channels
+    left = _emit(net, _depthwise(net, every, dw), pw, 2 * np.arange(half), 2 * half, remaining)
+    right = _emit(net, _branch_mid(net, every, unit), unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
+    return left + right, 2 * half
+
+
+def unshuffled_v2(model: nn.Module) -> UnshuffledV2:
+    """``model`` (a plain ShuffleNet V2, any width) as an :class:`UnshuffledV2` with the same logits."""
+    from shufflenet.models.shufflenet_v2 import ShuffleNetV2
+
+    if not isinstance(model, ShuffleNetV2) or not _plain_v2(model):
+        raise UnsupportedModel("only plain ShuffleNet V2 units (no SE, residual or extra depthwise conv) are rewritten")
+    if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
+        raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
+    fused: Any = fuse_conv_bn(model)
+    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc)
+    chs = [m for m in fused.stem if isinstance(m, ConvBnAct)][-1].conv.out_channels
+    held = [_Group(0, np.arange(chs))]
+    for stage in fused.stages:
+        for k, unit in enumerate(stage):
+            held, chs = _unit(net, held, chs, unit, len(stage) - 1 - k)
+    conv, relu = _conv_of(fused.head_conv)
+    w, b = _weights(conv)
+    net.pointwise(net.chunks(held), w, b, conv, relu)
+    return net.eval()
+
+
+def nhwc_form(model: nn.Module) -> tuple[nn.Module, str]:
+    """What an NHWC runtime's converter should get for ``model``, and its name: the shuffle-free form of a
+    plain V2 (``"shuffle-free V2"``), else the model itself (``"eager model"``)."""
+    try:
+        return unshuffled_v2(model), "shuffle-free V2"
+    except UnsupportedModel:
+        return model.eval(), "eager model"

@@ -1,0 +1,43 @@
+"""The shuffle-free V2 for NHWC runtimes: the model's logits, from convs, channel Concats and Adds only."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+
+import shufflenet
+from helpers import lively_model
+from shufflenet.export.graph import UnsupportedModel
+from shufflenet.export.unshuffled import _MAX_CAT, nhwc_form, unshuffled_v2
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "side"),
+    [("shufflenet_v2_x0_5", {}, 64), ("shufflenet_v2_x1_0", {}, 96), ("shufflenet_v2_x2_0", {}, 64),
+     ("shufflenet_v2_x0_5", {"small_input": True, "in_chans": 1}, 28)],
+)  # fmt: skip
+def test_same_logits_without_a_shuffle(name: str, options: dict, side: int) -> None:
+    model = lively_model(name, **options)
+    net = unshuffled_v2(model)
+    x = torch.randn(2, model.in_chans, side, side)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), model(x), atol=1e-4, rtol=1e-4)
+    graph = torch.export.export(net, (x[:1],)).graph
+    ops = Counter(n.target.__name__ for n in graph.nodes if n.op == "call_function")  # type: ignore[union-attr]
+    layout_ops = {k for k in ops if k.split(".")[0] in ("permute", "transpose", "view", "reshape", "slice", "split")}
+    assert not layout_ops, layout_ops  # nothing that forces an NHWC runtime out of its layout
+    cats = [n for n in graph.nodes if n.op == "call_function" and n.target.__name__.startswith("cat")]
+    assert cats and all(len(n.args[0]) <= _MAX_CAT for n in cats)
+
+
+def test_other_models_are_left_as_they_are() -> None:
+    for name in ("shufflenet_v1_g3_x0_5", "mobilenet_v2_x0_5"):
+        model = shufflenet.create_model(name)
+        with pytest.raises(UnsupportedModel):
+            unshuffled_v2(model)
+        assert nhwc_form(model) == (model, "eager model")
+    se = shufflenet.create_model("shufflenet_v2_x0_5", se=True)
+    assert nhwc_form(se)[1] == "eager model"
+    assert nhwc_form(shufflenet.create_model("shufflenet_v2_x0_5"))[1] == "shuffle-free V2"
