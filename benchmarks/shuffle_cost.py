@@ -1,0 +1,69 @@
+"""What torchvision's channel shuffle costs in each runtime: its ShuffleNet V2 as the runtime's own
+converter writes it, against the same network with the shuffle made the identity (wrong logits, the
+same convs, concats and splits), measured side by side.
+
+    .venv/bin/python benchmarks/shuffle_cost.py [--model shufflenet_v2_x1_0] [--runtimes litert ncnn ...]
+
+The share is the most any rewrite of the shuffle alone can win in that runtime: where it is small
+the runtime already pays little for torchvision's shuffle, and a faster file has to save elsewhere
+(the split's and concat's copies, or the convs). Files are made and opened as in
+``benchmarks/runtimes.py`` ("standard"); 2 threads, batch 1, blocks of calls alternated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torchvision.models.shufflenetv2 as tv_shufflenet
+
+from runtimes import RUNTIMES, TORCHVISION, models, standard
+from shufflenet.bench import machine_info, measure
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="shufflenet_v2_x1_0", choices=sorted(m for m in TORCHVISION if "shuffle" in m))
+    ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=0.5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    info = machine_info()
+    print(f"# {args.model}, batch 1; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads")
+    tv, _ = models(args.model)
+    x = torch.randn(1, 3, 224, 224)
+    shuffle = tv_shufflenet.channel_shuffle
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rt in args.runtimes:
+            for variant, fn in (("shuffle", shuffle), ("identity", lambda t, groups: t)):
+                tv_shufflenet.channel_shuffle = fn  # torchvision's units call the module's function
+                folder = Path(tmp) / f"{rt}-{variant}"
+                folder.mkdir()
+                runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
+    tv_shufflenet.channel_shuffle = shuffle
+    xn = x.numpy()
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
+    for r in range(args.rounds):
+        order = list(runs)
+        for key in order[r % len(order) :] + order[: r % len(order)]:
+            times[key].append(measure(lambda f=runs[key]: f(xn), min_time_s=args.seconds, min_iters=3).median_ms)
+            time.sleep(0.2)
+    print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share |")
+    print("|---|---:|---:|---:|")
+    for rt in args.runtimes:
+        with_ms, without_ms = statistics.median(times[(rt, "shuffle")]), statistics.median(times[(rt, "identity")])
+        share = statistics.median(1 - b / a for a, b in zip(times[(rt, "shuffle")], times[(rt, "identity")]))
+        print(f"| {rt} | {with_ms:.2f} | {without_ms:.2f} | {100 * share:.0f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
