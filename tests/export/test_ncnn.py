@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -18,25 +17,6 @@ pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'shufflen
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'shufflenet[ncnn]')")
 
 from shufflenet.export.ncnn import export_ncnn  # noqa: E402  (after the skip)
-
-
-@pytest.mark.parametrize(
-    ("name", "kw"),
-    [
-        ("shufflenet_v2_x0_5", {}),
-        pytest.param("shufflenet_v1_g3_x0_5", {}, marks=pytest.mark.slow),  # the rest: CI (make test SLOW=1)
-        pytest.param("shufflenet_v1_g8_x0_5", {}, marks=pytest.mark.slow),
-        pytest.param("shufflenet_v2_x0_5", {"se": True}, marks=pytest.mark.slow),
-        pytest.param("mobilenet_v2_x0_5", {}, marks=pytest.mark.slow),
-    ],
-)
-def test_families_export_and_verify(name: str, kw: dict, tmp_path: Path) -> None:
-    model = lively_model(name, **kw)
-    result = export_ncnn(model, tmp_path / "m.ncnn.param", input_shape=(1, 3, 64, 64))
-    assert result.max_abs_diff <= 1e-3 and result.writer == "pnnx" and (tmp_path / "m.ncnn.bin").is_file()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        np.testing.assert_allclose(Predictor(tmp_path / "m.ncnn.param")(x).numpy(), model(x).numpy(), atol=1e-3)
 
 
 def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:

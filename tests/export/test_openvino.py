@@ -20,27 +20,6 @@ from shufflenet.export.openvino import export_openvino  # noqa: E402  (after the
 _lively = lively_model
 
 
-@pytest.mark.parametrize(
-    ("name", "kw"),
-    [
-        ("shufflenet_v1_g3_x0_5", {}),
-        ("shufflenet_v2_x0_5", {}),
-        pytest.param("shufflenet_v1_g1_x0_5", {}, marks=pytest.mark.slow),  # the rest: CI (make test SLOW=1)
-        pytest.param("shufflenet_v1_g8_x0_5", {}, marks=pytest.mark.slow),
-        pytest.param("shufflenet_v2_x0_5", {"se": True}, marks=pytest.mark.slow),
-        pytest.param("shufflenet_v2_x0_5", {"extra_dw": True}, marks=pytest.mark.slow),
-        pytest.param("mobilenet_v2_x0_5", {}, marks=pytest.mark.slow),
-    ],
-)
-def test_every_family_exports_and_verifies(name: str, kw: dict, tmp_path: Path) -> None:
-    model = _lively(name, **kw)
-    result = export_openvino(model, tmp_path / "m.xml", input_shape=(1, 3, 64, 64))
-    assert result.max_abs_diff <= 1e-3 and (tmp_path / "m.bin").is_file()
-    x = torch.randn(3, 3, 64, 64)
-    with torch.no_grad():
-        np.testing.assert_allclose(Predictor(tmp_path / "m.xml")(x).numpy(), model(x).numpy(), atol=1e-3)
-
-
 def test_the_ir_carries_its_cfg_and_real_images_are_checked(tmp_path: Path) -> None:
     model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
     images = np.random.default_rng(0).standard_normal((16, 1, 28, 28)).astype(np.float32)
