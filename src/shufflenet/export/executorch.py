@@ -3,8 +3,8 @@
 
 The program comes from ``torch.export`` of our model lowered to XNNPACK, PyTorch's own mobile path, a
 plain V2 in its shuffle-free form (:mod:`shufflenet.export.unshuffled`: XNNPACK computes in NHWC,
-where the shuffle and split cost copies; 1.27x faster than torchvision's V2 there,
-``docs/results/deployment.md``); it takes one image (a batch is a loop, as on a phone). With calibration images it is int8:
+where the shuffle and split cost copies; ``docs/results/deployment.md``). It takes one image (a
+batch is a loop, as on a phone). With calibration images it is int8:
 PyTorch's post-training quantisation (PT2E) with XNNPACK's quantizer (int8 weights per output
 channel, int8 activations per tensor), which XNNPACK runs as integer kernels on the phone's CPU.
 """

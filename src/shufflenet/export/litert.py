@@ -3,8 +3,8 @@ written only if LiteRT reproduces PyTorch.
 
 The model is converted by LiteRT's own PyTorch converter (``litert_torch.convert``: torch.export,
 then NHWC TFLite ops) from our model, a plain V2 in its shuffle-free form
-(:mod:`shufflenet.export.unshuffled`: no Transposes, 1.2x faster than torchvision's V2 in LiteRT,
-``docs/results/deployment.md``); it takes one image (a batch is a loop, as in an Android app).
+(:mod:`shufflenet.export.unshuffled`: no Transposes; ``docs/results/deployment.md``). It takes one
+image (a batch is a loop, as in an Android app).
 """
 
 from __future__ import annotations
