@@ -8,7 +8,8 @@ shuffle-aware) and ``export_onnx_int8`` (static quantisation calibrated on the
 first ``--calib-images`` *training* images) in ONNX Runtime, and the same two graphs as
 OpenVINO IRs (``export_openvino``, with and without ``calibration``) in OpenVINO, and ExecuTorch
 programs (``export_executorch``: XNNPACK float32, and XNNPACK int8 by PT2E calibrated on the same
-images; one image per call, a batch is a loop, as on a phone). Accuracy is
+images; one image per call, a batch is a loop, as on a phone), and LiteRT models (``export_litert``,
+float32 and int8 by PT2E with LiteRT's quantizer; one image per call). Accuracy is
 on the official 10k test images; latencies are medians over interleaved rounds, each file
 through ``Predictor``.
 """
@@ -28,6 +29,7 @@ from shufflenet.bench import machine_info, measure
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
 from shufflenet.export.executorch import export_executorch
+from shufflenet.export.litert import export_litert
 from shufflenet.export.openvino import export_openvino
 from shufflenet.export.quantize import calibration_batches
 from shufflenet.predict import load_trained
@@ -60,7 +62,7 @@ def main() -> int:
 
     print(f"# {args.model}; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads; onnxruntime "
           f"{info['onnxruntime']}, openvino {openvino.__version__.split('-')[0]}, executorch "
-          f"{version('executorch')}")  # fmt: skip
+          f"{version('executorch')}, ai-edge-litert {version('ai-edge-litert')}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=shape)
@@ -69,6 +71,8 @@ def main() -> int:
         ov8 = export_openvino(model, Path(tmp) / "int8.xml", input_shape=shape, calibration=calibration)
         et32 = export_executorch(model, Path(tmp) / "fp32.pte", input_shape=shape)
         et8 = export_executorch(model, Path(tmp) / "int8.pte", input_shape=shape, calibration=calibration)
+        lt32 = export_litert(model, Path(tmp) / "fp32.tflite", input_shape=shape)
+        lt8 = export_litert(model, Path(tmp) / "int8.tflite", input_shape=shape, calibration=calibration)
         runs = {
             "onnxruntime float32": Predictor(fp32.path, threads=args.threads),
             "onnxruntime int8": Predictor(int8.path, threads=args.threads),
@@ -76,6 +80,8 @@ def main() -> int:
             "openvino int8": Predictor(ov8.path, threads=args.threads),
             "executorch float32": Predictor(et32.path, threads=args.threads),
             "executorch int8": Predictor(et8.path, threads=args.threads),
+            "litert float32": Predictor(lt32.path, threads=args.threads),
+            "litert int8": Predictor(lt8.path, threads=args.threads),
         }
         sizes = {k: file_size(p) for k, p in runs.items()}
         top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
@@ -95,7 +101,7 @@ def main() -> int:
     for k in runs:
         lat = " | ".join(f"{statistics.median(times[(k, b)]):.3f}" for b in args.batches)
         print(f"| {k} | {sizes[k] / 1e6:.2f} MB | {100 * top1[k]:.2f}% | {lat} |")
-    for rt in ("onnxruntime", "openvino", "executorch"):
+    for rt in ("onnxruntime", "openvino", "executorch", "litert"):
         f32, i8 = f"{rt} float32", f"{rt} int8"
         ratios = " | ".join(f"{statistics.median(times[(f32, b)]) / statistics.median(times[(i8, b)]):.2f}x"
                             for b in args.batches)  # fmt: skip

@@ -23,6 +23,7 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
+from shufflenet.export.quantize import observe_images
 from shufflenet.export.unshuffled import nhwc_form
 from shufflenet.export.verify import check_close, compare_outputs
 from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
@@ -89,8 +90,5 @@ def _quantize(exported: torch.export.ExportedProgram, calibration: Sequence[np.n
     pt2e = require("torchao.quantization.pt2e.quantize_pt2e", "executorch")
     config = quantizer.get_symmetric_quantization_config(is_per_channel=True)
     prepared = pt2e.prepare_pt2e(exported.module(), quantizer.XNNPACKQuantizer().set_global(config))
-    with torch.no_grad():
-        for batch in calibration:
-            for image in torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)):
-                prepared(image[None])
+    observe_images(prepared, calibration)
     return pt2e.convert_pt2e(prepared)

@@ -46,6 +46,7 @@ FORMATS: dict[str, ArtifactFormat] = {
         ArtifactFormat("executorch", "ExecuTorch", ".pte"),
         ArtifactFormat("executorch-int8", "ExecuTorch", "-int8.pte", int8=True),
         ArtifactFormat("litert", "LiteRT", ".tflite"),
+        ArtifactFormat("litert-int8", "LiteRT", "-int8.tflite", int8=True),
     )
 }
 
@@ -83,8 +84,10 @@ def export_artifact(
     if fmt.startswith("executorch"):
         return export_executorch(model, path, input_shape=shape, images=images,
                                  calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
-    exporter = export_ncnn if fmt == "ncnn" else export_litert
-    return exporter(model, path, input_shape=shape, images=images)
+    if fmt.startswith("litert"):
+        return export_litert(model, path, input_shape=shape, images=images,
+                             calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+    return export_ncnn(model, path, input_shape=shape, images=images)
 
 
 def exported_predictor(

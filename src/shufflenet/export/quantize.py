@@ -17,7 +17,7 @@ import numpy as np
 
 from shufflenet.utils.files import atomic_path
 
-__all__ = ["calibration_batches", "quantize_onnx"]
+__all__ = ["calibration_batches", "observe_images", "quantize_onnx"]
 
 
 def calibration_batches(
@@ -56,6 +56,17 @@ def calibration_batches(
             [b for b, _ in train.subset(torch.arange(min(count, len(train)))).batches(cfg["mean"], cfg["std"])]
         )
     return [b.numpy() for b in x.split(batch_size)]
+
+
+def observe_images(prepared: Any, calibration: Iterable[np.ndarray]) -> None:
+    """Run ``calibration`` batches through a module prepared for PyTorch's post-training quantisation
+    (PT2E), one image at a time (it was exported for one), so its observers see the activations' ranges."""
+    import torch
+
+    with torch.no_grad():
+        for batch in calibration:
+            for image in torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)):
+                prepared(image[None])
 
 
 def _reader(input_name: str, batches: Iterable[np.ndarray]):

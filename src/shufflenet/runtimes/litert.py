@@ -2,6 +2,8 @@
 
 A ``.tflite`` model is converted for one input shape; ours are converted for a single image, so a
 batch runs as a loop over its images (as ncnn and ExecuTorch run), the way an Android app calls it.
+An int8 model takes and gives int8 tensors: the runner quantises the float image with the input's
+scale and zero point and dequantises the logits, as an app does.
 """
 
 from __future__ import annotations
@@ -38,13 +40,24 @@ class LiteRtRunner:
             raise ValueError(f"{tflite} has {len(inputs)} inputs and {len(outputs)} outputs; a classifier has one each")
         self._in, self._out = inputs[0]["index"], outputs[0]["index"]
         self.input_shape = tuple(int(d) for d in inputs[0]["shape"])
+        self._in_dtype = inputs[0]["dtype"]
+        self._in_q, self._out_q = inputs[0]["quantization"], outputs[0]["quantization"]  # (scale, zero point)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         outs = []
         for image in x:
             if image.shape != self.input_shape[1:]:
                 raise ValueError(f"the LiteRT model takes images of shape {self.input_shape[1:]}, got {image.shape}")
-            self.interpreter.set_tensor(self._in, np.ascontiguousarray(image[None], dtype=np.float32))
+            self.interpreter.set_tensor(self._in, self._quantise(image[None]))
             self.interpreter.invoke()
             outs.append(self.interpreter.get_tensor(self._out)[0])
-        return np.stack(outs)
+        logits = np.stack(outs)
+        scale, zero = self._out_q
+        return (logits.astype(np.float32) - zero) * scale if scale else logits
+
+    def _quantise(self, x: np.ndarray) -> np.ndarray:
+        scale, zero = self._in_q
+        if not scale:  # a float input
+            return np.ascontiguousarray(x, dtype=np.float32)
+        info = np.iinfo(self._in_dtype)
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(self._in_dtype)
