@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import shufflenet
-from shufflenet.export import Predictor, export_artifact
+from shufflenet.export import Predictor
 
 pytest.importorskip("executorch", reason="ExecuTorch is not installed (pip install 'shufflenet[executorch]')")
 
@@ -36,20 +36,3 @@ def test_export_verify_load_and_bad_files(tmp_path: Path) -> None:
         Predictor(pte)
     with pytest.raises(ValueError, match="an ExecuTorch program is a .pte file"):
         export_executorch(model, tmp_path / "w.et", input_shape=(1, 1, 28, 28))
-
-
-@pytest.mark.slow
-def test_int8_program_is_smaller_and_agrees(tmp_path: Path) -> None:
-    """XNNPACK int8 (PT2E): the quantised network is still one delegate, a third of the float size."""
-    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
-    rng = np.random.default_rng(0)
-    calibration = [rng.standard_normal((16, 1, 28, 28)).astype(np.float32) for _ in range(2)]
-    q = export_artifact(
-        model, tmp_path / "q.pte", "executorch-int8", input_shape=(1, 1, 28, 28), calibration=calibration
-    )
-    f = export_executorch(model, tmp_path / "f.pte", input_shape=(1, 1, 28, 28))
-    assert q.nodes == {"executorch_call_delegate": 1} and "int8" in q.writer
-    assert q.top1_agreement is not None and q.top1_agreement >= 0.8
-    assert 0 < q.max_abs_diff  # quantised: not the float network
-    assert q.path.stat().st_size < 0.4 * f.path.stat().st_size
-    assert Predictor(q.path)(torch.from_numpy(calibration[0])).shape == (16, 10)

@@ -1,5 +1,5 @@
-"""Every float format exports and verifies every family (issue #34's list), through the one table
-``export_artifact`` writes from, and opens in the one Predictor."""
+"""Every float format exports and verifies every family (issue #34's list), and the mobile int8 formats
+quantise, through the one table ``export_artifact`` writes from; each opens in the one Predictor."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import shufflenet
 from helpers import lively_model
 from shufflenet.export import FORMATS, Predictor, export_artifact
 
@@ -51,3 +52,28 @@ def test_every_family_exports_and_verifies(fmt: str, name: str, kw: dict, tmp_pa
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         np.testing.assert_allclose(Predictor(result.path)(x).numpy(), model(x).numpy(), atol=1e-3)
+
+
+#: what an int8 artifact must show of its runtime: the whole network in one XNNPACK delegate
+_INT8_NODES = {"executorch-int8": {"executorch_call_delegate": 1}, "litert-int8": {"DELEGATE": 1}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", list(_INT8_NODES))
+def test_mobile_int8_is_smaller_and_agrees(fmt: str, tmp_path: Path) -> None:
+    """PT2E int8 (XNNPACK's quantizer, LiteRT's): a third of the float file, the float top-1 kept on
+    most calibration images, float logits out (LiteRT's int8 output dequantised by the runner)."""
+    float_fmt = fmt.removesuffix("-int8")
+    if importlib.util.find_spec(_NEEDS[float_fmt]) is None:
+        pytest.skip(f"{float_fmt} is not installed (pip install 'shufflenet[{float_fmt}]')")
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    rng = np.random.default_rng(0)
+    calibration = [rng.standard_normal((16, 1, 28, 28)).astype(np.float32) for _ in range(2)]
+    shape = (1, 1, 28, 28)
+    q = export_artifact(model, tmp_path / f"q{FORMATS[fmt].suffix}", fmt, input_shape=shape, calibration=calibration)
+    f = export_artifact(model, tmp_path / f"f{FORMATS[float_fmt].suffix}", float_fmt, input_shape=shape)
+    assert "int8" in q.writer and _INT8_NODES[fmt].items() <= q.nodes.items()
+    assert q.top1_agreement is not None and q.top1_agreement >= 0.8 and q.max_abs_diff > 0
+    assert q.path.stat().st_size < 0.4 * f.path.stat().st_size
+    logits = Predictor(q.path)(torch.from_numpy(calibration[0]))
+    assert logits.dtype == torch.float32 and logits.shape == (16, 10)
