@@ -25,7 +25,7 @@ from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.quantize import observe_images
 from shufflenet.export.unshuffled import nhwc_form
-from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.export.verify import verify_artifact
 from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -63,7 +63,6 @@ def export_executorch(
     exported = torch.export.export(converted, (example,))
     if calibration is not None:
         exported = torch.export.export(_quantize(exported, calibration), (example,))
-        images = np.concatenate(list(calibration))
     program = exir.to_edge_transform_and_lower(exported, partitioner=[xnnpack.XnnpackPartitioner()])
     ops = Counter(  # what is left outside XNNPACK's delegate (nothing, for our models)
         getattr(node.target, "__name__", str(node.target))
@@ -74,9 +73,8 @@ def export_executorch(
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "m.pte").write_bytes(data)
         runner = ExecuTorchRunner(Path(tmp) / "m.pte")
-        diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-    if calibration is None:  # int8 is lossy: measured and reported, not bounded
-        check_close(diff, atol, "ExecuTorch")
+        diff, agreement = verify_artifact(reference, runner.run, [torch.randn(2, *input_shape[1:])], "ExecuTorch",
+                                          images=images, calibration=calibration, atol=atol)  # fmt: skip
     write_cfg_sidecar(pte, getattr(model, "pretrained_cfg", None))
     atomic_write(pte, lambda t: t.write_bytes(data))
     writer = f"torch.export + XNNPACK ({form}" + (", int8 by PT2E)" if calibration is not None else ")")

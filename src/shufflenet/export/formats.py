@@ -71,6 +71,7 @@ def export_artifact(
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if FORMATS[fmt].int8 and calibration is None:
         raise ValueError(f"{fmt} needs calibration images")
+    calibration = calibration if FORMATS[fmt].int8 else None  # a float format is not calibrated
     shape = tuple(input_shape)
     if fmt == "onnx":
         return export_onnx(model, path, input_shape=shape, optimize=optimize, opset=opset, target=target,
@@ -80,13 +81,11 @@ def export_artifact(
         return export_onnx_int8(model, path, calibration, input_shape=shape, opset=opset)
     if fmt.startswith("openvino"):
         return export_openvino(model, path, input_shape=shape, images=images, target=target, layout=layout,
-                               calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+                               calibration=calibration)  # fmt: skip
     if fmt.startswith("executorch"):
-        return export_executorch(model, path, input_shape=shape, images=images,
-                                 calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+        return export_executorch(model, path, input_shape=shape, images=images, calibration=calibration)
     if fmt.startswith("litert"):
-        return export_litert(model, path, input_shape=shape, images=images,
-                             calibration=calibration if FORMATS[fmt].int8 else None)  # fmt: skip
+        return export_litert(model, path, input_shape=shape, images=images, calibration=calibration)
     return export_ncnn(model, path, input_shape=shape, images=images)
 
 

@@ -26,7 +26,7 @@ from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.quantize import observe_images
 from shufflenet.export.unshuffled import nhwc_form
-from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.export.verify import verify_artifact
 from shufflenet.runtimes.litert import LiteRtRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -62,15 +62,13 @@ def export_litert(
         options: dict[str, Any] = {}
         if calibration is not None:
             converted, options["quant_config"] = _quantize(converted, example, calibration)
-            images = np.concatenate(list(calibration))
         data = litert_torch.convert(converted, (example,), **options).model_content()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "m.tflite").write_bytes(data)
         runner = LiteRtRunner(Path(tmp) / "m.tflite", 1)
         ops = Counter(op["op_name"] for op in runner.interpreter._get_ops_details())
-        diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-    if calibration is None:  # int8 is lossy: measured and reported, not bounded
-        check_close(diff, atol, "LiteRT")
+        diff, agreement = verify_artifact(reference, runner.run, [torch.randn(2, *input_shape[1:])], "LiteRT",
+                                          images=images, calibration=calibration, atol=atol)  # fmt: skip
     write_cfg_sidecar(tflite, getattr(model, "pretrained_cfg", None))
     atomic_write(tflite, lambda t: t.write_bytes(data))
     writer = f"litert_torch ({form}" + (", int8 by PT2E)" if calibration is not None else ")")

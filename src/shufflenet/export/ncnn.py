@@ -21,7 +21,7 @@ from torch import nn
 
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
-from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.export.verify import verify_artifact
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -59,8 +59,8 @@ def export_ncnn(
         if not made.is_file():
             raise ValueError(f"pnnx could not convert {type(model).__name__} to ncnn")
         runner = NcnnRunner(made, 1)
-        diff, agreement = compare_outputs(reference, runner.run, [torch.randn(2, *input_shape[1:])], images)
-        check_close(diff, atol, "ncnn")
+        diff, agreement = verify_artifact(reference, runner.run, [torch.randn(2, *input_shape[1:])], "ncnn",
+                                          images=images, atol=atol)  # fmt: skip
         text, weights = made.read_text(), made.with_suffix(".bin").read_bytes()
     atomic_write(param.with_suffix(".bin"), lambda t: t.write_bytes(weights))
     write_cfg_sidecar(param, getattr(model, "pretrained_cfg", None))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
-from shufflenet.export.verify import check_close, compare_outputs
+from shufflenet.export.verify import verify_artifact
 from shufflenet.runtimes.openvino import OV_RT_INFO, OpenVinoRunner, ov_compile
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
@@ -63,7 +63,6 @@ def export_openvino(
     with tempfile.TemporaryDirectory() as tmp:
         if calibration is not None:
             onnx = export_onnx_int8(model, Path(tmp) / "m.onnx", calibration, input_shape=input_shape)
-            images = np.concatenate(list(calibration))
         else:
             onnx = export_onnx(model, Path(tmp) / "m.onnx", input_shape=input_shape, verify=False, target=target,
                                layout=layout)  # fmt: skip
@@ -74,9 +73,8 @@ def export_openvino(
         ov.save_model(ir, str(Path(tmp) / "m.xml"), compress_to_fp16=False)
         runner = OpenVinoRunner(ov_compile(Path(tmp) / "m.xml", 1))
         inputs = [torch.randn(*input_shape), torch.randn(input_shape[0] + 1, *input_shape[1:])]
-        diff, agreement = compare_outputs(reference, runner.run, inputs, images)
-        if calibration is None:  # int8 is lossy: measured and reported, not bounded
-            check_close(diff, atol, "OpenVINO")
+        diff, agreement = verify_artifact(reference, runner.run, inputs, "OpenVINO", images=images,
+                                          calibration=calibration, atol=atol)  # fmt: skip
         bin_bytes, xml_bytes = (Path(tmp) / "m.bin").read_bytes(), (Path(tmp) / "m.xml").read_bytes()
     atomic_write(xml.with_suffix(".bin"), lambda t: t.write_bytes(bin_bytes))  # the weights first: an .xml
     atomic_write(xml, lambda t: t.write_bytes(xml_bytes))  # is never there without the .bin it names

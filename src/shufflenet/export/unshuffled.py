@@ -51,14 +51,13 @@ class UnshuffledV2(nn.Module):
         super().__init__()
         self.stem, self.pool, self.fc = stem, pool, fc
         self.convs = nn.ModuleList()
+        # step k writes slot k + 1 (slot 0: the stem's output):
         # ("conv", (conv index, input slot)), ("cat", slots), ("add", slots) or ("relu", slot)
         self.steps: list[tuple[str, Any]] = []
-        self.slots = 1  # slot 0: the stem's output
 
     def _step(self, kind: str, arg: Any) -> int:
         self.steps.append((kind, arg))
-        self.slots += 1
-        return self.slots - 1
+        return len(self.steps)  # the slot it writes
 
     def conv(self, src: int, weight: np.ndarray, bias: np.ndarray, like: nn.Conv2d, groups: int = 1) -> int:
         (k, _), (stride, _) = like.kernel_size, like.stride  # square, as V2's are

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["check_close", "compare_outputs"]
+__all__ = ["check_close", "compare_outputs", "verify_artifact"]
 
 
 def check_close(diff: float, atol: float, runtime: str) -> None:
@@ -35,4 +35,26 @@ def compare_outputs(
         diff = max(diff, float(np.abs(got - expected).max()))
         if images is not None and i == len(batches) - 1:
             agreement = float((got.argmax(1) == expected.argmax(1)).mean())
+    return diff, agreement
+
+
+def verify_artifact(
+    reference: nn.Module,
+    run: Callable[[np.ndarray], np.ndarray],
+    inputs: Sequence[torch.Tensor],
+    runtime: str,
+    *,
+    images: np.ndarray | None = None,
+    calibration: Sequence[np.ndarray] | None = None,
+    atol: float = 1e-3,
+) -> tuple[float, float | None]:
+    """An export's check of its artifact's runtime ``run`` against ``reference``: :func:`compare_outputs`
+    on ``inputs`` and the real ``images``. A float artifact above ``atol`` is an error
+    (:func:`check_close`); an int8 one (``calibration`` given) is lossy, so it is compared on its
+    calibration images and its difference and top-1 agreement are reported, not bounded."""
+    if calibration is not None:
+        images = np.concatenate(list(calibration))
+    diff, agreement = compare_outputs(reference, run, inputs, images)
+    if calibration is None:
+        check_close(diff, atol, runtime)
     return diff, agreement
