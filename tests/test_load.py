@@ -37,13 +37,13 @@ def test_load_refuses_a_directory(tmp_path: Path) -> None:
 
 
 def test_export_of_a_checkpoint_takes_another_side_and_says_so(tmp_path: Path, capsys) -> None:
-    """A trained network is fully convolutional: --input-size exports it at that side, and the file's
+    """A trained network is fully convolutional: --img-size exports it at that side, and the file's
     metadata says the side it now expects (its channels are fixed: --in-chans is an error)."""
     from helpers import fake_checkpoint
     from shufflenet.cli.main import main
 
     ckpt = fake_checkpoint(tmp_path / "m.pt", ["a", "b"], in_chans=1, size=28)
-    assert main(["export", str(ckpt), "--input-size", "64", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert main(["export", str(ckpt), "--img-size", "64", "-o", str(tmp_path / "m.onnx")]) == 0
     predictor = shufflenet.Predictor(tmp_path / "m.onnx")
     assert predictor.pretrained_cfg["input_size"] == [1, 64, 64]
     assert predictor(torch.zeros(2, 1, 64, 64)).shape == (2, 2)

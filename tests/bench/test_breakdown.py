@@ -17,7 +17,7 @@ def test_operator_classes() -> None:
 @pytest.mark.parametrize("runtime", ["eager", "onnxruntime"])
 def test_breakdown_of_v2(runtime: str) -> None:
     model = shufflenet.create_model("shufflenet_v2_x0_5", small_input=True)
-    b = breakdown(model, runtime=runtime, input_size=32, threads=1, iters=3)
+    b = breakdown(model, runtime=runtime, img_size=32, threads=1, iters=3)
     shares = b.shares()
     assert set(shares) == set(GROUPS) and sum(shares.values()) == pytest.approx(1.0)
     assert b.total_ms > 0 and shares["conv"] > 0 and shares["depthwise"] > 0

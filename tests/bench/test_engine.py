@@ -8,14 +8,14 @@ from shufflenet.runtimes import num_threads
 
 
 def test_engine_on_tiny_model_is_sane() -> None:
-    r = benchmark("shufflenet_v2_x0_5", batch=2, input_size=32, small_input=True, threads=1, min_time_s=0.05)
+    r = benchmark("shufflenet_v2_x0_5", batch=2, img_size=32, small_input=True, threads=1, min_time_s=0.05)
     assert r.latency_ms_min <= r.latency_ms_p10 <= r.latency_ms_median <= r.latency_ms_p90
     assert r.latency_ms_min > 0 and r.iterations >= 10 and not r.truncated
     assert r.images_per_s == pytest.approx(2 * 1e3 / r.latency_ms_median)
     assert r.threads == 1 and r.flops > 0 and r.params > 0 and r.mac > 0
     assert r.machine["cores"] and r.machine["torch"] == torch.__version__
     keys = set(r.to_dict())
-    assert {"model", "runtime", "batch", "input_size", "threads", "latency_ms_median", "latency_ms_p10",
+    assert {"model", "runtime", "batch", "img_size", "threads", "latency_ms_median", "latency_ms_p10",
             "latency_ms_p90", "images_per_s", "flops", "params", "mac"} <= keys  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def test_onnxruntime_and_eager_give_the_same_outputs() -> None:
 
 def test_time_budget_stops_cleanly_with_partial_results() -> None:
     suite = benchmark_many(
-        ["shufflenet_v2_x0_5"], batches=[1, 2, 4], input_size=32, small_input=True, min_time_s=0.05, time_budget_s=0.0
+        ["shufflenet_v2_x0_5"], batches=[1, 2, 4], img_size=32, small_input=True, min_time_s=0.05, time_budget_s=0.0
     )
     assert suite.results == [] and len(suite.skipped) == 3 and not suite.complete
 
@@ -53,7 +53,12 @@ def test_time_budget_stops_cleanly_with_partial_results() -> None:
 )
 def test_bad_setup_is_a_clear_error(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01, **kwargs)
+        benchmark("shufflenet_v2_x0_5", img_size=32, small_input=True, min_time_s=0.01, **kwargs)
+
+
+def test_input_size_is_the_old_name_of_img_size() -> None:
+    with pytest.warns(FutureWarning, match=r"benchmark\(\): input_size= is now img_size="):
+        assert benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01).img_size == 32
 
 
 @pytest.mark.slow
@@ -77,11 +82,11 @@ def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
 
     path = export_onnx(create_model("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32)).path
     results = benchmark_artifact(path, batches=(1, 2), threads=1, min_time_s=0.02)
-    assert [(r.runtime, r.batch, r.input_size, r.flops) for r in results] == [
+    assert [(r.runtime, r.batch, r.img_size, r.flops) for r in results] == [
         ("onnxruntime", 1, 32, 0),
         ("onnxruntime", 2, 32, 0),
     ]
-    argv = ["bench", "shufflenet_v2_x0_5", str(path), "--input-size", "32", "--min-time", "0.02", "--format", "json"]
+    argv = ["bench", "shufflenet_v2_x0_5", str(path), "--img-size", "32", "--min-time", "0.02", "--format", "json"]
     assert main(argv) == 0
     records = json.loads(capsys.readouterr().out)
     assert [(r["model"], r["runtime"]) for r in records] == [

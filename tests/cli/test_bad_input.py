@@ -111,7 +111,11 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("ema of 1", ["train", *SMALL, "--ema", "1"], "ema_decay (--ema) must be < 1"),
     ("zero time budget", ["train", *SMALL, "--time-budget", "0s"], "--time-budget 0s: give a positive duration"),
     ("budget without unit", ["train", *SMALL, "--time-budget", "30"], "give a duration with its unit"),
-    ("size for fashion", ["train", *SMALL, "--input-size", "64", "--in-chans", "3"], "only for --dataset imagefolder"),
+    (
+        "size for fashion",
+        ["train", *SMALL, "--input-size", "64", "--in-chans", "3"],
+        "--img-size 64, --in-chans 3: only",
+    ),  # old spelling
     ("unknown model", ["train", *SMALL[2:], "--model", "shufflenet_v3"], "unknown model 'shufflenet_v3'"),
     (
         "two channels",
@@ -125,8 +129,8 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     (
         "zero size",
-        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--input-size", "0"],
-        "input_size (--input-size) must be >= 8",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/three", "--img-size", "0"],
+        "img_size (--img-size) must be >= 8",
     ),
     (
         "one class",
@@ -220,8 +224,8 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     (
         "export size 0",
-        ["export", "shufflenet_v2_x0_5", "--input-size", "0", "-o", "{d}/x.onnx"],
-        "argument --input-size: must be >= 1, got 0",
+        ["export", "shufflenet_v2_x0_5", "--img-size", "0", "-o", "{d}/x.onnx"],
+        "argument --img-size/--input-size: must be >= 1, got 0",
     ),
     (
         "save-pretrained into a file",
@@ -238,7 +242,7 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("no model matches", ["models", "zzz*"], "no model matches 'zzz*'"),
     ("negative batch", ["profile", "shufflenet_v2_x1_0", "--batch", "-1"], "argument --batch: must be >= 1, got -1"),
     ("bench unknown model", ["bench", "nope"], "unknown model 'nope'"),
-    ("profile too small", ["profile", "squeezenet1_0", "--input-size", "16"], "the smallest side it takes is 21"),
+    ("profile too small", ["profile", "squeezenet1_0", "--img-size", "16"], "the smallest side it takes is 21"),
     (
         "bench empty runtime",
         ["bench", "shufflenet_v2_x0_5", "--runtime", ""],
@@ -254,19 +258,19 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("bench zero batch", ["bench", "shufflenet_v2_x0_5", "--batch", "0"], "argument --batch: must be >= 1, got 0"),
     (
         "bench zero size",
-        ["bench", "shufflenet_v2_x0_5", "--input-size", "0"],
-        "argument --input-size: must be >= 1, got 0",
+        ["bench", "shufflenet_v2_x0_5", "--img-size", "0"],
+        "argument --img-size/--input-size: must be >= 1, got 0",
     ),
     ("bench no time", ["bench", "shufflenet_v2_x0_5", "--min-time", "0"], "argument --min-time: must be > 0, got 0"),
     ("guidelines out is a file", ["guidelines", "G1", "--out", "{d}/a_file"], "--out '{d}/a_file' is a file"),
     (
         "profile zero channels",
-        ["profile", "shufflenet_v2_x1_0", "--input-size", "100000", "--in-chans", "0"],
+        ["profile", "shufflenet_v2_x1_0", "--img-size", "100000", "--in-chans", "0"],
         "argument --in-chans: must be >= 1, got 0",
     ),
     (
         "export too small",
-        ["export", "squeezenet1_0", "--input-size", "16", "-o", "{d}/x.onnx"],
+        ["export", "squeezenet1_0", "--img-size", "16", "-o", "{d}/x.onnx"],
         "the smallest side it takes is 21",
     ),
     ("export opset 99", ["export", "shufflenet_v2_x0_5", "--opset", "99", "-o", "{d}/x.onnx"], "opset must be 17.."),

@@ -36,7 +36,7 @@ def test_profile_json_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
             [
                 "profile",
                 "shufflenet_v2_x0_5",
-                "--input-size",
+                "--img-size",
                 "28",
                 "--in-chans",
                 "1",
@@ -77,7 +77,7 @@ def test_compare_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.csv"
-    argv = ["bench", "shufflenet_v2_x0_5", "--batch", "1,2", "--input-size", "32", "--small-input",
+    argv = ["bench", "shufflenet_v2_x0_5", "--batch", "1,2", "--img-size", "32", "--small-input",
             "--threads", "1", "--min-time", "0.05", "--format", "json", "--out", str(out), "--time-budget", "5m"]  # fmt: skip
     assert main(argv) == 0
     records = json.loads(capsys.readouterr().out)
@@ -91,7 +91,7 @@ def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_old_spellings_still_work_for_one_release(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     # --output for --out and a bare number of seconds for --time-budget: accepted, the second with a note
     out = tmp_path / "b.json"
-    argv = ["bench", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "--threads", "1",
+    argv = ["bench", "shufflenet_v2_x0_5", "--img-size", "32", "--small-input", "--threads", "1",
             "--min-time", "0.02", "--output", str(out), "--time-budget", "30"]  # fmt: skip
     with pytest.warns(FutureWarning, match="--time-budget 30: give the unit"):
         assert main(argv) == 0
@@ -124,7 +124,7 @@ def test_guidelines_in_two_runtimes_side_by_side(tmp_path, capsys: pytest.Captur
 
 def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "b.png"
-    argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager", "--input-size", "32",
+    argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager", "--img-size", "32",
             "--small-input", "--threads", "1", "--plot", str(png), "--format", "md"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out

@@ -80,14 +80,14 @@ def test_predictor_errors_and_torch_fallback(tmp_path: Path) -> None:
 
 def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "v2.onnx"
-    assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--small-input", "-o", str(out)]) == 0
+    assert main(["export", "shufflenet_v2_x0_5", "--img-size", "32", "--small-input", "-o", str(out)]) == 0
     assert out.is_file() and "max |diff|" in capsys.readouterr().out
     assert main(["export", "nope_model"]) == 2
     # a file for another CPU class: padded to 8 channels (AVX2) it is smaller than the portable one (16)
     sizes = {}
     for target in ("avx2", "portable"):
         path = tmp_path / f"{target}.onnx"
-        argv = ["export", "shufflenet_v2_x1_0", "--input-size", "32", "--small-input", "--target", target]
+        argv = ["export", "shufflenet_v2_x1_0", "--img-size", "32", "--small-input", "--target", target]
         assert main([*argv, "-o", str(path)]) == 0
         sizes[target] = path.stat().st_size
     assert sizes["avx2"] < sizes["portable"]
@@ -95,12 +95,12 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for layout, splits in (("pieces", 0), ("paired", 13), ("auto", 13)):
         path = tmp_path / f"{layout}.onnx"
         argv = ["export", "shufflenet_v2_x1_0", "--layout", layout, "-o", str(path)]
-        assert main([*argv, "--input-size", "32"]) == 0
+        assert main([*argv, "--img-size", "32"]) == 0
         nodes = " ".join(capsys.readouterr().out.split()).split("nodes:")[-1]
         assert (f"Split {splits}" in nodes) if splits else ("Split" not in nodes)
     # old spellings: --channel-block N maps to its target for one release; block rows are gone, said so
     with pytest.warns(FutureWarning, match="--channel-block 8 is now --target avx2"):
-        assert main(["export", "shufflenet_v2_x0_5", "--input-size", "32", "--channel-block", "8",
+        assert main(["export", "shufflenet_v2_x0_5", "--img-size", "32", "--channel-block", "8",
                      "-o", str(tmp_path / "old.onnx")]) == 0  # fmt: skip
     assert main(["export", "shufflenet_v2_x0_5", "--layout", "blocks", "-o", str(tmp_path / "b.onnx")]) == 2
     assert "--layout blocks was removed" in capsys.readouterr().err and not (tmp_path / "b.onnx").exists()
@@ -304,7 +304,7 @@ def test_deployment_runtimes_compute_the_model_and_old_names_warn() -> None:
         want = model(x)
     for name in ("onnxruntime-shufflenet", "torch-fused"):
         torch.testing.assert_close(get_runtime(name).prepare(model, x, 1)(x), want, atol=1e-4, rtol=1e-4)
-        result = benchmark("shufflenet_v2_x0_5", runtime=name, batch=1, input_size=32, min_time_s=0.05, threads=1)
+        result = benchmark("shufflenet_v2_x0_5", runtime=name, batch=1, img_size=32, min_time_s=0.05, threads=1)
         assert result.runtime == name and result.iterations >= 10
     for old, new in (("shufflenet-eager", "torch-fused"), ("shufflenet-ort", "onnxruntime-shufflenet")):
         with pytest.warns(FutureWarning, match=f"now called '{new}'"):

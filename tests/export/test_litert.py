@@ -37,7 +37,7 @@ def test_export_verify_load_and_bad_files(tmp_path: Path) -> None:
     from shufflenet.bench.engine import benchmark_artifact
 
     (record,) = benchmark_artifact(tflite, min_time_s=0.01, max_time_s=0.1)  # the file's own shape, not 224
-    assert (record.runtime, record.input_size, record.in_chans) == ("litert", 28, 1)
+    assert (record.runtime, record.img_size, record.in_chans) == ("litert", 28, 1)
     tflite.write_bytes(tflite.read_bytes()[:5000])
     with pytest.raises(ValueError, match=r"w.tflite is not a loadable LiteRT model .*is it truncated"):
         Predictor(tflite)

@@ -70,7 +70,7 @@ def test_cli_export_eval_and_bench(tmp_path: Path, fake_fmnist: Path, capsys: py
         ("openvino", 1),
         ("openvino", 2),
     ]
-    argv = ["bench", "shufflenet_v2_x0_5", "--runtime", "openvino,openvino-shufflenet", "--input-size", "32",
+    argv = ["bench", "shufflenet_v2_x0_5", "--runtime", "openvino,openvino-shufflenet", "--img-size", "32",
             "--min-time", "0.05", "--threads", "1", "--format", "json"]  # fmt: skip
     assert main(argv) == 0
     assert [r["runtime"] for r in __import__("json").loads(capsys.readouterr().out)] == [

@@ -35,6 +35,18 @@ def test_lr_schedules() -> None:
         TrainConfig(schedule="step")
 
 
+def test_img_size_keeps_its_old_name_for_one_release() -> None:
+    """The image side was ``input_size`` (a name timm gives the (C, H, W) triple): old checkpoints
+    load silently, an old keyword works with a note."""
+    old = {**TrainConfig(dataset="imagefolder", img_size=64).to_dict(), "input_size": 96}
+    del old["img_size"]
+    assert TrainConfig.from_dict(old).img_size == 96
+    with pytest.warns(FutureWarning, match="input_size= is now img_size="):
+        assert TrainConfig(dataset="imagefolder", input_size=48).img_size == 48
+    with pytest.raises(TypeError, match="got both input_size= and img_size="):
+        TrainConfig(dataset="imagefolder", input_size=48, img_size=48)
+
+
 def test_progressive_resizing_schedule() -> None:
     sizes = [train_size_at(e, 28, 28, 20, 0.7) for e in range(28)]
     assert [sizes.count(s) for s in (20, 24, 28)] == [10, 9, 9]

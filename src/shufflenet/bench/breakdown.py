@@ -21,6 +21,7 @@ from torch import nn
 
 from shufflenet.complexity import OpType, classify_conv, classify_op
 from shufflenet.runtimes import num_threads, ort_session
+from shufflenet.utils.deprecation import renamed_kwargs
 
 __all__ = ["GROUPS", "Breakdown", "breakdown"]
 
@@ -132,12 +133,13 @@ def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int |
     return Breakdown("onnxruntime", dict(ms))
 
 
+@renamed_kwargs(input_size="img_size")
 def breakdown(
     model: nn.Module,
     *,
     runtime: str = "eager",
     batch: int = 1,
-    input_size: int = 224,
+    img_size: int = 224,
     in_chans: int = 3,
     threads: int | None = None,
     iters: int = 20,
@@ -145,7 +147,7 @@ def breakdown(
     """Profile ``iters`` forward passes and sum operator time per group (ms per pass)."""
     if runtime not in ("eager", "onnxruntime"):
         raise ValueError(f"breakdown supports the eager and onnxruntime runtimes, not {runtime!r}")
-    x = torch.randn(batch, in_chans, input_size, input_size)
+    x = torch.randn(batch, in_chans, img_size, img_size)
     model = model.eval()
     with num_threads(threads):
         if runtime == "eager":

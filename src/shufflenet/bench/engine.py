@@ -24,6 +24,7 @@ from shufflenet.bench.timing import LatencyStats, measure
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
+from shufflenet.utils.deprecation import renamed_kwargs
 
 __all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_many"]
 
@@ -35,7 +36,7 @@ class BenchResult:
     model: str
     runtime: str
     batch: int
-    input_size: int
+    img_size: int
     in_chans: int
     threads: int
     device: str
@@ -61,11 +62,11 @@ class BenchResult:
         return {**asdict(self), "gmac_per_s": self.gmac_per_s}
 
 
-def _check_setup(batch: int, input_size: int, in_chans: int, device: str, dtype: str) -> None:
+def _check_setup(batch: int, img_size: int, in_chans: int, device: str, dtype: str) -> None:
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    if input_size < 1 or in_chans < 1:
-        raise ValueError(f"input size and channels must be >= 1, got {input_size} and {in_chans}")
+    if img_size < 1 or in_chans < 1:
+        raise ValueError(f"image side and channels must be >= 1, got {img_size} and {in_chans}")
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     try:
@@ -84,11 +85,12 @@ def _build(model: str | nn.Module, in_chans: int, small_input: bool) -> tuple[st
     return type(model).__name__, model
 
 
+@renamed_kwargs(input_size="img_size")
 def benchmark(
     model: str | nn.Module,
     *,
     batch: int = 1,
-    input_size: int = 224,
+    img_size: int = 224,
     in_chans: int = 3,
     small_input: bool = False,
     threads: int | None = None,
@@ -101,7 +103,7 @@ def benchmark(
 ) -> BenchResult:
     """Measure one (model, runtime, batch) point; see :func:`benchmark_many` for grids."""
     suite = benchmark_many(
-        [model], batches=[batch], runtimes=[runtime], input_size=input_size, in_chans=in_chans,
+        [model], batches=[batch], runtimes=[runtime], img_size=img_size, in_chans=in_chans,
         small_input=small_input, threads=threads, device=device, dtype=dtype,
         min_time_s=min_time_s, max_time_s=max_time_s,
     )  # fmt: skip
@@ -128,12 +130,13 @@ def _result(stats: LatencyStats, **fields: Any) -> BenchResult:
     )  # fmt: skip
 
 
+@renamed_kwargs(input_size="img_size")
 def benchmark_many(
     models: Sequence[str | nn.Module],
     *,
     batches: Sequence[int] = (1,),
     runtimes: Sequence[str] = ("eager",),
-    input_size: int = 224,
+    img_size: int = 224,
     in_chans: int = 3,
     small_input: bool = False,
     threads: int | None = None,
@@ -150,7 +153,7 @@ def benchmark_many(
     point that is running finishes (its own time is capped by ``max_time_s``).
     """
     for b in batches:
-        _check_setup(b, input_size, in_chans, device, dtype)
+        _check_setup(b, img_size, in_chans, device, dtype)
     specs = [get_runtime(r) for r in runtimes]
     for spec in specs:
         if dtype != "float32" and spec.float32_only:
@@ -165,7 +168,7 @@ def benchmark_many(
         for model in models:
             name, net = _build(model, in_chans, small_input)
             net = net.eval().to(dev, DTYPES[dtype])
-            report = analyze(net, (1, in_chans, input_size, input_size))
+            report = analyze(net, (1, in_chans, img_size, img_size))
             for spec in specs:
                 predict = None
                 for b in batches:
@@ -174,24 +177,25 @@ def benchmark_many(
                         continue
                     if progress:
                         progress(f"{name} {spec.name} batch {b}")
-                    x = torch.randn(b, in_chans, input_size, input_size, device=dev, dtype=DTYPES[dtype])
+                    x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[dtype])
                     if predict is None or spec.static_shapes:
                         predict = spec.prepare(net, x, threads)
                     sync = torch.cuda.synchronize if dev.type == "cuda" else None
                     stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
                     results.append(
-                        _result(stats, model=name, runtime=spec.name, batch=b, input_size=input_size,
+                        _result(stats, model=name, runtime=spec.name, batch=b, img_size=img_size,
                                 in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype,
                                 flops=report.flops, params=report.params, mac=report.mac)
                     )  # fmt: skip
     return BenchSuite(results, skipped)
 
 
+@renamed_kwargs(input_size="img_size")
 def benchmark_artifact(
     path: str | os.PathLike[str],
     *,
     batches: Sequence[int] = (1,),
-    input_size: int = 224,
+    img_size: int = 224,
     in_chans: int = 3,
     threads: int | None = None,
     min_time_s: float = 1.0,
@@ -200,15 +204,15 @@ def benchmark_artifact(
     r"""Time an exported file (any of :data:`~shufflenet.export.predictor.ARTIFACT_SUFFIXES`) in the
     runtime its suffix names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict``
     run it). The input shape is the file's where it says one, else its model's ``pretrained_cfg``'s, else
-    ``in_chans`` x ``input_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the
+    ``in_chans`` x ``img_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the
     records)."""
     from shufflenet.export.predictor import Predictor
 
     predictor = Predictor(path, threads=threads)
     _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
     if predictor.pretrained_cfg:
-        in_chans, input_size = predictor.pretrained_cfg["input_size"][:2]
-    c, h, w = c or in_chans, h or input_size, w or input_size
+        in_chans, img_size = predictor.pretrained_cfg["input_size"][:2]
+    c, h, w = c or in_chans, h or img_size, w or img_size
     results = []
     with num_threads(threads) as used_threads:
         for b in batches:
@@ -216,7 +220,7 @@ def benchmark_artifact(
             x = np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32)
             stats = measure(lambda: predictor.predict(x), min_time_s=min_time_s, max_time_s=max_time_s)
             results.append(
-                _result(stats, model=str(path), runtime=predictor.runtime, batch=b, input_size=h, in_chans=c,
+                _result(stats, model=str(path), runtime=predictor.runtime, batch=b, img_size=h, in_chans=c,
                         threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0, mac=0)
             )  # fmt: skip
     return results

@@ -27,7 +27,7 @@ def _cmd_models(args: argparse.Namespace, console: Console) -> int:
     names = list_models(args.pattern)
     if not names:
         raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
-    title = f"{len(names)} models @ {args.input_size}x{args.input_size} (FLOPs = multiply-adds; paper: ImageNet)"
+    title = f"{len(names)} models @ {args.img_size}x{args.img_size} (FLOPs = multiply-adds; paper: ImageNet)"
     _print_summaries(names, args, console, title)
     return 0
 
@@ -35,7 +35,7 @@ def _cmd_models(args: argparse.Namespace, console: Console) -> int:
 def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
     for name in args.models:
         get_entry(name)  # unknown names fail before any work
-    _print_summaries(args.models, args, console, f"side by side @ {args.input_size}x{args.input_size}")
+    _print_summaries(args.models, args, console, f"side by side @ {args.img_size}x{args.img_size}")
     return 0
 
 

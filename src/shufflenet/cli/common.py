@@ -44,7 +44,14 @@ def stderr_console() -> Console:
 
 
 def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
-    p.add_argument("--input-size", type=positive_int, default=224, help="image side in pixels (default 224)")
+    p.add_argument(
+        "--img-size",
+        "--input-size",
+        dest="img_size",
+        type=positive_int,
+        default=224,
+        help="image side in pixels (default 224; --input-size is the old spelling)",
+    )
     p.add_argument("--in-chans", type=positive_int, default=3, help="input channels (default 3)")
     if batch:
         p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1, as in the papers)")
@@ -54,4 +61,4 @@ def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
 
 def input_shape(args: argparse.Namespace, batch: int | None = None) -> tuple[int, int, int, int]:
     """(N, C, H, W) from the shape flags (each checked by its type); ``batch`` where the command takes a list."""
-    return (args.batch if batch is None else batch, args.in_chans, args.input_size, args.input_size)
+    return (args.batch if batch is None else batch, args.in_chans, args.img_size, args.img_size)

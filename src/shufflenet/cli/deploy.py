@@ -53,12 +53,12 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
             raise CliError(f"--in-chans {args.in_chans}: {ref} was trained on {chans}-channel images; drop the flag")
         if args.small_input:
             raise CliError(f"--small-input: {ref}'s stem is fixed by its training; drop the flag")
-        if args.input_size and args.input_size != size:  # fully convolutional: any side it can take; say so in the file
-            size = args.input_size
+        if args.img_size and args.img_size != size:  # fully convolutional: any side it can take; say so in the file
+            size = args.img_size
             model.pretrained_cfg = {**trained_cfg, "input_size": [chans, size, size]}  # type: ignore[assignment]
         name = Path(ref).stem if Path(ref).is_file() else ref.replace(":", ".")
     else:
-        chans, size, name = args.in_chans or 3, args.input_size or 224, ref
+        chans, size, name = args.in_chans or 3, args.img_size or 224, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
     target, layout = _export_target_layout(args)
     fmt = FORMATS[args.format]
@@ -116,7 +116,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         dest="output",
         help="output file (default MODEL + the format's suffix: .onnx, .xml, .ncnn.param, .pte, .tflite)",
     )
-    p.add_argument("--input-size", type=positive_int, help="image side (default: a trained model's own, else 224)")
+    p.add_argument(
+        "--img-size",
+        "--input-size",
+        dest="img_size",
+        type=positive_int,
+        help="image side (default: a trained model's own, else 224; --input-size is the old spelling)",
+    )
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
     p.add_argument("--opset", type=int, default=18)

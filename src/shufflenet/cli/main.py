@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         asked = re.search(r"allocate (\d+) bytes", str(exc))
         need = f": one tensor needed {int(asked[1]) / 1e9:.1f} GB" if asked else ""
-        err.print(f"[bold red]error:[/] out of memory{need}; use a smaller --batch or --input-size",
+        err.print(f"[bold red]error:[/] out of memory{need}; use a smaller --batch or --img-size",
                   highlight=False, markup=True)  # fmt: skip
         return EXIT_USAGE
     except KeyboardInterrupt:

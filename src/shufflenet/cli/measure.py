@@ -116,14 +116,14 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         return _bench_breakdown(args, console, err)
     with err.status("benchmarking...") as status:
         suite = benchmark_many(
-            names, batches=args.batch, runtimes=args.runtime, input_size=args.input_size,
+            names, batches=args.batch, runtimes=args.runtime, img_size=args.img_size,
             in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
             min_time_s=args.min_time, time_budget_s=args.time_budget,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
         for f in files:
             status.update(f"benchmarking {f}")
-            suite.results.extend(benchmark_artifact(f, batches=args.batch, input_size=args.input_size,
+            suite.results.extend(benchmark_artifact(f, batches=args.batch, img_size=args.img_size,
                                                     in_chans=args.in_chans, threads=args.threads,
                                                     min_time_s=args.min_time))  # fmt: skip
     records = [r.to_dict() for r in suite.results]
@@ -151,7 +151,7 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
         for runtime in args.runtime:
             with err.status(f"profiling {name} in {runtime}"):
                 b = breakdown(
-                    model, runtime=runtime, batch=args.batch[0], input_size=args.input_size,
+                    model, runtime=runtime, batch=args.batch[0], img_size=args.img_size,
                     in_chans=args.in_chans, threads=args.threads,
                 )  # fmt: skip
             shares[f"{name}\n{runtime}"] = b.shares()

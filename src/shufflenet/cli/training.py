@@ -168,7 +168,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
     p.add_argument("--val-split", type=float, help="hold out this fraction of the training set")
     p.add_argument("--train-subset", type=int, help="use only the first N training images")
-    p.add_argument("--input-size", type=int, help="imagefolder: image side (default 224)")
+    p.add_argument(
+        "--img-size",
+        "--input-size",
+        dest="img_size",
+        type=int,
+        help="imagefolder: image side (default 224; --input-size is the old spelling)",
+    )
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
     p.add_argument(

@@ -136,7 +136,7 @@ def _fits(model: nn.Module, input_shape: Sequence[int], name: str | None) -> Ite
         side = smallest_side(model, int(input_shape[1]), _model_device(model))
         raise ValueError(
             f"{name or type(model).__name__} cannot take a {input_shape[-2]}x{input_shape[-1]} input: its convolutions "
-            f"and pooling shrink it to nothing; the smallest side it takes is {side} (--input-size {side} or more)"
+            f"and pooling shrink it to nothing; the smallest side it takes is {side} (--img-size {side} or more)"
         ) from None
 
 

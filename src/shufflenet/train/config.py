@@ -7,6 +7,7 @@ import warnings
 from dataclasses import asdict, dataclass, fields
 
 from shufflenet.models import check_options
+from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.validate import option, validate
 
 __all__ = ["DATASETS", "PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
@@ -15,7 +16,7 @@ SCHEDULES = ("linear", "cosine", "onecycle")
 PRECISIONS = ("float32", "bfloat16", "auto")
 DATASETS = ("fashion-mnist", "imagefolder")
 #: the smallest image side a training run takes (a smaller one leaves nothing for the stride-32 networks)
-MIN_INPUT_SIZE = 8
+MIN_IMG_SIZE = 8
 
 
 @dataclass
@@ -35,7 +36,7 @@ class TrainConfig:
     val_dir: str | None = None  # imagefolder: a separate validation tree
     val_split: float = option(0.0, ge=0, lt=1)  # fraction of the training set held out for validation
     train_subset: int | None = option(None, ge=1)  # use only the first N training images (quick runs)
-    input_size: int | None = option(None, ge=MIN_INPUT_SIZE)  # imagefolder: resize to this side (default 224)
+    img_size: int | None = option(None, ge=MIN_IMG_SIZE)  # imagefolder: resize to this side (default 224)
     in_chans: int | None = option(None, choices=(1, 3))  # imagefolder: 1 (grey) or 3 (RGB, default)
     epochs: int = option(30, ge=1)
     # > 0: train for this many minutes of wall clock instead of `epochs`, the lr decaying over them (see TimeBudget)
@@ -72,7 +73,7 @@ class TrainConfig:
         validate(self)
         check_options(self.model, self.model_options)
         if self.dataset == "fashion-mnist":
-            given = [f"{flag} {value}" for flag, value in (("--input-size", self.input_size),
+            given = [f"{flag} {value}" for flag, value in (("--img-size", self.img_size),
                      ("--in-chans", self.in_chans), ("--val-dir", self.val_dir)) if value is not None]  # fmt: skip
             if given:
                 raise ValueError(f"{', '.join(given)}: only for --dataset imagefolder (Fashion-MNIST images are "
@@ -94,8 +95,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> TrainConfig:
+        """The config a checkpoint stored; checkpoints written before ``img_size`` kept the side as ``input_size``."""
+        data = {_RENAMED.get(k, k): v for k, v in data.items()}
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
+
+
+#: fields of earlier releases under their new names (old checkpoints load; old keywords warn for one release)
+_RENAMED = {"input_size": "img_size"}
+TrainConfig.__init__ = renamed_kwargs(**_RENAMED)(TrainConfig.__init__)  # type: ignore[method-assign]
 
 
 #: Named starting points for a run; fields a recipe does not name keep the

@@ -47,7 +47,7 @@ class DataBundle:
     env: DistEnv
     classes: tuple[str, ...]
     in_chans: int
-    input_size: int
+    img_size: int
     mean: list[float]
     std: list[float]
     train_tensors: TensorData | None = None
@@ -58,7 +58,7 @@ class DataBundle:
 
     @property
     def small_input(self) -> bool:
-        return self.input_size <= 64
+        return self.img_size <= 64
 
     @property
     def train_len(self) -> int:
@@ -151,7 +151,7 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         return DataBundle(cfg, env, train.classes, 1, 28, mean, std, train, val, val_name=val_name)
     if not cfg.data_dir:
         raise ValueError("the imagefolder dataset needs --data-dir ROOT (class folders of images)")
-    size = cfg.input_size or 224
+    size = cfg.img_size or 224
     in_chans = cfg.in_chans or 3
     probe = load_image_folder(cfg.data_dir, folder_transforms(size, [0.0] * in_chans, [1.0] * in_chans), in_chans)
     if len(probe.classes) < 2:

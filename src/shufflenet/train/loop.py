@@ -171,9 +171,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
                       "training images: each step sees all of them, but the lr is scaled for the batch asked for; "
                       "use a smaller --batch-size", stacklevel=3)  # fmt: skip
-    if cfg.min_train_size >= data.input_size:
+    if cfg.min_train_size >= data.img_size:
         raise ValueError(f"min_train_size (--min-train-size) {cfg.min_train_size} must be below the images' side "
-                         f"{data.input_size} (progressive resizing grows to it)")  # fmt: skip
+                         f"{data.img_size} (progressive resizing grows to it)")  # fmt: skip
     arch: dict[str, Any] = {
         "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
         "small_input": data.small_input, "options": dict(cfg.model_options),
@@ -221,7 +221,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         net.train()
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
-        size = train_size_at(epoch, cfg.epochs, data.input_size, cfg.min_train_size, cfg.resize_ramp)
+        size = train_size_at(epoch, cfg.epochs, data.img_size, cfg.min_train_size, cfg.resize_ramp)
         mix = seeded_generator(cfg.seed, epoch, env.rank, 11) if cfg.cutmix > 0 else None
         for i, (x, y) in enumerate(data.train_batches(epoch)):
             step = epoch * steps + i
@@ -287,7 +287,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             state = {
                 "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
                 "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
-                "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.input_size, data.input_size],
+                "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.img_size, data.img_size],
                          "class_names": list(data.classes), "dataset": cfg.dataset},
                 "budget": budget.state() if budget else None,
             }  # fmt: skip
