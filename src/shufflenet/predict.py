@@ -58,7 +58,7 @@ def is_trained_ref(ref: str) -> bool:
 def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: Any) -> nn.Module | Predictor:
     """The one loader of a model, whatever ``ref`` names.
 
-    * ``MODEL:TAG``: weights shipped in the package (``list_pretrained()``);
+    * ``MODEL:TAG``: pretrained weights (``list_pretrained()``: shipped, or ``imagenet`` from torchvision);
     * a training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``);
     * a shipped-format ``.safetensors`` file (``save-pretrained``'s output);
     * an exported ``.onnx`` file or OpenVINO ``.xml``: a :class:`Predictor` over its runtime;

@@ -104,7 +104,18 @@ def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) 
     assert "invalid choice: 'fast'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name,tag", list_pretrained())
+SHIPPED = [(p.model, p.tag) for p in list_pretrained() if p.source == "shipped with shufflenet"]
+
+
+def test_list_pretrained_names_shipped_and_imagenet_tags_with_their_top1() -> None:
+    tags = {(p.model, p.tag): p for p in list_pretrained()}
+    assert tags["shufflenet_v2_x1_0", "imagenet"].top1 == pytest.approx(69.362)  # torchvision's metadata
+    assert tags["shufflenet_v2_x0_5", "fashion-mnist-hires-wide"].top1 == pytest.approx(95.06)  # its record
+    assert len(SHIPPED) == 6 and {p.model for p in list_pretrained() if p.tag == "imagenet"} >= {
+        "shufflenet_v2_x0_5", "shufflenet_v2_x2_0", "mobilenet_v2_x1_0", "squeezenet1_1", "resnet50"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name,tag", SHIPPED)
 def test_shipped_weights_work_offline(name: str, tag: str, tmp_path: Path) -> None:
     model = create_model(name, pretrained=tag)
     cfg = model.pretrained_cfg
@@ -140,7 +151,7 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.slow  # six passes over the 10k test images: CI runs them (make test SLOW=1)
-@pytest.mark.parametrize("name,tag", [p for p in list_pretrained() if p[1].startswith("fashion-mnist")])
+@pytest.mark.parametrize("name,tag", [p for p in SHIPPED if p[1].startswith("fashion-mnist")])
 def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     """The shipped record's last test accuracy is what these weights score (real test set)."""
     from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+from dataclasses import asdict
 
 import torch
 from rich.console import Console
@@ -10,7 +12,7 @@ from rich.console import Console
 from shufflenet.cli.common import CliError, add_shape_args, input_shape
 from shufflenet.cli.render import render
 from shufflenet.complexity import analyze
-from shufflenet.models import create_model, get_entry, list_models
+from shufflenet.models import create_model, get_entry, list_models, list_pretrained
 from shufflenet.models.zoo import SUMMARY_HEADERS, summarize_models
 
 __all__ = ["add_commands"]
@@ -24,11 +26,24 @@ def _print_summaries(names: list[str], args: argparse.Namespace, console: Consol
 
 
 def _cmd_models(args: argparse.Namespace, console: Console) -> int:
+    if args.pretrained:
+        return _list_pretrained(args, console)
     names = list_models(args.pattern)
     if not names:
         raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
     title = f"{len(names)} models @ {args.img_size}x{args.img_size} (FLOPs = multiply-adds; paper: ImageNet)"
     _print_summaries(names, args, console, title)
+    return 0
+
+
+def _list_pretrained(args: argparse.Namespace, console: Console) -> int:
+    tags = [p for p in list_pretrained() if fnmatch.fnmatchcase(p.model, args.pattern)]
+    if not tags:
+        raise CliError(f"no pretrained weights for a model matching {args.pattern!r}; `shufflenet models --pretrained`")
+    headers = ["model", "tag", "dataset", "top1", "source"]
+    rows = [[p.model, p.tag, p.dataset, "" if p.top1 is None else f"{p.top1:.2f}", p.source] for p in tags]
+    title = "pretrained weights: create_model(MODEL, pretrained=TAG), MODEL:TAG in the CLI (top1: test set, %)"
+    render(console, args.format, headers, rows, title=title, records=[asdict(p) for p in tags])
     return 0
 
 
@@ -58,6 +73,7 @@ def _cmd_profile(args: argparse.Namespace, console: Console) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list registered models with params, FLOPs, MAC and paper figures")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'shufflenet_v2*'")
+    p.add_argument("--pretrained", action="store_true", help="list the pretrained weights (tags) instead, with top-1")
     add_shape_args(p)
     p.set_defaults(func=_cmd_models)
 

@@ -87,14 +87,21 @@ def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict[str, Any]) -> Tensor:
-    """Images -> the model's input: grey or RGB, resized to its input size, normalised."""
+    """Images -> the model's input: grey or RGB, resized to its input size, normalised. With a
+    ``crop_pct`` in ``cfg`` (ImageNet weights: 224 of 256), the shorter side is resized to
+    side / crop_pct and the centre cropped, as the weights were evaluated."""
     from PIL import Image
-    from torchvision.transforms.functional import pil_to_tensor
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
 
     chans, h, w = cfg["input_size"]
+    crop_pct = cfg.get("crop_pct")
     batch = []
     for p in paths:
-        img = open_image(p, "L" if chans == 1 else "RGB", (w, h)).resize((w, h), Image.Resampling.BILINEAR)
+        img = open_image(p, "L" if chans == 1 else "RGB", (w, h))
+        if crop_pct:
+            img = center_crop(resize(img, round(min(h, w) / crop_pct)), [h, w])
+        else:
+            img = img.resize((w, h), Image.Resampling.BILINEAR)
         batch.append(pil_to_tensor(img))
     x = torch.stack(batch).float().div_(255)
     mean = torch.tensor(cfg["mean"]).view(1, -1, 1, 1)

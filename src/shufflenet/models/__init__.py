@@ -10,7 +10,7 @@ from shufflenet.models import (  # noqa: F401  (registration)
     squeezenet,
 )
 from shufflenet.models._base import Classifier
-from shufflenet.models._pretrained import list_pretrained
+from shufflenet.models._imagenet import IMAGENET_WEIGHTS, PretrainedTag, imagenet_cfg, list_pretrained
 from shufflenet.models._registry import (
     ModelEntry,
     PaperReference,
@@ -33,12 +33,14 @@ from shufflenet.models.skeleton import UnitSkeleton, fit_stage_widths
 from shufflenet.models.squeezenet import Fire, SqueezeNet
 
 __all__ = [
+    "IMAGENET_WEIGHTS",
     "Classifier",
     "Fire",
     "InvertedResidual",
     "MobileNetV1",
     "MobileNetV2",
     "ModelEntry",
+    "PretrainedTag",
     "PaperReference",
     "ShuffleNetV1",
     "ShuffleNetV2",
@@ -53,6 +55,7 @@ __all__ = [
     "fit_stage_widths",
     "from_torchvision",
     "get_entry",
+    "imagenet_cfg",
     "list_models",
     "list_pretrained",
     "load_pretrained",

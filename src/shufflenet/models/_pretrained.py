@@ -21,12 +21,12 @@ from torch import nn
 from shufflenet.models._weights import save_weights
 from shufflenet.utils.files import atomic_write
 
-__all__ = ["PRETRAINED_DIR", "export_pretrained", "list_pretrained", "pretrained_path", "read_metadata"]
+__all__ = ["PRETRAINED_DIR", "export_pretrained", "list_shipped", "pretrained_path", "read_metadata", "read_record"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
-def list_pretrained(directory: Path = PRETRAINED_DIR) -> list[tuple[str, str]]:
+def list_shipped(directory: Path = PRETRAINED_DIR) -> list[tuple[str, str]]:
     """``[(model_name, tag), ...]`` of the weights shipped with the package."""
     found = []
     for f in sorted(directory.glob("*.safetensors")):
@@ -39,9 +39,21 @@ def pretrained_path(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> Pa
     """The shipped file of ``name`` with ``tag``; an unknown pair raises, listing what is shipped."""
     path = directory / f"{name}.{tag}.safetensors"
     if not path.is_file():
-        have = ", ".join(f"{m}:{t}" for m, t in list_pretrained(directory)) or "none"
+        have = ", ".join(f"{m}:{t}" for m, t in list_shipped(directory)) or "none"
         raise ValueError(f"no pretrained weights {name!r} with tag {tag!r}; shipped: {have}")
     return path
+
+
+def read_record(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> dict[str, Any]:
+    """The JSON record shipped beside ``name``'s ``tag`` weights (recipe, command, history), with
+    ``dataset`` and ``test_top1`` (percent, of the weights shipped) read from it; {} if there is none."""
+    path = directory / f"{name}.{tag}.json"
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text(encoding="utf-8"))
+    scores = [h["test_top1"] for h in record.get("history", []) if h.get("test_top1") is not None]
+    dataset = (record.get("recipe") or {}).get("dataset")
+    return {**record, "dataset": dataset, "test_top1": round(100 * scores[-1], 2) if scores else None}
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "load_pretrained",
     "load_weights_file",
     "register_model",
+    "register_pretrained_source",
     "width_tag",
 ]
 
@@ -56,6 +57,10 @@ class ModelEntry:
 
 
 _ENTRIES: dict[str, ModelEntry] = {}
+#: pretrained tags whose weights live outside the package -> loader(name, path=None); the loader
+#: registered with ``files=True`` also reads a local file given as ``pretrained="PATH"``
+_SOURCES: dict[str, Callable[..., nn.Module]] = {}
+_FILE_SOURCE: list[Callable[..., nn.Module]] = []
 
 
 def width_tag(width: float) -> str:
@@ -75,6 +80,19 @@ def register_model(
     if name in _ENTRIES:
         raise ValueError(f"model name {name!r} is already registered")
     _ENTRIES[name] = ModelEntry(name, builder, family, reference)
+
+
+def register_pretrained_source(tag: str, loader: Callable[..., nn.Module], *, files: bool = False) -> None:
+    """Let ``create_model(name, pretrained=tag)`` call ``loader(name)`` (e.g. torchvision's ImageNet
+    weights); with ``files``, ``pretrained="PATH"`` calls ``loader(name, path=PATH)``."""
+    _SOURCES[tag] = loader
+    if files:
+        _FILE_SOURCE[:] = [loader]
+
+
+def _is_path(pretrained: str) -> bool:
+    """Tags are letters, digits, '-' and '_'; anything with a dot or a slash is a file."""
+    return any(c in pretrained for c in "./\\")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -139,7 +157,9 @@ def create_model(
     that 28x28 or 32x32 images keep a usable spatial size. ``options`` are the
     family's own switches (e.g. ``shuffle=False`` for V1, ``se=True``).
     ``pretrained="fashion-mnist"`` returns shipped trained weights (see
-    ``list_pretrained()``), with the architecture they were trained with.
+    ``list_pretrained()``), with the architecture they were trained with;
+    ``pretrained="imagenet"`` torchvision's ImageNet weights (its cache, or a
+    download), ``pretrained="PATH.pth"`` a local torchvision state-dict file.
     """
     entry = get_entry(name)
     check_type(num_classes, int, "num_classes")
@@ -150,6 +170,10 @@ def create_model(
             raise ValueError(f"pretrained={pretrained!r} builds the network its weights were trained as; leave out "
                              "num_classes, in_chans, small_input and options (model.reset_classifier(n) changes "
                              "the class count afterwards)")  # fmt: skip
+        if pretrained in _SOURCES:
+            return _SOURCES[pretrained](name)
+        if _is_path(pretrained) and _FILE_SOURCE:
+            return _FILE_SOURCE[0](name, path=pretrained)
         return load_pretrained(name, pretrained)
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")

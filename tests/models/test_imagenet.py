@@ -1,0 +1,97 @@
+"""pretrained="imagenet" through torchvision's weights API, tested on state dicts the tests make
+(same keys and shapes as torchvision's files; nothing is downloaded)."""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from shufflenet import create_model
+from shufflenet.models._imagenet import cache_path
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch hub cache, and no network: a download attempt fails as it does offline."""
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+
+    def offline(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no network in the test")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    return tmp_path / "hub"
+
+
+def _cached(name: str, net: torch.nn.Module) -> Path:
+    path = cache_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "squeezenet1_1", "mobilenet_v2_x1_0"])
+def test_imagenet_weights_give_torchvisions_logits(name: str, hub: Path) -> None:
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, name.removesuffix("_x1_0")).__call__().eval()
+    path = _cached(name, theirs)
+    ours = create_model(name, pretrained="imagenet")
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+    cfg = ours.pretrained_cfg
+    assert cfg["input_size"] == [3, 224, 224] and cfg["mean"] == [0.485, 0.456, 0.406] and cfg["tag"] == "imagenet"
+    assert len(cfg["class_names"]) == 1000 and cfg["class_names"][0] == "tench" and 0.85 <= cfg["crop_pct"] < 1
+    from_file = create_model(name, pretrained=str(path))  # a local torchvision state-dict file
+    with torch.no_grad():
+        torch.testing.assert_close(from_file(x), theirs(x), rtol=0, atol=0)
+
+
+def test_reference_network_keeps_its_classifier(hub: Path) -> None:
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet18().eval()
+    _cached("resnet18", theirs)
+    ours = create_model("resnet18", pretrained="imagenet")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+
+
+def test_offline_and_absent_names_the_file_and_where_to_put_it(hub: Path) -> None:
+    with pytest.raises(FileNotFoundError) as info:
+        create_model("shufflenet_v2_x1_0", pretrained="imagenet")
+    message = str(info.value)
+    assert str(hub / "checkpoints" / "shufflenetv2_x1-5666bf0f80.pth") in message
+    assert "https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth" in message and "\n" not in message
+
+
+def test_models_without_imagenet_weights_and_foreign_files(hub: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="torchvision has no ImageNet weights for shufflenet_v1_g3_x1_0"):
+        create_model("shufflenet_v1_g3_x1_0", pretrained="imagenet")
+    other = tmp_path / "mbv2.pth"
+    torch.save(torchvision.models.mobilenet_v2().state_dict(), other)
+    with pytest.raises(
+        ValueError, match="shufflenet_v2_x1_0 is not a mobilenet_v2 model; these are torchvision mobilenet_v2 weights"
+    ):
+        create_model("shufflenet_v2_x1_0", pretrained=str(other))
+    with pytest.raises(FileNotFoundError):
+        create_model("shufflenet_v2_x1_0", pretrained=str(tmp_path / "missing.pth"))
+
+
+def test_preprocess_matches_torchvisions_imagenet_transform(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from shufflenet.data.images import preprocess
+    from shufflenet.models import imagenet_cfg
+
+    rng = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (180, 300, 3), dtype=torch.uint8, generator=rng).numpy()
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    ours = preprocess([tmp_path / "x.png"], imagenet_cfg("shufflenet_v2_x1_0"))
+    weights = torchvision.models.ShuffleNet_V2_X1_0_Weights.DEFAULT
+    theirs = weights.transforms()(Image.open(tmp_path / "x.png").convert("RGB"))
+    assert ours.shape == (1, 3, 224, 224)
+    torch.testing.assert_close(ours[0], theirs, rtol=0, atol=1e-5)
