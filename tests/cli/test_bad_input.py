@@ -201,8 +201,8 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("predict corrupt onnx", ["predict", "{d}/corrupt.onnx", "{d}/img.png"], "corrupt.onnx"),
     (
         "predict unknown tag",
-        ["predict", "shufflenet_v2_x0_5:imagenet", "{d}/img.png"],
-        "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet'",
+        ["predict", "shufflenet_v2_x0_5:imagenet1k", "{d}/img.png"],
+        "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet1k'",
     ),
     (
         "samples out is a file",

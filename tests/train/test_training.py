@@ -66,14 +66,14 @@ def test_progressive_resizing_trains_on_smaller_images(
     from shufflenet.train import loop
 
     seen: list[int] = []
-    real = loop.create_model
+    real = loop.create_from_arch
 
     def spy(*args, **kw):  # type: ignore[no-untyped-def]
         model = real(*args, **kw)
         model.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].shape[-1]) if m.training else None)
         return model
 
-    monkeypatch.setattr(loop, "create_model", spy)
+    monkeypatch.setattr(loop, "create_from_arch", spy)
     result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=3, batch_size=128, train_subset=256,
                         min_train_size=16, resize_ramp=1.0))  # fmt: skip
     assert [h["train_size"] for h in result.history] == [16, 20, 28]

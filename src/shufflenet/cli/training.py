@@ -44,6 +44,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     info += f" {e['budget_left_s'] / 60:.1f} min left"
                 epoch = f"{e['epoch'] + 1}" + (f"/{e['epochs']}" if e["epochs"] else "")
                 bar.update(task, total=e["steps"], completed=e["step"], epoch=epoch, info=info)
+            elif e["event"] == "note":
+                if not quiet:
+                    bar.console.print(e["text"], highlight=False)
             elif not quiet:
                 val = next(k for k in e if k.endswith("_top1"))
                 scored = f"{val} {100 * e[val]:.2f}%  " if e[val] is not None else ""
@@ -122,7 +125,19 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         given["model_options"] = _json_object(str(given["model_options"]), "--model-options")
     if "time_budget" in given:
         given["time_budget"] = _minutes(str(given["time_budget"]))
+    if "init" in given and "model" not in given:  # the source names its network (ImageNet: --model's default)
+        from shufflenet.train.init import source_arch
+
+        given["model"] = source_arch(str(given["init"]), TrainConfig.model)["model"]
     return given
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """An argparse type: ``0.5`` or ``0.485,0.456,0.406``."""
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def _json_object(text: str, flag: str) -> dict[str, object]:
@@ -176,6 +191,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="imagefolder: image side (default 224; --input-size is the old spelling)",
     )
     p.add_argument("--in-chans", type=int, help="imagefolder: 1 (grey) or 3 (RGB)")
+    p.add_argument(
+        "--mean",
+        type=_floats,
+        help="input normalisation per channel, e.g. 0.485,0.456,0.406 "
+        "(default: the --init source's, else measured on the training images; see `shufflenet data stats`)",
+    )
+    p.add_argument("--std", type=_floats, help="with --mean: the standard deviation per channel")
+    p.add_argument(
+        "--init",
+        metavar="SOURCE",
+        help="start from trained weights: imagenet (torchvision's, for "
+        "--model), MODEL:TAG (`shufflenet models --pretrained`), a checkpoint (.pt), weights (.safetensors) "
+        "or a torchvision state dict (.pth); its classifier is reset when the class count differs",
+    )
+    p.add_argument(
+        "--freeze-stages",
+        type=int,
+        metavar="N",
+        help="with --init: the stem and the first N stages do not learn (default 0)",
+    )
+    p.add_argument(
+        "--head-lr-mult",
+        type=float,
+        metavar="X",
+        help="the classifier learns X times faster than the rest (fine-tuning; default 1)",
+    )
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
     p.add_argument(
         "--time-budget",

@@ -99,10 +99,16 @@ class ImageFolderData(Dataset):
     def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:
         from PIL import Image
         from torchvision.datasets import ImageFolder
+        from torchvision.datasets.folder import IMG_EXTENSIONS
 
         root = Path(root)
         if not root.is_dir():
             raise FileNotFoundError(f"image folder {str(root)!r} not found")
+        classes = [d for d in sorted(root.iterdir()) if d.is_dir()]
+        empty = [d.name for d in classes if not any(f.suffix.lower() in IMG_EXTENSIONS for f in d.rglob("*"))]
+        if empty and len(empty) < len(classes):
+            raise ValueError(f"{root}: class folder(s) {', '.join(empty)} hold no images; add images or remove the "
+                             "folder (a class without examples cannot be learnt)")  # fmt: skip
         try:
             folder = ImageFolder(str(root), loader=lambda p: p)  # the files, not yet decoded
         except (FileNotFoundError, RuntimeError) as exc:

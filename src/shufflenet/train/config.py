@@ -38,6 +38,13 @@ class TrainConfig:
     train_subset: int | None = option(None, ge=1)  # use only the first N training images (quick runs)
     img_size: int | None = option(None, ge=MIN_IMG_SIZE)  # imagefolder: resize to this side (default 224)
     in_chans: int | None = option(None, choices=(1, 3))  # imagefolder: 1 (grey) or 3 (RGB, default)
+    # normalisation of the inputs (per channel); default: the --init source's, else measured on the training images
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    # start from trained weights: "imagenet", MODEL:TAG, a checkpoint, a .safetensors or torchvision .pth file
+    init: str | None = None
+    freeze_stages: int = option(0, ge=0)  # with init: the stem and the first N stages do not learn
+    head_lr_mult: float = option(1.0, gt=0)  # the classifier's learning rate is this times the rest's
     epochs: int = option(30, ge=1)
     # > 0: train for this many minutes of wall clock instead of `epochs`, the lr decaying over them (see TimeBudget)
     time_budget: float = option(0.0, ge=0)
@@ -80,6 +87,14 @@ class TrainConfig:
                                  "1x28x28 grey); drop the flag or use --dataset imagefolder")  # fmt: skip
         elif self.val_dir and self.val_split:
             raise ValueError("--val-dir and --val-split both choose the validation set; give one of them")
+        if (self.mean is None) != (self.std is None) or (self.mean and len(self.mean) != len(self.std or ())):
+            raise ValueError("--mean and --std go together, one number per input channel each")
+        if self.dataset == "fashion-mnist" and self.mean and len(self.mean) != 1:
+            raise ValueError(f"--mean {','.join(map(str, self.mean))}: Fashion-MNIST images have one (grey) channel")
+        if self.std and min(self.std) <= 0:
+            raise ValueError(f"--std must be > 0 for every channel, got {list(self.std)}")
+        if self.freeze_stages and not self.init:
+            raise ValueError("--freeze-stages keeps pretrained stages fixed; it needs --init (weights to keep)")
         if self.min_train_size and self.min_train_size < RESIZE_STEP:
             raise ValueError(
                 f"min_train_size (--min-train-size) must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}"

@@ -17,7 +17,7 @@ from shufflenet.data.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
-__all__ = ["DataBundle", "evaluation_data", "folder_transforms", "prepare_data", "seeded_generator"]
+__all__ = ["DataBundle", "evaluation_data", "folder_transforms", "prepare_data", "seeded_generator", "stratified_split"]
 
 Batches = Iterator[tuple[Tensor, Tensor]]
 
@@ -30,13 +30,23 @@ def seeded_generator(*parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed % (2**63))
 
 
-def _split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    n_val = int(round(n * fraction))
+def stratified_split(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """(train, val) indices holding out ``fraction`` of *each class* (at least one image of every class
+    with two or more), drawn with a seeded generator: the validation set has the training set's class
+    balance, and a rare class is not left out of it by chance."""
+    n, n_val = len(labels), int(round(len(labels) * fraction))
     if not 0 < n_val < n:
         raise ValueError(f"--val-split {fraction} of {n} training images leaves {n - n_val} for training and {n_val} "
                          "for validation; both need at least one")  # fmt: skip
-    perm = torch.randperm(n, generator=seeded_generator(seed, 7))
-    return perm[n_val:].sort().values, perm[:n_val].sort().values
+    gen = seeded_generator(seed, 7)
+    train, val = [], []
+    for k in labels.unique().tolist():
+        idx = (labels == k).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        n_val = min(len(idx) - 1, max(1, int(round(len(idx) * fraction))))
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return torch.cat(train).sort().values, torch.cat(val).sort().values
 
 
 @dataclass
@@ -143,11 +153,11 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
                 raise ValueError(f"--train-subset {cfg.train_subset}: the first images hold one class only; a classifier "
                                  "needs at least two (use a larger subset)")  # fmt: skip
         if cfg.val_split:
-            tr, va = _split(len(train), cfg.val_split, cfg.seed)
+            tr, va = stratified_split(train.labels, cfg.val_split, cfg.seed)
             train, val, val_name = train.subset(tr), train.subset(va), "val"
         else:
             val, val_name = load_fashion_mnist(root, train=False), "test"
-        mean, std = _stats(train.images)
+        mean, std = (list(cfg.mean), list(cfg.std or ())) if cfg.mean else _stats(train.images)
         return DataBundle(cfg, env, train.classes, 1, 28, mean, std, train, val, val_name=val_name)
     if not cfg.data_dir:
         raise ValueError("the imagefolder dataset needs --data-dir ROOT (class folders of images)")
@@ -157,8 +167,15 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
     if len(probe.classes) < 2:
         raise ValueError(f"{cfg.data_dir} has {len(probe.classes)} class folder ({', '.join(probe.classes)}); a "
                          "classifier needs at least two: ROOT/CLASS_A/*.png, ROOT/CLASS_B/*.png, ...")  # fmt: skip
-    sample = torch.stack([probe[i][0] for i in torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()])
-    mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
+    if cfg.mean:
+        if len(cfg.mean) != in_chans:
+            raise ValueError(f"--mean/--std give {len(cfg.mean)} channel(s) but the images are read with {in_chans} "
+                             "(--in-chans)")  # fmt: skip
+        mean, std = list(cfg.mean), list(cfg.std or ())
+    else:
+        picks = torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()
+        sample = torch.stack([probe[i][0] for i in picks])
+        mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
     full = probe.with_transform(folder_transforms(size, mean, std, cfg))  # the folder is scanned once
     plain = probe.with_transform(folder_transforms(size, mean, std))
     train_set: Dataset[Any]
@@ -170,7 +187,7 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
                              f"folder has {', '.join(full.classes)}: they must be the same class folders")  # fmt: skip
         train_set, val_set = full, val_folder
     elif cfg.val_split:
-        tr, va = _split(len(full), cfg.val_split, cfg.seed)
+        tr, va = stratified_split(torch.tensor([label for _, label in full.samples]), cfg.val_split, cfg.seed)
         train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
     else:
         warnings.warn("no --val-dir or --val-split: the validation scores are on the training images themselves",

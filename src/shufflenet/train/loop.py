@@ -28,13 +28,14 @@ from torch import nn
 
 from shufflenet.data.augment import cutmix
 from shufflenet.layers.deploy import deploy
-from shufflenet.models import create_model
+from shufflenet.models import create_from_arch
 from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
+from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import atomic_write, check_output_dir, pid_lock
 from shufflenet.utils.tables import csv_table
 
@@ -78,13 +79,21 @@ class TrainResult:
         return self.history[-1]
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No weight decay on BN parameters and biases (1-D tensors), as is usual for small nets."""
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
+def _param_groups(model: nn.Module, weight_decay: float, head_lr_mult: float = 1.0) -> list[dict[str, Any]]:
+    """No weight decay on BN parameters and biases (1-D tensors), as is usual for small nets; with
+    ``head_lr_mult`` the classifier's parameters form groups of their own whose lr is scaled by it.
+    Frozen parameters (``requires_grad=False``) are left out."""
+    classifier: nn.Module = model.get_classifier()  # type: ignore[operator]
+    head = {id(p) for p in classifier.parameters()} if head_lr_mult != 1 else set()
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {(h, d): [] for h in (False, True) for d in (True, False)}
     for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if p.requires_grad:
+            groups[id(p) in head, p.ndim > 1].append(p)
+    return [
+        {"params": ps, "weight_decay": weight_decay if decays else 0.0, "lr_mult": head_lr_mult if is_head else 1.0}
+        for (is_head, decays), ps in groups.items()
+        if ps or not is_head  # the body's two groups always exist: checkpoints of earlier runs hold both
+    ]
 
 
 def _write_logs(out: Path, history: list[dict[str, float | None]]) -> None:
@@ -166,6 +175,10 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    source = None
+    if cfg.init and not resume:  # the source's architecture, input and normalisation become the run's
+        source = load_init(cfg.init, cfg.model)
+        cfg = resolve_init(cfg, source[1], source[0].pretrained_cfg)  # type: ignore[arg-type]
     data = prepare_data(cfg, env)
     if cfg.batch_size * env.world_size > data.train_len:
         warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
@@ -174,27 +187,38 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if cfg.min_train_size >= data.img_size:
         raise ValueError(f"min_train_size (--min-train-size) {cfg.min_train_size} must be below the images' side "
                          f"{data.img_size} (progressive resizing grows to it)")  # fmt: skip
-    arch: dict[str, Any] = {
-        "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
-        "small_input": data.small_input, "options": dict(cfg.model_options),
-    }  # fmt: skip
-    model = create_model(
-        cfg.model, num_classes=len(data.classes), in_chans=data.in_chans, small_input=data.small_input,
-        **cfg.model_options,  # type: ignore[arg-type]  # the family's own switches, checked by its builder
-    )  # fmt: skip
+    state = load_checkpoint(resume) if resume else None
+    if state is not None:
+        arch = dict(state["arch"])
+        if arch["model"] != cfg.model:
+            raise ValueError(f"{resume} is a checkpoint for {arch['model']}, not {cfg.model}")
+        model = create_from_arch(arch)
+    elif source is not None:
+        model, arch = source
+        arch = {**arch, "num_classes": len(data.classes)}
+        if model.num_classes != len(data.classes):
+            _note(progress, f"--init {cfg.init}: classifier reset from {model.num_classes} to {len(data.classes)} "
+                            f"classes ({', '.join(data.classes[:5])}{', ...' if len(data.classes) > 5 else ''})")  # fmt: skip
+            model.reset_classifier(len(data.classes))  # type: ignore[operator]
+        model.train()
+    else:
+        arch = {
+            "model": cfg.model, "num_classes": len(data.classes), "in_chans": data.in_chans,
+            "small_input": data.small_input, "options": dict(cfg.model_options),
+        }  # fmt: skip
+        model = create_from_arch(arch)
+    frozen = freeze_stages(model, cfg.freeze_stages) if cfg.freeze_stages else []
     model = model.to(env.device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
-        _param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov
-    )
+        _param_groups(model, cfg.weight_decay, cfg.head_lr_mult), lr=cfg.lr, momentum=cfg.momentum,
+        nesterov=cfg.nesterov,
+    )  # fmt: skip
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     history: list[dict[str, float | None]] = []
     best, start_epoch = -1.0, 0
-    if resume:
-        state = load_checkpoint(resume)
-        if state["arch"]["model"] != cfg.model:
-            raise ValueError(f"{resume} is a checkpoint for {state['arch']['model']}, not {cfg.model}")
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema"):
@@ -219,6 +243,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         if budget is not None and budget.over:
             break
         net.train()
+        for module in frozen:  # frozen stages keep the source's BatchNorm statistics
+            module.eval()
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0.0
         size = train_size_at(epoch, cfg.epochs, data.img_size, cfg.min_train_size, cfg.resize_ramp)
@@ -228,7 +254,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             done = budget.progress(step >= warmup) if budget is not None else None
             lr = lr_at(step, total, warmup, cfg.schedule, base_lr, progress=done)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
             label = y
             if mix is not None:  # y becomes soft targets; accuracy counts the larger share's label
@@ -300,6 +326,12 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if env.enabled:
         _check_ranks_agree(model)
     return TrainResult(history, out, best)
+
+
+def _note(progress: Progress | None, text: str) -> None:
+    """A one-line message for the user (the library never prints: the caller shows it)."""
+    if progress:
+        progress({"event": "note", "text": text})
 
 
 def cpu_has_native_bf16() -> bool:
