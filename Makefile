@@ -9,7 +9,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHUFFLENET := $(VENV)/bin/shufflenet
 
-.PHONY: setup data run test check bench clean
+.PHONY: setup data run test check docs bench clean
 
 setup: $(STAMP)
 
@@ -46,8 +46,13 @@ check: setup
 test: check
 	$(PY) -m pytest -q $(if $(SLOW),,-m "not slow")
 
+# The docs as a site (mkdocs-material, the `docs` extra): --strict fails on a broken link or anchor.
+docs: setup
+	$(PY) -m pip install -q -e '.[docs]' -c constraints.txt
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 bench: setup
 	$(PY) benchmarks/report.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache

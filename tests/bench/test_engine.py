@@ -95,3 +95,21 @@ def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
     ]
     assert main(["bench", str(tmp_path / "nope.onnx")]) == 2
     assert "nope.onnx not found" in capsys.readouterr().err
+
+
+def test_bench_takes_checkpoints_and_tags_at_their_own_input(tmp_path, capsys) -> None:
+    import json
+
+    from helpers import fake_checkpoint
+    from shufflenet.cli.main import main
+
+    ckpt = fake_checkpoint(tmp_path / "m.pt", ["a", "b", "c"], in_chans=3, size=40)
+    argv = ["bench", str(ckpt), "shufflenet_v2_x0_5:fashion-mnist", "--min-time", "0.02", "--format", "json"]
+    assert main(argv) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["model"], r["in_chans"], r["img_size"]) for r in records] == [
+        (str(ckpt), 3, 40),
+        ("shufflenet_v2_x0_5:fashion-mnist", 1, 28),
+    ]
+    assert main(["bench", str(ckpt), "--breakdown"]) == 2
+    assert "give the model's name instead" in capsys.readouterr().err

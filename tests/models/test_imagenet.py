@@ -95,3 +95,28 @@ def test_preprocess_matches_torchvisions_imagenet_transform(tmp_path: Path) -> N
     theirs = weights.transforms()(Image.open(tmp_path / "x.png").convert("RGB"))
     assert ours.shape == (1, 3, 224, 224)
     torch.testing.assert_close(ours[0], theirs, rtol=0, atol=1e-5)
+
+
+def test_training_starts_from_imagenet_weights(hub: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from shufflenet.train import TrainConfig, load_checkpoint, train
+
+    torch.manual_seed(0)
+    theirs = torchvision.models.shufflenet_v2_x0_5()
+    _cached("shufflenet_v2_x0_5", theirs)
+    for c in ("a", "b"):
+        (tmp_path / "data" / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((40, 40, 3), 60 * i, np.uint8)).save(tmp_path / "data" / c / f"{i}.png")
+    for init in ("imagenet", "shufflenet_v2_x0_5:imagenet"):
+        out = tmp_path / init.replace(":", "_")
+        cfg = TrainConfig(model="shufflenet_v2_x0_5", dataset="imagefolder", data_dir=str(tmp_path / "data"),
+                          img_size=64, init=init, freeze_stages=3, epochs=1, batch_size=4, out_dir=str(out))  # fmt: skip
+        train(cfg)
+        state = load_checkpoint(out / "last.pt")
+        assert state["arch"]["num_classes"] == 2 and state["data"]["mean"] == [0.485, 0.456, 0.406]
+        aligned = dict(zip(state["model"], theirs.state_dict().values()))  # ours by position, as loaded
+        first = next(k for k in state["model"] if k.startswith("stages.2."))
+        assert torch.equal(state["model"][first], aligned[first])  # frozen: still ImageNet's

@@ -94,3 +94,22 @@ def test_val_split_is_stratified() -> None:
     assert torch.bincount(labels[va], minlength=3).tolist() == [9, 1, 0]  # a lone image stays in training
     assert sorted(torch.cat([tr, va]).tolist()) == list(range(100))
     assert torch.equal(stratified_split(labels, 0.1, seed=0)[1], va)  # the same split every time
+
+
+@pytest.mark.slow  # needs the real Fashion-MNIST (CI installs it); benchmarks/finetune.py is the full experiment
+def test_fine_tuning_beats_training_from_scratch(tmp_path: Path) -> None:
+    """The acceptance experiment in small: 3 super-classes, 60 training images each, same budget."""
+    from shufflenet.data import FASHION_MNIST_DIR
+
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        pytest.skip(f"needs the real Fashion-MNIST in {FASHION_MNIST_DIR} (make data)")
+    write_image_folder(load_fashion_mnist(FASHION_MNIST_DIR, train=True), tmp_path / "train", groups=SUPERCLASSES,
+                       per_class=60, seed=1)  # fmt: skip
+    write_image_folder(load_fashion_mnist(FASHION_MNIST_DIR, train=False), tmp_path / "held", groups=SUPERCLASSES,
+                       per_class=100, seed=2)  # fmt: skip
+    scores = {}
+    for init in (SOURCE, None):
+        cfg = _cfg(tmp_path / "train", tmp_path / f"run-{init is None}", init=init, val_split=0.0, in_chans=1,
+                   img_size=28, val_dir=str(tmp_path / "held"), epochs=2, lr=2.0)  # fmt: skip
+        scores[init] = train(cfg).last["val_top1"]
+    assert scores[SOURCE] > scores[None] + 0.10, scores

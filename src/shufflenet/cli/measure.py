@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import warnings
@@ -88,16 +89,19 @@ def _write_output(path: str, text: str) -> None:
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.export.predictor import ARTIFACT_SUFFIXES
+    from shufflenet.predict import is_trained_ref, load_trained
 
     files = [m for m in args.models if Path(m).suffix in ARTIFACT_SUFFIXES]
-    names = [m for m in args.models if m not in files]
+    trained = [m for m in args.models if m not in files and is_trained_ref(m)]
+    names = [m for m in args.models if m not in files and m not in trained]
     for name in names:
         get_entry(name)
     for f in files:
         if not Path(f).is_file():
-            raise FileNotFoundError(f"{f} not found (bench takes registered names and exported files)")
-    if files and args.breakdown:
-        raise CliError("--breakdown profiles registered models; an exported file has no PyTorch layers to profile")
+            raise FileNotFoundError(f"{f} not found (bench takes registered names, trained models and exported files)")
+    if (files or trained) and args.breakdown:
+        raise CliError("--breakdown profiles registered models by name; give the model's name instead")
+    models = {ref: load_trained(ref) for ref in trained}  # a bad checkpoint fails before any timing
     for runtime in args.runtime:
         get_runtime(runtime)
     if args.time_budget is not None and not args.time_budget > 0:
@@ -121,6 +125,14 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             min_time_s=args.min_time, time_budget_s=args.time_budget,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
+        for ref, model in models.items():  # at the input it was trained for, as an exported file is
+            chans, _, side = (int(v) for v in model.pretrained_cfg["input_size"])  # type: ignore[index]
+            one = benchmark_many(
+                [model], batches=args.batch, runtimes=args.runtime, img_size=side, in_chans=chans,
+                threads=args.threads, device=args.device, min_time_s=args.min_time,
+                progress=lambda what: status.update(f"benchmarking {ref} {what.split(' ', 1)[1]}"),
+            )  # fmt: skip
+            suite.results.extend(dataclasses.replace(r, model=ref) for r in one.results)
         for f in files:
             status.update(f"benchmarking {f}")
             suite.results.extend(benchmark_artifact(f, batches=args.batch, img_size=args.img_size,
@@ -238,7 +250,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help="registered model names and/or exported files (.onnx, OpenVINO .xml, .ncnn.param, .pte, .tflite), "
+        help="registered model names, trained models (checkpoint .pt, weights .safetensors, MODEL:TAG; at the input "
+        "size they were trained for) and/or exported files (.onnx, OpenVINO .xml, .ncnn.param, .pte, .tflite), "
         "each timed in its own runtime",
     )
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")

@@ -108,7 +108,7 @@ class ImageFolderData(Dataset):
         empty = [d.name for d in classes if not any(f.suffix.lower() in IMG_EXTENSIONS for f in d.rglob("*"))]
         if empty and len(empty) < len(classes):
             raise ValueError(f"{root}: class folder(s) {', '.join(empty)} hold no images; add images or remove the "
-                             "folder (a class without examples cannot be learnt)")  # fmt: skip
+                             "folder")  # fmt: skip
         try:
             folder = ImageFolder(str(root), loader=lambda p: p)  # the files, not yet decoded
         except (FileNotFoundError, RuntimeError) as exc:
