@@ -7,13 +7,14 @@ import fnmatch
 import functools
 import inspect
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from shufflenet.models._features import FeatureExtractor
 from shufflenet.models._pretrained import PRETRAINED_DIR, pretrained_path, read_metadata
 from shufflenet.models._weights import load_matching_state_dict, load_state_dict_file
 from shufflenet.utils.validate import check_type
@@ -149,6 +150,8 @@ def create_model(
     in_chans: int = 3,
     small_input: bool = False,
     pretrained: str | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     **options: object,
 ) -> nn.Module:
     """Build a registered model.
@@ -160,7 +163,16 @@ def create_model(
     ``list_pretrained()``), with the architecture they were trained with;
     ``pretrained="imagenet"`` torchvision's ImageNet weights (its cache, or a
     download), ``pretrained="PATH.pth"`` a local torchvision state-dict file.
+    ``features_only=True`` returns the backbone: a :class:`FeatureExtractor` whose forward gives the
+    feature maps of ``out_indices`` (levels, one per stride; default all) and whose ``feature_info``
+    says their channels and strides (timm's convention; pretrained weights load first).
     """
+    if features_only:
+        net = create_model(name, num_classes=num_classes, in_chans=in_chans, small_input=small_input,
+                           pretrained=pretrained, **options)  # fmt: skip
+        return FeatureExtractor(net, out_indices)
+    if out_indices is not None:
+        raise ValueError("out_indices picks the levels of a backbone; give features_only=True with it")
     entry = get_entry(name)
     check_type(num_classes, int, "num_classes")
     check_type(in_chans, int, "in_chans")
