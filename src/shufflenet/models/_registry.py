@@ -169,7 +169,7 @@ def create_model(
     """
     if features_only:
         net = create_model(name, num_classes=num_classes, in_chans=in_chans, small_input=small_input,
-                           pretrained=pretrained, **options)  # fmt: skip
+                           pretrained=pretrained, **options)  # type: ignore[arg-type]  # fmt: skip
         return FeatureExtractor(net, out_indices)
     if out_indices is not None:
         raise ValueError("out_indices picks the levels of a backbone; give features_only=True with it")
