@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from rich.console import Console
 
 from shufflenet.cli.render import FORMATS
 
-__all__ = ["CliError", "add_shape_args", "input_shape", "positive_float", "positive_int", "stderr_console"]
+__all__ = [
+    "CliError",
+    "add_shape_args",
+    "input_shape",
+    "json_object",
+    "positive_float",
+    "positive_int",
+    "stderr_console",
+]
 
 
 class CliError(Exception):
@@ -62,3 +71,17 @@ def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:
 def input_shape(args: argparse.Namespace, batch: int | None = None) -> tuple[int, int, int, int]:
     """(N, C, H, W) from the shape flags (each checked by its type); ``batch`` where the command takes a list."""
     return (args.batch if batch is None else batch, args.in_chans, args.img_size, args.img_size)
+
+
+def json_object(text: str, flag: str) -> dict[str, object]:
+    """A flag's JSON object (``--model-options``, ``--backbone-options``), or a CliError saying what is wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{flag} {text!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                       """write an object such as '{"se": true}'""") from None  # fmt: skip
+    if not isinstance(value, dict):
+        raise CliError(
+            f"""{flag} must be a JSON object of option names and values, such as '{{"se": true}}', got {text!r}"""
+        )
+    return value

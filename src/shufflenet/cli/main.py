@@ -18,7 +18,7 @@ from typing import NoReturn
 import torch
 from rich.console import Console
 
-from shufflenet.cli import analysis, data, deploy, inference, measure, training
+from shufflenet.cli import analysis, data, deploy, detect, inference, measure, training
 from shufflenet.cli.common import CliError, stderr_console
 from shufflenet.utils.optional import MissingExtra
 from shufflenet.version import __version__
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shufflenet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for room in (analysis, measure, deploy, training, inference, data):
+    for room in (analysis, measure, deploy, training, inference, data, detect):
         room.add_commands(sub)
     return parser
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import cast
@@ -11,7 +10,7 @@ from typing import cast
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, stderr_console
+from shufflenet.cli.common import CliError, json_object, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import check_output_dir
@@ -122,7 +121,7 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         if name in fields:
             given[name] = not value if flag.startswith("no_") else value
     if "model_options" in given:
-        given["model_options"] = _json_object(str(given["model_options"]), "--model-options")
+        given["model_options"] = json_object(str(given["model_options"]), "--model-options")
     if "time_budget" in given:
         given["time_budget"] = _minutes(str(given["time_budget"]))
     if "init" in given and "model" not in given:  # the source names its network (ImageNet: --model's default)
@@ -138,19 +137,6 @@ def _floats(text: str) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
-
-
-def _json_object(text: str, flag: str) -> dict[str, object]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{flag} {text!r} is not valid JSON ({exc.msg} at character {exc.pos}); "
-                       """write an object such as '{"se": true}'""") from None  # fmt: skip
-    if not isinstance(value, dict):
-        raise CliError(
-            f"""{flag} must be a JSON object of option names and values, such as '{{"se": true}}', got {text!r}"""
-        )
-    return value
 
 
 def _minutes(text: str) -> float:

@@ -10,6 +10,7 @@ from shufflenet.models import (  # noqa: F401  (registration)
     squeezenet,
 )
 from shufflenet.models._base import Classifier
+from shufflenet.models._features import FeatureExtractor, FeatureInfo
 from shufflenet.models._imagenet import IMAGENET_WEIGHTS, PretrainedTag, imagenet_cfg, list_pretrained
 from shufflenet.models._registry import (
     ModelEntry,
@@ -35,6 +36,8 @@ from shufflenet.models.squeezenet import Fire, SqueezeNet
 __all__ = [
     "IMAGENET_WEIGHTS",
     "Classifier",
+    "FeatureExtractor",
+    "FeatureInfo",
     "Fire",
     "InvertedResidual",
     "MobileNetV1",

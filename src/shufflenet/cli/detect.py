@@ -1,0 +1,176 @@
+"""``shufflenet detect make-data | train | eval | predict``: thin layers over shufflenet.detection."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from shufflenet.cli.common import CliError, json_object, positive_int, stderr_console
+from shufflenet.cli.render import FORMATS, render
+from shufflenet.utils.files import check_output_dir
+
+__all__ = ["add_commands"]
+
+
+def _bar(err: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)  # fmt: skip
+
+
+def _cmd_make_data(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.detection import make_detection_set
+
+    with _bar(stderr_console()) as bar:
+        task = bar.add_task("writing images", total=None, info="")
+        counts = make_detection_set(
+            args.out, train_images=args.train_images, val_images=args.val_images, img_size=args.img_size,
+            max_objects=args.max_objects, seed=args.seed, data_dir=args.data_dir,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    console.print(f"{args.out}: {args.train_images} training images ({counts['train']} boxes), {args.val_images} "
+                  f"validation images ({counts['val']} boxes), {args.img_size} px, COCO format", highlight=False)  # fmt: skip
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.detection import DetectConfig, load_detector_checkpoint, train_detector
+
+    err = stderr_console()
+    if args.resume:
+        cfg = DetectConfig.from_dict(load_detector_checkpoint(args.resume)["config"])
+    else:
+        if not args.data_dir:
+            raise CliError("detect train needs --data-dir DIR (COCO layout; `shufflenet detect make-data` writes one)")
+        options = json_object(args.backbone_options, "--backbone-options") if args.backbone_options else {}
+        fields = {k: v for k, v in vars(args).items() if v is not None and k in DetectConfig.__dataclass_fields__}
+        cfg = DetectConfig(**{**fields, "backbone_options": options, "hflip": not args.no_hflip, "out_dir": args.out})
+        if (Path(cfg.out_dir) / "last.pt").exists() and not args.overwrite:
+            raise CliError(f"{cfg.out_dir} holds another run; continue it with --resume {cfg.out_dir}/last.pt, "
+                           "replace it with --overwrite, or choose another --out")  # fmt: skip
+    with _bar(err) as bar:
+        task = bar.add_task("epoch -", total=None, info="loading data")
+
+        def on_event(e: dict) -> None:
+            if e["event"] == "step":
+                bar.update(task, description=f"epoch {e['epoch'] + 1}/{e['epochs']}", total=e["steps"],
+                           completed=e["step"], info=f"loss {e['loss']:.3f} {e['images_per_s']:.1f} img/s")  # fmt: skip
+            else:
+                scored = f"  mAP@.5 {e['val_map_50']:.3f}  mAP {e['val_map']:.3f}" if "val_map" in e else ""
+                bar.console.print(f"epoch {e['epoch']}: loss {e['train_loss']:.3f}{scored}  "
+                                  f"{e['images_per_s']:.1f} img/s  {e['epoch_s']:.0f} s", highlight=False)  # fmt: skip
+
+        try:
+            history = train_detector(cfg, resume=args.resume, progress=on_event)
+        except KeyboardInterrupt:
+            err.print(f"interrupted; resume with: shufflenet detect train --resume {cfg.out_dir}/last.pt")
+            return 130
+    last = history[-1]
+    console.print(f"done: mAP@.5 {last.get('val_map_50', 0):.3f}, mAP@[.5:.95] {last.get('val_map', 0):.3f}; "
+                  f"checkpoints in {cfg.out_dir}", highlight=False)  # fmt: skip
+    return 0
+
+
+def _load(path: str):
+    from shufflenet.detection import detector_from_checkpoint, load_detector_checkpoint
+
+    state = load_detector_checkpoint(path)
+    return state, detector_from_checkpoint(state)
+
+
+def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.detection import CocoDetectionData, evaluate_detector
+
+    state, model = _load(args.checkpoint)
+    root = Path(args.data_dir or state["config"]["data_dir"])
+    split = args.split or state["config"]["val_split"]
+    data = CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json")
+    if data.classes != list(state["classes"]):
+        raise CliError(f"{root}/{split} has categories {', '.join(data.classes)}; the detector was trained on "
+                       f"{', '.join(state['classes'])}")  # fmt: skip
+    with stderr_console().status(f"detecting objects in {len(data)} images"):
+        metrics = evaluate_detector(model, data)
+    record = {"checkpoint": args.checkpoint, "data": str(root / split), **metrics.to_dict()}
+    rows = [[k, f"{v:.4f}" if isinstance(v, float) else str(v)] for k, v in metrics.to_dict().items()]
+    render(console, args.format, ["metric", "value"], rows, title=f"{args.checkpoint} on {root / split} (COCO bbox)",
+           records=record)  # fmt: skip
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.data.images import find_images
+    from shufflenet.detection.predict import detect_files
+
+    state, model = _load(args.checkpoint)
+    paths = find_images(args.images)
+    if not paths:
+        raise CliError(f"no images in {', '.join(args.images)}")
+    out = check_output_dir(args.out, "--out") if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh, out_dir=out)
+    rows = [[d.image, d.label, f"{d.score:.2f}", ", ".join(f"{v:.0f}" for v in d.box)] for d in found]
+    render(console, args.format, ["image", "class", "score", "box (x0, y0, x1, y1)"], rows,
+           records=[d.__dict__ for d in found])  # fmt: skip
+    if out is not None:
+        stderr_console().print(f"{len(paths)} image(s) with boxes drawn in {out}", highlight=False)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    from shufflenet.detection import DETECTORS, DetectConfig
+
+    d = DetectConfig(data_dir="")
+    p = sub.add_parser("detect", help="detection with ShuffleNet backbones: make-data, train, eval, predict")
+    cmds = p.add_subparsers(dest="detect_command", required=True, metavar="{make-data,train,eval,predict}")
+
+    s = cmds.add_parser("make-data", help="write a COCO-format set of Fashion-MNIST items on textured canvases")
+    s.add_argument("--out", "-o", required=True, help="new folder: train/, val/, annotations/instances_*.json")
+    s.add_argument("--train-images", type=positive_int, default=2000)
+    s.add_argument("--val-images", type=positive_int, default=500)
+    s.add_argument("--img-size", type=positive_int, default=128, help="canvas side in pixels (default 128)")
+    s.add_argument("--max-objects", type=positive_int, default=4, help="items per image: 1 to this (default 4)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST's IDX files")
+    s.set_defaults(func=_cmd_make_data)
+
+    s = cmds.add_parser("train", help="train a detector (checkpoints every epoch, --resume)")
+    s.add_argument("--data-dir", help="COCO layout: SPLIT/ image folders and annotations/instances_SPLIT.json")
+    s.add_argument("--backbone", help=f"registered model (default {d.backbone})")
+    s.add_argument("--backbone-options", help="JSON, e.g. '{\"extra_dw\": true}' for ShuffleNet v2*")
+    s.add_argument("--pretrained", help="backbone weights: imagenet, a shipped tag, a file")
+    s.add_argument("--kind", choices=DETECTORS, help=f"detector (default {d.kind})")
+    s.add_argument("--img-size", type=positive_int, help=f"longer image side (default {d.img_size})")
+    s.add_argument("--fpn-channels", type=positive_int, help=f"default {d.fpn_channels}")
+    s.add_argument("--train-split", help=f"default {d.train_split}")
+    s.add_argument("--val-split", help=f"default {d.val_split}")
+    s.add_argument("--epochs", type=positive_int, help=f"default {d.epochs}")
+    s.add_argument("--batch-size", type=positive_int, help=f"default {d.batch_size}")
+    s.add_argument("--lr", type=float, help=f"AdamW (default {d.lr})")
+    s.add_argument("--weight-decay", type=float, help=f"default {d.weight_decay}")
+    s.add_argument("--warmup-epochs", type=float, help=f"default {d.warmup_epochs}")
+    s.add_argument("--no-hflip", action="store_true")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--eval-every", type=positive_int)
+    s.add_argument("--threads", type=positive_int)
+    s.add_argument("--out", "-o", default=d.out_dir, help=f"default {d.out_dir}")
+    s.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    s.add_argument("--resume", metavar="CKPT", help="continue a run from its last.pt")
+    s.set_defaults(func=_cmd_train)
+
+    s = cmds.add_parser("eval", help="COCO mAP of a detector checkpoint")
+    s.add_argument("checkpoint")
+    s.add_argument("--data-dir", help="COCO layout (default: the one it was trained on)")
+    s.add_argument("--split", help="default: the run's validation split")
+    s.add_argument("--format", choices=FORMATS, default="table")
+    s.set_defaults(func=_cmd_eval)
+
+    s = cmds.add_parser("predict", help="boxes in images, drawn on PNG copies with --out")
+    s.add_argument("checkpoint")
+    s.add_argument("images", nargs="+", help="image files or folders")
+    s.add_argument("--score-thresh", type=float, default=0.3)
+    s.add_argument("--out", "-o", help="folder for the images with boxes drawn")
+    s.add_argument("--format", choices=FORMATS, default="table")
+    s.set_defaults(func=_cmd_predict)

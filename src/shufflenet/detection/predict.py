@@ -1,0 +1,54 @@
+"""Detections on image files, drawn as boxes with class and score on PNG copies of the images."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from shufflenet.data.images import open_image
+from shufflenet.utils.files import atomic_write
+
+__all__ = ["Detection", "detect_files"]
+
+
+@dataclass(frozen=True)
+class Detection:
+    image: str
+    label: str
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
+@torch.no_grad()
+def detect_files(
+    model: nn.Module,
+    paths: list[Path],
+    classes: list[str],
+    *,
+    score_thresh: float = 0.3,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> list[Detection]:
+    """The detections above ``score_thresh`` in each image; with ``out_dir``, a PNG per image with its
+    boxes drawn (``NAME.png``, written atomically)."""
+    from torchvision.transforms.functional import pil_to_tensor, to_pil_image
+    from torchvision.utils import draw_bounding_boxes
+
+    model.eval()
+    found = []
+    for path in paths:
+        pixels = pil_to_tensor(open_image(path, "RGB"))
+        out = model([pixels.float().div(255)])[0]
+        keep = out["scores"] >= score_thresh
+        boxes, scores, labels = out["boxes"][keep], out["scores"][keep], out["labels"][keep]
+        names = [classes[int(k) - 1] for k in labels]
+        found += [Detection(str(path), n, float(s), tuple(b.tolist())) for n, s, b in zip(names, scores, boxes)]
+        if out_dir is not None:
+            drawn = draw_bounding_boxes(pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores.tolist())],
+                                        colors="yellow", width=2)  # fmt: skip
+            target = Path(out_dir) / f"{Path(path).stem}.png"
+            atomic_write(target, lambda tmp: to_pil_image(drawn).save(tmp, format="PNG"))
+    return found

@@ -1,0 +1,173 @@
+"""Training a detector with the project's loop conventions: a config as data, atomic checkpoints every
+epoch, ``resume`` from the last one, seeded shuffling, progress events, COCO metrics per evaluation."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, collate, evaluate_detector
+from shufflenet.detection.model import DETECTORS, create_detector
+from shufflenet.models._weights import safe_torch_load
+from shufflenet.train.config import lr_at
+from shufflenet.train.data import seeded_generator
+from shufflenet.utils.files import atomic_write, check_output_dir
+from shufflenet.utils.validate import option, validate
+
+__all__ = ["DetectConfig", "detector_from_checkpoint", "load_detector_checkpoint", "train_detector"]
+
+FORMAT = "shufflenet-detector/1"
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class DetectConfig:
+    """A detection run. ``data_dir`` holds COCO's layout: ``SPLIT/`` image folders and
+    ``annotations/instances_SPLIT.json`` (``shufflenet detect make-data`` writes one)."""
+
+    data_dir: str
+    backbone: str = "shufflenet_v2_x0_5"
+    backbone_options: dict[str, object] = option(factory=dict)  # e.g. {"extra_dw": True} for v2*
+    pretrained: str | None = None  # backbone weights: "imagenet", a shipped tag, a file
+    kind: str = option("fcos", choices=DETECTORS)
+    img_size: int = option(128, ge=32)  # images are resized so the longer side is this
+    fpn_channels: int = option(64, ge=8)
+    train_split: str = "train"
+    val_split: str = "val"
+    epochs: int = option(12, ge=1)
+    batch_size: int = option(16, ge=1)
+    lr: float = option(2e-3, gt=0)  # AdamW
+    weight_decay: float = option(1e-4, ge=0)
+    warmup_epochs: float = option(0.5, ge=0)
+    hflip: bool = option(True, flag="--no-hflip")
+    seed: int = option(0, ge=0)
+    eval_every: int = option(1, ge=1)
+    threads: int | None = option(None, ge=1)
+    out_dir: str = option("runs/detect", flag="--out")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _split(cfg: DetectConfig, split: str, train: bool) -> CocoDetectionData:
+    root = Path(cfg.data_dir)
+    return CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json",
+                             transform=_hflip if train and cfg.hflip else None)  # fmt: skip
+
+
+def _hflip(image: Tensor, target: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    """Mirror half the images (decided by torch's global generator, seeded per epoch by the loop)."""
+    if torch.rand(()) < 0.5:
+        width = image.shape[-1]
+        boxes = target["boxes"].clone()
+        boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
+        image, target = image.flip(-1), {**target, "boxes": boxes}
+    return image, target
+
+
+def _build(cfg: DetectConfig, num_classes: int) -> nn.Module:
+    return create_detector(cfg.backbone, num_classes, kind=cfg.kind, img_size=cfg.img_size,
+                           fpn_channels=cfg.fpn_channels, pretrained=cfg.pretrained, **cfg.backbone_options)  # type: ignore[arg-type]  # fmt: skip
+
+
+def load_detector_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"detector checkpoint {str(p)!r} not found")
+    state = safe_torch_load(p, "detector checkpoint")
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{p} is not a shufflenet detector checkpoint (no {FORMAT!r} marker); a classifier's "
+                         "checkpoint starts a backbone: --pretrained")  # fmt: skip
+    return state
+
+
+def detector_from_checkpoint(state: dict[str, Any]) -> nn.Module:
+    """The detector a checkpoint holds, weights loaded, in eval mode; ``classes`` attached."""
+    cfg = DetectConfig.from_dict(state["config"])
+    model = _build(_without_pretrained(cfg), len(state["classes"]))
+    model.load_state_dict(state["model"])
+    model.classes = list(state["classes"])  # type: ignore[assignment]
+    return model.eval()
+
+
+def _without_pretrained(cfg: DetectConfig) -> DetectConfig:
+    """The same network without fetching backbone weights the checkpoint replaces anyway."""
+    return DetectConfig.from_dict({**cfg.to_dict(), "pretrained": None})
+
+
+def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Progress | None = None) -> list[dict]:
+    """Train ``cfg``; ``last.pt`` (every epoch) and ``best.pt`` (best mAP@.5) in ``cfg.out_dir``.
+    Returns the history: per epoch the training loss, images/s and, when scored, the COCO metrics."""
+    out = check_output_dir(cfg.out_dir, "--out")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    train_set, val_set = _split(cfg, cfg.train_split, True), _split(cfg, cfg.val_split, False)
+    if train_set.classes != val_set.classes:
+        raise ValueError(f"the {cfg.train_split} and {cfg.val_split} annotations declare different categories")
+    torch.manual_seed(cfg.seed)
+    state = load_detector_checkpoint(resume) if resume else None
+    model = _build(cfg if state is None else _without_pretrained(cfg), len(train_set.classes))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history: list[dict[str, Any]] = []
+    start, best = 0, -1.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start, best = list(state["history"]), int(state["epoch"]), float(state["best_map_50"])
+    steps = (len(train_set) + cfg.batch_size - 1) // cfg.batch_size
+    total, warmup = steps * cfg.epochs, int(steps * cfg.warmup_epochs)
+    out.mkdir(parents=True, exist_ok=True)
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0, loss_sum, seen = time.perf_counter(), 0.0, 0
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # the flips of this epoch, the same when resumed
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate,
+                                             generator=seeded_generator(cfg.seed, epoch, 5))  # fmt: skip
+        for i, (images, targets) in enumerate(loader):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(epoch * steps + i, total, warmup, "cosine", cfg.lr)
+            losses = model(images, targets)
+            loss = sum(losses.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 10.0)
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(images)
+            seen += len(images)
+            if progress:
+                progress({"event": "step", "epoch": epoch, "epochs": cfg.epochs, "step": i + 1, "steps": steps,
+                          "loss": loss_sum / seen, "images_per_s": seen / (time.perf_counter() - t0)})  # fmt: skip
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                                  "images_per_s": seen / (time.perf_counter() - t0)}  # fmt: skip
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            metrics: DetectionMetrics = evaluate_detector(model, val_set)
+            record.update({f"val_{k}": v for k, v in metrics.to_dict().items() if k != "images"})
+        record["epoch_s"] = time.perf_counter() - t0
+        history.append(record)
+        improved = record.get("val_map_50", -1.0) > best
+        best = max(best, record.get("val_map_50", -1.0))
+        checkpoint = {"format": FORMAT, "config": cfg.to_dict(), "epoch": epoch + 1, "history": history,
+                      "best_map_50": best, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "classes": train_set.classes, "category_ids": train_set.category_ids}  # fmt: skip
+        atomic_write(out / "last.pt", lambda tmp: torch.save(checkpoint, tmp))
+        if improved:
+            atomic_write(out / "best.pt", lambda tmp: torch.save(checkpoint, tmp))
+        if progress:
+            progress({"event": "epoch", **record})
+    return history

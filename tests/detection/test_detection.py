@@ -1,0 +1,154 @@
+"""Detection: detectors on every backbone family, the synthetic COCO set, the reader's checks, COCO
+metrics, and the train / resume / eval / predict commands, all on tiny images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from shufflenet.cli.main import main
+from shufflenet.detection import (
+    CocoDetectionData,
+    DetectConfig,
+    create_detector,
+    evaluate_detector,
+    load_detector_checkpoint,
+    make_detection_set,
+    train_detector,
+)
+
+pytest.importorskip("pycocotools", reason="the detection extra: pip install 'shufflenet[detection]'")
+
+
+def _targets(n: int, side: int) -> list[dict[str, torch.Tensor]]:
+    return [{"boxes": torch.tensor([[4.0, 6.0, side / 2, side - 3.0]]), "labels": torch.tensor([1 + i % 3])}
+            for i in range(n)]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["fcos", "retinanet", "fasterrcnn"])
+def test_each_detector_trains_and_detects(kind: str) -> None:
+    model = create_detector("shufflenet_v2_x0_5", 3, kind=kind, img_size=64, fpn_channels=32)
+    images = [torch.rand(3, 64, 64), torch.rand(3, 64, 48)]
+    losses = model(images, _targets(2, 48))
+    total = sum(losses.values())
+    total.backward()
+    assert torch.isfinite(total) and all(p.grad is not None for p in model.backbone.body.parameters())
+    model.eval()
+    with torch.no_grad():
+        out = model(images)
+    assert len(out) == 2 and {"boxes", "scores", "labels"} <= set(out[0])
+
+
+@pytest.mark.parametrize(
+    "backbone,options",
+    [("shufflenet_v1_g3_x0_5", {}), ("shufflenet_v2_x0_5", {"extra_dw": True}), ("mobilenet_v1_x0_25", {}),
+     ("mobilenet_v2_x0_5", {}), ("squeezenet1_1", {})],
+)  # fmt: skip
+def test_every_family_is_a_backbone(backbone: str, options: dict) -> None:
+    model = create_detector(backbone, 2, img_size=96, fpn_channels=32, **options)
+    sum(model([torch.rand(3, 96, 96), torch.rand(3, 96, 96)], _targets(2, 96)).values()).backward()
+
+
+def test_make_data_is_deterministic_and_coco(fake_fmnist: Path, tmp_path: Path) -> None:
+    kw = dict(train_images=6, val_images=3, img_size=64, data_dir=str(fake_fmnist), seed=3)
+    counts = make_detection_set(tmp_path / "a", **kw)
+    make_detection_set(tmp_path / "b", **kw)
+    for rel in ("annotations/instances_train.json", "annotations/instances_val.json", "train/000005.png"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    record = json.loads((tmp_path / "a" / "annotations" / "instances_val.json").read_text())
+    assert len(record["images"]) == 3 and len(record["annotations"]) == counts["val"] >= 3
+    assert [c["id"] for c in record["categories"]] == list(range(1, 11))
+    for ann in record["annotations"]:
+        x, y, w, h = ann["bbox"]
+        assert 0 <= x and 0 <= y and x + w <= 64 and y + h <= 64 and w >= 1 and h >= 1
+    with pytest.raises(FileExistsError):
+        make_detection_set(tmp_path / "a", **kw)
+
+
+def _coco(root: Path, annotations: list[dict], categories=((1, "cat"), (2, "dog"))) -> Path:
+    from PIL import Image
+
+    (root / "img").mkdir(parents=True)
+    for i in (1, 2):
+        Image.new("RGB", (40, 30), (i * 50, 0, 0)).save(root / "img" / f"{i}.png")
+    record = {"images": [{"id": i, "file_name": f"{i}.png", "width": 40, "height": 30} for i in (1, 2)],
+              "annotations": annotations, "categories": [{"id": c, "name": n} for c, n in categories]}  # fmt: skip
+    (root / "ann.json").write_text(json.dumps(record))
+    return root
+
+
+def test_reader_names_bad_annotations(tmp_path: Path) -> None:
+    anns = [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [30, 20, 20, 20]},  # reaches outside: clipped
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [5, 5, 0, 10]}]  # no area: dropped  # fmt: skip
+    root = _coco(tmp_path / "a", anns)
+    with pytest.warns(UserWarning) as caught:
+        data = CocoDetectionData(root / "img", root / "ann.json")
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "were clipped in 1 image(s): 1.png" in messages and "were dropped in 1 image(s): 2.png" in messages
+    image, target = data[0]
+    assert image.shape == (3, 30, 40) and target["boxes"].tolist() == [[30.0, 20.0, 40.0, 30.0]]
+    assert target["labels"].tolist() == [2] and len(data[1][1]["boxes"]) == 0
+    bad = _coco(tmp_path / "b", [{"id": 1, "image_id": 2, "category_id": 7, "bbox": [1, 1, 5, 5]}])
+    with pytest.raises(ValueError, match="image 2.png has a box of category 7, which is not among"):
+        CocoDetectionData(bad / "img", bad / "ann.json")
+    (bad / "ann.json").write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1}]}))
+    with pytest.raises(ValueError, match="lists no images"):
+        CocoDetectionData(bad / "img", bad / "ann.json")
+    (bad / "ann.json").write_text('{"images": [')
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        CocoDetectionData(bad / "img", bad / "ann.json")
+
+
+def test_coco_metrics_of_perfect_and_wrong_detections(tmp_path: Path) -> None:
+    anns = [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [2, 2, 20, 20], "area": 400, "iscrowd": 0},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 5, 25, 20], "area": 500, "iscrowd": 0}]  # fmt: skip
+    root = _coco(tmp_path / "c", anns)
+    data = CocoDetectionData(root / "img", root / "ann.json")
+    images, targets = zip(*[data[i] for i in range(len(data))])
+
+    class Echo(torch.nn.Module):
+        def __init__(self, shift: float) -> None:
+            super().__init__()
+            self.shift = shift
+
+        def forward(self, batch: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+            return [{"boxes": t["boxes"] + self.shift, "scores": torch.ones(len(t["boxes"])), "labels": t["labels"]}
+                    for t in targets]  # fmt: skip
+
+    perfect = evaluate_detector(Echo(0.0), data, batches=[(list(images), list(targets))])
+    assert perfect.map == pytest.approx(1.0) and perfect.map_50 == pytest.approx(1.0) and perfect.images == 2
+    off = evaluate_detector(Echo(15.0), data, batches=[(list(images), list(targets))])
+    assert off.map_50 < 0.5
+
+
+def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
+    base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=64, epochs=2, batch_size=4, threads=1)
+    train_detector(DetectConfig(**base, out_dir=str(tmp_path / "straight")))
+
+    def interrupt(event: dict) -> None:
+        if event["event"] == "epoch" and event["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(DetectConfig(**base, out_dir=str(tmp_path / "cut")), progress=interrupt)
+    history = train_detector(
+        DetectConfig(**base, out_dir=str(tmp_path / "cut")), resume=str(tmp_path / "cut" / "last.pt")
+    )
+    straight, resumed = (load_detector_checkpoint(tmp_path / d / "last.pt") for d in ("straight", "cut"))
+    assert len(history) == 2 and resumed["epoch"] == 2
+    for key, value in straight["model"].items():
+        assert torch.equal(resumed["model"][key], value), key
+    ckpt = str(tmp_path / "straight" / "last.pt")
+    assert main(["detect", "eval", ckpt, "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["images"] == 4 and 0 <= record["map_50"] <= 1
+    assert main(["detect", "predict", ckpt, str(tmp_path / "set" / "val"), "--score-thresh", "0", "--out",
+                 str(tmp_path / "drawn"), "--format", "json"]) == 0  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [f"00000{i}.png" for i in range(4)]
+    assert main(["detect", "eval", str(tmp_path / "set" / "annotations" / "instances_val.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "is not a readable detector checkpoint" in err[-1]  # after predict's line
