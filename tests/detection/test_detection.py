@@ -152,3 +152,19 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     assert main(["detect", "eval", str(tmp_path / "set" / "annotations" / "instances_val.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "is not a readable detector checkpoint" in err[-1]  # after predict's line
+
+
+@pytest.mark.slow  # two processes: CI runs it (make test SLOW=1)
+def test_detect_train_under_torchrun(fake_fmnist: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+           "shufflenet.cli.main", "detect", "train", "--data-dir", str(tmp_path / "set"), "--img-size", "64",
+           "--epochs", "1", "--batch-size", "2", "--threads", "1", "--out", str(tmp_path / "ddp")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = load_detector_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert state["epoch"] == 1 and "val_map_50" in state["history"][0]
+    assert (proc.stdout + proc.stderr).count("done: mAP@.5") == 1  # only rank 0 reports

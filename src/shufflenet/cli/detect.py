@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -15,9 +16,9 @@ from shufflenet.utils.files import check_output_dir
 __all__ = ["add_commands"]
 
 
-def _bar(err: Console) -> Progress:
+def _bar(err: Console, quiet: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)  # fmt: skip
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True, disable=quiet)  # fmt: skip
 
 
 def _cmd_make_data(args: argparse.Namespace, console: Console) -> int:
@@ -39,6 +40,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.detection import DetectConfig, load_detector_checkpoint, train_detector
 
     err = stderr_console()
+    quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     if args.resume:
         cfg = DetectConfig.from_dict(load_detector_checkpoint(args.resume)["config"])
     else:
@@ -50,14 +52,14 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         if (Path(cfg.out_dir) / "last.pt").exists() and not args.overwrite:
             raise CliError(f"{cfg.out_dir} holds another run; continue it with --resume {cfg.out_dir}/last.pt, "
                            "replace it with --overwrite, or choose another --out")  # fmt: skip
-    with _bar(err) as bar:
+    with _bar(err, quiet) as bar:
         task = bar.add_task("epoch -", total=None, info="loading data")
 
         def on_event(e: dict) -> None:
             if e["event"] == "step":
                 bar.update(task, description=f"epoch {e['epoch'] + 1}/{e['epochs']}", total=e["steps"],
                            completed=e["step"], info=f"loss {e['loss']:.3f} {e['images_per_s']:.1f} img/s")  # fmt: skip
-            else:
+            elif not quiet:
                 scored = f"  mAP@.5 {e['val_map_50']:.3f}  mAP {e['val_map']:.3f}" if "val_map" in e else ""
                 bar.console.print(f"epoch {e['epoch']}: loss {e['train_loss']:.3f}{scored}  "
                                   f"{e['images_per_s']:.1f} img/s  {e['epoch_s']:.0f} s", highlight=False)  # fmt: skip
@@ -68,6 +70,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             err.print(f"interrupted; resume with: shufflenet detect train --resume {cfg.out_dir}/last.pt")
             return 130
     last = history[-1]
+    if quiet:
+        return 0
     console.print(f"done: mAP@.5 {last.get('val_map_50', 0):.3f}, mAP@[.5:.95] {last.get('val_map', 0):.3f}; "
                   f"checkpoints in {cfg.out_dir}", highlight=False)  # fmt: skip
     return 0
@@ -123,7 +127,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from shufflenet.detection import DETECTORS, DetectConfig
 
     d = DetectConfig(data_dir="")
-    p = sub.add_parser("detect", help="detection with ShuffleNet backbones: make-data, train, eval, predict")
+    p = sub.add_parser(
+        "detect", help="detection with ShuffleNet backbones: make-data, train (torchrun for DDP), eval, predict"
+    )
     cmds = p.add_subparsers(dest="detect_command", required=True, metavar="{make-data,train,eval,predict}")
 
     s = cmds.add_parser("make-data", help="write a COCO-format set of Fashion-MNIST items on textured canvases")
@@ -155,6 +161,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--eval-every", type=positive_int)
     s.add_argument("--threads", type=positive_int)
+    s.add_argument("--device", help="cpu (default) or cuda; under torchrun each process takes its LOCAL_RANK's GPU")
     s.add_argument("--out", "-o", default=d.out_dir, help=f"default {d.out_dir}")
     s.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     s.add_argument("--resume", metavar="CKPT", help="continue a run from its last.pt")

@@ -172,8 +172,9 @@ def evaluate_detector(
     loader = batches if batches is not None else torch.utils.data.DataLoader(
         data, batch_size=batch_size, collate_fn=collate)  # fmt: skip
     results = []
+    device = next(model.parameters(), torch.empty(0)).device  # a model without weights: the CPU
     for images, targets in loader:
-        for out, target in zip(model(images), targets):
+        for out, target in zip(model([im.to(device) for im in images]), targets):
             for box, score, label in zip(out["boxes"].tolist(), out["scores"].tolist(), out["labels"].tolist()):
                 x0, y0, x1, y1 = box
                 results.append({"image_id": int(target["image_id"]), "category_id": data.category_ids[label - 1],

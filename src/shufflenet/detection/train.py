@@ -3,6 +3,7 @@ epoch, ``resume`` from the last one, seeded shuffling, progress events, COCO met
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -11,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+from torch.utils.data import DistributedSampler
 
 from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, collate, evaluate_detector
 from shufflenet.detection.model import DETECTORS, create_detector
 from shufflenet.models._weights import safe_torch_load
 from shufflenet.train.config import lr_at
-from shufflenet.train.data import seeded_generator
+from shufflenet.train.distributed import DistEnv, setup_distributed
 from shufflenet.utils.files import atomic_write, check_output_dir
 from shufflenet.utils.validate import option, validate
 
@@ -50,6 +53,7 @@ class DetectConfig:
     seed: int = option(0, ge=0)
     eval_every: int = option(1, ge=1)
     threads: int | None = option(None, ge=1)
+    device: str = "cpu"  # or "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     out_dir: str = option("runs/detect", flag="--out")
 
     def __post_init__(self) -> None:
@@ -112,7 +116,21 @@ def _without_pretrained(cfg: DetectConfig) -> DetectConfig:
 
 def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Progress | None = None) -> list[dict]:
     """Train ``cfg``; ``last.pt`` (every epoch) and ``best.pt`` (best mAP@.5) in ``cfg.out_dir``.
-    Returns the history: per epoch the training loss, images/s and, when scored, the COCO metrics."""
+    Returns the history: per epoch the training loss, images/s and, when scored, the COCO metrics.
+
+    Under ``torchrun`` each process trains on its share of every epoch (DistributedDataParallel);
+    rank 0 scores the validation set and writes the checkpoints.
+    """
+    env = setup_distributed(cfg.device)
+    try:
+        return _train(cfg, env, resume, progress)
+    finally:
+        if env.enabled and dist.is_initialized():
+            gc.collect()  # DDP sits in a reference cycle: free it before the process group (see train.loop)
+            dist.destroy_process_group()
+
+
+def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> list[dict]:
     out = check_output_dir(cfg.out_dir, "--out")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -122,6 +140,7 @@ def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Pr
     torch.manual_seed(cfg.seed)
     state = load_detector_checkpoint(resume) if resume else None
     model = _build(cfg if state is None else _without_pretrained(cfg), len(train_set.classes))
+    model.to(env.device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: list[dict[str, Any]] = []
@@ -130,19 +149,30 @@ def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Pr
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, start, best = list(state["history"]), int(state["epoch"]), float(state["best_map_50"])
-    steps = (len(train_set) + cfg.batch_size - 1) // cfg.batch_size
+    net: nn.Module = model
+    if env.enabled:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
+        )
+    share = (len(train_set) + env.world_size - 1) // env.world_size
+    steps = (share + cfg.batch_size - 1) // cfg.batch_size
     total, warmup = steps * cfg.epochs, int(steps * cfg.warmup_epochs)
     out.mkdir(parents=True, exist_ok=True)
     for epoch in range(start, cfg.epochs):
         model.train()
         t0, loss_sum, seen = time.perf_counter(), 0.0, 0
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # the flips of this epoch, the same when resumed
-        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate,
-                                             generator=seeded_generator(cfg.seed, epoch, 5))  # fmt: skip
+        sampler: DistributedSampler[Any] = DistributedSampler(
+            train_set, env.world_size, env.rank, shuffle=True, seed=cfg.seed
+        )
+        sampler.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
         for i, (images, targets) in enumerate(loader):
+            images = [im.to(env.device) for im in images]
+            targets = [{k: v.to(env.device) for k, v in tg.items()} for tg in targets]
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps + i, total, warmup, "cosine", cfg.lr)
-            losses = model(images, targets)
+            losses = net(images, targets)
             loss = sum(losses.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -155,6 +185,9 @@ def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Pr
                           "loss": loss_sum / seen, "images_per_s": seen / (time.perf_counter() - t0)})  # fmt: skip
         record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                                   "images_per_s": seen / (time.perf_counter() - t0)}  # fmt: skip
+        if not env.is_main:  # rank 0 scores and writes; the others go on to the next epoch
+            history.append(record)
+            continue
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             metrics: DetectionMetrics = evaluate_detector(model, val_set)
             record.update({f"val_{k}": v for k, v in metrics.to_dict().items() if k != "images"})
@@ -170,4 +203,6 @@ def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Pr
             atomic_write(out / "best.pt", lambda tmp: torch.save(checkpoint, tmp))
         if progress:
             progress({"event": "epoch", **record})
+    if env.enabled:
+        dist.barrier()  # the last checkpoint is written before any rank returns
     return history
