@@ -123,6 +123,21 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.detection import CocoDetectionData, export_detector
+
+    state, model = _load(args.checkpoint)
+    cfg = state["config"]
+    root = Path(cfg["data_dir"])
+    split = cfg["val_split"]
+    data = CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json")
+    images = [data[i][0] for i in range(min(4, len(data)))]  # real images: boxes to compare
+    with stderr_console().status("exporting and verifying in ONNX Runtime"):
+        path = export_detector(model, args.out, images)
+    console.print(f"wrote {path} (verified on {len(images)} images of {root / split})", highlight=False)
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from shufflenet.detection import DETECTORS, DetectConfig
 
@@ -130,7 +145,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "detect", help="detection with ShuffleNet backbones: make-data, train (torchrun for DDP), eval, predict"
     )
-    cmds = p.add_subparsers(dest="detect_command", required=True, metavar="{make-data,train,eval,predict}")
+    cmds = p.add_subparsers(dest="detect_command", required=True, metavar="{make-data,train,eval,predict,export}")
 
     s = cmds.add_parser("make-data", help="write a COCO-format set of Fashion-MNIST items on textured canvases")
     s.add_argument("--out", "-o", required=True, help="new folder: train/, val/, annotations/instances_*.json")
@@ -173,6 +188,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--split", help="default: the run's validation split")
     s.add_argument("--format", choices=FORMATS, default="table")
     s.set_defaults(func=_cmd_eval)
+
+    s = cmds.add_parser("export", help="the detector as one ONNX file, verified in ONNX Runtime")
+    s.add_argument("checkpoint")
+    s.add_argument("--out", "-o", required=True, help="the .onnx file to write")
+    s.set_defaults(func=_cmd_export)
 
     s = cmds.add_parser("predict", help="boxes in images, drawn on PNG copies with --out")
     s.add_argument("checkpoint")

@@ -1,6 +1,7 @@
 """ShuffleNet and the compact networks as detection backbones: the papers' COCO experiments in miniature."""
 
 from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, evaluate_detector, read_coco
+from shufflenet.detection.export import export_detector
 from shufflenet.detection.model import DETECTORS, FpnBackbone, create_detector
 from shufflenet.detection.synthetic import make_detection_set
 from shufflenet.detection.train import DetectConfig, detector_from_checkpoint, load_detector_checkpoint, train_detector
@@ -14,6 +15,7 @@ __all__ = [
     "create_detector",
     "detector_from_checkpoint",
     "evaluate_detector",
+    "export_detector",
     "load_detector_checkpoint",
     "make_detection_set",
     "read_coco",

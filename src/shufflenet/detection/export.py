@@ -1,0 +1,46 @@
+"""A detector as one ONNX file (torchvision's detectors export with the TorchScript exporter),
+verified in ONNX Runtime against PyTorch before it is kept."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from shufflenet.utils.files import atomic_path
+from shufflenet.utils.optional import require
+
+__all__ = ["export_detector"]
+
+
+def export_detector(
+    model: nn.Module, path: str | os.PathLike[str], images: list[Tensor], *, opset: int = 17, atol: float = 1e-2
+) -> Path:
+    """Write ``model`` to ``path``: input ``image`` (3, H, W) in [0, 1], any size; outputs ``boxes``
+    (x0, y0, x1, y1 in the input's pixels), ``scores``, ``labels``. Each of ``images`` (real ones,
+    so there are boxes to compare) must give the same detections in ONNX Runtime as in PyTorch
+    (boxes within ``atol`` pixels), else nothing is written."""
+    ort = require("onnxruntime", "onnx")
+    model = model.eval()
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic in torchvision's transform
+        torch.onnx.export(model, ([images[0]],), str(tmp), opset_version=opset, dynamo=False,
+                          input_names=["image"], output_names=["boxes", "scores", "labels"],
+                          dynamic_axes={"image": {1: "height", 2: "width"}})  # fmt: skip
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        for i, image in enumerate(images):
+            boxes, scores, labels = session.run(None, {"image": image.numpy()})
+            with torch.no_grad():
+                ref = model([image])[0]
+            if len(boxes) != len(ref["boxes"]) or not np.array_equal(labels, ref["labels"].numpy()):
+                raise ValueError(f"the ONNX detector finds {len(boxes)} boxes in image {i}, PyTorch "
+                                 f"{len(ref['boxes'])}; nothing written")  # fmt: skip
+            diff = float(np.abs(boxes - ref["boxes"].numpy()).max(initial=0.0))
+            if diff > atol:
+                raise ValueError(f"the ONNX detector's boxes differ from PyTorch's by {diff:.3g} px in image {i} "
+                                 f"(tolerance {atol}); nothing written")  # fmt: skip
+    return Path(path)
