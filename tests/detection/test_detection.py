@@ -120,8 +120,27 @@ def test_coco_metrics_of_perfect_and_wrong_detections(tmp_path: Path) -> None:
 
     perfect = evaluate_detector(Echo(0.0), data, batches=[(list(images), list(targets))])
     assert perfect.map == pytest.approx(1.0) and perfect.map_50 == pytest.approx(1.0) and perfect.images == 2
+    assert perfect.map_small == pytest.approx(1.0) and perfect.map_medium is None and perfect.map_large is None
     off = evaluate_detector(Echo(15.0), data, batches=[(list(images), list(targets))])
     assert off.map_50 < 0.5
+
+
+def test_predict_keeps_the_best_class_of_each_object(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from shufflenet.detection import detect_files
+
+    Image.new("RGB", (40, 40), "gray").save(tmp_path / "a.png")
+
+    class Fixed(torch.nn.Module):  # a shirt and a (weaker) coat on one object, a separate bag
+        def forward(self, batch: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+            boxes = torch.tensor([[2.0, 2, 20, 20], [3, 2, 20, 21], [25, 25, 38, 38]])
+            return [{"boxes": boxes, "scores": torch.tensor([0.9, 0.6, 0.5]), "labels": torch.tensor([1, 2, 3])}]
+
+    found = detect_files(Fixed(), [tmp_path / "a.png"], ["shirt", "coat", "bag"], out_dir=tmp_path / "drawn")
+    assert [(d.label, round(d.score, 1)) for d in found] == [("shirt", 0.9), ("bag", 0.5)]
+    assert (tmp_path / "drawn" / "a.png").exists()
+    assert len(detect_files(Fixed(), [tmp_path / "a.png"], ["shirt", "coat", "bag"], iou_thresh=1.0)) == 3
 
 
 def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
@@ -170,3 +189,27 @@ def test_detect_train_under_torchrun(fake_fmnist: Path, tmp_path: Path) -> None:
     state = load_detector_checkpoint(tmp_path / "ddp" / "last.pt")
     assert state["epoch"] == 1 and "val_map_50" in state["history"][0]
     assert (proc.stdout + proc.stderr).count("done: mAP@.5") == 1  # only rank 0 reports
+
+
+@pytest.mark.slow  # four backbones trained: CI runs it (make test SLOW=1)
+def test_detection_benchmark_table(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_detection", Path(__file__).parents[2] / "benchmarks" / "detection.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    make_detection_set(tmp_path / "set", train_images=4, val_images=2, img_size=64, data_dir=str(fake_fmnist))
+    argv = ["--data-dir", str(tmp_path / "set"), "--epochs", "1", "--img-size", "64", "--threads", "1",
+            "--out", str(tmp_path / "runs"), "--only", "0,1", "--seeds", "0,1", "--json", str(tmp_path / "t.json")]  # fmt: skip
+    assert bench.main(argv) == 0
+    table = capsys.readouterr().out
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [r["backbone"] for r in rows] == ["ShuffleNet v2 0.5x", "ShuffleNet v2* 0.5x"]
+    assert all(len(r["map_50"]) == 2 and r["latency_ms"] > 0 for r in rows)
+    assert rows[1]["backbone_mflops"] > rows[0]["backbone_mflops"]  # v2*'s extra depthwise convs
+    assert table.count("| ShuffleNet v2") == 2 and (tmp_path / "runs" / "shufflenet_v2_x0_5_star_seed1").is_dir()
+    stamp = (tmp_path / "runs" / "shufflenet_v2_x0_5" / "last.pt").stat().st_mtime_ns
+    assert bench.main(argv) == 0  # finished runs are reused, not trained again
+    assert (tmp_path / "runs" / "shufflenet_v2_x0_5" / "last.pt").stat().st_mtime_ns == stamp

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shufflenet.utils.files import LockedError, atomic_write, check_output_dir, check_output_file, pid_lock
+from shufflenet.utils.files import LockedError, atomic_dir, atomic_write, check_output_dir, check_output_file, pid_lock
 
 
 def _dead_pid() -> int:
@@ -43,6 +43,19 @@ def test_atomic_write_removes_the_temporary_file_of_a_killed_writer(tmp_path: Pa
     atomic_write(tmp_path / "out.json", lambda t: t.write_text("{}"))
     assert not orphan.exists() and live.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "out.json"]
+
+
+def test_atomic_dir_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), atomic_dir(tmp_path / "set") as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_dir(tmp_path / "deep" / "set") as tmp:
+        assert not (tmp_path / "deep" / "set").exists()
+        (tmp / "a.txt").write_text("whole")
+    assert (tmp_path / "deep" / "set" / "a.txt").read_text() == "whole"
+    with pytest.raises(FileExistsError, match="exists; choose a new folder"), atomic_dir(tmp_path / "deep" / "set"):
+        pass
 
 
 def test_pid_lock_refuses_a_live_owner_and_takes_over_a_dead_ones(tmp_path: Path) -> None:

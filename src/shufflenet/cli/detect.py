@@ -97,7 +97,8 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     with stderr_console().status(f"detecting objects in {len(data)} images"):
         metrics = evaluate_detector(model, data)
     record = {"checkpoint": args.checkpoint, "data": str(root / split), **metrics.to_dict()}
-    rows = [[k, f"{v:.4f}" if isinstance(v, float) else str(v)] for k, v in metrics.to_dict().items()]
+    rows = [[k, "no objects" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)]
+            for k, v in metrics.to_dict().items()]  # fmt: skip
     render(console, args.format, ["metric", "value"], rows, title=f"{args.checkpoint} on {root / split} (COCO bbox)",
            records=record)  # fmt: skip
     return 0
@@ -112,9 +113,8 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         raise CliError(f"no images in {', '.join(args.images)}")
     out = check_output_dir(args.out, "--out") if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh, out_dir=out)
+    found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh,
+                         iou_thresh=args.iou_thresh, out_dir=out)  # fmt: skip
     rows = [[d.image, d.label, f"{d.score:.2f}", ", ".join(f"{v:.0f}" for v in d.box)] for d in found]
     render(console, args.format, ["image", "class", "score", "box (x0, y0, x1, y1)"], rows,
            records=[d.__dict__ for d in found])  # fmt: skip
@@ -198,6 +198,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("checkpoint")
     s.add_argument("images", nargs="+", help="image files or folders")
     s.add_argument("--score-thresh", type=float, default=0.3)
+    s.add_argument(
+        "--iou-thresh",
+        type=float,
+        default=0.5,
+        help="boxes of other classes overlapping a better one by more are dropped (1 keeps all)",
+    )
     s.add_argument("--out", "-o", help="folder for the images with boxes drawn")
     s.add_argument("--format", choices=FORMATS, default="table")
     s.set_defaults(func=_cmd_predict)

@@ -7,8 +7,6 @@ modes, the mean/std to normalise with, and every file that is not a readable ima
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ import torch
 
 from shufflenet.data.datasets import TensorData
 from shufflenet.data.images import IMAGE_SUFFIXES, open_image
+from shufflenet.utils.files import atomic_dir
 
 __all__ = ["FolderStats", "folder_stats", "write_image_folder"]
 
@@ -126,15 +125,10 @@ def write_image_folder(
     """
     from PIL import Image
 
-    target = Path(out)
-    if target.exists():
-        raise FileExistsError(f"{target} exists; choose a new folder")
     groups = groups or {name: [k] for k, name in enumerate(data.classes)}
     gen = torch.Generator().manual_seed(seed)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     counts: dict[str, int] = {}
-    try:
+    with atomic_dir(out) as tmp:
         for name, labels in groups.items():
             chosen: list[int] = []
             for j, k in enumerate(labels):
@@ -154,8 +148,4 @@ def write_image_folder(
                     folder / f"{i:05d}.png"
                 )
             counts[name] = len(chosen)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return counts

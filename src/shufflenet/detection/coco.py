@@ -145,17 +145,18 @@ def collate(batch: Sequence[tuple[Tensor, dict[str, Tensor]]]) -> tuple[list[Ten
 
 @dataclass(frozen=True)
 class DetectionMetrics:
-    """COCO's box metrics (pycocotools): mAP over IoU 0.5:0.95, at 0.5 and 0.75, by object size."""
+    """COCO's box metrics (pycocotools): mAP over IoU 0.5:0.95, at 0.5 and 0.75, by object size
+    (small < 32², medium < 96² px² of area, large above; ``None`` where the set has no such objects)."""
 
     map: float
     map_50: float
     map_75: float
-    map_small: float
-    map_medium: float
-    map_large: float
+    map_small: float | None
+    map_medium: float | None
+    map_large: float | None
     images: int
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return dict(self.__dict__)
 
 
@@ -184,11 +185,13 @@ def evaluate_detector(
         gt = COCO()
         gt.dataset = {**data.coco, "images": [im for im in data.coco["images"] if im["id"] in scored]}
         gt.createIndex()
-        if not results:
-            return DetectionMetrics(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, len(scored))
-        evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    s = [max(0.0, float(v)) for v in evaluator.stats[:6]]  # -1 where a size class has no objects
-    return DetectionMetrics(s[0], s[1], s[2], s[3], s[4], s[5], images=len(scored))
+        if results:
+            evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+    s = [max(0.0, float(v)) for v in evaluator.stats[:6]] if results else [0.0] * 6  # stats: -1 where no objects
+    areas = [a["area"] for a in gt.dataset["annotations"] if not a.get("iscrowd", 0) and a["image_id"] in scored]
+    small, medium, large = (s[3 + k] if any(lo <= a < hi for a in areas) else None
+                            for k, (lo, hi) in enumerate([(0, 32**2), (32**2, 96**2), (96**2, float("inf"))]))  # fmt: skip
+    return DetectionMetrics(s[0], s[1], s[2], small, medium, large, images=len(scored))

@@ -30,20 +30,29 @@ def detect_files(
     classes: list[str],
     *,
     score_thresh: float = 0.3,
+    iou_thresh: float = 0.5,
     out_dir: str | os.PathLike[str] | None = None,
 ) -> list[Detection]:
-    """The detections above ``score_thresh`` in each image; with ``out_dir``, a PNG per image with its
+    """The detections above ``score_thresh`` in each image, the best class per object (boxes of other
+    classes overlapping it by IoU > ``iou_thresh`` dropped); with ``out_dir``, a PNG per image with its
     boxes drawn (``NAME.png``, written atomically)."""
+    from torchvision.ops import nms
     from torchvision.transforms.functional import pil_to_tensor, to_pil_image
     from torchvision.utils import draw_bounding_boxes
 
     model.eval()
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     found = []
     for path in paths:
         pixels = pil_to_tensor(open_image(path, "RGB"))
         out = model([pixels.float().div(255)])[0]
         keep = out["scores"] >= score_thresh
         boxes, scores, labels = out["boxes"][keep], out["scores"][keep], out["labels"][keep]
+        # one label per object: the detector suppresses overlaps within a class (as COCO's metric wants);
+        # a reader wants the best class of each object, so overlaps across classes are suppressed too
+        best = nms(boxes, scores, iou_thresh)
+        boxes, scores, labels = boxes[best], scores[best], labels[best]
         names = [classes[int(k) - 1] for k in labels]
         found += [Detection(str(path), n, float(s), tuple(b.tolist())) for n, s, b in zip(names, scores, boxes)]
         if out_dir is not None:

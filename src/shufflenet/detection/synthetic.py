@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from shufflenet.data import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist
+from shufflenet.utils.files import atomic_dir
 
 __all__ = ["make_detection_set"]
 
@@ -104,20 +103,17 @@ def make_detection_set(
     """
     from PIL import Image
 
-    target = Path(out)
-    if target.exists():
-        raise FileExistsError(f"{target} exists; choose a new folder (or delete it)")
+    if Path(out).exists():  # before Fashion-MNIST is read
+        raise FileExistsError(f"{out} exists; choose a new folder (or delete it)")
     if not 0 < min_scale <= max_scale or 28 * min_scale > img_size:
         raise ValueError(f"scales {min_scale}-{max_scale} of 28 px items must fit {img_size} px images")
     rng = np.random.default_rng(seed)
     categories = [
         {"id": k + 1, "name": name, "supercategory": "fashion"} for k, name in enumerate(FASHION_MNIST_CLASSES)
     ]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     counts = {}
     done, total = 0, train_images + val_images
-    try:
+    with atomic_dir(out) as tmp:
         (tmp / "annotations").mkdir()
         for split, n, train in (("train", train_images, True), ("val", val_images, False)):
             source = load_fashion_mnist(data_dir, train=train)
@@ -141,8 +137,4 @@ def make_detection_set(
                       "images": images, "annotations": annotations, "categories": categories}  # fmt: skip
             (tmp / "annotations" / f"instances_{split}.json").write_text(json.dumps(record))
             counts[split] = len(annotations)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return counts

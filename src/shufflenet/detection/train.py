@@ -18,7 +18,7 @@ from torch.utils.data import DistributedSampler
 
 from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, collate, evaluate_detector
 from shufflenet.detection.model import DETECTORS, create_detector
-from shufflenet.models._weights import safe_torch_load
+from shufflenet.train.checkpoint import load_marked
 from shufflenet.train.config import lr_at
 from shufflenet.train.distributed import DistEnv, setup_distributed
 from shufflenet.utils.files import atomic_write, check_output_dir
@@ -90,14 +90,7 @@ def _build(cfg: DetectConfig, num_classes: int) -> nn.Module:
 
 
 def load_detector_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"detector checkpoint {str(p)!r} not found")
-    state = safe_torch_load(p, "detector checkpoint")
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{p} is not a shufflenet detector checkpoint (no {FORMAT!r} marker); a classifier's "
-                         "checkpoint starts a backbone: --pretrained")  # fmt: skip
-    return state
+    return load_marked(path, FORMAT, "detector checkpoint", "a classifier's checkpoint starts a backbone: --pretrained")
 
 
 def detector_from_checkpoint(state: dict[str, Any]) -> nn.Module:

@@ -28,14 +28,21 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     return atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str) -> dict[str, Any]:
+    """The dict saved at ``path`` whose ``format`` is ``marker``; ``what`` and ``hint`` name the file
+    and what to use instead in the errors for a missing file or one of another kind."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"checkpoint {str(p)!r} not found")
-    state = safe_torch_load(p, "checkpoint")
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{p} is not a shufflenet training checkpoint (no {FORMAT!r} marker); for bare weights "
-                         "use load_weights(create_model(NAME), path)")  # fmt: skip
+        raise FileNotFoundError(f"{what} {str(p)!r} not found")
+    state = safe_torch_load(p, what)
+    if not isinstance(state, dict) or state.get("format") != marker:
+        raise ValueError(f"{p} is not a shufflenet {what} (no {marker!r} marker); {hint}")
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    state = load_marked(path, FORMAT, "checkpoint", "for bare weights use load_weights(create_model(NAME), path)")
+    p = Path(path)
     missing = [k for k in _REQUIRED if k not in state]
     if missing or not isinstance(state["arch"], dict) or not isinstance(state["data"], dict):
         raise ValueError(f"{p} is a damaged shufflenet checkpoint: {', '.join(missing) or 'arch or data'} "

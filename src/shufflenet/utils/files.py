@@ -5,6 +5,7 @@
   error before an hour of work, not a traceback after it.
 * :func:`atomic_path` / :func:`atomic_write`: a crash mid-write never leaves a half-written file;
   the temporary file of a write killed outright (``kill -9``) is removed by the next write there.
+* :func:`atomic_dir`: a new folder (a dataset) appears whole or not at all.
 * :func:`pid_lock`: a directory used by one process at a time; a lock left by a dead process is
   detected from its pid and taken over.
 """
@@ -13,13 +14,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LockedError", "atomic_path", "atomic_write", "check_output_dir", "check_output_file", "pid_lock"]
+__all__ = [
+    "LockedError",
+    "atomic_dir",
+    "atomic_path",
+    "atomic_write",
+    "check_output_dir",
+    "check_output_file",
+    "pid_lock",
+]
 
 
 def _writable_dir(directory: Path, what: str, path: Path) -> None:
@@ -103,6 +113,23 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     with atomic_path(path) as tmp:
         write(tmp)
     return Path(path)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``, renamed to ``path`` when the block ends well
+    and removed when it does not. ``path`` must not exist yet."""
+    target = check_output_dir(path)
+    if target.exists():
+        raise FileExistsError(f"{target} exists; choose a new folder (or delete it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 class LockedError(ValueError):
