@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -103,8 +102,6 @@ def make_detection_set(
     """
     from PIL import Image
 
-    if Path(out).exists():  # before Fashion-MNIST is read
-        raise FileExistsError(f"{out} exists; choose a new folder (or delete it)")
     if not 0 < min_scale <= max_scale or 28 * min_scale > img_size:
         raise ValueError(f"scales {min_scale}-{max_scale} of 28 px items must fit {img_size} px images")
     rng = np.random.default_rng(seed)

@@ -18,10 +18,10 @@ from torch.utils.data import DistributedSampler
 
 from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, collate, evaluate_detector
 from shufflenet.detection.model import DETECTORS, create_detector
-from shufflenet.train.checkpoint import load_marked
+from shufflenet.train.checkpoint import load_marked, save_checkpoint
 from shufflenet.train.config import lr_at
 from shufflenet.train.distributed import DistEnv, setup_distributed
-from shufflenet.utils.files import atomic_write, check_output_dir
+from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.validate import option, validate
 
 __all__ = ["DetectConfig", "detector_from_checkpoint", "load_detector_checkpoint", "train_detector"]
@@ -188,12 +188,12 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
         history.append(record)
         improved = record.get("val_map_50", -1.0) > best
         best = max(best, record.get("val_map_50", -1.0))
-        checkpoint = {"format": FORMAT, "config": cfg.to_dict(), "epoch": epoch + 1, "history": history,
-                      "best_map_50": best, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        checkpoint = {"config": cfg.to_dict(), "epoch": epoch + 1, "history": history, "best_map_50": best,
+                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "classes": train_set.classes, "category_ids": train_set.category_ids}  # fmt: skip
-        atomic_write(out / "last.pt", lambda tmp: torch.save(checkpoint, tmp))
+        save_checkpoint(checkpoint, out / "last.pt", FORMAT)
         if improved:
-            atomic_write(out / "best.pt", lambda tmp: torch.save(checkpoint, tmp))
+            save_checkpoint(checkpoint, out / "best.pt", FORMAT)
         if progress:
             progress({"event": "epoch", **record})
     if env.enabled:

@@ -23,9 +23,10 @@ __all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoin
 FORMAT = "shufflenet-checkpoint/1"
 
 
-def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` to a temporary file, then rename: a crash never corrupts ``path``."""
-    return atomic_write(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str], marker: str = FORMAT) -> Path:
+    """``torch.save`` to a temporary file, then rename: a crash never corrupts ``path``. ``marker``
+    (the ``format`` entry) is what :func:`load_marked` checks."""
+    return atomic_write(path, lambda tmp: torch.save({"format": marker, **state}, tmp))
 
 
 def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str) -> dict[str, Any]:
