@@ -16,7 +16,7 @@ from shufflenet.export import Predictor
 pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'shufflenet[ncnn]')")
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'shufflenet[ncnn]')")
 
-from shufflenet.export.ncnn import export_ncnn  # noqa: E402  (after the skip)
+from shufflenet.export.ncnn import _packed_branches, export_ncnn  # noqa: E402  (after the skip)
 
 
 def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:
@@ -59,3 +59,18 @@ def test_bench_runtime_computes_the_model() -> None:
     with torch.no_grad():
         want = model(x)
     torch.testing.assert_close(get_runtime("ncnn").prepare(model, x, 1)(x), want, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x0_5"])
+def test_branches_are_padded_for_ncnn_packs_without_changing_the_logits(name: str) -> None:
+    model = lively_model(name)
+    packed = _packed_branches(model)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(packed(x), model(x), atol=1e-5, rtol=1e-5)
+    inner = [u.branch[1].conv.out_channels for stage in packed.stages for u in stage]  # type: ignore[union-attr]
+    assert all(c % 8 == 0 for c in inner)
+    before = [u.branch[1].conv.out_channels for stage in model.stages for u in stage]  # type: ignore[union-attr]
+    assert inner != before or all(c % 8 == 0 for c in before)
+    v1 = lively_model("shufflenet_v1_g3_x0_5")
+    assert _packed_branches(v1) is v1

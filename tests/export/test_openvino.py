@@ -25,6 +25,7 @@ def test_the_ir_carries_its_cfg_and_real_images_are_checked(tmp_path: Path) -> N
     images = np.random.default_rng(0).standard_normal((16, 1, 28, 28)).astype(np.float32)
     result = export_openvino(model, tmp_path / "w.xml", input_shape=(1, 1, 28, 28), images=images)
     assert result.top1_agreement == 1.0
+    assert result.writer == "shuffle-free V2 (via ONNX)" and "Concat" in result.nodes
     predictor = shufflenet.load(tmp_path / "w.xml")
     assert isinstance(predictor, Predictor) and predictor.runtime == "openvino"
     assert predictor.pretrained_cfg == model.pretrained_cfg and predictor.input_shape == (None, 1, 28, 28)
@@ -36,6 +37,13 @@ def test_failed_verification_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="an OpenVINO IR is an .xml file"):
         export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "m.ir", input_shape=(1, 3, 32, 32))
+
+
+def test_a_named_layout_or_another_model_goes_through_our_onnx_graph(tmp_path: Path) -> None:
+    paired = export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "p.xml", input_shape=(1, 3, 32, 32),
+                             layout="paired")  # fmt: skip
+    se = export_openvino(_lively("shufflenet_v2_x0_5", se=True), tmp_path / "s.xml", input_shape=(1, 3, 32, 32))
+    assert paired.writer == se.writer == "shuffle-aware (via ONNX)"
 
 
 def test_bad_artifacts_are_one_line_errors(tmp_path: Path) -> None:

@@ -32,6 +32,20 @@ def test_same_logits_without_a_shuffle(name: str, options: dict, side: int) -> N
     assert cats and all(len(n.args[0]) <= _MAX_CAT for n in cats)
 
 
+def test_concat_and_group_limits_are_honoured() -> None:
+    """OpenVINO's form (no Concat limit, small groups) keeps the logits and joins each branch's input in one
+    tensor; smaller groups make more convs."""
+    model = lively_model("shufflenet_v2_x1_0")
+    x = torch.randn(1, 3, 64, 64)
+    free = unshuffled_v2(model, max_cat=None, min_group=4)
+    with torch.no_grad():
+        torch.testing.assert_close(free(x), model(x), atol=1e-4, rtol=1e-4)
+    steps = [kind for kind, _ in free.steps]
+    assert "add" not in steps  # one tensor per branch input: no partial convs to sum
+    assert max(len(arg) for kind, arg in free.steps if kind == "cat") > _MAX_CAT
+    assert len(free.convs) > len(unshuffled_v2(model, max_cat=None, min_group=8).convs)
+
+
 def test_other_models_are_left_as_they_are() -> None:
     for name in ("shufflenet_v1_g3_x0_5", "mobilenet_v2_x0_5"):
         model = shufflenet.create_model(name)

@@ -24,7 +24,7 @@ _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
 _OLD_LAYOUTS = {"auto": "paired"}
 
 
-def _export_target_layout(args: argparse.Namespace) -> tuple[str, str]:
+def _export_target_layout(args: argparse.Namespace) -> tuple[str, str | None]:
     """--target and --layout, with the old --channel-block and --layout auto|blocks mapped onto them."""
     target, layout = args.target, args.layout
     if args.channel_block is not None:
@@ -137,9 +137,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--layout",
         choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
-        default="paired",
-        help="plain V2 units: paired (default; one Concat + Split per unit) or pieces (no copies, more "
-        "padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512; docs/deployment.md)",
+        default=None,
+        help="plain V2 units in the ONNX graph: paired (ONNX's default; one Concat + Split per unit) or pieces "
+        "(no copies, more padding: faster at batch 8 on AVX2, slower at batch 1 on AVX-512); OpenVINO gets "
+        "a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument(

@@ -4,7 +4,9 @@ model's ``pretrained_cfg``, which ncnn's format has no room for), written only i
 The net is converted by pnnx, ncnn's own PyTorch converter, from our eager model: pnnx folds BN
 into the convolutions and writes our channel shuffle as two Reshapes around a permute-free view,
 which ran 1.09x faster in ncnn than torchvision's graph, where pnnx writes ncnn's own
-ShuffleChannel layer (``docs/results/deployment.md``, "ncnn").
+ShuffleChannel layer (``docs/results/deployment.md``, "ncnn"). ncnn packs channels in fours (ARM),
+eights (AVX2) or sixteens (AVX-512) only where a layer's channel count divides, so V2 1x's branches
+(58 channels) ran unpacked: the converted model's branches are zero-padded inside (:func:`_packed_branches`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -22,6 +25,8 @@ from torch import nn
 from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.verify import verify_artifact
+from shufflenet.layers.conv_bn_act import ConvBnAct
+from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -29,6 +34,46 @@ from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
 
 __all__ = ["export_ncnn"]
+
+#: V2 branch channels are zero-padded to a multiple of this inside the branch (8: packed on ARM, AVX2 and
+#: AVX-512 alike; 16 was no faster on AVX-512): 1.07-1.09x in ncnn (docs/results/deployment.md, "ncnn")
+_BRANCH_MULTIPLE = 8
+
+
+def _grown(conv: nn.Conv2d, out: int, inp: int) -> nn.Conv2d:
+    """``conv`` (with a bias, BN folded) with zero output/input channels appended up to ``out``/``inp``."""
+    depthwise = conv.groups == conv.in_channels == conv.out_channels
+    kernel, stride, pad = cast(Any, (conv.kernel_size, conv.stride, conv.padding))
+    grown = nn.Conv2d(out if depthwise else inp, out, kernel, stride, pad, groups=out if depthwise else conv.groups)
+    w, b = conv.weight.detach(), conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+    with torch.no_grad():
+        grown.weight.zero_()
+        grown.weight[: w.shape[0], : w.shape[1]] = w
+        grown.bias.zero_()  # type: ignore[union-attr]
+        grown.bias[: b.shape[0]] = b  # type: ignore[index]
+    return grown
+
+
+def _packed_branches(model: nn.Module, multiple: int = _BRANCH_MULTIPLE) -> nn.Module:
+    """A BN-folded copy of a ShuffleNet V2 whose branches (1x1 -> depthwise -> 1x1) carry zero channels up
+    to a multiple of ``multiple`` between their first and last conv (zero weights and biases: the same
+    logits); any other model is returned as it is."""
+    from shufflenet.models.shufflenet_v2 import ShuffleNetV2
+
+    if not isinstance(model, ShuffleNetV2):
+        return model
+    fused: Any = fuse_conv_bn(model)
+    for unit in (u for stage in fused.stages for u in stage):
+        if len(unit.branch) != 3 or not all(isinstance(b, ConvBnAct) for b in unit.branch):
+            continue
+        first, dw, last = (b.conv for b in unit.branch)
+        chs = -(-first.out_channels // multiple) * multiple
+        if chs == first.out_channels or not dw.groups == dw.in_channels == first.out_channels:
+            continue
+        unit.branch[0].conv = _grown(first, chs, first.in_channels)
+        unit.branch[1].conv = _grown(dw, chs, chs)
+        unit.branch[2].conv = _grown(last, last.out_channels, chs)
+    return fused
 
 
 def export_ncnn(
@@ -54,7 +99,9 @@ def export_ncnn(
     check_input_fits(reference, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         with quiet_fds():
-            pnnx.export(reference, str(Path(tmp) / "m.pt"), torch.randn(1, *input_shape[1:]), fp16=False)  # f32 weights
+            pnnx.export(
+                _packed_branches(reference), str(Path(tmp) / "m.pt"), torch.randn(1, *input_shape[1:]), fp16=False
+            )  # f32 weights; verified against the model as it is below
         made = Path(tmp) / f"m{NCNN_SUFFIX}"
         if not made.is_file():
             raise ValueError(f"pnnx could not convert {type(model).__name__} to ncnn")

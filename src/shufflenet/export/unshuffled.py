@@ -30,11 +30,11 @@ from shufflenet.layers.fuse import fuse_conv_bn
 
 __all__ = ["UnshuffledV2", "nhwc_form", "unshuffled_v2"]
 
-#: the most tensors one Concat joins: LiteRT's XNNPACK delegate leaves larger ones to LiteRT's own
-#: kernels, splitting the graph around each
+#: the most tensors one Concat joins by default: LiteRT's XNNPACK delegate leaves larger ones to
+#: LiteRT's own kernels, splitting the graph around each
 _MAX_CAT = 5
 
-#: a group of fewer channels than this shares a conv with the next reader's group (both read it)
+#: by default a group of fewer channels than this shares a conv with the next reader's group (both read it)
 _MIN_GROUP = 8
 
 
@@ -47,9 +47,10 @@ class _Group:
 class UnshuffledV2(nn.Module):
     """A straight-line program of convs, channel Concats and Adds; built by :func:`unshuffled_v2`."""
 
-    def __init__(self, stem: nn.Module, pool: nn.Module, fc: nn.Module) -> None:
+    def __init__(self, stem: nn.Module, pool: nn.Module, fc: nn.Module, max_cat: int | None, min_group: int) -> None:
         super().__init__()
         self.stem, self.pool, self.fc = stem, pool, fc
+        self.max_cat, self.min_group = max_cat, min_group  # see unshuffled_v2
         self.convs = nn.ModuleList()
         # step k writes slot k + 1 (slot 0: the stem's output):
         # ("conv", (conv index, input slot)), ("cat", slots), ("add", slots) or ("relu", slot)
@@ -68,11 +69,12 @@ class UnshuffledV2(nn.Module):
         return self._step("conv", (len(self.convs) - 1, src))
 
     def chunks(self, groups: list[_Group]) -> list[_Group]:
-        """``groups`` joined into as few tensors as XNNPACK concatenates in one op each."""
+        """``groups`` joined into as few tensors as one Concat may join (``max_cat``; None: one)."""
+        size = self.max_cat or max(len(groups), 1)
         return [
             _Group(self._step("cat", [g.slot for g in part]) if len(part) > 1 else part[0].slot,
                    np.concatenate([g.pos for g in part]))
-            for part in (groups[i : i + _MAX_CAT] for i in range(0, len(groups), _MAX_CAT))
+            for part in (groups[i : i + size] for i in range(0, len(groups), size))
         ]  # fmt: skip
 
     def pointwise(self, chunks: list[_Group], w: np.ndarray, b: np.ndarray, like: nn.Conv2d, relu: bool) -> int:
@@ -119,11 +121,11 @@ def _emit(
     groups: list[np.ndarray] = []
     for reader in np.unique(readers):
         rows = np.flatnonzero(readers == reader)
-        if groups and len(groups[-1]) < _MIN_GROUP:
+        if groups and len(groups[-1]) < net.min_group:
             groups[-1] = np.concatenate([groups[-1], rows])
         else:
             groups.append(rows)
-    if len(groups) > 1 and len(groups[-1]) < _MIN_GROUP:
+    if len(groups) > 1 and len(groups[-1]) < net.min_group:
         groups[-2:] = [np.concatenate(groups[-2:])]
     return [_Group(net.pointwise(chunks, w[rows], b[rows], conv, relu), positions[rows]) for rows in groups]
 
@@ -168,8 +170,14 @@ def _unit(net: UnshuffledV2, held: list[_Group], chs: int, unit: Any, remaining:
     return left + right, 2 * half
 
 
-def unshuffled_v2(model: nn.Module) -> UnshuffledV2:
-    """``model`` (a plain ShuffleNet V2, any width) as an :class:`UnshuffledV2` with the same logits."""
+def unshuffled_v2(model: nn.Module, *, max_cat: int | None = _MAX_CAT, min_group: int = _MIN_GROUP) -> UnshuffledV2:
+    """``model`` (a plain ShuffleNet V2, any width) as an :class:`UnshuffledV2` with the same logits.
+
+    ``max_cat``: the most tensors one Concat joins (None: no limit; a branch then reads one tensor);
+    ``min_group``: channels bound for one reader below which they share the next reader's conv. The
+    defaults suit XNNPACK (ExecuTorch, LiteRT); OpenVINO runs ``max_cat=None, min_group=4`` faster
+    (``docs/results/deployment.md``, "OpenVINO").
+    """
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
     if not isinstance(model, ShuffleNetV2) or not _plain_v2(model):
@@ -177,7 +185,7 @@ def unshuffled_v2(model: nn.Module) -> UnshuffledV2:
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     fused: Any = fuse_conv_bn(model)
-    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc)
+    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc, max_cat, min_group)
     chs = [m for m in fused.stem if isinstance(m, ConvBnAct)][-1].conv.out_channels
     held = [_Group(0, np.arange(chs))]
     for stage in fused.stages:
