@@ -48,7 +48,11 @@ def test_time_budget_stops_cleanly_with_partial_results() -> None:
         ({"runtime": "tvm"}, "unknown runtime 'tvm'"),
         ({"threads": 0}, "threads must be >= 1"),
         ({"dtype": "int3"}, "unknown dtype"),
-        ({"device": "cuda"} if not torch.cuda.is_available() else {"batch": -1}, "CUDA is not available|batch must"),
+        (
+            {"device": "cuda"} if not torch.cuda.is_available() else {"batch": -1},
+            "sees no GPU on this machine|batch must",
+        ),
+        ({"device": "tpu"}, "unknown device .tpu.|runs on cpu or cuda"),
     ],
 )
 def test_bad_setup_is_a_clear_error(kwargs: dict, match: str) -> None:

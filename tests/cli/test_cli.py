@@ -88,6 +88,19 @@ def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
     assert isinstance(records[0]["machine"]["cpu_flags"], str)  # every record names the host's vector flags
 
 
+def test_bench_times_torchvision_beside_ours_with_the_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "shufflenet_v2_x0_5", "torchvision:shufflenet_v2_x0_5", "--img-size", "32", "--threads", "1",
+            "--min-time", "0.05", "--precision", "bfloat16", "--format", "md"]  # fmt: skip
+    assert main(argv) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "shufflenet_v2_x0_5" in line]
+    ours, theirs = (next(r for r in rows if r[1].strip() == name) for name in ("shufflenet_v2_x0_5",
+                                                                                "torchvision:shufflenet_v2_x0_5"))  # fmt: skip
+    ratio = float(ours[-2].strip().rstrip("x"))
+    assert abs(ratio - float(theirs[8]) / float(ours[8])) < 0.02 and theirs[-2].strip() == "-"
+    assert main(["bench", "torchvision:no_such_net", "--img-size", "32"]) == 2
+    assert "torchvision has no model of that name" in capsys.readouterr().err
+
+
 def test_old_spellings_still_work_for_one_release(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     # --output for --out and a bare number of seconds for --time-budget: accepted, the second with a note
     out = tmp_path / "b.json"

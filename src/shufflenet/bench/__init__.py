@@ -1,6 +1,6 @@
 """Measured speed on this machine: the direct metric."""
 
-from shufflenet.bench.engine import BenchResult, BenchSuite, benchmark, benchmark_many
+from shufflenet.bench.engine import BenchResult, BenchSuite, benchmark, benchmark_many, speedups_over_torchvision
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import RUNTIMES, get_runtime
 from shufflenet.bench.timing import LatencyStats, measure
@@ -15,4 +15,5 @@ __all__ = [
     "get_runtime",
     "machine_info",
     "measure",
+    "speedups_over_torchvision",
 ]

@@ -25,6 +25,7 @@ from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
 from shufflenet.utils.deprecation import renamed_kwargs
+from shufflenet.utils.devices import torch_device
 
 __all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_many"]
 
@@ -69,20 +70,44 @@ def _check_setup(batch: int, img_size: int, in_chans: int, device: str, dtype: s
         raise ValueError(f"image side and channels must be >= 1, got {img_size} and {in_chans}")
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
-    if kind not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r}: shufflenet measures on cpu or cuda")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA is not available on this machine; use device 'cpu'")
+    torch_device(device)
+
+
+#: a model name with this prefix is torchvision's network of that name (random weights), timed beside ours
+TORCHVISION_PREFIX = "torchvision:"
 
 
 def _build(model: str | nn.Module, in_chans: int, small_input: bool) -> tuple[str, nn.Module]:
+    if isinstance(model, str) and model.startswith(TORCHVISION_PREFIX):
+        import torchvision
+
+        if in_chans != 3 or small_input:
+            raise ValueError(f"{model}: torchvision's networks take 3-channel images through their own stem; "
+                             "drop --in-chans and --small-input")  # fmt: skip
+        try:
+            return model, torchvision.models.get_model(model.removeprefix(TORCHVISION_PREFIX), weights=None)
+        except ValueError:
+            raise ValueError(f"{model}: torchvision has no model of that name (torchvision.models.list_models() "
+                             "names them)") from None  # fmt: skip
     if isinstance(model, str):
         return model, create_model(model, in_chans=in_chans, small_input=small_input)
     return type(model).__name__, model
+
+
+def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
+    """For each result of one of our models whose torchvision namesake (``torchvision:NAME``) was timed at the
+    same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours."""
+
+    def key(r: BenchResult, model: str) -> tuple:
+        return model, r.runtime, r.batch, r.device, r.dtype, r.img_size
+
+    theirs = {key(r, r.model.removeprefix(TORCHVISION_PREFIX)): r for r in results
+              if r.model.startswith(TORCHVISION_PREFIX)}  # fmt: skip
+    return {
+        i: theirs[key(r, r.model)].latency_ms_median / r.latency_ms_median
+        for i, r in enumerate(results)
+        if key(r, r.model) in theirs and not r.model.startswith(TORCHVISION_PREFIX)
+    }
 
 
 @renamed_kwargs(input_size="img_size")
@@ -160,6 +185,10 @@ def benchmark_many(
             raise ValueError(f"the {spec.name} runtime measures float32 only")
         if spec.cpu_only and torch.device(device).type != "cpu":
             raise ValueError(f"the {spec.name} runtime runs on the CPU here; use --device cpu")
+        if spec.cuda_only and torch.device(device).type != "cuda":
+            raise ValueError(
+                f"the {spec.name} runtime needs a GPU; use --device cuda (or runtime torch-fused on the CPU)"
+            )
     start = time.perf_counter()
     results: list[BenchResult] = []
     skipped: list[tuple[str, str, int]] = []
@@ -167,8 +196,8 @@ def benchmark_many(
     with num_threads(threads) as used_threads:
         for model in models:
             name, net = _build(model, in_chans, small_input)
-            net = net.eval().to(dev, DTYPES[dtype])
-            report = analyze(net, (1, in_chans, img_size, img_size))
+            report = analyze(net.eval(), (1, in_chans, img_size, img_size))  # counted in float32 on the CPU
+            net = net.to(dev, DTYPES[dtype])
             for spec in specs:
                 predict = None
                 for b in batches:

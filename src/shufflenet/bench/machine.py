@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,8 +47,25 @@ def machine_info() -> dict[str, object]:
         "torch": torch.__version__,
         "onnxruntime": ort_version,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        **_gpu_state(),
     }
     return info
+
+
+def _gpu_state() -> dict[str, str | None]:
+    """The GPU's driver and SM clocks now / at most (``nvidia-smi``), which a GPU figure depends on; None without."""
+    keys = ("gpu_driver", "gpu_sm_clock_mhz", "gpu_sm_clock_max_mhz")
+    if not torch.cuda.is_available():
+        return dict.fromkeys(keys)
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version,clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits",
+             "--id=0"], capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return dict.fromkeys(keys)
+    values = [v.strip() for v in out.strip().split(",")]
+    return dict(zip(keys, values)) if len(values) == len(keys) else dict.fromkeys(keys)
 
 
 def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: float = 1.0) -> float:

@@ -1,6 +1,6 @@
 """Runtimes a model can be measured in: PyTorch eager, torch.compile, ONNX Runtime, OpenVINO, ncnn,
-ExecuTorch, LiteRT, and our deployment paths (the fused eager model, the optimised ONNX graph in a
-Predictor, our graph as an OpenVINO IR).
+ExecuTorch, LiteRT, and our deployment paths (the fused eager model, the same replayed from CUDA
+graphs on a GPU, the optimised ONNX graph in a Predictor, our OpenVINO IR).
 
 Each runtime turns a model and an example input into a ``predict(x) -> logits``
 callable; the benchmark engine times that callable and nothing else (export and
@@ -25,6 +25,7 @@ from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.export.openvino import export_openvino
 from shufflenet.layers import deploy
 from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
 
@@ -41,6 +42,7 @@ class Runtime:
     float32_only: bool = False  # the ONNX graphs are written in float32
     static_shapes: bool = False  # compiled for the example's shape: prepared again for each batch size
     cpu_only: bool = False  # a CPU runtime here (checked by the engine before anything is prepared)
+    cuda_only: bool = False  # needs a GPU (checked likewise)
 
 
 def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -116,6 +118,11 @@ def _torch_fused(model: nn.Module, example: Tensor, threads: int | None) -> Pred
     return _eager(deploy(model).to(example.device), example, threads)
 
 
+def _cudagraph(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+    precision = {v: k for k, v in PRECISIONS.items()}[example.dtype]
+    return GraphedModule(inference_form(model, example.device, precision))
+
+
 RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
@@ -127,7 +134,9 @@ RUNTIMES: dict[str, Runtime] = {
                 _onnxruntime_shufflenet, float32_only=True, cpu_only=True),
         Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True,
                 static_shapes=True, cpu_only=True),
-        Runtime("openvino-shufflenet", "our shuffle-aware graph as an OpenVINO IR, float32", _openvino_shufflenet,
+        Runtime("cudagraph", "our inference form replayed from a CUDA graph per input shape", _cudagraph,
+                cuda_only=True),
+        Runtime("openvino-shufflenet", "our OpenVINO export (a plain V2 shuffle-free), float32", _openvino_shufflenet,
                 float32_only=True, static_shapes=True, cpu_only=True),
         Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _artifact("ncnn"),
                 float32_only=True, cpu_only=True),

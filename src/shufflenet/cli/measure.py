@@ -11,9 +11,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info
+from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
-from shufflenet.bench.engine import benchmark_artifact
+from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifact
 from shufflenet.bench.guidelines import EXPERIMENTS, GuidelineResult, get_experiment, run_guideline
 from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
@@ -92,10 +92,12 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import is_trained_ref, load_trained
 
     files = [m for m in args.models if Path(m).suffix in ARTIFACT_SUFFIXES]
-    trained = [m for m in args.models if m not in files and is_trained_ref(m)]
+    theirs = [m for m in args.models if m.startswith(TORCHVISION_PREFIX)]  # built (and checked) by the engine
+    trained = [m for m in args.models if m not in files and m not in theirs and is_trained_ref(m)]
     names = [m for m in args.models if m not in files and m not in trained]
     for name in names:
-        get_entry(name)
+        if name not in theirs:
+            get_entry(name)
     for f in files:
         if not Path(f).is_file():
             raise FileNotFoundError(f"{f} not found (bench takes registered names, trained models and exported files)")
@@ -122,7 +124,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         suite = benchmark_many(
             names, batches=args.batch, runtimes=args.runtime, img_size=args.img_size,
             in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
-            min_time_s=args.min_time, time_budget_s=args.time_budget,
+            dtype=args.precision, min_time_s=args.min_time, time_budget_s=args.time_budget,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
         for ref, model in models.items():  # at the input it was trained for, as an exported file is
@@ -143,8 +145,15 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
         _write_output(args.output, text)
     m = machine_info()
-    render(console, args.format, BENCH_HEADERS, _bench_rows(suite.results), records=records,
-           title=f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
+    headers: tuple[str, ...] = BENCH_HEADERS
+    rows = _bench_rows(suite.results)
+    ratios = speedups_over_torchvision(suite.results)
+    if ratios:  # torchvision's namesakes were timed too: ours against them, side by side
+        headers = (*headers, "vs_torchvision")
+        rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
+    where = f"{m['gpu']} ({m['gpu_driver']})" if args.device.startswith("cuda") else (
+        f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
+    render(console, args.format, headers, rows, records=records, title=where)
     if args.plot and suite.results:
         from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
 
@@ -251,13 +260,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="MODEL",
         help="registered model names, trained models (checkpoint .pt, weights .safetensors, MODEL:TAG; at the input "
-        "size they were trained for) and/or exported files (.onnx, OpenVINO .xml, .ncnn.param, .pte, .tflite), "
-        "each timed in its own runtime",
+        "size they were trained for), exported files (.onnx, OpenVINO .xml, .ncnn.param, .pte, .tflite; each timed "
+        "in its own runtime) and/or torchvision:NAME (torchvision's network, timed beside our namesake with the "
+        "ratio)",
     )
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
     p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--precision", choices=tuple(DTYPES), default="float32",
+                   help="registered models' weights and inputs (default float32; ONNX and mobile runtimes: float32)")  # fmt: skip
     p.add_argument("--min-time", type=positive_float, default=1.0, help="seconds of timed calls per point (default 1)")
     p.add_argument(
         "--time-budget",

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.layers.deploy import deploy
 from shufflenet.runtimes import num_threads, ort_session
+from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
+from shufflenet.utils.devices import torch_device
 from shufflenet.utils.optional import MissingExtra, require
 
 __all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
@@ -37,7 +38,9 @@ class Predictor:
     ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
     optimisations, ``Predictor("model.xml")`` OpenVINO, ``Predictor("model.ncnn.param")`` ncnn and
     ``Predictor("model.pte")`` ExecuTorch, ``Predictor("model.tflite")`` LiteRT; ``Predictor(model)`` runs PyTorch on the model's inference
-    form (``model.fuse()``: BN folded, channels-last) without autograd.
+    form (``model.fuse()``: BN folded, channels-last) without autograd, and ``Predictor(model,
+    device="cuda", precision="float16")`` the same on a GPU replayed from a CUDA graph per input shape
+    (:class:`~shufflenet.runtimes.cuda_graphs.GraphedModule`: one launch per call, not one per layer).
     ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
     calling the predictor does the same with tensors. ``pretrained_cfg`` is the
     model's (or the ONNX file's metadata), or None; ``runtime`` says which runtime runs it.
@@ -56,8 +59,14 @@ class Predictor:
         *,
         threads: int | None = None,
         split_batch: bool = True,
+        device: str = "cpu",
+        precision: str = "float32",
     ) -> None:
         self.threads = threads
+        self.device = torch_device(device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        self.dtype = PRECISIONS[precision]
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
         self._runner: Any = None  # an OpenVINO, ncnn, ExecuTorch or LiteRT runner: run(x) -> logits
@@ -65,12 +74,18 @@ class Predictor:
         self._bytes: bytes | None = None  # the .onnx, kept where a batch may be split over sessions
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
-            self.model: nn.Module | None = deploy(path_or_model)
+            form = inference_form(path_or_model, self.device, precision)
+            self.model: nn.Module | GraphedModule | None = form
+            self.runtime = "torch-fused"
+            if self.device.type == "cuda":
+                self.model, self.runtime = GraphedModule(form), "cudagraph"
             self.input_shape: tuple[int | None, ...] = (None, getattr(path_or_model, "in_chans", None), None, None)
             self.source = type(path_or_model).__name__
-            self.runtime = "torch-fused"
             return
         p = Path(path_or_model)
+        if self.device.type != "cpu" or precision != "float32":
+            raise ValueError(f"{p}: an exported file runs in float32 on the CPU here; device= and precision= are for "
+                             "a PyTorch model (Predictor(model, device='cuda'))")  # fmt: skip
         if p.suffix not in ARTIFACT_SUFFIXES:
             raise ValueError(f"{p}: not an artifact shufflenet runs (the suffix says which runtime: "
                              f"{', '.join(f'{k} {v}' for k, v in ARTIFACT_SUFFIXES.items())})")  # fmt: skip
@@ -156,7 +171,7 @@ class Predictor:
             return self.session.run(None, {self._input_name: x})[0]
         assert self.model is not None
         with torch.inference_mode(), num_threads(self.threads):
-            return self.model(torch.from_numpy(x)).numpy()
+            return self.model(torch.from_numpy(x).to(self.device, self.dtype)).float().cpu().numpy()
 
     def _run_split(self, x: np.ndarray) -> np.ndarray:
         """``x`` in ``threads`` slices on as many single-threaded sessions at once (ORT releases the GIL)."""

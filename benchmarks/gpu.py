@@ -1,0 +1,138 @@
+"""Issue #35's GPU checks in one run: ShuffleNet V2 inference on a GPU, ours against torchvision's, same weights.
+
+    .venv/bin/python benchmarks/gpu.py [--out gpu.md] [--model shufflenet_v2_x1_0] [--batches 1 8 256 1024]
+    .venv/bin/python benchmarks/gpu.py --device cpu --smoke     # the script's plumbing, tiny sizes (CI)
+
+For each precision (float32, float16, bfloat16) and batch: torchvision's model in PyTorch eager
+(inference mode), our inference form in eager (``model.fuse()``) and the same
+replayed from a CUDA graph per shape (:class:`~shufflenet.runtimes.cuda_graphs.GraphedModule`, what
+``Predictor(model, device="cuda")`` runs). Each contender is timed with CUDA events over blocks of
+calls (wall-clock on the CPU), blocks of all contenders alternated, the median block reported; the
+logits of every half-precision run are compared with float32's. The acceptance lines of the issue
+(batch 1 float16 <= 0.5 ms and >= 6x torchvision eager; batch 256 >= 100k images/s) are printed with
+their verdicts. The table goes to ``--out`` as Markdown with the GPU, driver and clocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import Tensor, nn
+
+from shufflenet.bench import machine_info
+from shufflenet.models import from_torchvision
+from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
+
+Run = Callable[[Tensor], Tensor]
+
+
+def block_ms(fn: Run, x: Tensor, calls: int) -> float:
+    """Milliseconds per call over a block of ``calls`` (CUDA events on a GPU)."""
+    if x.device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(calls):
+            fn(x)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / calls
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn(x)
+    return (time.perf_counter() - t0) * 1e3 / calls
+
+
+def eager(model: nn.Module) -> Run:
+    def run(x: Tensor) -> Tensor:
+        with torch.inference_mode():
+            return model(x)
+
+    return run
+
+
+def contenders(tv: nn.Module, ours: nn.Module, device: torch.device, precision: str) -> dict[str, Run]:
+    return {
+        "torchvision eager": eager(copy.deepcopy(tv).to(device, PRECISIONS[precision]).eval()),
+        "ours eager (fuse)": eager(inference_form(ours, device, precision)),
+        "ours cudagraph": GraphedModule(inference_form(ours, device, precision)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="shufflenet_v2_x1_0")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 256, 1024])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--block-s", type=float, default=0.3, help="seconds per block of calls")
+    ap.add_argument("--out", default="gpu.md")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script, not the GPU")
+    args = ap.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("benchmarks/gpu.py: PyTorch sees no GPU here; run it where one is (or --device cpu --smoke)")
+        return 2
+    device = torch.device(args.device)
+    side, batches, rounds = (32, [1, 2], 1) if args.smoke else (224, args.batches, args.rounds)
+    torch.manual_seed(0)
+    tv = torchvision.models.get_model(args.model, weights=None).eval()
+    ours = from_torchvision(tv, args.model).eval()  # the same weights
+    rows, logits = [], {}
+    for precision in PRECISIONS:
+        runs = contenders(tv, ours, device, precision)
+        for batch in batches:
+            x = torch.randn(batch, 3, side, side, device=device, dtype=PRECISIONS[precision])
+            x32 = x.float()
+            logits[(precision, batch)] = runs["ours cudagraph"](x).float()
+            if precision == "float32":
+                with torch.inference_mode():
+                    want = ours.to(device)(x32)
+                assert (logits[(precision, batch)] - want).abs().max() < 1e-3, "the captured model's logits differ"
+            calls = {}
+            for name, fn in runs.items():  # calls per block, from a short trial
+                fn(x)
+                trial = block_ms(fn, x, 3)
+                calls[name] = max(1, int(args.block_s * 1e3 / max(trial, 1e-3)))
+            times: dict[str, list[float]] = {name: [] for name in runs}
+            for r in range(rounds):
+                names = list(runs)
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    times[name].append(block_ms(runs[name], x, calls[name]))
+            base = statistics.median(times["torchvision eager"])
+            for name, ts in times.items():
+                ms = statistics.median(ts)
+                diff = (logits[(precision, batch)] - logits[("float32", batch)]).abs().max().item()
+                rows.append(
+                    (precision, batch, name, ms, batch / ms * 1e3, base / ms, diff if "cudagraph" in name else None)
+                )
+    m = machine_info()
+    head = (f"# {m['gpu'] or m['cpu']}; driver {m['gpu_driver']}; SM clock {m['gpu_sm_clock_mhz']} of "
+            f"{m['gpu_sm_clock_max_mhz']} MHz; torch {m['torch']}; {args.model}, {side}x{side}")  # fmt: skip
+    lines = [head, "", "| precision | batch | contender | ms | images/s | vs torchvision eager | max diff vs float32 |",
+             "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for p, b, name, ms, ips, ratio, diff in rows:
+        lines.append(f"| {p} | {b} | {name} | {ms:.3f} | {ips:,.0f} | {ratio:.2f}x | "
+                     f"{'' if diff is None else f'{diff:.1e}'} |")  # fmt: skip
+    graphed = {(p, b): (ms, ips, ratio) for p, b, name, ms, ips, ratio, _ in rows if name == "ours cudagraph"}
+    verdicts = []
+    if (b1 := graphed.get(("float16", 1))) is not None:
+        verdicts.append(f"batch 1 float16: {b1[0]:.3f} ms (target <= 0.5) and {b1[2]:.2f}x torchvision eager (>= 6)")
+    big = [graphed[(p, 256)][1] for p in ("float16", "bfloat16") if (p, 256) in graphed]
+    if big:
+        verdicts.append(f"batch 256, best half precision: {max(big):,.0f} images/s (target >= 100,000)")
+    lines += ["", *verdicts]
+    text = "\n".join(lines) + "\n"
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""CUDA-graph inference: the capture cache and its buffers (on the CPU, where the module runs directly, and on a
+GPU when there is one), the precisions, and the errors for a machine without a GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import shufflenet
+from helpers import lively_model
+from shufflenet.bench import get_runtime
+from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_each_shape_is_captured_once_and_replayed_on_new_inputs(device: str) -> None:
+    model = lively_model("shufflenet_v2_x0_5")
+    graphed = GraphedModule(inference_form(model, device), max_shapes=2)
+    assert graphed.captured == (device == "cuda")
+    xs = [torch.randn(2, 3, 64, 64) for _ in range(3)]
+    outs = [graphed(x) for x in xs]  # one capture, then two replays on new data
+    with torch.no_grad():
+        for x, out in zip(xs, outs):  # each result is its own input's, not the last replay's buffer
+            torch.testing.assert_close(out.cpu(), model(x), atol=1e-4, rtol=1e-4)
+    graphed(torch.randn(3, 3, 64, 64))
+    graphed(torch.randn(2, 3, 64, 64))  # used again: now the most recent
+    graphed(torch.randn(1, 3, 64, 64))  # a third shape evicts the least recently used (batch 3)
+    assert graphed.shapes == [(2, 3, 64, 64), (1, 3, 64, 64)]
+
+
+@pytest.mark.parametrize(("precision", "atol"), [("float16", 5e-2), ("bfloat16", 2e-1)])
+def test_half_precisions_stay_within_their_tolerance(precision: str, atol: float) -> None:
+    model = lively_model("shufflenet_v2_x0_5")
+    x = torch.randn(2, 3, 64, 64)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    form = inference_form(model, device, precision)
+    assert next(form.parameters()).dtype == getattr(torch, precision)
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is left as it was
+    with torch.no_grad():
+        torch.testing.assert_close(GraphedModule(form)(x).float().cpu(), model(x), atol=atol, rtol=0.05)
+
+
+def test_predictor_on_a_device_and_its_errors() -> None:
+    model = lively_model("shufflenet_v2_x0_5")
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    bf16 = shufflenet.Predictor(model, precision="bfloat16")
+    assert bf16.runtime == "torch-fused" and bf16.predict(x).dtype == np.float32
+    np.testing.assert_allclose(bf16.predict(x), want, atol=0.2)
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        shufflenet.Predictor(model, precision="int4")
+    if torch.cuda.is_available():
+        on_gpu = shufflenet.Predictor(model, device="cuda")
+        assert on_gpu.runtime == "cudagraph"
+        np.testing.assert_allclose(on_gpu.predict(x), want, atol=1e-3)
+    else:
+        with pytest.raises(ValueError, match="sees no GPU on this machine; use device 'cpu'"):
+            shufflenet.Predictor(model, device="cuda")
+
+
+def test_cudagraph_runtime_needs_a_gpu() -> None:
+    from shufflenet.bench import benchmark
+
+    assert get_runtime("cudagraph").cuda_only
+    with pytest.raises(ValueError, match="the cudagraph runtime needs a GPU; use --device cuda"):
+        benchmark("shufflenet_v2_x0_5", runtime="cudagraph", img_size=32, small_input=True, min_time_s=0.01)
+
+
+def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/gpu.py is run whenever a GPU is lent: its plumbing is checked here on tiny CPU sizes."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_gpu", Path(__file__).parents[2] / "benchmarks" / "gpu.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "gpu.md"
+    assert script.main(["--device", "cpu", "--smoke", "--out", str(out)]) == 0
+    table = out.read_text()
+    assert table.count("| ours cudagraph |") == 6 and "batch 1 float16:" in table
+    if not torch.cuda.is_available():
+        assert script.main(["--out", str(tmp_path / "no.md")]) == 2
+        assert "sees no GPU here" in capsys.readouterr().out and not (tmp_path / "no.md").exists()
