@@ -1,19 +1,11 @@
 """Test data the tests make (no downloads): IDX files and a learnable fake Fashion-MNIST."""
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def write_idx(path: Path, array: np.ndarray, gz: bool = True) -> Path:
-    """Write ``array`` (uint8) in the IDX format that MNIST and Fashion-MNIST use."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if gz else raw)
-    return path
+from shufflenet.data.idx import write_idx  # noqa: F401  (tests import it from here too)
 
 
 def make_fake_fashion_mnist(root: Path, n_train: int = 512, n_test: int = 200, seed: int = 0) -> Path:

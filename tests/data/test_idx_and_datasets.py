@@ -7,6 +7,7 @@ import torch
 from helpers import make_fake_fashion_mnist, write_idx
 from shufflenet.data import (
     FASHION_MNIST_CLASSES,
+    TensorData,
     augment_batch,
     cutmix,
     load_fashion_mnist,
@@ -58,6 +59,20 @@ def test_augment_is_deterministic_and_shape_preserving() -> None:
     assert a.shape == (16, 1, 28, 28) and torch.equal(a, b)
     plain = augment_batch(x, [0.5], [0.25], torch.Generator(), crop_padding=0, hflip=False)
     assert torch.allclose(plain, (x.float() / 255 - 0.5) / 0.25)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU"))],
+)
+def test_augment_runs_where_the_images_are(device: str) -> None:
+    """A GPU keeps the training set and augments it there, with a generator of its own."""
+    x = torch.randint(0, 255, (16, 1, 28, 28), dtype=torch.uint8, device=device)
+    g = torch.Generator(device).manual_seed(3)
+    out = augment_batch(x, [0.5], [0.25], g, erasing=0.5)
+    assert out.device.type == device and out.shape == x.shape and out.dtype == torch.float32
+    data = TensorData(x, torch.zeros(16, dtype=torch.int64, device=device), ("a",))
+    assert data.to(torch.device(device)) is data  # already there: no copy
 
 
 def test_random_crop_translates_content() -> None:

@@ -239,6 +239,18 @@ def test_training_on_a_gpu(fake_fmnist: Path, tmp_path: Path) -> None:
     assert result.last["train_images"] == 512 and (tmp_path / "gpu" / "last.pt").is_file()
 
 
+@pytest.mark.slow  # the compilation of a forward and backward pass takes a while on two CPU cores
+def test_a_compiled_training_step_learns_like_the_eager_one(fake_fmnist: Path, tmp_path: Path) -> None:
+    kw = dict(epochs=2, batch_size=32, crop_padding=0, seed=1)
+    eager = train(_cfg(fake_fmnist, tmp_path / "eager", **kw))
+    compiled = train(_cfg(fake_fmnist, tmp_path / "compiled", compile="default", **kw))
+    assert compiled.history[-1]["train_loss"] < compiled.history[0]["train_loss"]
+    assert abs(compiled.history[0]["train_loss"] - eager.history[0]["train_loss"]) < 0.05  # same data, same start
+    state = load_checkpoint(tmp_path / "compiled" / "last.pt")
+    assert all(not k.startswith("_orig_mod") for k in state["model"])  # the plain model is saved, not the wrapper
+    assert model_from_checkpoint(state) is not None
+
+
 def test_flip_tta_scores_the_mean_probabilities_of_an_image_and_its_mirror() -> None:
     x = torch.zeros(4, 1, 2, 2)
     x[..., 0] = 1.0  # bright on the left

@@ -148,7 +148,7 @@ def _minutes(text: str) -> float:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    from shufflenet.train.config import PRECISIONS, RECIPES, TrainConfig
+    from shufflenet.train.config import COMPILE_MODES, PRECISIONS, RECIPES, TrainConfig
 
     d = TrainConfig()  # the paper recipe: the defaults quoted in the help
 
@@ -246,6 +246,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"score the validation set every N epochs and after the last (default {d.eval_every})",
     )
     p.add_argument("--channels-last", action="store_true", help="NHWC activations (about 1.3x faster on CPU)")
+    p.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        help="torch.compile the training step: default, reduce-overhead (CUDA graphs on a GPU) or max-autotune; "
+        "each input shape compiles once (default off: eager)",
+    )
     p.add_argument(
         "--precision",
         choices=PRECISIONS,

@@ -9,7 +9,7 @@ from shufflenet.data.datasets import (
     load_fashion_mnist,
     load_image_folder,
 )
-from shufflenet.data.idx import read_idx
+from shufflenet.data.idx import read_idx, write_idx
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -22,4 +22,5 @@ __all__ = [
     "load_image_folder",
     "normalize",
     "read_idx",
+    "write_idx",
 ]

@@ -4,7 +4,9 @@ For 28x28 images, per-sample transforms cost more than the network's forward
 pass on a small CPU; these do the same operations (random crop with padding,
 horizontal flip, random erasing as in torchvision's v2 transforms) on the
 whole batch at once, drawing every random number from an explicit generator
-so that a resumed run repeats the same augmentation exactly.
+so that a resumed run repeats the same augmentation exactly. They run where the
+images are (a GPU keeps the whole training set and augments it there), with a
+generator of that device.
 """
 
 from __future__ import annotations
@@ -21,32 +23,35 @@ __all__ = ["augment_batch", "cutmix", "normalize"]
 def normalize(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     """uint8 (N, C, H, W) -> float32 in [0, 1] -> (x - mean) / std per channel."""
     x = images.float().div_(255)
-    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return x.sub_(m).div_(s)
 
 
 def _random_crop(x: Tensor, padding: int, g: torch.Generator) -> Tensor:
     n, c, h, w = x.shape
+    dev = x.device
     padded = torch.nn.functional.pad(x, (padding,) * 4)
-    oy = torch.randint(0, 2 * padding + 1, (n,), generator=g)
-    ox = torch.randint(0, 2 * padding + 1, (n,), generator=g)
-    rows = (oy[:, None] + torch.arange(h))[:, None, :, None].expand(n, c, h, w)
-    cols = (ox[:, None] + torch.arange(w))[:, None, None, :].expand(n, c, h, w)
-    return padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    oy = torch.randint(0, 2 * padding + 1, (n,), generator=g, device=dev)
+    ox = torch.randint(0, 2 * padding + 1, (n,), generator=g, device=dev)
+    rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(n, c, h, w)
+    cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :].expand(n, c, h, w)
+    idx_n, idx_c = torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None]
+    return padded[idx_n, idx_c, rows, cols]
 
 
 def _random_erasing(x: Tensor, p: float, g: torch.Generator) -> Tensor:
     """Per-sample rectangles (2-33% of the area, aspect 0.3-3.3) set to 0, i.e. to the mean."""
     n, _, h, w = x.shape
-    apply = torch.rand(n, generator=g) < p
-    area = torch.empty(n).uniform_(0.02, 0.33, generator=g) * h * w
-    log_ratio = torch.empty(n).uniform_(math.log(0.3), math.log(1 / 0.3), generator=g)
+    dev = x.device
+    apply = torch.rand(n, generator=g, device=dev) < p
+    area = torch.empty(n, device=dev).uniform_(0.02, 0.33, generator=g) * h * w
+    log_ratio = torch.empty(n, device=dev).uniform_(math.log(0.3), math.log(1 / 0.3), generator=g)
     eh = (area * log_ratio.exp()).sqrt().round().clamp(1, h).long()
     ew = (area / log_ratio.exp()).sqrt().round().clamp(1, w).long()
-    y0 = (torch.rand(n, generator=g) * (h - eh + 1)).long()
-    x0 = (torch.rand(n, generator=g) * (w - ew + 1)).long()
-    ys, xs = torch.arange(h)[None, :], torch.arange(w)[None, :]
+    y0 = (torch.rand(n, generator=g, device=dev) * (h - eh + 1)).long()
+    x0 = (torch.rand(n, generator=g, device=dev) * (w - ew + 1)).long()
+    ys, xs = torch.arange(h, device=dev)[None, :], torch.arange(w, device=dev)[None, :]
     in_rows = (ys >= y0[:, None]) & (ys < (y0 + eh)[:, None])
     in_cols = (xs >= x0[:, None]) & (xs < (x0 + ew)[:, None])
     mask = (in_rows[:, :, None] & in_cols[:, None, :] & apply[:, None, None])[:, None]
@@ -68,7 +73,7 @@ def augment_batch(
     if crop_padding > 0:
         x = _random_crop(x, crop_padding, generator)
     if hflip:
-        flip = torch.rand(len(x), generator=generator) < 0.5
+        flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     x = normalize(x, mean, std)
     if erasing > 0:

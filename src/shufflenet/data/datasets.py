@@ -50,6 +50,12 @@ class TensorData:
     def subset(self, index: Tensor) -> TensorData:
         return TensorData(self.images[index], self.labels[index], self.classes)
 
+    def to(self, device: torch.device) -> TensorData:
+        """The set on ``device`` (itself if it is there): a GPU keeps it whole and augments it in place."""
+        if self.images.device == device:
+            return self
+        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
     def batches(
         self, mean: Sequence[float], std: Sequence[float], batch_size: int = 512
     ) -> Iterator[tuple[Tensor, Tensor]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_idx"]
+__all__ = ["read_idx", "write_idx"]
 
 _DTYPES = {
     0x08: np.uint8,
@@ -47,3 +47,12 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         what = "truncated" if len(raw) < expected else "longer than its header says"
         raise ValueError(f"{p} is {what}: expected {expected} bytes for shape {dims}, got {len(raw)}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, gz: bool = True) -> Path:
+    """Write ``array`` (uint8) in the IDX format that MNIST and Fashion-MNIST use (gzip-compressed unless ``gz`` is
+    False): stand-in data sets for tests and benchmarks that must not depend on a download."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    Path(path).write_bytes(gzip.compress(raw, compresslevel=1) if gz else raw)
+    return Path(path)

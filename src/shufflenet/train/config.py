@@ -10,11 +10,23 @@ from shufflenet.models import check_options
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.validate import option, validate
 
-__all__ = ["DATASETS", "PRECISIONS", "RECIPES", "SCHEDULES", "TrainConfig", "lr_at", "recipe", "train_size_at"]
+__all__ = [
+    "COMPILE_MODES",
+    "DATASETS",
+    "PRECISIONS",
+    "RECIPES",
+    "SCHEDULES",
+    "TrainConfig",
+    "lr_at",
+    "recipe",
+    "train_size_at",
+]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
 PRECISIONS = ("float32", "bfloat16", "auto")
 DATASETS = ("fashion-mnist", "imagefolder")
+#: torch.compile modes for the training step ("off": eager); reduce-overhead adds CUDA graphs on a GPU
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 #: the smallest image side a training run takes (a smaller one leaves nothing for the stride-32 networks)
 MIN_IMG_SIZE = 8
 
@@ -72,6 +84,9 @@ class TrainConfig:
     # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32); "auto": bfloat16 where the
     # device computes it natively, else float32 (resolved when the run starts; checkpoints record the result)
     precision: str = option("float32", choices=PRECISIONS)
+    # torch.compile the model for the training step: one fused program instead of a kernel launch per layer (a GPU
+    # on small images is launch-bound); the first steps of each input shape pay the compilation
+    compile: str = option("off", choices=COMPILE_MODES)
     threads: int | None = option(None, ge=1)
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
     out_dir: str = option("runs/train", flag="--out")

@@ -22,12 +22,13 @@ __all__ = ["DataBundle", "evaluation_data", "folder_transforms", "prepare_data",
 Batches = Iterator[tuple[Tensor, Tensor]]
 
 
-def seeded_generator(*parts: int) -> torch.Generator:
-    """A generator seeded from ``parts`` alone (seed, epoch, rank, ...), so that a resumed run draws the same."""
+def seeded_generator(*parts: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` seeded from ``parts`` alone (seed, epoch, rank, ...), so that a resumed run draws
+    the same."""
     seed = 0
     for p in parts:
         seed = seed * 1_000_003 + p
-    return torch.Generator().manual_seed(seed % (2**63))
+    return torch.Generator(device).manual_seed(seed % (2**63))
 
 
 def stratified_split(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
@@ -97,8 +98,11 @@ class DataBundle:
         """This rank's shard of the epoch, shuffled and augmented from (seed, epoch, rank) alone."""
         cfg = self.config
         if self.train_tensors is not None:
-            order = torch.tensor(list(self._sampler(self.train_len, True, epoch)))
-            g = seeded_generator(cfg.seed, epoch, self.env.rank)
+            # the whole set moves to the run's device once (a GPU then gathers, augments and normalises every batch
+            # where it computes, with no copy per step); the CPU keeps it where it is
+            self.train_tensors = self.train_tensors.to(self.env.device)
+            order = torch.tensor(list(self._sampler(self.train_len, True, epoch)), device=self.env.device)
+            g = seeded_generator(cfg.seed, epoch, self.env.rank, device=self.env.device)
             for chunk in order.split(cfg.batch_size):
                 x = augment_batch(
                     self.train_tensors.images[chunk], self.mean, self.std, g,
@@ -117,7 +121,9 @@ class DataBundle:
         n = self.val_len
         start, end = n * self.env.rank // self.env.world_size, n * (self.env.rank + 1) // self.env.world_size
         if self.val_tensors is not None:
-            yield from self.val_tensors.subset(torch.arange(start, end)).batches(self.mean, self.std, batch_size)
+            self.val_tensors = self.val_tensors.to(self.env.device)
+            part = self.val_tensors.subset(torch.arange(start, end, device=self.env.device))
+            yield from part.batches(self.mean, self.std, batch_size)
             return
         yield from DataLoader(Subset(self.val_set, range(start, end)), batch_size=batch_size)  # type: ignore[arg-type]
 

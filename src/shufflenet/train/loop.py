@@ -231,6 +231,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
         )
+    if cfg.compile != "off":
+        net = torch.compile(net, mode=None if cfg.compile == "default" else cfg.compile)  # type: ignore[assignment]
     out = Path(cfg.out_dir)
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
