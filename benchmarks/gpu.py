@@ -10,7 +10,8 @@ replayed from a CUDA graph per shape (:class:`~shufflenet.runtimes.cuda_graphs.G
 calls (wall-clock on the CPU), blocks of all contenders alternated, the median block reported; the
 logits of every half-precision run are compared with float32's. The acceptance lines of the issue
 (batch 1 float16 <= 0.5 ms and >= 6x torchvision eager; batch 256 >= 100k images/s) are printed with
-their verdicts. Then the training step (``--train-batches``; ``--train-batches`` with no value skips it): the shipped
+their verdicts. Then the V2 paper's G1-G4 at its GPU widths and batch 8, our batches/s beside its
+GTX 1080Ti's (``shufflenet guidelines --device cuda``). Then the training step (``--train-batches``; ``--train-batches`` with no value skips it): the shipped
 ``fashion-mnist-hires-wide`` network (V2 0.5x, widths 64/128/256/1024) trained by ``shufflenet.train`` on
 the GPU with the fashion-mnist recipe (bfloat16 autocast, channels-last, the training set resident on
 the GPU and augmented there), eager and compiled (``--compile`` modes), two epochs each on
@@ -39,6 +40,7 @@ import torchvision
 from torch import Tensor, nn
 
 from shufflenet.bench import machine_info
+from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
 from shufflenet.data import write_idx
 from shufflenet.models import from_torchvision
 from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
@@ -115,6 +117,27 @@ def training_table(args: argparse.Namespace, device: torch.device) -> list[str]:
     return lines
 
 
+def guidelines_table(device: torch.device, smoke: bool) -> list[str]:
+    """G1-G4 at the paper's GPU widths, batch 8 (on a GPU): our batches/s beside the paper's, and its orderings."""
+    lines = ["| guideline | variant | paper GPU b/s | here b/s (first scale) | here / paper | MFLOPs |",
+             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    verdicts = []
+    for name in EXPERIMENTS:
+        first = get_experiment(name, "gpu" if device.type == "cuda" else "cpu").scales[0]
+        r = run_guideline(
+            name, device=str(device), min_time_s=0.05 if smoke else 0.6, scales=[first] if smoke else None
+        )
+        for v in r.experiment.variants:
+            ratio = r.vs_paper(v)
+            lines.append(f"| {name} | {v.label} | {'' if v.paper_gpu is None else f'{v.paper_gpu:g}'} | "
+                         f"{r.images_per_s[(v.label, first)] / r.batch:,.0f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
+                         f"{r.flops[(v.label, first)] / 1e6:.0f} |")  # fmt: skip
+        for f, sl in r.experiment.claims:
+            said = ", ".join(f"{r.experiment.scale_label}={sc} {r.verdict(f, sl, sc)}" for sc in r.scales)
+            verdicts.append(f"- {name}: paper says {f} faster than {sl}; here {said}")
+    return [*lines, "", *verdicts]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="shufflenet_v2_x1_0")
@@ -180,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if big:
         verdicts.append(f"batch 256, best half precision: {max(big):,.0f} images/s (target >= 100,000)")
     lines += ["", *verdicts]
+    lines += ["", *guidelines_table(device, args.smoke)]
     if args.train_batches:
         lines += ["", *training_table(args, device)]
     text = "\n".join(lines) + "\n"

@@ -83,7 +83,7 @@ def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[st
     assert script.main(["--device", "cpu", "--smoke", "--out", str(out)]) == 0
     table = out.read_text()
     assert table.count("| ours cudagraph |") == 6 and "batch 1 float16:" in table
-    assert "| 32 | off |" in table  # the training step ran too
+    assert "| 32 | off |" in table and table.count("| G4 |") == 4  # the training step and the guidelines ran too
     if not torch.cuda.is_available():
         assert script.main(["--out", str(tmp_path / "no.md")]) == 2
         assert "sees no GPU here" in capsys.readouterr().out and not (tmp_path / "no.md").exists()

@@ -4,7 +4,8 @@ Each experiment stacks a small block 10 times on a 56x56 input and compares
 configurations of equal FLOPs (checked with the analyser in the tests), so any
 speed difference comes from memory access cost, parallelism or element-wise
 work, not from arithmetic. Widths are the paper's CPU/ARM widths and their x2
-and x4 scalings (SPEC.md section 2).
+and x4 scalings (SPEC.md section 2), or on a GPU its GPU widths at batch 8, where
+our batches/s stand beside the paper's (a GTX 1080Ti's).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from shufflenet.bench.runtimes import get_runtime
 from shufflenet.bench.timing import measure
 from shufflenet.complexity import analyze
 from shufflenet.runtimes import num_threads
+from shufflenet.utils.devices import torch_device
 
-__all__ = ["EXPERIMENTS", "Experiment", "GuidelineResult", "Variant", "run_guideline"]
+__all__ = ["EXPERIMENTS", "GPU_EXPERIMENTS", "Experiment", "GuidelineResult", "Variant", "run_guideline"]
 
 INPUT_SIZE = 56
 REPEATS = 10
@@ -126,46 +128,53 @@ def _g4(relu: bool, shortcut: bool, label: str, gpu: float | None) -> Variant:
     return Variant(label, lambda c: (_stack(lambda: Bottleneck(c, relu, shortcut)), c), gpu)
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    "G1": Experiment(
-        "G1", "Equal channel width minimises MAC: two 1x1 convs c1 -> c2 -> c1 at fixed FLOPs",
-        "width", (1, 2, 4),
-        (_g1(32, 32, 1480), _g1(22, 44, 1296), _g1(13, 78, 876), _g1(9, 108, 748)),
-        (("32:32 (1:1)", "22:44 (1:2)"), ("22:44 (1:2)", "13:78 (1:6)"), ("13:78 (1:6)", "9:108 (1:12)")),
-    ),
-    "G2": Experiment(
-        "G2", "Excessive group convolution increases MAC: 10 pointwise group convs at fixed FLOPs",
-        "width", (1, 2, 4),
-        (_g2(1, 64, 2451), _g2(2, 90, 1725), _g2(4, 128, 1026), _g2(8, 180, 634)),
-        (("g=1, c=64", "g=2, c=90"), ("g=2, c=90", "g=4, c=128"), ("g=4, c=128", "g=8, c=180")),
-    ),
-    "G3": Experiment(
-        "G3", "Network fragmentation reduces parallelism: 1x1 convs in series or parallel at fixed FLOPs",
-        "c", (64, 128, 256),
-        (
-            Variant("1-fragment", lambda c: (_stack(lambda: _conv1x1(c, c)), c), 2446),
-            Variant("2-fragment-series", _series(2), 1790),
-            Variant("4-fragment-series", _series(4), 752),
-            Variant("2-fragment-parallel", lambda c: (_stack(lambda: Parallel(c, 2)), c), 1537),
-            Variant("4-fragment-parallel", lambda c: (_stack(lambda: Parallel(c, 4)), c), 691),
-        ),
-        (
-            ("1-fragment", "2-fragment-series"), ("2-fragment-series", "4-fragment-series"),
-            ("1-fragment", "2-fragment-parallel"), ("2-fragment-parallel", "4-fragment-parallel"),
-        ),
-    ),
-    "G4": Experiment(
-        "G4", "Element-wise operations are not negligible: ResNet bottleneck with/without ReLU and shortcut",
-        "c", (32, 64, 128),
-        (
-            _g4(True, True, "ReLU + shortcut", 2427),
-            _g4(False, True, "no ReLU", None),
-            _g4(True, False, "no shortcut", None),
-            _g4(False, False, "neither", 2842),
-        ),
-        (("no ReLU", "ReLU + shortcut"), ("no shortcut", "ReLU + shortcut"), ("neither", "ReLU + shortcut")),
-    ),
-}  # fmt: skip
+#: the paper's widths per platform (SPEC.md section 2): "cpu" its CPU/ARM widths, "gpu" its GPU widths
+#: (measured there at batch 8); G1 and G2 scale them by x1, x2, x4, G3 and G4 list their channel counts
+_G1_WIDTHS = {"cpu": ((32, 32), (22, 44), (13, 78), (9, 108)), "gpu": ((128, 128), (90, 180), (52, 312), (36, 432))}
+_G2_WIDTHS = {"cpu": (64, 90, 128, 180), "gpu": (128, 180, 256, 360)}
+_G3_SCALES = {"cpu": (64, 128, 256), "gpu": (128, 256, 512)}
+_G4_SCALES = {"cpu": (32, 64, 128), "gpu": (32, 64, 128)}
+#: the paper's batch per platform: one image on ARM (and here on CPUs), 8 on its GPU
+PLATFORM_BATCH = {"cpu": 1, "gpu": 8}
+
+
+def _pairs(variants: Sequence[Variant], *pairs: tuple[int, int]) -> tuple[tuple[str, str], ...]:
+    return tuple((variants[a].label, variants[b].label) for a, b in pairs)
+
+
+def _experiments(platform: str) -> dict[str, Experiment]:
+    """The four experiments at ``platform``'s widths (the claims: the paper's orderings, faster first)."""
+    g1 = tuple(_g1(c1, c2, gpu) for (c1, c2), gpu in zip(_G1_WIDTHS[platform], (1480, 1296, 876, 748)))
+    g2 = tuple(_g2(g, c, gpu) for g, c, gpu in zip((1, 2, 4, 8), _G2_WIDTHS[platform], (2451, 1725, 1026, 634)))
+    g3 = (
+        Variant("1-fragment", lambda c: (_stack(lambda: _conv1x1(c, c)), c), 2446),
+        Variant("2-fragment-series", _series(2), 1790),
+        Variant("4-fragment-series", _series(4), 752),
+        Variant("2-fragment-parallel", lambda c: (_stack(lambda: Parallel(c, 2)), c), 1537),
+        Variant("4-fragment-parallel", lambda c: (_stack(lambda: Parallel(c, 4)), c), 691),
+    )
+    g4 = (
+        _g4(True, True, "ReLU + shortcut", 2427),
+        _g4(False, True, "no ReLU", None),
+        _g4(True, False, "no shortcut", None),
+        _g4(False, False, "neither", 2842),
+    )
+    chain = ((0, 1), (1, 2), (2, 3))
+    return {
+        "G1": Experiment("G1", "Equal channel width minimises MAC: two 1x1 convs c1 -> c2 -> c1 at fixed FLOPs",
+                         "width", (1, 2, 4), g1, _pairs(g1, *chain)),
+        "G2": Experiment("G2", "Excessive group convolution increases MAC: 10 pointwise group convs at fixed FLOPs",
+                         "width", (1, 2, 4), g2, _pairs(g2, *chain)),
+        "G3": Experiment("G3", "Network fragmentation reduces parallelism: 1x1 convs in series or parallel at fixed "
+                         "FLOPs", "c", _G3_SCALES[platform], g3, _pairs(g3, (0, 1), (1, 2), (0, 3), (3, 4))),
+        "G4": Experiment("G4", "Element-wise operations are not negligible: ResNet bottleneck with/without ReLU and "
+                         "shortcut", "c", _G4_SCALES[platform], g4, _pairs(g4, (1, 0), (2, 0), (3, 0))),
+    }  # fmt: skip
+
+
+#: the experiments at the paper's CPU/ARM widths, and at its GPU widths
+EXPERIMENTS: dict[str, Experiment] = _experiments("cpu")
+GPU_EXPERIMENTS: dict[str, Experiment] = _experiments("gpu")
 
 
 @dataclass
@@ -175,6 +184,8 @@ class GuidelineResult:
     experiment: Experiment
     runtime: str = "eager"
     scales: list[int] = field(default_factory=list)  # the scales measured
+    batch: int = 1
+    device: str = "cpu"
     images_per_s: dict[tuple[str, int], float] = field(default_factory=dict)
     flops: dict[tuple[str, int], int] = field(default_factory=dict)
     mac: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -185,12 +196,20 @@ class GuidelineResult:
         ratio = self.images_per_s[(faster, scale)] / self.images_per_s[(slower, scale)]
         return "holds" if ratio > 1 + tie else "tie" if ratio >= 1 - tie else "reversed"
 
+    def vs_paper(self, variant: Variant) -> float | None:
+        """Our batches/s over the paper's GPU figure (its batch of 8 at the first scale), on a GPU at that batch."""
+        if variant.paper_gpu is None or self.device == "cpu" or self.batch != PLATFORM_BATCH["gpu"]:
+            return None
+        return self.images_per_s[(variant.label, self.experiment.scales[0])] / self.batch / variant.paper_gpu
+
     def to_dict(self) -> dict[str, object]:
         exp = self.experiment
         return {
             "experiment": exp.name,
             "title": exp.title,
             "runtime": self.runtime,
+            "device": self.device,
+            "batch": self.batch,
             "rows": [
                 {
                     "variant": v.label,
@@ -199,6 +218,7 @@ class GuidelineResult:
                     "mac": self.mac[(v.label, s)],
                     "images_per_s": self.images_per_s[(v.label, s)],
                     "paper_gpu_batches_per_s": v.paper_gpu if s == exp.scales[0] else None,
+                    "vs_paper_gpu": self.vs_paper(v) if s == exp.scales[0] else None,
                 }  # fmt: skip
                 for v in exp.variants
                 for s in self.scales
@@ -210,16 +230,20 @@ class GuidelineResult:
         }
 
 
-def build_block(experiment: str, variant: str, scale: int) -> tuple[nn.Module, int]:
+def build_block(experiment: str, variant: str, scale: int, platform: str = "cpu") -> tuple[nn.Module, int]:
     """The stacked block of one configuration and its input channels."""
-    return get_experiment(experiment).variant(variant).build(scale)
+    return get_experiment(experiment, platform).variant(variant).build(scale)
 
 
-def get_experiment(name: str) -> Experiment:
+def get_experiment(name: str, platform: str = "cpu") -> Experiment:
+    """Experiment ``name`` at the paper's widths for ``platform`` ("cpu": its CPU/ARM widths, "gpu")."""
+    table = {"cpu": EXPERIMENTS, "gpu": GPU_EXPERIMENTS}.get(platform)
+    if table is None:
+        raise ValueError(f"unknown platform {platform!r}; choose cpu or gpu")
     try:
-        return EXPERIMENTS[name.upper()]
+        return table[name.upper()]
     except KeyError:
-        raise ValueError(f"unknown guideline {name!r}; choose from {', '.join(EXPERIMENTS)}") from None
+        raise ValueError(f"unknown guideline {name!r}; choose from {', '.join(table)}") from None
 
 
 def run_guideline(
@@ -228,20 +252,30 @@ def run_guideline(
     scales: Sequence[int] | None = None,
     runtime: str = "eager",
     threads: int | None = None,
-    batch: int = 1,
+    batch: int | None = None,
+    device: str = "cpu",
     min_time_s: float = 0.5,
     rounds: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> GuidelineResult:
-    """Measure every variant of one experiment at every scale (batch 1, 56x56, as on ARM).
+    """Measure every variant of one experiment at every scale, 56x56: on a CPU at the paper's CPU/ARM widths
+    (batch 1 by default, as on ARM), on a GPU (``device="cuda"``) at its GPU widths (batch 8, as it measured).
 
     Variants are measured in interleaved ``rounds`` (each ``min_time_s / rounds``
     long) and the median of the rounds' medians is kept, so slow drifts of a
     noisy machine (frequency, other processes) hit every variant alike.
     """
-    exp = get_experiment(name)
+    dev = torch_device(device)
+    platform = "gpu" if dev.type == "cuda" else "cpu"
+    exp = get_experiment(name, platform)
     spec = get_runtime(runtime)
-    result = GuidelineResult(exp, runtime=spec.name, scales=list(scales or exp.scales))
+    if spec.cpu_only and dev.type != "cpu":
+        raise ValueError(f"the {spec.name} runtime runs on the CPU here; use device cpu")
+    if spec.cuda_only and dev.type != "cuda":
+        raise ValueError(f"the {spec.name} runtime needs a GPU; use device cuda")
+    batch = batch or PLATFORM_BATCH[platform]
+    result = GuidelineResult(exp, runtime=spec.name, scales=list(scales or exp.scales), batch=batch, device=str(dev))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
     with num_threads(threads):
         for scale in result.scales:
             predictors = {}
@@ -250,8 +284,8 @@ def run_guideline(
                     progress(f"{exp.name} {v.label} {exp.scale_label}={scale}: preparing")
                 block, chs = v.build(scale)
                 block.eval()
-                x = torch.randn(batch, chs, INPUT_SIZE, INPUT_SIZE)
-                report = analyze(block, tuple(x.shape))
+                report = analyze(block, (1, chs, INPUT_SIZE, INPUT_SIZE))  # per image
+                block, x = block.to(dev), torch.randn(batch, chs, INPUT_SIZE, INPUT_SIZE, device=dev)
                 result.flops[(v.label, scale)], result.mac[(v.label, scale)] = report.flops, report.mac
                 predictors[v.label] = (spec.prepare(block, x, threads), x)
             medians: dict[str, list[float]] = {v.label: [] for v in exp.variants}
@@ -259,7 +293,7 @@ def run_guideline(
                 for label, (predict, x) in predictors.items():
                     if progress:
                         progress(f"{exp.name} {label} {exp.scale_label}={scale}: round {r + 1}/{rounds}")
-                    stats = measure(lambda: predict(x), min_time_s=min_time_s / rounds, min_iters=5)
+                    stats = measure(lambda: predict(x), min_time_s=min_time_s / rounds, min_iters=5, sync=sync)
                     medians[label].append(stats.median_ms)
             for label, ms in medians.items():
                 result.images_per_s[(label, scale)] = batch * 1e3 / statistics.median(ms)

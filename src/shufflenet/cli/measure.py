@@ -14,11 +14,12 @@ from rich.console import Console
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifact
-from shufflenet.bench.guidelines import EXPERIMENTS, GuidelineResult, get_experiment, run_guideline
+from shufflenet.bench.guidelines import EXPERIMENTS, GuidelineResult, Variant, get_experiment, run_guideline
 from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.models import create_model, get_entry
+from shufflenet.utils.devices import torch_device
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import atomic_write, check_output_dir, check_output_file
 
@@ -192,7 +193,8 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
-    experiments = [get_experiment(n) for n in names]
+    platform = "gpu" if torch_device(args.device).type == "cuda" else "cpu"
+    experiments = [get_experiment(n, platform) for n in names]
     runtimes = [get_runtime(r).name for r in args.runtime]
     if args.plot_dir:
         check_output_dir(args.plot_dir, "--out")
@@ -204,7 +206,8 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
         for runtime in runtimes:
             with err.status(f"measuring {exp.name} in {runtime}") as status:
                 result = run_guideline(
-                    exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time,
+                    exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time, device=args.device,
+                    batch=args.batch,
                     progress=lambda what: status.update(f"measuring {what} ({runtime})"),
                 )  # fmt: skip
             results.append(result)
@@ -230,13 +233,23 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _vs_paper(result: GuidelineResult, variant: Variant) -> str:
+    """Our batches/s at the first scale and, at the paper's batch, their ratio to its GPU figure."""
+    ours = result.images_per_s[(variant.label, result.scales[0])] / result.batch
+    ratio = result.vs_paper(variant)
+    return f"{ours:.0f}" + ("" if ratio is None else f", {ratio:.2f}x")
+
+
 def _render_guideline(console: Console, fmt: str, result: GuidelineResult, *, titled_runtime: bool) -> None:
     exp = result.experiment
-    headers = ("variant", "paper GPU (b/s)", *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))
+    on_gpu = result.device != "cpu"
+    headers = ("variant", "paper GPU (b/s)", *(("here (b/s), vs paper",) if on_gpu else ()),
+               *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))  # fmt: skip
     rows = [
         (
             v.label,
             "" if v.paper_gpu is None else f"{v.paper_gpu:g}",
+            *((_vs_paper(result, v),) if on_gpu else ()),
             *(
                 f"{result.flops[(v.label, s)] / 1e6:.0f} / {result.images_per_s[(v.label, s)]:.0f}"
                 for s in result.scales
@@ -250,6 +263,8 @@ def _render_guideline(console: Console, fmt: str, result: GuidelineResult, *, ti
         for f, sl in exp.claims
     ]
     title = f"{exp.name}: {exp.title}" + (f" ({result.runtime})" if titled_runtime else "")
+    if on_gpu:
+        title += f" [{result.device}, batch {result.batch}, the paper's GPU widths]"
     render(console, fmt, headers, rows, title=title, after=claims, heading=True)
 
 
@@ -296,6 +311,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help=f"comma-separated, each measured in turn, verdicts side by side: {', '.join(RUNTIMES)} (default eager)",
     )
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
+    p.add_argument("--device", default="cpu", help="cpu (the paper's CPU/ARM widths) or cuda (its GPU widths, batch 8, "
+                   "our batches/s beside its GTX 1080Ti's)")  # fmt: skip
+    p.add_argument("--batch", type=positive_int, default=None, help="images per call (default 1 on cpu, 8 on cuda)")
     p.add_argument(
         "--min-time", type=positive_float, default=0.5, help="seconds of timed calls per point (default 0.5)"
     )
