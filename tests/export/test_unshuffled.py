@@ -10,7 +10,7 @@ import torch
 import shufflenet
 from helpers import lively_model
 from shufflenet.export.graph import UnsupportedModel
-from shufflenet.export.unshuffled import _MAX_CAT, nhwc_form, unshuffled_v2
+from shufflenet.export.unshuffled import _MAX_CAT, nhwc_form, pool_free_v1, unshuffled_v2
 
 
 @pytest.mark.parametrize(
@@ -46,12 +46,18 @@ def test_concat_and_group_limits_are_honoured() -> None:
     assert len(free.convs) > len(unshuffled_v2(model, max_cat=None, min_group=8).convs)
 
 
-def test_other_models_are_left_as_they_are() -> None:
-    for name in ("shufflenet_v1_g3_x0_5", "mobilenet_v2_x0_5"):
-        model = shufflenet.create_model(name)
-        with pytest.raises(UnsupportedModel):
-            unshuffled_v2(model)
-        assert nhwc_form(model) == (model, "eager model")
+def test_v1_pools_become_depthwise_convs_and_other_models_stay() -> None:
+    v1 = lively_model("shufflenet_v1_g3_x0_5")
+    with pytest.raises(UnsupportedModel):
+        unshuffled_v2(v1)
+    form, name = nhwc_form(v1)
+    assert name == "V1, pools as convs" and not any(isinstance(m, torch.nn.AvgPool2d) for m in form.modules())
+    assert any(isinstance(m, torch.nn.AvgPool2d) for m in v1.modules())  # the model itself is left as it was
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(form(x), v1(x), atol=1e-5, rtol=1e-5)
+    mobilenet = shufflenet.create_model("mobilenet_v2_x0_5")
+    assert pool_free_v1(mobilenet) is None and nhwc_form(mobilenet) == (mobilenet, "eager model")
     se = shufflenet.create_model("shufflenet_v2_x0_5", se=True)
     assert nhwc_form(se)[1] == "eager model"
     assert nhwc_form(shufflenet.create_model("shufflenet_v2_x0_5"))[1] == "shuffle-free V2"

@@ -13,10 +13,12 @@ order. What is left per unit is one Concat of the half a branch reads: channel-a
 the converter maps to NHWC without a Transpose. The logits equal the model's up to float rounding.
 
 Only plain V2 units (no SE, residual or extra depthwise conv) are rewritten; BN is folded first.
+:func:`nhwc_form` also gives V1 its NHWC form: the stride-2 units' average-pool shortcuts as depthwise convs.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,7 @@ from shufflenet.export.graph import UnsupportedModel, _conv_of, _plain_v2, _read
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.fuse import fuse_conv_bn
 
-__all__ = ["UnshuffledV2", "nhwc_form", "unshuffled_v2"]
+__all__ = ["UnshuffledV2", "nhwc_form", "pool_free_v1", "unshuffled_v2"]
 
 #: the most tensors one Concat joins by default: LiteRT's XNNPACK delegate leaves larger ones to
 #: LiteRT's own kernels, splitting the graph around each
@@ -197,10 +199,35 @@ def unshuffled_v2(model: nn.Module, *, max_cat: int | None = _MAX_CAT, min_group
     return net.eval()
 
 
+def pool_free_v1(model: nn.Module) -> nn.Module | None:
+    """A copy of a ShuffleNet V1 whose stride-2 units' shortcut average pools (3x3, stride 2, padding counted)
+    are depthwise convs of weight 1/9: the same sums, in an op XNNPACK takes. ExecuTorch left each ``avg_pool2d``
+    with padding outside its XNNPACK delegate, in four pieces: V1 g3 1x ran 13.5 ms, 2.7 ms as convs
+    (``docs/results/deployment.md``). None for any other model."""
+    from shufflenet.models.shufflenet_v1 import ShuffleNetV1
+
+    if not isinstance(model, ShuffleNetV1):
+        return None
+    net: Any = copy.deepcopy(model).eval()
+    for unit in (u for stage in net.stages for u in stage):
+        pool = unit.shortcut
+        if not isinstance(pool, nn.AvgPool2d) or not pool.count_include_pad or pool.ceil_mode or pool.divisor_override:
+            continue
+        k, stride, pad = (v if isinstance(v, int) else v[0] for v in (pool.kernel_size, pool.stride, pool.padding))
+        chs = unit.conv1.conv.in_channels  # the shortcut pools the unit's input
+        conv = nn.Conv2d(chs, chs, k, stride, pad, groups=chs, bias=False).requires_grad_(False)
+        conv.weight.fill_(1.0 / (k * k))
+        unit.shortcut = conv
+    return net
+
+
 def nhwc_form(model: nn.Module) -> tuple[nn.Module, str]:
     """What an NHWC runtime's converter should get for ``model``, and its name: the shuffle-free form of a
-    plain V2 (``"shuffle-free V2"``), else the model itself (``"eager model"``)."""
+    plain V2 (``"shuffle-free V2"``), a V1 with its shortcut pools as depthwise convs (``"V1, pools as
+    convs"``), else the model itself (``"eager model"``)."""
     try:
         return unshuffled_v2(model), "shuffle-free V2"
     except UnsupportedModel:
-        return model.eval(), "eager model"
+        pass
+    v1 = pool_free_v1(model)
+    return (v1, "V1, pools as convs") if v1 is not None else (model.eval(), "eager model")
