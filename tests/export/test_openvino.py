@@ -107,5 +107,9 @@ def test_int8_ir_is_smaller_and_agrees(tmp_path: Path) -> None:
     result = export_openvino(model, tmp_path / "q.xml", input_shape=(1, 1, 28, 28), calibration=calibration)
     export_openvino(model, tmp_path / "f.xml", input_shape=(1, 1, 28, 28))
     assert result.nodes["FakeQuantize"] > 50 and result.top1_agreement is not None and result.top1_agreement >= 0.8
+    assert result.writer == "shuffle-free V2, int8 (via ONNX)"
+    paired = export_openvino(model, tmp_path / "p.xml", input_shape=(1, 1, 28, 28), calibration=calibration,
+                             layout="paired")  # fmt: skip
+    assert paired.writer.startswith("shuffle-aware") and paired.nodes["FakeQuantize"] > 50
     assert (tmp_path / "q.bin").stat().st_size < 0.6 * (tmp_path / "f.bin").stat().st_size
     assert Predictor(tmp_path / "q.xml")(torch.from_numpy(calibration[0])).shape == (16, 10)
