@@ -24,12 +24,13 @@ from shufflenet.bench.timing import LatencyStats, measure
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
+from shufflenet.runtimes.cuda_graphs import PRECISIONS
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.devices import torch_device
 
 __all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_many"]
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = PRECISIONS  # the precisions a model is measured in (the GPU inference form's)
 
 
 @dataclass(frozen=True)
@@ -183,12 +184,7 @@ def benchmark_many(
     for spec in specs:
         if dtype != "float32" and spec.float32_only:
             raise ValueError(f"the {spec.name} runtime measures float32 only")
-        if spec.cpu_only and torch.device(device).type != "cpu":
-            raise ValueError(f"the {spec.name} runtime runs on the CPU here; use --device cpu")
-        if spec.cuda_only and torch.device(device).type != "cuda":
-            raise ValueError(
-                f"the {spec.name} runtime needs a GPU; use --device cuda (or runtime torch-fused on the CPU)"
-            )
+        spec.check_device(torch.device(device))
     start = time.perf_counter()
     results: list[BenchResult] = []
     skipped: list[tuple[str, str, int]] = []

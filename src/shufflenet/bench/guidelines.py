@@ -24,7 +24,7 @@ from shufflenet.complexity import analyze
 from shufflenet.runtimes import num_threads
 from shufflenet.utils.devices import torch_device
 
-__all__ = ["EXPERIMENTS", "GPU_EXPERIMENTS", "Experiment", "GuidelineResult", "Variant", "run_guideline"]
+__all__ = ["EXPERIMENTS", "GPU_EXPERIMENTS", "Experiment", "GuidelineResult", "Variant", "platform_of", "run_guideline"]
 
 INPUT_SIZE = 56
 REPEATS = 10
@@ -136,6 +136,11 @@ _G3_SCALES = {"cpu": (64, 128, 256), "gpu": (128, 256, 512)}
 _G4_SCALES = {"cpu": (32, 64, 128), "gpu": (32, 64, 128)}
 #: the paper's batch per platform: one image on ARM (and here on CPUs), 8 on its GPU
 PLATFORM_BATCH = {"cpu": 1, "gpu": 8}
+
+
+def platform_of(device: torch.device) -> str:
+    """Which of the paper's platforms ``device`` stands for: "gpu" for CUDA, else "cpu"."""
+    return "gpu" if device.type == "cuda" else "cpu"
 
 
 def _pairs(variants: Sequence[Variant], *pairs: tuple[int, int]) -> tuple[tuple[str, str], ...]:
@@ -266,13 +271,10 @@ def run_guideline(
     noisy machine (frequency, other processes) hit every variant alike.
     """
     dev = torch_device(device)
-    platform = "gpu" if dev.type == "cuda" else "cpu"
+    platform = platform_of(dev)
     exp = get_experiment(name, platform)
     spec = get_runtime(runtime)
-    if spec.cpu_only and dev.type != "cpu":
-        raise ValueError(f"the {spec.name} runtime runs on the CPU here; use device cpu")
-    if spec.cuda_only and dev.type != "cuda":
-        raise ValueError(f"the {spec.name} runtime needs a GPU; use device cuda")
+    spec.check_device(dev)
     batch = batch or PLATFORM_BATCH[platform]
     result = GuidelineResult(exp, runtime=spec.name, scales=list(scales or exp.scales), batch=batch, device=str(dev))
     sync = torch.cuda.synchronize if dev.type == "cuda" else None

@@ -41,8 +41,17 @@ class Runtime:
     prepare: Callable[[nn.Module, Tensor, int | None], Predict]  # (model, example, threads)
     float32_only: bool = False  # the ONNX graphs are written in float32
     static_shapes: bool = False  # compiled for the example's shape: prepared again for each batch size
-    cpu_only: bool = False  # a CPU runtime here (checked by the engine before anything is prepared)
-    cuda_only: bool = False  # needs a GPU (checked likewise)
+    cpu_only: bool = False  # a CPU runtime here (see check_device)
+    cuda_only: bool = False  # needs a GPU
+
+    def check_device(self, device: torch.device) -> None:
+        """A one-line error if this runtime cannot run on ``device``: checked before anything is prepared."""
+        if self.cpu_only and device.type != "cpu":
+            raise ValueError(f"the {self.name} runtime runs on the CPU here; use --device cpu")
+        if self.cuda_only and device.type != "cuda":
+            raise ValueError(
+                f"the {self.name} runtime needs a GPU; use --device cuda (or runtime torch-fused on the CPU)"
+            )
 
 
 def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:

@@ -14,7 +14,14 @@ from rich.console import Console
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
 from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifact
-from shufflenet.bench.guidelines import EXPERIMENTS, GuidelineResult, Variant, get_experiment, run_guideline
+from shufflenet.bench.guidelines import (
+    EXPERIMENTS,
+    GuidelineResult,
+    Variant,
+    get_experiment,
+    platform_of,
+    run_guideline,
+)
 from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
@@ -193,8 +200,7 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
-    platform = "gpu" if torch_device(args.device).type == "cuda" else "cpu"
-    experiments = [get_experiment(n, platform) for n in names]
+    experiments = [get_experiment(n, platform_of(torch_device(args.device))) for n in names]
     runtimes = [get_runtime(r).name for r in args.runtime]
     if args.plot_dir:
         check_output_dir(args.plot_dir, "--out")

@@ -53,11 +53,11 @@ def _onnx_source(
         except UnsupportedModel:
             pass
         else:
+            float_path = path if calibration is None else path.with_name("float.onnx")
+            export_onnx_file(free, torch.randn(*input_shape), float_path)
             if calibration is None:
-                export_onnx_file(free, torch.randn(*input_shape), path)
                 return "shuffle-free V2"
-            export_onnx_file(free, torch.randn(*input_shape), path.with_name("float.onnx"))
-            quantize_onnx(path.with_name("float.onnx"), path, calibration)
+            quantize_onnx(float_path, path, calibration)
             return "shuffle-free V2, int8"
     if calibration is not None:
         return export_onnx_int8(model, path, calibration, input_shape=input_shape).writer

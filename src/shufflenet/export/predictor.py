@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from shufflenet.runtimes import num_threads, ort_session
-from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
+from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form, precision_dtype
 from shufflenet.utils.devices import torch_device
 from shufflenet.utils.optional import MissingExtra, require
 
@@ -63,10 +63,7 @@ class Predictor:
         precision: str = "float32",
     ) -> None:
         self.threads = threads
-        self.device = torch_device(device)
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-        self.dtype = PRECISIONS[precision]
+        self.device, self.dtype = torch_device(device), precision_dtype(precision)
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
         self._pool: ThreadPoolExecutor | None = None
         self._runner: Any = None  # an OpenVINO, ncnn, ExecuTorch or LiteRT runner: run(x) -> logits

@@ -24,20 +24,25 @@ from torch import Tensor, nn
 from shufflenet.layers.deploy import deploy
 from shufflenet.utils.devices import torch_device
 
-__all__ = ["PRECISIONS", "GraphedModule", "inference_form"]
+__all__ = ["PRECISIONS", "GraphedModule", "inference_form", "precision_dtype"]
 
 #: the precisions a GPU inference form runs in
 PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def precision_dtype(precision: str) -> torch.dtype:
+    """The dtype of ``precision`` (a name in :data:`PRECISIONS`); a one-line error naming the choices otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    return PRECISIONS[precision]
+
+
 def inference_form(model: nn.Module, device: str | torch.device = "cpu", precision: str = "float32") -> nn.Module:
     """Our inference form (:func:`~shufflenet.layers.deploy.deploy`: BN folded in float32, channels-last,
     no autograd) moved to ``device`` in ``precision``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    dev = torch_device(device)
+    dtype, dev = precision_dtype(precision), torch_device(device)
     form = deploy(copy.deepcopy(model).float())  # folded in float32 (the caller's model stays as it is)
-    return form.to(dev, PRECISIONS[precision])
+    return form.to(dev, dtype)
 
 
 @dataclass
