@@ -104,6 +104,20 @@ def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) 
     assert "invalid choice: 'fast'" in capsys.readouterr().err
 
 
+def test_gpu_recipe_is_the_shipped_network_on_one_gpu(fake_fmnist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shufflenet.models._pretrained import read_record
+    from shufflenet.train import recipe
+
+    cfg = recipe("fashion-mnist-gpu")
+    shipped = read_record("shufflenet_v2_x0_5", "fashion-mnist-hires-wide")["recipe"]
+    assert (cfg.model, cfg.model_options, cfg.crop_padding) == (shipped["model"], shipped["model_options"], 2)
+    assert (cfg.batch_size, cfg.lr, cfg.device, cfg.precision) == (1024, shipped["lr"], "cuda", "bfloat16")
+    assert 0 < cfg.time_budget * 60 <= 100  # training leaves room for start-up and the last evaluation in 120 s
+    if not torch.cuda.is_available():  # without a GPU: a one-line error before any work
+        assert main(["train", "--recipe", "fashion-mnist-gpu", "--data-dir", str(fake_fmnist)]) != 0
+        assert "error: --device cuda, but PyTorch sees no GPU here" in capsys.readouterr().err
+
+
 SHIPPED = [(p.model, p.tag) for p in list_pretrained() if p.source == "shipped with shufflenet"]
 
 

@@ -22,6 +22,7 @@ def test_default_widths_are_the_140m_fit(unit: str) -> None:
     assert create_model(f"skeleton_{unit}").stage_widths == UNITS[unit].default_widths
 
 
+@pytest.mark.slow  # four 38M fits, 18 s on a 2-core AVX2 host; CI runs it
 def test_stage4_widths_near_paper_at_38m() -> None:
     """Paper: 50 / 192 / 192 / 288 / 576. Ours differ in stem and rounding, not in kind:
     the cheaper the unit, the wider the network it affords at the same budget."""

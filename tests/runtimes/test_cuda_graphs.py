@@ -70,6 +70,7 @@ def test_cudagraph_runtime_needs_a_gpu() -> None:
         benchmark("shufflenet_v2_x0_5", runtime="cudagraph", img_size=32, small_input=True, min_time_s=0.01)
 
 
+@pytest.mark.slow  # 45 s on a 2-core AVX2 host (a training subprocess and ~20 models); CI runs it
 def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     """benchmarks/gpu.py is run whenever a GPU is lent: its plumbing is checked here on tiny CPU sizes."""
     import importlib.util
@@ -84,6 +85,9 @@ def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[st
     table = out.read_text()
     assert table.count("| ours cudagraph |") == 6 and "batch 1 float16:" in table
     assert "| 32 | off |" in table and table.count("| G4 |") == 4  # the training step and the guidelines ran too
+    assert table.count("| 40M |") == 4 and "1.58x the speed of MobileNet V2; here at 40M" in table  # Figure 1's
+    assert (tmp_path / "gpu_speed_vs_flops.png").stat().st_size > 0
+    assert "`shufflenet train --recipe fashion-mnist-gpu --data-dir DIR`:" in table  # the one-command recipe ran
     if not torch.cuda.is_available():
         assert script.main(["--out", str(tmp_path / "no.md")]) == 2
         assert "sees no GPU here" in capsys.readouterr().out and not (tmp_path / "no.md").exists()
