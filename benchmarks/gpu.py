@@ -187,7 +187,10 @@ def recipe_table(args: argparse.Namespace, device: torch.device) -> list[str]:
         if args.smoke:  # the command's plumbing on the CPU, a few seconds
             cmd += ["--device", str(device), "--precision", "float32", "--train-subset", "256", "--time-budget", "3s"]
         start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        try:  # a hung run must not spend the GPU's lease: it gets the target's time and a half, then is stopped
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=180)
+        except subprocess.TimeoutExpired:
+            return ["recipe fashion-mnist-gpu: stopped after 180 s (target: 120 s from launch to exit)"]
         wall = time.perf_counter() - start
         if done.returncode != 0:
             return [f"recipe fashion-mnist-gpu failed ({done.returncode}): {done.stderr.strip()[-300:]}"]

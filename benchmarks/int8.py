@@ -9,7 +9,8 @@ first ``--calib-images`` *training* images) in ONNX Runtime, and the same two gr
 OpenVINO IRs (``export_openvino``, with and without ``calibration``) in OpenVINO, and ExecuTorch
 programs (``export_executorch``: XNNPACK float32, and XNNPACK int8 by PT2E calibrated on the same
 images; one image per call, a batch is a loop, as on a phone), and LiteRT models (``export_litert``,
-float32 and int8 by PT2E with LiteRT's quantizer; one image per call). Accuracy is
+float32 and int8 by PT2E with LiteRT's quantizer; one image per call), and ncnn nets (``export_ncnn``: pnnx's
+float32 net, and ncnn's int8 format written from it with the same calibration; one image per call). Accuracy is
 on the official 10k test images; latencies are medians over interleaved rounds, each file
 through ``Predictor``.
 """
@@ -30,6 +31,7 @@ from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
 from shufflenet.export.executorch import export_executorch
 from shufflenet.export.litert import export_litert
+from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.openvino import export_openvino
 from shufflenet.export.quantize import calibration_batches
 from shufflenet.predict import load_trained
@@ -37,9 +39,10 @@ from shufflenet.train import evaluate
 
 
 def file_size(predictor: Predictor) -> int:
-    """Bytes of the artifact a Predictor runs (an OpenVINO IR's .xml and .bin together)."""
+    """Bytes of the artifact a Predictor runs (an OpenVINO IR's or ncnn net's two files together)."""
     src = Path(predictor.source)
-    return src.stat().st_size + (src.with_suffix(".bin").stat().st_size if predictor.runtime == "openvino" else 0)
+    paired = predictor.runtime in ("openvino", "ncnn")
+    return src.stat().st_size + (src.with_suffix(".bin").stat().st_size if paired else 0)
 
 
 def main() -> int:
@@ -73,6 +76,8 @@ def main() -> int:
         et8 = export_executorch(model, Path(tmp) / "int8.pte", input_shape=shape, calibration=calibration)
         lt32 = export_litert(model, Path(tmp) / "fp32.tflite", input_shape=shape)
         lt8 = export_litert(model, Path(tmp) / "int8.tflite", input_shape=shape, calibration=calibration)
+        nc32 = export_ncnn(model, Path(tmp) / "fp32.ncnn.param", input_shape=shape)
+        nc8 = export_ncnn(model, Path(tmp) / "int8.ncnn.param", input_shape=shape, calibration=calibration)
         runs = {
             "onnxruntime float32": Predictor(fp32.path, threads=args.threads),
             "onnxruntime int8": Predictor(int8.path, threads=args.threads),
@@ -82,6 +87,8 @@ def main() -> int:
             "executorch int8": Predictor(et8.path, threads=args.threads),
             "litert float32": Predictor(lt32.path, threads=args.threads),
             "litert int8": Predictor(lt8.path, threads=args.threads),
+            "ncnn float32": Predictor(nc32.path, threads=args.threads),
+            "ncnn int8": Predictor(nc8.path, threads=args.threads),
         }
         sizes = {k: file_size(p) for k, p in runs.items()}
         top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
@@ -101,7 +108,7 @@ def main() -> int:
     for k in runs:
         lat = " | ".join(f"{statistics.median(times[(k, b)]):.3f}" for b in args.batches)
         print(f"| {k} | {sizes[k] / 1e6:.2f} MB | {100 * top1[k]:.2f}% | {lat} |")
-    for rt in ("onnxruntime", "openvino", "executorch", "litert"):
+    for rt in ("onnxruntime", "openvino", "executorch", "litert", "ncnn"):
         f32, i8 = f"{rt} float32", f"{rt} int8"
         ratios = " | ".join(f"{statistics.median(times[(f32, b)]) / statistics.median(times[(i8, b)]):.2f}x"
                             for b in args.batches)  # fmt: skip

@@ -74,3 +74,48 @@ def test_branches_are_padded_for_ncnn_packs_without_changing_the_logits(name: st
     assert inner != before or all(c % 8 == 0 for c in before)
     v1 = lively_model("shufflenet_v1_g3_x0_5")
     assert _packed_branches(v1) is v1
+
+
+def test_int8_net_keeps_the_shipped_models_answers(tmp_path: Path) -> None:
+    """ncnn's own int8 format: every conv holds int8 weights with their scales (8=1), the file shrinks ~3.7x,
+    and on real-like inputs the int8 net picks the float net's class; the classifier stays float32."""
+    from shufflenet.export import export_artifact
+
+    model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
+    torch.manual_seed(0)
+    calibration = [torch.randn(32, 1, 28, 28).clamp(-2, 2).numpy()]
+    f32 = export_ncnn(model, tmp_path / "f.ncnn.param", input_shape=(1, 1, 28, 28))
+    i8 = export_artifact(model, tmp_path / "q.ncnn.param", "ncnn-int8", input_shape=(1, 1, 28, 28),
+                         calibration=calibration)  # fmt: skip
+    assert i8.writer == "pnnx, int8" and i8.top1_agreement is not None and i8.top1_agreement >= 0.9
+    lines = [line.split() for line in (tmp_path / "q.ncnn.param").read_text().splitlines()[2:]]
+    convs = [line for line in lines if line[0] in ("Convolution", "ConvolutionDepthWise")]
+    assert convs and all("8=1" in line for line in convs)
+    assert not any("8=1" in line for line in lines if line[0] == "InnerProduct")
+    size = {p: (tmp_path / f"{p}.ncnn.bin").stat().st_size for p in "fq"}
+    assert 3.0 < size["f"] / size["q"] < 4.0
+    x = torch.randn(8, 1, 28, 28).clamp(-2, 2)
+    want, got = Predictor(f32.path)(x), Predictor(i8.path)(x)
+    assert (got.argmax(1) == want.argmax(1)).float().mean() >= 0.75
+    assert 0 < (got - want).abs().max() < 0.2 * want.abs().max()  # int8: close, not equal
+
+
+@pytest.mark.slow  # two more conversions (8 s); the shipped model's int8 test above runs in make test
+@pytest.mark.parametrize("name", ["shufflenet_v1_g3_x0_5", "mobilenet_v2_x0_35"])
+def test_int8_net_of_grouped_and_clipped_convs(name: str, tmp_path: Path) -> None:
+    """MobileNet V2's ReLU6 (an activation inside the conv layer) quantises; V1's grouped 1x1 convs stay float32
+    (ncnn's x86 kernel mis-reads their scales: V1 g3's logits were wrong), its depthwise convs go int8."""
+    model = lively_model(name)
+    calibration = [torch.randn(16, 3, 64, 64).numpy()]
+    result = export_ncnn(model, tmp_path / "q.ncnn.param", input_shape=(1, 3, 64, 64), calibration=calibration)
+    assert result.top1_agreement is not None and result.top1_agreement >= 0.75
+    for line in (tmp_path / "q.ncnn.param").read_text().splitlines()[2:]:
+        kind, params = line.split()[0], dict(p.split("=", 1) for p in line.split() if "=" in p)
+        grouped = kind == "ConvolutionDepthWise" and params.get("7") != params["0"]
+        if kind in ("Convolution", "ConvolutionDepthWise"):
+            assert ("8" in params) != grouped, line
+    x = torch.from_numpy(calibration[0][:4])
+    with torch.no_grad():
+        want = model(x)
+    got = Predictor(result.path)(x)
+    assert (got - want).abs().max() < 0.2 * want.abs().max()

@@ -106,7 +106,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="onnx",
         help="onnx (float, BN folded, shuffle-aware), onnx-int8 (calibrated on real images), openvino "
         "(an IR: MODEL.xml + MODEL.bin, from our ONNX graph), openvino-int8 (the int8 ONNX graph as an IR), "
-        "ncnn (MODEL.ncnn.param + .bin, by pnnx), executorch (MODEL.pte, XNNPACK), executorch-int8 "
+        "ncnn (MODEL.ncnn.param + .bin, by pnnx), ncnn-int8 (ncnn's int8 format, calibrated), executorch "
+        "(MODEL.pte, XNNPACK), executorch-int8 "
         "(XNNPACK int8, calibrated on real images), litert (MODEL.tflite, by litert_torch) or litert-int8",
     )
     p.add_argument(

@@ -43,6 +43,7 @@ FORMATS: dict[str, ArtifactFormat] = {
         ArtifactFormat("openvino", "OpenVINO", ".xml", (".bin",)),
         ArtifactFormat("openvino-int8", "OpenVINO", "-int8.xml", (".bin",), int8=True),
         ArtifactFormat("ncnn", "ncnn", ".ncnn.param", (".bin",)),
+        ArtifactFormat("ncnn-int8", "ncnn", "-int8.ncnn.param", (".bin",), int8=True),
         ArtifactFormat("executorch", "ExecuTorch", ".pte"),
         ArtifactFormat("executorch-int8", "ExecuTorch", "-int8.pte", int8=True),
         ArtifactFormat("litert", "LiteRT", ".tflite"),
@@ -87,7 +88,7 @@ def export_artifact(
         return export_executorch(model, path, input_shape=shape, images=images, calibration=calibration)
     if fmt.startswith("litert"):
         return export_litert(model, path, input_shape=shape, images=images, calibration=calibration)
-    return export_ncnn(model, path, input_shape=shape, images=images)
+    return export_ncnn(model, path, input_shape=shape, images=images, calibration=calibration)
 
 
 def exported_predictor(

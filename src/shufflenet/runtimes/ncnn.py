@@ -54,11 +54,18 @@ class NcnnRunner:
         self._mat = ncnn.Mat
         self.input_name, self.output_name = input_name, output_name
 
+    def extractor(self, image: np.ndarray) -> tuple[Any, np.ndarray]:
+        """An ncnn Extractor fed one image (C, H, W), and the array it reads: ncnn's Mat borrows the array's
+        memory, so the caller keeps it while extracting."""
+        ex = self.net.create_extractor()
+        data = np.ascontiguousarray(image, dtype=np.float32)
+        ex.input(self.input_name, self._mat(data))
+        return ex, data
+
     def run(self, x: np.ndarray) -> np.ndarray:
         outs = []
         for image in x:
-            ex = self.net.create_extractor()
-            ex.input(self.input_name, self._mat(np.ascontiguousarray(image, dtype=np.float32)))
+            ex, _held = self.extractor(image)
             status, out = ex.extract(self.output_name)
             if status != 0:
                 raise ValueError(f"ncnn could not run the net on an input of shape {tuple(image.shape)}")
