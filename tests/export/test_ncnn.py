@@ -16,7 +16,7 @@ from shufflenet.export import Predictor
 pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'shufflenet[ncnn]')")
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'shufflenet[ncnn]')")
 
-from shufflenet.export.ncnn import _packed_branches, export_ncnn  # noqa: E402  (after the skip)
+from shufflenet.export.ncnn import _packed_branches, _parse_param, export_ncnn  # noqa: E402  (after the skip)
 
 
 def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:
@@ -88,10 +88,10 @@ def test_int8_net_keeps_the_shipped_models_answers(tmp_path: Path) -> None:
     i8 = export_artifact(model, tmp_path / "q.ncnn.param", "ncnn-int8", input_shape=(1, 1, 28, 28),
                          calibration=calibration)  # fmt: skip
     assert i8.writer == "pnnx, int8" and i8.top1_agreement is not None and i8.top1_agreement >= 0.9
-    lines = [line.split() for line in (tmp_path / "q.ncnn.param").read_text().splitlines()[2:]]
-    convs = [line for line in lines if line[0] in ("Convolution", "ConvolutionDepthWise")]
-    assert convs and all("8=1" in line for line in convs)
-    assert not any("8=1" in line for line in lines if line[0] == "InnerProduct")
+    layers = _parse_param((tmp_path / "q.ncnn.param").read_text())
+    convs = [la for la in layers if la.kind in ("Convolution", "ConvolutionDepthWise")]
+    assert convs and all(la.params.get("8") == "1" for la in convs)
+    assert not any("8" in la.params for la in layers if la.kind == "InnerProduct")
     size = {p: (tmp_path / f"{p}.ncnn.bin").stat().st_size for p in "fq"}
     assert 3.0 < size["f"] / size["q"] < 4.0
     x = torch.randn(8, 1, 28, 28).clamp(-2, 2)
@@ -109,11 +109,10 @@ def test_int8_net_of_grouped_and_clipped_convs(name: str, tmp_path: Path) -> Non
     calibration = [torch.randn(16, 3, 64, 64).numpy()]
     result = export_ncnn(model, tmp_path / "q.ncnn.param", input_shape=(1, 3, 64, 64), calibration=calibration)
     assert result.top1_agreement is not None and result.top1_agreement >= 0.75
-    for line in (tmp_path / "q.ncnn.param").read_text().splitlines()[2:]:
-        kind, params = line.split()[0], dict(p.split("=", 1) for p in line.split() if "=" in p)
-        grouped = kind == "ConvolutionDepthWise" and params.get("7") != params["0"]
-        if kind in ("Convolution", "ConvolutionDepthWise"):
-            assert ("8" in params) != grouped, line
+    for la in _parse_param((tmp_path / "q.ncnn.param").read_text()):
+        grouped = la.kind == "ConvolutionDepthWise" and la.params.get("7") != la.params["0"]
+        if la.kind in ("Convolution", "ConvolutionDepthWise"):
+            assert ("8" in la.params) != grouped, la.line()
     x = torch.from_numpy(calibration[0][:4])
     with torch.no_grad():
         want = model(x)

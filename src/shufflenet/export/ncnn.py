@@ -10,9 +10,10 @@ eights (AVX2) or sixteens (AVX-512) only where a layer's channel count divides, 
 
 int8 (``calibration`` given): ncnn's own int8 format, written from pnnx's float net as ncnn's ``ncnn2int8`` tool
 would (:func:`_int8_net`): every plain and depthwise convolution's weights in int8 with one scale per output
-channel (grouped convs stay float32: :func:`_quantised`), and the scale of its input from the largest magnitude that input reaches on the
-calibration images; ncnn quantises each conv's input, computes in int8 and returns float32. The classifier stays
-float32. Shipped V2 1x Fashion-MNIST weights: 3.74x smaller, top-1 93.99% (float 93.97%).
+channel (grouped convs stay float32: :func:`_quantised`), and the scale of its input from the largest magnitude
+that input reaches on the calibration images; ncnn quantises each conv's input, computes in int8 and returns
+float32. The classifier stays float32. Shipped V2 1x Fashion-MNIST weights: both files 3.71x smaller, top-1
+93.99% (float 93.97%) (``docs/results/deployment.md``, "int8").
 """
 
 from __future__ import annotations
