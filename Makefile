@@ -1,5 +1,6 @@
 # Quick start: `make run` (main job) and `make test` (checks + suite). Both build .venv first.
-# `make test` skips tests marked slow; `make test SLOW=1` (what CI runs) includes them.
+# `make test` skips tests marked slow; `make test SLOW=1` (what CI runs) includes them. The suite runs
+# in one pytest-xdist worker per core (`make test WORKERS=0` runs it in this process).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,6 +9,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHUFFLENET := $(VENV)/bin/shufflenet
+WORKERS ?= auto
 
 .PHONY: setup data run test check docs bench clean
 
@@ -44,7 +46,7 @@ check: setup
 	$(VENV)/bin/mypy
 
 test: check
-	$(PY) -m pytest -q $(if $(SLOW),,-m "not slow")
+	$(PY) -m pytest -q -n $(WORKERS) $(if $(SLOW),,-m "not slow")
 
 # The docs as a site (mkdocs-material, the `docs` extra): --strict fails on a broken link or anchor.
 docs: setup

@@ -1,9 +1,13 @@
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers import make_fake_fashion_mnist
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core (make test): one thread each, no oversubscription
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -272,7 +272,7 @@ def test_ddp_is_freed_before_the_process_group_is_destroyed(
     """DDP's module sits in a reference cycle; if the process group is destroyed while it lives, its teardown
     is left to interpreter exit, where a gloo thread still holding a tensor aborts the process (SIGABRT)."""
     import gc
-    import os
+    import socket
 
     import torch.distributed as dist
 
@@ -280,7 +280,10 @@ def test_ddp_is_freed_before_the_process_group_is_destroyed(
     from shufflenet.train.distributed import DistEnv
 
     def one_process_group(device: str) -> DistEnv:  # a real gloo group of one process; DDP wraps the model
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(29400 + os.getpid() % 500))
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        with socket.socket() as s:  # a port no other test (an xdist worker beside this one) holds
+            s.bind(("127.0.0.1", 0))
+            monkeypatch.setenv("MASTER_PORT", str(s.getsockname()[1]))
         dist.init_process_group("gloo", rank=0, world_size=1)
         return DistEnv(rank=0, world_size=2, local_rank=0, device=torch.device("cpu"))
 

@@ -67,6 +67,14 @@ class DataBundle:
     val_set: object | None = None
     val_name: str = "val"
 
+    def __post_init__(self) -> None:
+        # in-memory sets move to the run's device once: a GPU then gathers, augments and normalises every
+        # batch where it computes, with no copy per step; the CPU keeps them where they are
+        if self.train_tensors is not None:
+            self.train_tensors = self.train_tensors.to(self.env.device)
+        if self.val_tensors is not None:
+            self.val_tensors = self.val_tensors.to(self.env.device)
+
     @property
     def small_input(self) -> bool:
         return self.img_size <= 64
@@ -98,9 +106,6 @@ class DataBundle:
         """This rank's shard of the epoch, shuffled and augmented from (seed, epoch, rank) alone."""
         cfg = self.config
         if self.train_tensors is not None:
-            # the whole set moves to the run's device once (a GPU then gathers, augments and normalises every batch
-            # where it computes, with no copy per step); the CPU keeps it where it is
-            self.train_tensors = self.train_tensors.to(self.env.device)
             order = torch.tensor(list(self._sampler(self.train_len, True, epoch)), device=self.env.device)
             g = seeded_generator(cfg.seed, epoch, self.env.rank, device=self.env.device)
             for chunk in order.split(cfg.batch_size):
@@ -121,7 +126,6 @@ class DataBundle:
         n = self.val_len
         start, end = n * self.env.rank // self.env.world_size, n * (self.env.rank + 1) // self.env.world_size
         if self.val_tensors is not None:
-            self.val_tensors = self.val_tensors.to(self.env.device)
             part = self.val_tensors.subset(torch.arange(start, end, device=self.env.device))
             yield from part.batches(self.mean, self.std, batch_size)
             return
