@@ -118,3 +118,19 @@ def test_int8_net_of_grouped_and_clipped_convs(name: str, tmp_path: Path) -> Non
         want = model(x)
     got = Predictor(result.path)(x)
     assert (got - want).abs().max() < 0.2 * want.abs().max()
+
+
+def test_guideline_blocks_convert() -> None:
+    """A guideline block is an nn.Sequential of Sequentials: pnnx's Python module for it named attributes
+    ``self.0_0`` (invalid) until the model went in under one named root; its feature map comes back whole."""
+    from shufflenet.bench import get_runtime
+    from shufflenet.bench.guidelines import build_block, get_experiment
+
+    label = get_experiment("G3").variants[1].label  # two 1x1 convs in series, stacked
+    block, chs = build_block("G3", label, 64)
+    x = torch.randn(1, chs, 16, 16)
+    with torch.no_grad():
+        want = block.eval()(x)
+    got = get_runtime("ncnn").prepare(block, x, 1)(x)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, atol=1e-3, rtol=1e-3)

@@ -85,6 +85,20 @@ def _packed_branches(model: nn.Module, multiple: int = _BRANCH_MULTIPLE) -> nn.M
     return fused
 
 
+class _Root(nn.Module):
+    """A model under one named attribute. pnnx names the attributes of the Python module it writes (and
+    imports again) after module paths with dots as underscores, so the children of an ``nn.Sequential``
+    (``0.0`` -> ``self.0_0``) make it invalid Python and the conversion fails; under ``net`` every path
+    is a name."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 #: ncnn's .bin tag before a layer's weights stored as int8 (raw float32 has tag 0)
 _INT8_TAG = 0x000D4B38
 #: layers whose weights pnnx writes: (key of the weight count, key of bias_term)
@@ -217,7 +231,10 @@ def export_ncnn(
     with tempfile.TemporaryDirectory() as tmp:
         with quiet_fds():
             pnnx.export(
-                _packed_branches(reference), str(Path(tmp) / "m.pt"), torch.randn(1, *input_shape[1:]), fp16=False
+                _Root(_packed_branches(reference)),
+                str(Path(tmp) / "m.pt"),
+                torch.randn(1, *input_shape[1:]),
+                fp16=False,
             )  # f32 weights; verified against the model as it is below
         made = Path(tmp) / f"m{NCNN_SUFFIX}"
         if not made.is_file():

@@ -69,5 +69,5 @@ class NcnnRunner:
             status, out = ex.extract(self.output_name)
             if status != 0:
                 raise ValueError(f"ncnn could not run the net on an input of shape {tuple(image.shape)}")
-            outs.append(np.array(out).reshape(-1))
+            outs.append(np.array(out))  # (C, H, W) for a feature map, (K,) for logits: the model's own shape
         return np.stack(outs)
