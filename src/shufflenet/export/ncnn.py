@@ -122,7 +122,7 @@ class _Layer:
 
 def _parse_param(text: str) -> list[_Layer]:
     layers = []
-    for line in text.splitlines()[2:]:
+    for line in filter(str.strip, text.splitlines()[2:]):
         kind, name, n_in, n_out, *rest = line.split()
         blobs, pairs = rest[: int(n_in) + int(n_out)], rest[int(n_in) + int(n_out) :]
         layers.append(_Layer(kind, name, blobs[: int(n_in)], blobs[int(n_in) :], dict(p.split("=", 1) for p in pairs)))
@@ -252,6 +252,6 @@ def export_ncnn(
     atomic_write(param.with_suffix(".bin"), lambda t: t.write_bytes(weights))
     write_cfg_sidecar(param, getattr(model, "pretrained_cfg", None))
     atomic_write(param, lambda t: t.write_text(text, encoding="utf-8"))  # last: never without its .bin
-    layers = Counter(line.split()[0] for line in text.splitlines()[2:] if line.strip())
+    layers = Counter(la.kind for la in _parse_param(text))
     layers.pop("Input", None)
     return ExportResult(param, diff, dict(layers), "pnnx" if calibration is None else "pnnx, int8", agreement)
