@@ -1,16 +1,16 @@
 """Deployment speed: our ShuffleNet V2 (1x by default) against torchvision's, with the same
 weights, in each runtime, measured side by side in one run.
 
-    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--threads 2] [--batches 1 8] [--rounds 5]
+    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--threads 2] [--batches 1 8] [--rounds 5]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
 session with the same options and threads as ours; a last row uses the older
 TorchScript exporter (``dynamo=False``), the default of earlier torch releases. Ours runs as ``model.fuse()`` (eager) and as
-``export_onnx`` + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
+``export_onnx`` for ``--target`` (its default layout) + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
 split over single-threaded sessions, see ``Predictor``; a row gives ours on one session
 with all threads, as torchvision's runs). Rounds are interleaved (every
-contender once per round) so that drift of the machine hits all alike; the table
+contender once per round, in blocks of calls with a pause between blocks) so that drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
 measured seconds apart, so the least touched by the machine's speed swings), and
@@ -26,6 +26,7 @@ import io
 import statistics
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ import shufflenet
 from shufflenet.bench import machine_info, measure
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
+from shufflenet.export.graph import DEFAULT_LAYOUTS, TARGETS
 from shufflenet.runtimes import ort_session
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -74,10 +76,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="shufflenet_v2_x1_0", choices=TORCHVISION_V2,
                     help="the ShuffleNet V2 width to compare (torchvision has these four)")  # fmt: skip
+    ap.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="portable",
+        help="the CPU class our file is written for (export --target; the file never depends on this host)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per contender per round")
+    ap.add_argument("--pause", type=float, default=0.2, help="seconds between blocks (spinning threads settle)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -90,6 +99,7 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
           f"torch {info['torch']}, onnxruntime {info['onnxruntime']}")  # fmt: skip
+    print(f"# ours: export_onnx(target={args.target!r}), layout {DEFAULT_LAYOUTS[args.target]}")
     theory = "unknown clock" if peak.theoretical_gflops is None else (
         f"{peak.theoretical_gflops:.0f} GFLOP/s = 2 x {peak.lanes} lanes x {peak.fma_units} FMA units x "
         f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip
@@ -104,7 +114,9 @@ def main() -> int:
         for batch in args.batches:
             x = torch.randn(batch, 3, 224, 224)
             xn = x.numpy()
-            ours_path = shufflenet.export_onnx(ours, Path(tmp) / f"ours{batch}.onnx", input_shape=tuple(x.shape)).path
+            ours_path = shufflenet.export_onnx(
+                ours, Path(tmp) / f"ours{batch}.onnx", input_shape=tuple(x.shape), target=args.target
+            ).path
             ours_ort = shufflenet.Predictor(ours_path, threads=args.threads).predict
             ours_one = shufflenet.Predictor(ours_path, threads=args.threads, split_batch=False).predict
             theirs_ort = torchvision_onnx(theirs, x, Path(tmp) / f"tv{batch}.onnx", args.threads)
@@ -128,6 +140,7 @@ def main() -> int:
             for _ in range(args.rounds):
                 for k, fns in pairs.items():
                     for i, fn in enumerate(fns):
+                        time.sleep(args.pause)  # ONNX Runtime's threads spin after a block: let them stop first
                         stats = measure(lambda fn=fn: fn(xn), min_time_s=args.seconds, min_iters=5)
                         times[(k, i)].append(stats.median_ms)
             for k in pairs:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 import shufflenet
 from helpers import lively_model
 from shufflenet.export.graph import UnsupportedModel
-from shufflenet.export.unshuffled import _MAX_CAT, nhwc_form, pool_free_v1, unshuffled_v2
+from shufflenet.export.unshuffled import _MAX_CAT, _partition, nhwc_form, pool_free_v1, unshuffled_v2
 
 
 @pytest.mark.parametrize(
@@ -61,3 +64,38 @@ def test_v1_pools_become_depthwise_convs_and_other_models_stay() -> None:
     se = shufflenet.create_model("shufflenet_v2_x0_5", se=True)
     assert nhwc_form(se)[1] == "eager model"
     assert nhwc_form(shufflenet.create_model("shufflenet_v2_x0_5"))[1] == "shuffle-free V2"
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_blocked_form_holds_whole_blocks(block: int) -> None:
+    """ONNX Runtime's blocked layout: every tensor after the stem's conv input holds whole blocks, logits kept."""
+    model = lively_model("shufflenet_v2_x1_0")  # 24 stem channels, 58 per branch in stage 2: neither is whole
+    net = unshuffled_v2(model, max_cat=None, min_group=1, block=block)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), model(x), atol=1e-4, rtol=1e-4)
+    stem = [m for m in net.stem.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert stem.out_channels % block == 0
+    for conv in net.convs[:-1]:  # the head conv writes the model's 1024 features
+        assert conv.out_channels % block == 0 and (conv.in_channels % block == 0), conv
+
+
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=8), block=st.sampled_from([1, 4, 8, 16]),
+       min_group=st.sampled_from([1, 4, 8]))  # fmt: skip
+def test_partition_is_the_cheapest(sizes: list[int], block: int, min_group: int) -> None:
+    """The readers' groups are cut into runs at the least cost (padded channels x (1 writer + readers)),
+    every run but a lone one holding at least min_group channels: checked against every cut."""
+
+    def cost(runs: list[tuple[int, int]]) -> int:
+        return sum(-(-sum(sizes[i:j]) // block) * block * (1 + j - i) for i, j in runs)
+
+    runs = _partition(sizes, block, min_group)
+    assert [i for i, _ in runs] == [0, *(j for _, j in runs[:-1])] and runs[-1][1] == len(sizes)
+    assert len(runs) == 1 or all(sum(sizes[i:j]) >= min_group for i, j in runs)
+    feasible = []
+    for cuts in itertools.product([False, True], repeat=len(sizes) - 1):
+        edges = [0, *(k + 1 for k, cut in enumerate(cuts) if cut), len(sizes)]
+        every = list(zip(edges, edges[1:]))
+        if len(every) == 1 or all(sum(sizes[i:j]) >= min_group for i, j in every):
+            feasible.append(cost(every))
+    assert cost(runs) == min(feasible)

@@ -5,22 +5,17 @@
 further copy. Channel shuffle is a fixed permutation, so this writer never
 materialises it as a Transpose:
 
-* **V2, paired** (the default layout, and always for units with SE, a residual or an
-  extra depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows ``[i, :H]``
-  the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory is
-  exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
+* **V2, paired** (the default layout but for the ``avx2`` target, and always for units with SE,
+  a residual or an extra depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows
+  ``[i, :H]`` the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory
+  is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
   Concat along the height axis, a Reshape reads it back and the next split is one Split.
-* **V2, pieces** (``layout="pieces"``): a unit's channels are never gathered into one
-  tensor. Each conv that makes channels writes them as *pieces*, one per future consumer:
-  the shuffle sends the kept half on unchanged and the next split reads half of every
-  earlier output, so channel ``i`` of a unit's output is read by the branch of exactly one
-  later unit (or, at the end of a stage, by the next stage), found by following its
-  position. A conv that reads channels scattered over pieces is a sum of partial convs, one
-  per piece, which ONNX Runtime fuses (NCHWc Conv with a Sum input): no Concat, Split,
-  Reshape or layout reorder is left between the stem and the pooling. Pieces are
-  zero-padded to at least ``block`` channels, to multiples of it where a depthwise conv
-  reads them and of 4 elsewhere, and groups smaller than ``_MIN_PIECE`` share one piece
-  that several units read.
+* **V2, pieces** (``layout="pieces"``, the ``avx2`` target's default): the shuffle-free program
+  of :func:`~shufflenet.export.unshuffled.unshuffled_v2` with every tensor in whole blocks. Each
+  conv that ends a branch writes its channels as *pieces*, one per run of later units that read
+  them; a branch reads its pieces with one channel Concat. ONNX Runtime keeps every conv and
+  Concat in its blocked layout: no Split, Reshape or reorder is left between the stem and the
+  pooling, for about 12% more multiply-adds (zero channels) on V2 1x with blocks of 8.
 * **V1**: a shuffle after a group conv commutes with the channel-wise depthwise
   conv and BN that follow it, so their weights are re-indexed and the
   permutation becomes one Gather applied after the depthwise conv, where a
@@ -32,9 +27,10 @@ in its fast blocked (NCHWc) layout only when its channels are multiples of its b
 floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
 (zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-Why paired by default: in a plain ONNX Runtime session it was the faster or equal layout at
-batch 1 on every host measured (AVX2 and AVX-512); pieces were up to ~10% faster at batch 8 on
-an AVX2 host and slower at batch 1 on an AVX-512 one (``docs/results/deployment.md``, "Layouts").
+Defaults by target (:data:`DEFAULT_LAYOUTS`), from plain ONNX Runtime sessions: with blocks of 8
+(``avx2``), pieces led paired by 4-16% at batch 1 and 2-12% at batch 8 on an AVX2 host; with blocks
+of 16 (``portable``, ``avx512``) pieces carry 26% more multiply-adds and did not lead on that host
+(``docs/results/deployment.md``, "Layouts").
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -50,11 +46,12 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from shufflenet.layers.conv_bn_act import ConvBnAct
+from shufflenet.export._folded import UnsupportedModel, conv_of, plain_v2, weights
+from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
+__all__ = ["DEFAULT_LAYOUTS", "LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -66,14 +63,8 @@ TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
 
-
-#: a unit's output channels bound for the same later unit get their own piece if at least this many
-#: (fewer would be mostly padding); smaller groups share one piece that each of their readers reads whole
-_MIN_PIECE = 12
-
-
-class UnsupportedModel(ValueError):
-    """The model holds a layer the graph writer has no rule for (use the traced export)."""
+#: the layout of each target when none is named: the faster one in a plain session (module docstring)
+DEFAULT_LAYOUTS = {"portable": "paired", "avx512": "paired", "avx2": "pieces"}
 
 
 @dataclass(frozen=True)
@@ -82,25 +73,6 @@ class _Value:
     chs: int
     hw: tuple[int, int]
     paired: bool = False  # stored as (N, C/2, 2H, W), see the module docstring
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """One tensor of a V2 stage: its channel ``j`` is logical channel ``pos[j]`` of the
-    (shuffled) stage tensor; -1 marks a zero channel or one already consumed."""
-
-    name: str
-    pos: np.ndarray
-    hw: tuple[int, int]
-
-    @property
-    def chs(self) -> int:
-        return len(self.pos)
-
-
-def _positions(real: int, chs: int) -> np.ndarray:
-    """Logical positions of a tensor holding channels ``0..real-1`` and zero channels up to ``chs``."""
-    return np.concatenate([np.arange(real), np.full(chs - real, -1)])
 
 
 class _Writer:
@@ -145,7 +117,7 @@ class _Writer:
         extra_in = x.chs - (conv.in_channels if perm is None else len(perm))
         if extra_in < 0 or (extra_in and conv.groups != 1 and not depthwise):
             raise UnsupportedModel(f"conv expects {conv.in_channels} channels, graph has {x.chs}")
-        w, b = _weights(conv)
+        w, b = weights(conv)
         if perm is not None:
             keep = (perm >= 0).astype(np.float32)
             w, b = w[perm] * keep[:, None, None, None], b[perm] * keep
@@ -176,7 +148,7 @@ class _Writer:
     def conv_bn_act(
         self, x: _Value, block: Any, *, perm: np.ndarray | None = None, out_chs: int | None = None
     ) -> _Value:
-        return self.conv(x, *_conv_of(block), perm=perm, out_chs=out_chs)
+        return self.conv(x, *conv_of(block), perm=perm, out_chs=out_chs)
 
     def pool(self, x: _Value, pool: Any) -> _Value:
         x = self.unpair(x)
@@ -238,96 +210,23 @@ class _Writer:
         a, b = self.node("Split", [x.name, self.const([x.chs // 2] * 2, "split")], 2, axis=1)
         return _Value(a, x.chs // 2, x.hw), _Value(b, x.chs // 2, x.hw)
 
-    # -- the pieces of V2 ---------------------------------------------------------
-    def conv1x1(self, terms: Sequence[tuple[_Piece, np.ndarray]], bias: np.ndarray, relu: bool) -> str:
-        """A 1x1 conv reading several pieces: one partial conv per piece (weights ``(out, piece.chs)``),
-        summed, the bias on the first; ONNX Runtime fuses the sum into its blocked convs."""
-        total: str | None = None
-        for piece, wp in terms:
-            if not wp.any():
-                continue
-            inputs = [piece.name, self.const(wp[:, :, None, None], "w")]
-            if total is None:  # the bias once; the partial convs added to it have none
-                inputs.append(self.const(bias, "b"))
-            (y,) = self.node("Conv", inputs, kernel_shape=[1, 1])
-            total = y if total is None else self.node("Add", [total, y])[0]
-        if total is None:
-            raise UnsupportedModel("a conv reads none of the pieces")
-        if relu:
-            (total,) = self.node("Relu", [total])
-        return total
-
-    def conv_sum(
-        self, pieces: Sequence[_Piece], block: Any, rows: np.ndarray, *, offset: int = 0, align: int | None = None
-    ) -> _Piece:
-        """Output channels ``rows`` (-1: a zero channel) of a 1x1 conv reading logical channels
-        ``offset..offset+in`` held in ``pieces``, zero channels appended up to a multiple of ``align``."""
-        conv, relu = _conv_of(block)
-        w, b = _pointwise(conv)
-        out = _align(len(rows), self.block if align is None else align)
-        rows = np.pad(rows, (0, out - len(rows)), constant_values=-1)
-        bias = np.where(rows >= 0, b[np.maximum(rows, 0)], 0).astype(np.float32)
-        name = self.conv1x1([(p, _piece_weights(p, w, rows, offset)) for p in pieces], bias, relu)
-        return _Piece(name, np.where(rows >= 0, np.arange(out), -1), pieces[0].hw)
-
-    def emit(
-        self, pieces: Sequence[_Piece], block: Any, positions: np.ndarray, chs: int, remaining: int
-    ) -> list[_Piece]:
-        """The 1x1 conv that ends a branch, whose output channel ``i`` becomes logical
-        channel ``positions[i]`` of a stage tensor of ``chs`` channels: one piece per
-        unit that will read it (see :func:`_reader`), small groups merged."""
-        readers = np.array([_reader(int(q), chs, remaining) for q in positions])
-        groups: list[np.ndarray] = []
-        small: list[np.ndarray] = []
-        for t in np.unique(readers):
-            (rows,) = np.nonzero(readers == t)
-            (groups if len(rows) >= _MIN_PIECE else small).append(rows)
-        if small:
-            groups.append(np.concatenate(small))
-        out = []
-        for rows in groups:
-            # a piece read by the next stage meets its depthwise conv, which stays blocked only in whole
-            # blocks; the others need multiples of 4, and at least a block (fewer are read unblocked)
-            last = readers[rows].max() > remaining
-            align = self.block if last or len(rows) < self.block else min(4, self.block)
-            y = self.conv_sum(pieces, block, rows, align=align)
-            out.append(_Piece(y.name, np.where(y.pos >= 0, positions[rows][np.maximum(y.pos, 0)], -1), y.hw))
-        return out
-
-    def depthwise_pieces(self, pieces: Sequence[_Piece], block: Any) -> list[_Piece]:
-        """A depthwise conv works piece by piece (its weights re-indexed to each piece's channels)."""
-        out = []
-        for p in pieces:
-            y = self.conv_bn_act(_Value(p.name, p.chs, p.hw), block, perm=p.pos)
-            out.append(_Piece(y.name, p.pos, y.hw))
-        return out
-
-    def branch_mid(self, pieces: Sequence[_Piece], unit: Any, offset: int) -> _Piece:
-        """First 1x1 conv (a sum over pieces) and depthwise conv of a branch."""
-        first, dw, _ = unit.branch
-        mid = self.conv_sum(pieces, first, np.arange(_conv_of(first)[0].out_channels), offset=offset)
-        y = self.conv_bn_act(_Value(mid.name, mid.chs, mid.hw), dw)
-        return _Piece(y.name, mid.pos, y.hw)
-
-    def v2_unit_pieces(self, pieces: list[_Piece], chs: int, unit: Any, remaining: int) -> tuple[list[_Piece], int]:
-        """A plain V2 unit on a stage tensor of ``chs`` channels held as ``pieces``;
-        ``remaining`` units follow in the stage."""
-        if unit.split:
-            half = chs // 2
-            mid = self.branch_mid([p for p in pieces if (p.pos >= half).any()], unit, half)
-            kept = []
-            for p in pieces:  # the kept half moves from position p to 2p; the rest was read by the branch
-                stays = (p.pos >= 0) & (p.pos < half)
-                if stays.any():
-                    kept.append(_Piece(p.name, np.where(stays, 2 * p.pos, -1), p.hw))
-            return kept + self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, chs, remaining), chs
-        dw, pw = unit.proj
-        left_in = self.depthwise_pieces(pieces, dw)
-        half = _conv_of(pw)[0].out_channels
-        left = self.emit(left_in, pw, 2 * np.arange(half), 2 * half, remaining)
-        mid = self.branch_mid(pieces, unit, 0)
-        right = self.emit([mid], unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
-        return left + right, 2 * half
+    # -- the shuffle-free V2 ("pieces") ------------------------------------------
+    def program(self, stem: _Value, net: UnshuffledV2) -> _Value:
+        """The straight-line program of :func:`~shufflenet.export.unshuffled.unshuffled_v2` after the stem."""
+        values = [stem]
+        for kind, arg in net.steps:
+            if kind == "conv":
+                y = self.conv(values[arg[1]], net.convs[arg[0]], relu=False)
+            elif kind == "cat":
+                ins = [values[i] for i in arg]
+                (name,) = self.node("Concat", [v.name for v in ins], axis=1)
+                y = _Value(name, sum(v.chs for v in ins), ins[0].hw)
+            else:  # "add" (of two slots) or "relu" (of one)
+                ins = [values[i] for i in (arg if kind == "add" else [arg])]
+                (name,) = self.node(kind.capitalize(), [v.name for v in ins])
+                y = _Value(name, ins[0].chs, ins[0].hw)
+            values.append(y)
+        return values[-1]
 
     # -- units ------------------------------------------------------------------
     def v2_unit(self, x: _Value, unit: Any) -> _Value:
@@ -382,70 +281,16 @@ class _Writer:
         return _Value(y, chs, out.hw)
 
 
-def _reader(pos: int, chs: int, remaining: int) -> int:
-    """Which later unit of a stage reads logical channel ``pos`` of a stage tensor of
-    ``chs`` channels: 1 = the next (a kept channel moves from ``p`` to ``2p``, a branch
-    reads positions ``>= chs / 2``); ``remaining + 1`` = the next stage or the head."""
-    t = 1
-    while t <= remaining and pos < chs // 2:
-        pos, t = 2 * pos, t + 1
-    return t
-
-
-def _pointwise(conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
-    """Weights ``(out, in)`` and bias of a 1x1 conv (only those read channels spread over pieces)."""
-    if conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
-        raise UnsupportedModel("only 1x1 convs can read channels spread over pieces")
-    w, b = _weights(conv)
-    return w[:, :, 0, 0], b
-
-
-def _piece_weights(piece: _Piece, w: np.ndarray, rows: np.ndarray, offset: int) -> np.ndarray:
-    """Weights ``(len(rows), piece.chs)`` of the partial conv reading ``piece``: entry ``[k, j]``
-    is ``w[rows[k], piece.pos[j] - offset]`` where the row is real (>= 0) and the column in range."""
-    cols = piece.pos - offset
-    col_ok = (piece.pos >= 0) & (cols >= 0) & (cols < w.shape[1])
-    row_ok = rows >= 0
-    wp = np.zeros((len(rows), piece.chs), np.float32)
-    wp[np.ix_(row_ok, col_ok)] = w[np.ix_(rows[row_ok], cols[col_ok])]
-    return wp
-
-
-def _conv_of(block: Any) -> tuple[nn.Conv2d, bool]:
-    """The conv of a BN-folded :class:`ConvBnAct` and whether a ReLU follows it."""
-    if not isinstance(block, ConvBnAct):
-        raise UnsupportedModel(f"expected a ConvBnAct, got {type(block).__name__}")
-    if any(isinstance(m, nn.BatchNorm2d) for m in block.children()):
-        raise UnsupportedModel("fold BatchNorm into the convs first (fuse_conv_bn)")
-    act = getattr(block, "act", None)
-    if act is not None and not isinstance(act, nn.ReLU):
-        raise UnsupportedModel(f"activation {type(act).__name__} is not supported")
-    return block.conv, act is not None
-
-
-def _weights(conv: nn.Conv2d) -> tuple[np.ndarray, np.ndarray]:
-    w = conv.weight.detach().cpu().numpy()
-    return w, (conv.bias.detach().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0], np.float32))
-
-
 def _align(chs: int, multiple: int = 4) -> int:
     return -(-chs // multiple) * multiple
 
 
-def _plain_v2(model: Any) -> bool:
-    """Whether every unit is a plain V2 unit (no SE, residual or extra depthwise conv) and a head conv
-    follows: only those can be written as pieces; the others are paired."""
-    units = [unit for stage in model.stages for unit in stage]
-    plain = all(not u.residual and isinstance(u.se, nn.Identity) and len(u.branch) == 3 for u in units)
-    return plain and isinstance(model.head_conv, ConvBnAct)
-
-
-def channel_block(target: str, layout: str = "paired") -> int:
+def channel_block(target: str, layout: str | None = None) -> int:
     """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`);
     an unknown target or ``layout`` raises, naming the choices."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    if layout not in LAYOUTS:
+    if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     return TARGETS[target]
 
@@ -457,15 +302,15 @@ def write_shuffle_graph(
     opset: int = 18,
     *,
     target: str = "portable",
-    layout: str = "paired",
+    layout: str | None = None,
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_shape``. V2 channels are
     zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
     the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
-    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (no copies, more padding);
-    see the module docstring. SE blocks and residual V2 units are written too; raises
+    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding;
+    None: the target's default, :data:`DEFAULT_LAYOUTS`); see the module docstring. SE blocks and residual V2 units are written too; raises
     :class:`UnsupportedModel` for anything else (other families, other activations).
     """
     onnx = require("onnx", "onnx")
@@ -474,6 +319,7 @@ def write_shuffle_graph(
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
     block = channel_block(target, layout)
+    layout = layout or DEFAULT_LAYOUTS[target]
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
@@ -483,8 +329,14 @@ def write_shuffle_graph(
     g = _Writer(opset, block)
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
-    real = c
-    for layer in net.stem:
+    # a plain V2 in pieces: the shuffle-free program, its every tensor in whole blocks (stem included)
+    free = (
+        unshuffled_v2(net, max_cat=None, min_group=1, block=block)
+        if v2 and plain_v2(net) and layout == "pieces"
+        else None
+    )
+    stem: Any = net.stem if free is None else free.stem
+    for layer in stem:
         if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
             x = g.pool(x, layer)
         else:
@@ -493,14 +345,8 @@ def write_shuffle_graph(
             # without a reorder to NCHW and back of the largest activation in the network
             # (V1 concatenates the stem output, so it keeps 24)
             x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
-            real = layer.conv.out_channels
-    if v2 and _plain_v2(net) and layout == "pieces":
-        held, chs = [_Piece(x.name, _positions(real, x.chs), x.hw)], real
-        for stage in net.stages:
-            for k, unit in enumerate(stage):
-                held, chs = g.v2_unit_pieces(held, chs, unit, len(stage) - 1 - k)
-        head = g.conv_sum(held, net.head_conv, np.arange(net.head_conv.conv.out_channels), align=1)
-        x = _Value(head.name, head.chs, head.hw)
+    if free is not None:
+        x = g.program(x, free)
     else:
         write_unit = g.v2_unit if v2 else g.v1_unit
         for stage in net.stages:

@@ -70,7 +70,7 @@ def export_onnx(
     opset: int = 18,
     atol: float = 1e-4,
     target: str = "portable",
-    layout: str = "paired",
+    layout: str | None = None,
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
@@ -80,8 +80,9 @@ def export_onnx(
 
     ``target``: the CPU class the V2 graph's channels are padded for (:data:`~shufflenet.export.graph.TARGETS`:
     ``portable``, the default, runs blocked on AVX2 and AVX-512 alike; ``avx2`` pads less). The file never
-    depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` (default) or in ``pieces``
-    (see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is faster).
+    depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` or in ``pieces`` (None: the
+    target's faster one, pieces for ``avx2``, else paired; see :mod:`shufflenet.export.graph` and
+    ``docs/deployment.md``).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
@@ -159,7 +160,8 @@ def export_onnx_int8(
     with tempfile.TemporaryDirectory() as tmp:
         # paired, padded least: ONNX Runtime runs int8 convs in NHWC, not in the float blocks, so neither the
         # pieces nor a wider padding pay there (docs/results/deployment.md, "int8")
-        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=input_shape, opset=opset, target="avx2")
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=input_shape, opset=opset, target="avx2",
+                           layout="paired")  # fmt: skip
         quantize_onnx(fp32.path, path, calibration)
         sessions = [ort_session(str(p), None, torch.device("cpu")) for p in (fp32.path, Path(path))]
         diff, same, total = 0.0, 0, 0

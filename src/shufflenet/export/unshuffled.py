@@ -12,6 +12,12 @@ groups it needs with one Concat along channels, its first 1x1 conv's columns re-
 order. What is left per unit is one Concat of the half a branch reads: channel-axis ops only, which
 the converter maps to NHWC without a Transpose. The logits equal the model's up to float rounding.
 
+For ONNX Runtime's blocked (NCHWc) layout (``block``: 8 floats with AVX2, 16 with AVX-512) every tensor
+must hold whole blocks, or the op leaves the layout with a reorder on each side: the groups, the branch
+interiors and the stem are zero-padded to whole blocks, and small groups of one conv share a block that
+each of their readers reads whole (zero columns), whichever costs fewer multiply-adds. That form has no
+Split, Reshape or reorder left: ``export_onnx(layout="pieces")`` (``docs/results/deployment.md``, "Layouts").
+
 Only plain V2 units (no SE, residual or extra depthwise conv) are rewritten; BN is folded first.
 :func:`nhwc_form` also gives V1 its NHWC form: the stride-2 units' average-pool shortcuts as depthwise convs.
 """
@@ -26,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export.graph import UnsupportedModel, _conv_of, _plain_v2, _reader, _weights
+from shufflenet.export._folded import UnsupportedModel, conv_of, plain_v2, weights
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.fuse import fuse_conv_bn
 
@@ -49,10 +55,12 @@ class _Group:
 class UnshuffledV2(nn.Module):
     """A straight-line program of convs, channel Concats and Adds; built by :func:`unshuffled_v2`."""
 
-    def __init__(self, stem: nn.Module, pool: nn.Module, fc: nn.Module, max_cat: int | None, min_group: int) -> None:
+    def __init__(
+        self, stem: nn.Module, pool: nn.Module, fc: nn.Module, max_cat: int | None, min_group: int, block: int
+    ) -> None:
         super().__init__()
         self.stem, self.pool, self.fc = stem, pool, fc
-        self.max_cat, self.min_group = max_cat, min_group  # see unshuffled_v2
+        self.max_cat, self.min_group, self.block = max_cat, min_group, block  # see unshuffled_v2
         self.convs = nn.ModuleList()
         # step k writes slot k + 1 (slot 0: the stem's output):
         # ("conv", (conv index, input slot)), ("cat", slots), ("add", slots) or ("relu", slot)
@@ -63,11 +71,7 @@ class UnshuffledV2(nn.Module):
         return len(self.steps)  # the slot it writes
 
     def conv(self, src: int, weight: np.ndarray, bias: np.ndarray, like: nn.Conv2d, groups: int = 1) -> int:
-        (k, _), (stride, _) = like.kernel_size, like.stride  # square, as V2's are
-        conv = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], k, stride, k // 2, groups=groups)
-        conv.weight.data = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32))
-        conv.bias.data = torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32))  # type: ignore[union-attr]
-        self.convs.append(conv)
+        self.convs.append(_conv2d(weight, bias, like, groups))
         return self._step("conv", (len(self.convs) - 1, src))
 
     def chunks(self, groups: list[_Group]) -> list[_Group]:
@@ -103,6 +107,15 @@ class UnshuffledV2(nn.Module):
         return self.fc(torch.flatten(self.pool(t[-1]), 1))
 
 
+def _conv2d(weight: np.ndarray, bias: np.ndarray, like: nn.Conv2d, groups: int = 1) -> nn.Conv2d:
+    """A conv with ``like``'s kernel, stride and padding holding ``weight`` and ``bias``."""
+    conv = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], like.kernel_size, like.stride, like.padding,  # type: ignore[arg-type]
+                     groups=groups)  # fmt: skip
+    conv.weight.data = torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32))
+    conv.bias.data = torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32))  # type: ignore[union-attr]
+    return conv
+
+
 def _columns(w: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """1x1 conv weights ``(out, len(pos), 1, 1)`` for an input whose channel ``j`` is logical input
     ``pos[j]`` (zero columns for channels < 0 or beyond ``w``'s inputs)."""
@@ -112,30 +125,71 @@ def _columns(w: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return out
 
 
+def _reader(pos: int, chs: int, remaining: int) -> int:
+    """Which later unit of a stage reads logical channel ``pos`` of a stage tensor of
+    ``chs`` channels: 1 = the next (a kept channel moves from ``p`` to ``2p``, a branch
+    reads positions ``>= chs / 2``); ``remaining + 1`` = the next stage or the head."""
+    t = 1
+    while t <= remaining and pos < chs // 2:
+        pos, t = 2 * pos, t + 1
+    return t
+
+
+def _whole(n: int, block: int) -> int:
+    return -(-n // block) * block
+
+
+def _padded(rows: np.ndarray, block: int) -> np.ndarray:
+    """``rows`` with -1 (a zero channel) appended up to a whole number of blocks."""
+    return np.pad(rows, (0, _whole(len(rows), block) - len(rows)), constant_values=-1)
+
+
+def _rows(w: np.ndarray, b: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and bias of output channels ``rows`` (-1: a zero channel, zero through ReLU)."""
+    ok = rows >= 0
+    wr, br = np.zeros((len(rows), *w.shape[1:]), np.float32), np.zeros(len(rows), np.float32)
+    wr[ok], br[ok] = w[rows[ok]], b[rows[ok]]
+    return wr, br
+
+
+def _partition(sizes: list[int], block: int, min_group: int) -> list[tuple[int, int]]:
+    """Runs ``[i, j)`` of consecutive readers' channel groups (``sizes``) that one conv writes together.
+
+    The fewest multiply-adds per pixel and mid channel: a run's channels, padded to whole blocks, are
+    written once and read whole by each of its readers; every run holds at least ``min_group`` channels,
+    or one run holds them all."""
+    m, none = len(sizes), (float("inf"), list[tuple[int, int]]())
+    best: list[tuple[float, list[tuple[int, int]]]] = [(0.0, [])]  # the cheapest cut of the first j groups
+    for j in range(1, m + 1):
+        options = [
+            (best[i][0] + _whole(sum(sizes[i:j]), block) * (1 + j - i), [*best[i][1], (i, j)])
+            for i in range(j) if best[i] is not none and (sum(sizes[i:j]) >= min_group or (i, j) == (0, m))
+        ]  # fmt: skip
+        best.append(min(options, key=lambda o: o[0]) if options else none)
+    return best[-1][1]
+
+
 def _emit(
     net: UnshuffledV2, chunks: list[_Group], block: Any, positions: np.ndarray, chs: int, remaining: int
 ) -> list[_Group]:
     """The 1x1 conv ``block`` on ``chunks``, its output channel ``i`` bound for stage position
-    ``positions[i]``: one conv per group of output channels with the same reader."""
-    conv, relu = _conv_of(block)
-    w, b = _weights(conv)
+    ``positions[i]``: one conv per run of readers (:func:`_partition`)."""
+    conv, relu = conv_of(block)
+    w, b = weights(conv)
     readers = np.array([_reader(int(p), chs, remaining) for p in positions])
-    groups: list[np.ndarray] = []
-    for reader in np.unique(readers):
-        rows = np.flatnonzero(readers == reader)
-        if groups and len(groups[-1]) < net.min_group:
-            groups[-1] = np.concatenate([groups[-1], rows])
-        else:
-            groups.append(rows)
-    if len(groups) > 1 and len(groups[-1]) < net.min_group:
-        groups[-2:] = [np.concatenate(groups[-2:])]
-    return [_Group(net.pointwise(chunks, w[rows], b[rows], conv, relu), positions[rows]) for rows in groups]
+    by_reader = [np.flatnonzero(readers == r) for r in np.unique(readers)]
+    out = []
+    for i, j in _partition([len(r) for r in by_reader], net.block, net.min_group):
+        rows = _padded(np.concatenate(by_reader[i:j]), net.block)
+        wr, br = _rows(w, b, rows)
+        out.append(_Group(net.pointwise(chunks, wr, br, conv, relu), np.where(rows >= 0, positions[rows], -1)))
+    return out
 
 
 def _depthwise(net: UnshuffledV2, chunks: list[_Group], block: Any) -> list[_Group]:
     """A depthwise conv on each chunk (any weights for a channel already read, < 0: nothing reads it)."""
-    conv, relu = _conv_of(block)
-    w, b = _weights(conv)
+    conv, relu = conv_of(block)
+    w, b = weights(conv)
     out = []
     for c in chunks:
         live = np.maximum(c.pos, 0)
@@ -147,10 +201,10 @@ def _depthwise(net: UnshuffledV2, chunks: list[_Group], block: Any) -> list[_Gro
 def _branch_mid(net: UnshuffledV2, chunks: list[_Group], unit: Any) -> list[_Group]:
     """A branch's first 1x1 conv and its depthwise conv, on ``chunks`` (positions relative to the branch)."""
     first, dw, _ = unit.branch
-    conv, relu = _conv_of(first)
-    w, b = _weights(conv)
-    mid = net.pointwise(chunks, w, b, conv, relu)
-    return _depthwise(net, [_Group(mid, np.arange(conv.out_channels))], dw)
+    conv, relu = conv_of(first)
+    rows = _padded(np.arange(conv.out_channels), net.block)
+    mid = net.pointwise(chunks, *_rows(*weights(conv), rows), conv, relu)
+    return _depthwise(net, [_Group(mid, rows)], dw)
 
 
 def _unit(net: UnshuffledV2, held: list[_Group], chs: int, unit: Any, remaining: int) -> tuple[list[_Group], int]:
@@ -166,35 +220,42 @@ def _unit(net: UnshuffledV2, held: list[_Group], chs: int, unit: Any, remaining:
         return kept + _emit(net, mid, unit.branch[2], 2 * np.arange(half) + 1, chs, remaining), chs
     every = net.chunks(held)  # a stride-2 unit reads every channel, in both branches
     dw, pw = unit.proj
-    half = _conv_of(pw)[0].out_channels
+    half = conv_of(pw)[0].out_channels
     left = _emit(net, _depthwise(net, every, dw), pw, 2 * np.arange(half), 2 * half, remaining)
     right = _emit(net, _branch_mid(net, every, unit), unit.branch[2], 2 * np.arange(half) + 1, 2 * half, remaining)
     return left + right, 2 * half
 
 
-def unshuffled_v2(model: nn.Module, *, max_cat: int | None = _MAX_CAT, min_group: int = _MIN_GROUP) -> UnshuffledV2:
+def unshuffled_v2(
+    model: nn.Module, *, max_cat: int | None = _MAX_CAT, min_group: int = _MIN_GROUP, block: int = 1
+) -> UnshuffledV2:
     """``model`` (a plain ShuffleNet V2, any width) as an :class:`UnshuffledV2` with the same logits.
 
     ``max_cat``: the most tensors one Concat joins (None: no limit; a branch then reads one tensor);
-    ``min_group``: channels bound for one reader below which they share the next reader's conv. The
-    defaults suit XNNPACK (ExecuTorch, LiteRT); OpenVINO runs ``max_cat=None, min_group=4`` faster
-    (``docs/results/deployment.md``, "OpenVINO").
+    ``min_group``: the fewest channels one conv of a branch's end writes (smaller groups share a conv);
+    ``block``: every tensor zero-padded to whole blocks of this many channels (ONNX Runtime's blocked
+    layout; 1: no padding). The defaults suit XNNPACK (ExecuTorch, LiteRT); OpenVINO runs
+    ``max_cat=None, min_group=4`` faster (``docs/results/deployment.md``, "OpenVINO").
     """
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
-    if not isinstance(model, ShuffleNetV2) or not _plain_v2(model):
+    if not isinstance(model, ShuffleNetV2) or not plain_v2(model):
         raise UnsupportedModel("only plain ShuffleNet V2 units (no SE, residual or extra depthwise conv) are rewritten")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     fused: Any = fuse_conv_bn(model)
-    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc, max_cat, min_group)
-    chs = [m for m in fused.stem if isinstance(m, ConvBnAct)][-1].conv.out_channels
-    held = [_Group(0, np.arange(chs))]
+    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc, max_cat, min_group, block)
+    last = [m for m in fused.stem if isinstance(m, ConvBnAct)][-1]
+    chs = last.conv.out_channels
+    rows = _padded(np.arange(chs), block)  # the stem in whole blocks too: its conv and max-pool stay blocked
+    if len(rows) > chs:
+        last.conv = _conv2d(*_rows(*weights(conv_of(last)[0]), rows), last.conv)
+    held = [_Group(0, rows)]
     for stage in fused.stages:
         for k, unit in enumerate(stage):
             held, chs = _unit(net, held, chs, unit, len(stage) - 1 - k)
-    conv, relu = _conv_of(fused.head_conv)
-    w, b = _weights(conv)
+    conv, relu = conv_of(fused.head_conv)
+    w, b = weights(conv)
     net.pointwise(net.chunks(held), w, b, conv, relu)
     return net.eval()
 
