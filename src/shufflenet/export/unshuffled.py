@@ -187,13 +187,13 @@ def _emit(
 
 
 def _depthwise(net: UnshuffledV2, chunks: list[_Group], block: Any) -> list[_Group]:
-    """A depthwise conv on each chunk (any weights for a channel already read, < 0: nothing reads it)."""
+    """A depthwise conv on each chunk; a channel nothing reads (< 0: padding, or already read) stays zero,
+    so it widens no int8 range."""
     conv, relu = conv_of(block)
     w, b = weights(conv)
     out = []
     for c in chunks:
-        live = np.maximum(c.pos, 0)
-        y = net.conv(c.slot, w[live], b[live], conv, groups=len(c.pos))
+        y = net.conv(c.slot, *_rows(w, b, c.pos), conv, groups=len(c.pos))
         out.append(_Group(net._step("relu", y) if relu else y, c.pos))
     return out
 
