@@ -1,13 +1,13 @@
 """Deployment speed: our ShuffleNet V2 (1x by default) against torchvision's, with the same
 weights, in each runtime, measured side by side in one run.
 
-    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--threads 2] [--batches 1 8] [--rounds 5]
+    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--threads 2] [--batches 1 8] [--rounds 25]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
 session with the same options and threads as ours; a last row uses the older
 TorchScript exporter (``dynamo=False``), the default of earlier torch releases. Ours runs as ``model.fuse()`` (eager) and as
-``export_onnx`` for ``--target`` (its default layout) + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
+``export_onnx`` for ``--target`` + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
 split over single-threaded sessions, see ``Predictor``; a row gives ours on one session
 with all threads, as torchvision's runs). Rounds are interleaved (every
 contender once per round, in blocks of calls with a pause between blocks) so that drift of the machine hits all alike; the table
@@ -39,7 +39,7 @@ import shufflenet
 from shufflenet.bench import machine_info, measure
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
-from shufflenet.export.graph import DEFAULT_LAYOUTS, TARGETS
+from shufflenet.export.graph import TARGETS
 from shufflenet.runtimes import ort_session
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -84,9 +84,11 @@ def main() -> int:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=1.0, help="timed seconds per contender per round")
-    ap.add_argument("--pause", type=float, default=0.2, help="seconds between blocks (spinning threads settle)")
+    # many short blocks: the same file timed twice this way differed by <= 2% on a noisy 2-core host, against
+    # up to 15% with 9 rounds of 0.5 s blocks (docs/results/deployment.md, ninth session)
+    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--seconds", type=float, default=0.2, help="timed seconds per contender per round")
+    ap.add_argument("--pause", type=float, default=0.1, help="seconds between blocks (spinning threads settle)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -99,7 +101,7 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
           f"torch {info['torch']}, onnxruntime {info['onnxruntime']}")  # fmt: skip
-    print(f"# ours: export_onnx(target={args.target!r}), layout {DEFAULT_LAYOUTS[args.target]}")
+    print(f"# ours: export_onnx(target={args.target!r}), paired layout")
     theory = "unknown clock" if peak.theoretical_gflops is None else (
         f"{peak.theoretical_gflops:.0f} GFLOP/s = 2 x {peak.lanes} lanes x {peak.fma_units} FMA units x "
         f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip

@@ -1,6 +1,6 @@
 """Which V2 graph layout pays, on this host: our ONNX files against torchvision's export, same weights.
 
-    .venv/bin/python benchmarks/layouts.py [--model shufflenet_v2_x1_0] [--rounds 5] [--batches 1 8]
+    .venv/bin/python benchmarks/layouts.py [--model shufflenet_v2_x1_0] [--rounds 25] [--batches 1 8]
 
 Every contender is a file in a *plain* ONNX Runtime session (the user's deployment: the file
 alone), with ONNX Runtime's worker threads spinning after each call (its default) and not
@@ -52,9 +52,10 @@ def main() -> int:
     ap.add_argument("--model", default="shufflenet_v2_x1_0")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=0.5, help="timed seconds per contender per round")
-    ap.add_argument("--pause", type=float, default=0.2, help="seconds between blocks (spinning threads settle)")
+    # many short blocks: see benchmarks/deploy.py
+    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--seconds", type=float, default=0.2, help="timed seconds per contender per round")
+    ap.add_argument("--pause", type=float, default=0.1, help="seconds between blocks (spinning threads settle)")
     args = ap.parse_args()
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, args.model)().eval()

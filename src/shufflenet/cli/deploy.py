@@ -139,9 +139,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--layout",
         choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
         default=None,
-        help="plain V2 units in the ONNX graph: paired (one Concat + Split per unit; the default for the portable "
-        "and avx512 targets) or pieces (shuffle-free, every tensor in whole blocks; the avx2 target's default); "
-        "OpenVINO gets a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
+        help="plain V2 units in the ONNX graph: paired (ONNX's default; one Concat + Split per unit) or pieces "
+        "(shuffle-free, every tensor in whole blocks: no Split or reorder, more multiply-adds); OpenVINO gets "
+        "a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument(

@@ -5,12 +5,12 @@
 further copy. Channel shuffle is a fixed permutation, so this writer never
 materialises it as a Transpose:
 
-* **V2, paired** (the default layout but for the ``avx2`` target, and always for units with SE,
-  a residual or an extra depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows
+* **V2, paired** (the default layout, and always for units with SE, a residual or an extra
+  depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows
   ``[i, :H]`` the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory
   is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
   Concat along the height axis, a Reshape reads it back and the next split is one Split.
-* **V2, pieces** (``layout="pieces"``, the ``avx2`` target's default): the shuffle-free program
+* **V2, pieces** (``layout="pieces"``): the shuffle-free program
   of :func:`~shufflenet.export.unshuffled.unshuffled_v2` with every tensor in whole blocks. Each
   conv that ends a branch writes its channels as *pieces*, one per run of later units that read
   them; a branch reads its pieces with one channel Concat. ONNX Runtime keeps every conv and
@@ -27,10 +27,10 @@ in its fast blocked (NCHWc) layout only when its channels are multiples of its b
 floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
 (zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-Defaults by target (:data:`DEFAULT_LAYOUTS`), from plain ONNX Runtime sessions: with blocks of 8
-(``avx2``), pieces led paired by 4-16% at batch 1 and 2-12% at batch 8 on an AVX2 host; with blocks
-of 16 (``portable``, ``avx512``) pieces carry 26% more multiply-adds and did not lead on that host
-(``docs/results/deployment.md``, "Layouts").
+Why paired by default: in plain ONNX Runtime sessions on an AVX2 host, timed in short alternating
+blocks (two files that are the same differ by at most 2% so), pieces and paired were level with blocks
+of 8 (``avx2``), and with blocks of 16 (``portable``, ``avx512``) pieces carry 26% more multiply-adds and
+were 9% slower at batch 8 (``docs/results/deployment.md``, "Layouts"); AVX-512 hosts are unmeasured.
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -51,7 +51,7 @@ from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["DEFAULT_LAYOUTS", "LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
+__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -62,9 +62,6 @@ TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
-
-#: the layout of each target when none is named: the faster one in a plain session (module docstring)
-DEFAULT_LAYOUTS = {"portable": "paired", "avx512": "paired", "avx2": "pieces"}
 
 
 @dataclass(frozen=True)
@@ -285,12 +282,12 @@ def _align(chs: int, multiple: int = 4) -> int:
     return -(-chs // multiple) * multiple
 
 
-def channel_block(target: str, layout: str | None = None) -> int:
+def channel_block(target: str, layout: str = "paired") -> int:
     """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`);
     an unknown target or ``layout`` raises, naming the choices."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    if layout is not None and layout not in LAYOUTS:
+    if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     return TARGETS[target]
 
@@ -302,15 +299,15 @@ def write_shuffle_graph(
     opset: int = 18,
     *,
     target: str = "portable",
-    layout: str | None = None,
+    layout: str = "paired",
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_shape``. V2 channels are
     zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
     the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
-    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding;
-    None: the target's default, :data:`DEFAULT_LAYOUTS`); see the module docstring. SE blocks and residual V2 units are written too; raises
+    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding);
+    see the module docstring. SE blocks and residual V2 units are written too; raises
     :class:`UnsupportedModel` for anything else (other families, other activations).
     """
     onnx = require("onnx", "onnx")
@@ -319,7 +316,6 @@ def write_shuffle_graph(
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
     block = channel_block(target, layout)
-    layout = layout or DEFAULT_LAYOUTS[target]
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):

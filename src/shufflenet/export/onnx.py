@@ -70,7 +70,7 @@ def export_onnx(
     opset: int = 18,
     atol: float = 1e-4,
     target: str = "portable",
-    layout: str | None = None,
+    layout: str = "paired",
 ) -> ExportResult:
     """Export ``model`` (BN folded into convs when ``optimize``) and check it in ONNX Runtime.
 
@@ -80,9 +80,8 @@ def export_onnx(
 
     ``target``: the CPU class the V2 graph's channels are padded for (:data:`~shufflenet.export.graph.TARGETS`:
     ``portable``, the default, runs blocked on AVX2 and AVX-512 alike; ``avx2`` pads less). The file never
-    depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` or in ``pieces`` (None: the
-    target's faster one, pieces for ``avx2``, else paired; see :mod:`shufflenet.export.graph` and
-    ``docs/deployment.md``).
+    depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` (default) or in ``pieces``
+    (see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is faster).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
