@@ -84,7 +84,7 @@ def main() -> int:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    # many short blocks: the same file timed twice this way differed by <= 2% on a noisy 2-core host, against
+    # many short blocks: the same file timed twice this way differed by <= 4% on a noisy 2-core host, against
     # up to 15% with 9 rounds of 0.5 s blocks (docs/results/deployment.md, ninth session)
     ap.add_argument("--rounds", type=int, default=25)
     ap.add_argument("--seconds", type=float, default=0.2, help="timed seconds per contender per round")
