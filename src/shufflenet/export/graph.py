@@ -29,8 +29,9 @@ floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *ta
 
 Why paired by default: in plain ONNX Runtime sessions on an AVX2 host, timed in short alternating
 blocks (two files that are the same differ by at most 4% so), pieces were level with paired or up to 8%
-ahead with blocks of 8 (``avx2``; never 5% in every cell), and with blocks of 16 (``portable``, ``avx512``) pieces carry 26% more multiply-adds and
-were 9% slower at batch 8 (``docs/results/deployment.md``, "Layouts"); AVX-512 hosts are unmeasured.
+ahead with blocks of 8 (``avx2``; never 5% in every cell), and with blocks of 16 (``portable``,
+``avx512``) pieces carry 26% more multiply-adds and were behind paired (``docs/results/deployment.md``,
+"Layouts"); AVX-512 hosts are unmeasured.
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
