@@ -1,15 +1,16 @@
-"""Reading a BN-folded ShuffleNet's layers: what the graph writers share (below both of them)."""
+"""Reading and padding a BN-folded ShuffleNet's layers: what the graph writers share (below all of them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import torch
 from torch import nn
 
 from shufflenet.layers.conv_bn_act import ConvBnAct
 
-__all__ = ["UnsupportedModel", "conv_of", "plain_v2", "weights"]
+__all__ = ["UnsupportedModel", "conv_of", "grown", "plain_v2", "round_up", "weights"]
 
 
 class UnsupportedModel(ValueError):
@@ -40,3 +41,22 @@ def plain_v2(model: Any) -> bool:
     units = [unit for stage in model.stages for unit in stage]
     plain = all(not u.residual and isinstance(u.se, nn.Identity) and len(u.branch) == 3 for u in units)
     return plain and isinstance(model.head_conv, ConvBnAct)
+
+
+def round_up(n: int, multiple: int) -> int:
+    """``n`` rounded up to a whole number of ``multiple`` (channels to whole blocks or packs)."""
+    return -(-n // multiple) * multiple
+
+
+def grown(conv: nn.Conv2d, out: int, inp: int) -> nn.Conv2d:
+    """``conv`` (with a bias, BN folded) with zero output/input channels appended up to ``out``/``inp``."""
+    depthwise = conv.groups == conv.in_channels == conv.out_channels
+    kernel, stride, pad = cast(Any, (conv.kernel_size, conv.stride, conv.padding))
+    bigger = nn.Conv2d(out if depthwise else inp, out, kernel, stride, pad, groups=out if depthwise else conv.groups)
+    w, b = conv.weight.detach(), conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+    with torch.no_grad():
+        bigger.weight.zero_()
+        bigger.weight[: w.shape[0], : w.shape[1]] = w
+        bigger.bias.zero_()  # type: ignore[union-attr]
+        bigger.bias[: b.shape[0]] = b  # type: ignore[index]
+    return bigger

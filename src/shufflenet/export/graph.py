@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from shufflenet.export._folded import UnsupportedModel, conv_of, plain_v2, weights
+from shufflenet.export._folded import UnsupportedModel, conv_of, plain_v2, round_up, weights
 from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
@@ -238,10 +238,10 @@ class _Writer:
         # ONNX Runtime runs a conv in its fast blocked (NCHWc) layout only if its input
         # channels, and a depthwise conv's channels, are multiples of 4; V2 1x's stage 2
         # (58 per branch) misses that, so its branch runs on zero-padded channels
-        x = self.pad_channels(x, _align(x.chs))
+        x = self.pad_channels(x, round_up(x.chs, 4))
         last = len(unit.branch) - 1
         for i, block in enumerate(unit.branch):
-            x = self.conv_bn_act(x, block, out_chs=None if i == last else _align(block.conv.out_channels))
+            x = self.conv_bn_act(x, block, out_chs=None if i == last else round_up(block.conv.out_channels, 4))
         x = self.squeeze_excite(x, unit.se)
         if unit.residual:  # the last conv has no ReLU then: add the branch input, then ReLU
             (y,) = self.node("Add", [x.name, branch_in.name])
@@ -277,10 +277,6 @@ class _Writer:
             chs = out.chs
         (y,) = self.node("Relu", [y])
         return _Value(y, chs, out.hw)
-
-
-def _align(chs: int, multiple: int = 4) -> int:
-    return -(-chs // multiple) * multiple
 
 
 def channel_block(target: str, layout: str = "paired") -> int:
@@ -341,7 +337,7 @@ def write_shuffle_graph(
             # channels: in whole blocks (24 is not one) the stem conv and max-pool stay blocked,
             # without a reorder to NCHW and back of the largest activation in the network
             # (V1 concatenates the stem output, so it keeps 24)
-            x = g.conv_bn_act(x, layer, out_chs=_align(layer.conv.out_channels, g.block) if v2 else None)
+            x = g.conv_bn_act(x, layer, out_chs=round_up(layer.conv.out_channels, g.block) if v2 else None)
     if free is not None:
         x = g.program(x, free)
     else:

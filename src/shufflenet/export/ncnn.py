@@ -25,13 +25,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from shufflenet.complexity import check_input_fits
+from shufflenet.export._folded import grown, round_up
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.verify import verify_artifact
 from shufflenet.layers.conv_bn_act import ConvBnAct
@@ -49,20 +50,6 @@ __all__ = ["export_ncnn"]
 _BRANCH_MULTIPLE = 8
 
 
-def _grown(conv: nn.Conv2d, out: int, inp: int) -> nn.Conv2d:
-    """``conv`` (with a bias, BN folded) with zero output/input channels appended up to ``out``/``inp``."""
-    depthwise = conv.groups == conv.in_channels == conv.out_channels
-    kernel, stride, pad = cast(Any, (conv.kernel_size, conv.stride, conv.padding))
-    grown = nn.Conv2d(out if depthwise else inp, out, kernel, stride, pad, groups=out if depthwise else conv.groups)
-    w, b = conv.weight.detach(), conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
-    with torch.no_grad():
-        grown.weight.zero_()
-        grown.weight[: w.shape[0], : w.shape[1]] = w
-        grown.bias.zero_()  # type: ignore[union-attr]
-        grown.bias[: b.shape[0]] = b  # type: ignore[index]
-    return grown
-
-
 def _packed_branches(model: nn.Module, multiple: int = _BRANCH_MULTIPLE) -> nn.Module:
     """A BN-folded copy of a ShuffleNet V2 whose branches (1x1 -> depthwise -> 1x1) carry zero channels up
     to a multiple of ``multiple`` between their first and last conv (zero weights and biases: the same
@@ -76,12 +63,12 @@ def _packed_branches(model: nn.Module, multiple: int = _BRANCH_MULTIPLE) -> nn.M
         if len(unit.branch) != 3 or not all(isinstance(b, ConvBnAct) for b in unit.branch):
             continue
         first, dw, last = (b.conv for b in unit.branch)
-        chs = -(-first.out_channels // multiple) * multiple
+        chs = round_up(first.out_channels, multiple)
         if chs == first.out_channels or not dw.groups == dw.in_channels == first.out_channels:
             continue
-        unit.branch[0].conv = _grown(first, chs, first.in_channels)
-        unit.branch[1].conv = _grown(dw, chs, chs)
-        unit.branch[2].conv = _grown(last, last.out_channels, chs)
+        unit.branch[0].conv = grown(first, chs, first.in_channels)
+        unit.branch[1].conv = grown(dw, chs, chs)
+        unit.branch[2].conv = grown(last, last.out_channels, chs)
     return fused
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export._folded import UnsupportedModel, conv_of, plain_v2, weights
+from shufflenet.export._folded import UnsupportedModel, conv_of, grown, plain_v2, round_up, weights
 from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.fuse import fuse_conv_bn
 
@@ -135,13 +135,9 @@ def _reader(pos: int, chs: int, remaining: int) -> int:
     return t
 
 
-def _whole(n: int, block: int) -> int:
-    return -(-n // block) * block
-
-
 def _padded(rows: np.ndarray, block: int) -> np.ndarray:
     """``rows`` with -1 (a zero channel) appended up to a whole number of blocks."""
-    return np.pad(rows, (0, _whole(len(rows), block) - len(rows)), constant_values=-1)
+    return np.pad(rows, (0, round_up(len(rows), block) - len(rows)), constant_values=-1)
 
 
 def _rows(w: np.ndarray, b: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +158,7 @@ def _partition(sizes: list[int], block: int, min_group: int) -> list[tuple[int, 
     best: list[tuple[float, list[tuple[int, int]]]] = [(0.0, [])]  # the cheapest cut of the first j groups
     for j in range(1, m + 1):
         options = [
-            (best[i][0] + _whole(sum(sizes[i:j]), block) * (1 + j - i), [*best[i][1], (i, j)])
+            (best[i][0] + round_up(sum(sizes[i:j]), block) * (1 + j - i), [*best[i][1], (i, j)])
             for i in range(j) if best[i] is not none and (sum(sizes[i:j]) >= min_group or (i, j) == (0, m))
         ]  # fmt: skip
         best.append(min(options, key=lambda o: o[0]) if options else none)
@@ -249,7 +245,7 @@ def unshuffled_v2(
     chs = last.conv.out_channels
     rows = _padded(np.arange(chs), block)  # the stem in whole blocks too: its conv and max-pool stay blocked
     if len(rows) > chs:
-        last.conv = _conv2d(*_rows(*weights(conv_of(last)[0]), rows), last.conv)
+        last.conv = grown(conv_of(last)[0], len(rows), last.conv.in_channels)
     held = [_Group(0, rows)]
     for stage in fused.stages:
         for k, unit in enumerate(stage):
