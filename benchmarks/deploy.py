@@ -10,7 +10,8 @@ TorchScript exporter (``dynamo=False``), the default of earlier torch releases. 
 ``export_onnx`` for ``--target`` + ``Predictor`` (ONNX Runtime; batches of at least ``--threads`` images
 split over single-threaded sessions, see ``Predictor``; a row gives ours on one session
 with all threads, as torchvision's runs). Rounds are interleaved (every
-contender once per round, in blocks of calls with a pause between blocks) so that drift of the machine hits all alike; the table
+contender once per round, in blocks of calls with a pause before each block: ``shufflenet.bench.race``) so that
+drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
 measured seconds apart, so the least touched by the machine's speed swings), and
@@ -26,7 +27,6 @@ import io
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +36,7 @@ import torch
 import torchvision
 
 import shufflenet
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
 from shufflenet.export.graph import TARGETS
@@ -137,17 +137,12 @@ def main() -> int:
                     ours_ort,
                 ),
             }
-            times: dict[tuple[str, int], list[float]] = {(k, i): [] for k in pairs for i in (0, 1)}
             diffs = {k: float(np.abs(a(xn) - b(xn)).max()) for k, (a, b) in pairs.items()}
-            for _ in range(args.rounds):
-                for k, fns in pairs.items():
-                    for i, fn in enumerate(fns):
-                        time.sleep(args.pause)  # ONNX Runtime's threads spin after a block: let them stop first
-                        stats = measure(lambda fn=fn: fn(xn), min_time_s=args.seconds, min_iters=5)
-                        times[(k, i)].append(stats.median_ms)
+            times = race({(k, i): (lambda fn=fn: fn(xn)) for k, fns in pairs.items() for i, fn in enumerate(fns)},
+                         rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
             for k in pairs:
                 tv, us = statistics.median(times[(k, 0)]), statistics.median(times[(k, 1)])
-                paired = statistics.median(a / b for a, b in zip(times[(k, 0)], times[(k, 1)]))
+                paired = round_ratio(times[(k, 0)], times[(k, 1)])
                 floor = peak.floor_ms(macs * batch)
                 worst = max(worst, diffs[k])
                 print(f"| {k} | {batch} | {tv:.2f} | {us:.2f} | {tv / us:.2f}x | {paired:.2f}x | {us / floor:.2f}x "

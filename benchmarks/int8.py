@@ -11,7 +11,7 @@ programs (``export_executorch``: XNNPACK float32, and XNNPACK int8 by PT2E calib
 images; one image per call, a batch is a loop, as on a phone), and LiteRT models (``export_litert``,
 float32 and int8 by PT2E with LiteRT's quantizer; one image per call), and ncnn nets (``export_ncnn``: pnnx's
 float32 net, and ncnn's int8 format written from it with the same calibration; one image per call). Accuracy is
-on the official 10k test images; latencies are medians over interleaved rounds, each file
+on the official 10k test images; latencies are medians over the rounds of a race (``shufflenet.bench.race``), each file
 through ``Predictor``.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
 from shufflenet.export.executorch import export_executorch
@@ -53,6 +53,7 @@ def main() -> int:
     ap.add_argument("--calib-images", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--pause", type=float, default=0.1, help="seconds before each block (spinning threads settle)")
     ap.add_argument("--data-dir", default=FASHION_MNIST_DIR)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -93,13 +94,9 @@ def main() -> int:
         sizes = {k: file_size(p) for k, p in runs.items()}
         top1 = {k: evaluate(p, test.batches(cfg["mean"], cfg["std"], 500), 10).top1 for k, p in runs.items()}
         torch_top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"], 500), 10).top1
-        times: dict[tuple[str, int], list[float]] = {(k, b): [] for k in runs for b in args.batches}
         inputs = {b: torch.randn(b, *cfg["input_size"]).numpy() for b in args.batches}
-        for _ in range(args.rounds):
-            for b in args.batches:
-                for k, p in runs.items():
-                    stats = measure(lambda p=p, b=b: p.predict(inputs[b]), min_time_s=args.seconds, min_iters=5)
-                    times[(k, b)].append(stats.median_ms)
+        times = race({(k, b): (lambda p=p, b=b: p.predict(inputs[b])) for b in args.batches for k, p in runs.items()},
+                     rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
     print(f"# PyTorch top-1 {100 * torch_top1:.2f}%; int8 keeps the float top-1 class on "
           f"{100 * (int8.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     lat_headers = " | ".join(f"batch {b} ms" for b in args.batches)

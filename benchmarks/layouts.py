@@ -4,9 +4,8 @@
 
 Every contender is a file in a *plain* ONNX Runtime session (the user's deployment: the file
 alone), with ONNX Runtime's worker threads spinning after each call (its default) and not
-spinning. Contenders run in *blocks* of
-calls with a pause between blocks, rotated every round, so spinning threads of one session never
-steal the cores of the next. The table gives each contender's median latency over rounds and
+spinning. Contenders are raced (``shufflenet.bench.race``): *blocks* of calls with a pause before
+each, rotated every round, so spinning threads of one session never steal the cores of the next. The table gives each contender's median latency over rounds and
 the median of its per-round ratio to torchvision's export (``speed-up``), with the host and
 its vector flags. torchvision's file also runs in a second session of its own ("again"): its
 speed-up, ideally 1.00x, is the run's noise floor, the least difference this run can tell.
@@ -20,7 +19,6 @@ import io
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +28,7 @@ import torch
 import torchvision
 
 import shufflenet
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.runtimes import ort_session
 
 Run = Callable[[np.ndarray], np.ndarray]
@@ -86,17 +84,11 @@ def main() -> int:
                     if diff > 1e-4:
                         print(f"{k}: logits differ by {diff:.2g}", file=sys.stderr)
                         return 1
-                times: dict[str, list[float]] = {k: [] for k in runs}
-                order = list(runs)
-                for r in range(args.rounds):
-                    for k in order[r % len(order) :] + order[: r % len(order)]:
-                        time.sleep(args.pause)
-                        times[k].append(
-                            measure(lambda k=k: runs[k](xn), min_time_s=args.seconds, min_iters=5).median_ms
-                        )
+                times = race({k: (lambda fn=fn: fn(xn)) for k, fn in runs.items()},
+                             rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
                 base = times["torchvision export"]
                 for k, ts in times.items():
-                    ratio = statistics.median(b / t for b, t in zip(base, ts))
+                    ratio = round_ratio(base, ts)
                     print(f"| {k} | {'on' if spin else 'off'} | {batch} | {statistics.median(ts):.2f} | {ratio:.2f}x |")
                 sys.stdout.flush()
     return 0

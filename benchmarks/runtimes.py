@@ -17,8 +17,9 @@ from our Python code beyond one call per batch):
   opened with the runtime's API. For ExecuTorch and LiteRT both use our exporter (the runtime's own
   converter, verified): the standard path's network is torchvision's, ours is our eager model.
 
-Both are float32, static batch, ``--threads`` threads. Contenders run in blocks of calls with a pause
-between blocks (ONNX Runtime's spinning threads settle), the order rotated every round. The table
+Both are float32, static batch, ``--threads`` threads. Contenders are raced (``shufflenet.bench.race``):
+blocks of calls with a pause before each (ONNX Runtime's spinning threads settle), the order rotated
+every round. The table
 gives the median latency over rounds, the median per-round speed-up (standard / ours) and ours
 against the compute floor (``shufflenet.bench.machine.ComputePeak``).
 """
@@ -31,7 +32,6 @@ import io
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +41,7 @@ import torch
 import torchvision
 
 import shufflenet
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
 from shufflenet.export.executorch import export_executorch
@@ -163,16 +163,11 @@ def main() -> int:
             with torch.no_grad():
                 want = mine(x).numpy()
             diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}
-            contenders = [(rt, i) for rt in pairs for i in (0, 1)]
-            times: dict[tuple[str, int], list[float]] = {c: [] for c in contenders}
-            for r in range(args.rounds):
-                for rt, i in contenders[r % len(contenders) :] + contenders[: r % len(contenders)]:
-                    fn = pairs[rt][i]
-                    times[(rt, i)].append(measure(lambda fn=fn: fn(xn), min_time_s=args.seconds, min_iters=3).median_ms)
-                    time.sleep(args.pause)
+            times = race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items() for i, fn in enumerate(fns)},
+                         rounds=args.rounds, block_s=args.seconds, pause_s=args.pause, min_iters=3)  # fmt: skip
             for rt in pairs:
                 std_ms, our_ms = statistics.median(times[(rt, 0)]), statistics.median(times[(rt, 1)])
-                ratio = statistics.median(a / b for a, b in zip(times[(rt, 0)], times[(rt, 1)]))
+                ratio = round_ratio(times[(rt, 0)], times[(rt, 1)])
                 worst = max(worst, diffs[rt])
                 print(f"| {name} | {rt} | {batch} | {std_ms:.2f} | {our_ms:.2f} | {ratio:.2f}x | "
                       f"{our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip

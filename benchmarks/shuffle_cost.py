@@ -7,7 +7,7 @@ same convs, concats and splits), measured side by side.
 The share is the most any rewrite of the shuffle alone can win in that runtime: where it is small
 the runtime already pays little for torchvision's shuffle, and a faster file has to save elsewhere
 (the split's and concat's copies, or the convs). Files are made and opened as in
-``benchmarks/runtimes.py`` ("standard"); 2 threads, batch 1, blocks of calls alternated.
+``benchmarks/runtimes.py`` ("standard"); 2 threads, batch 1, raced (``shufflenet.bench.race``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import torchvision.models.shufflenetv2 as tv_shufflenet
 
 from runtimes import RUNTIMES, TORCHVISION, models, standard
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race, round_ratio
 
 
 def main() -> int:
@@ -33,6 +32,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=0.5)
+    ap.add_argument("--pause", type=float, default=0.2, help="seconds before each block (spinning threads settle)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     info = machine_info()
@@ -50,17 +50,13 @@ def main() -> int:
                 runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
     tv_shufflenet.channel_shuffle = shuffle
     xn = x.numpy()
-    times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
-    for r in range(args.rounds):
-        order = list(runs)
-        for key in order[r % len(order) :] + order[: r % len(order)]:
-            times[key].append(measure(lambda f=runs[key]: f(xn), min_time_s=args.seconds, min_iters=3).median_ms)
-            time.sleep(0.2)
+    times = race({k: (lambda f=f: f(xn)) for k, f in runs.items()},
+                 rounds=args.rounds, block_s=args.seconds, pause_s=args.pause, min_iters=3)  # fmt: skip
     print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share |")
     print("|---|---:|---:|---:|")
     for rt in args.runtimes:
         with_ms, without_ms = statistics.median(times[(rt, "shuffle")]), statistics.median(times[(rt, "identity")])
-        share = statistics.median(1 - b / a for a, b in zip(times[(rt, "shuffle")], times[(rt, "identity")]))
+        share = 1 - round_ratio(times[(rt, "identity")], times[(rt, "shuffle")])
         print(f"| {rt} | {with_ms:.2f} | {without_ms:.2f} | {100 * share:.0f}% |")
     return 0
 

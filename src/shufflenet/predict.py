@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +140,16 @@ def predict_files(
     topk: int = 3,
     *,
     skip_unreadable: bool = False,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[list[tuple[str, float]]]:
-    """Top-k (class name, probability) for every image. With ``skip_unreadable`` an image that cannot
-    be decoded gets an empty list and a warning names it (the rest are still scored); else it raises."""
+    """Top-k (class name, probability) for every image, in the order of ``paths``.
+
+    Images are decoded and scored ``batch_size`` at a time, so a folder of thousands needs the
+    memory of one batch; ``progress(done, total)`` is called after each. With ``skip_unreadable``
+    an image that cannot be decoded gets an empty list and a warning names it (the rest are still
+    scored); else it raises.
+    """
     if isinstance(predictor, nn.Module):
         predictor = Predictor(predictor)
     cfg = predictor.pretrained_cfg
@@ -151,27 +158,32 @@ def predict_files(
             f"{predictor.source} carries no normalisation or class names; "
             "use a checkpoint, MODEL:TAG, or an ONNX file exported from one"
         )
-    if topk < 1:
-        raise ValueError(f"topk must be >= 1, got {topk}")
+    if topk < 1 or batch_size < 1:
+        raise ValueError(f"topk and batch_size must be >= 1, got {topk} and {batch_size}")
     names = cfg["class_names"]
     if not paths:
         raise ValueError("no images given")
-    readable, batch, bad = [], [], []
-    for p in paths:  # each image decoded once
-        try:
-            batch.append(preprocess([p], cfg))
-            readable.append(p)
-        except ValueError as exc:
-            if not skip_unreadable:
-                raise
-            bad.append(str(exc))
-    if not readable:
+    scored: dict[int, list[tuple[str, float]]] = {}
+    bad: list[str] = []
+    for start in range(0, len(paths), batch_size):
+        batch, index = [], []
+        for i, p in enumerate(paths[start : start + batch_size], start):
+            try:
+                batch.append(preprocess([p], cfg))
+                index.append(i)
+            except ValueError as exc:
+                if not skip_unreadable:
+                    raise
+                bad.append(str(exc))
+        if batch:
+            values, classes = predictor(torch.cat(batch)).softmax(1).topk(min(topk, len(names)), 1)
+            for i, vs, cs in zip(index, values.tolist(), classes.tolist()):
+                scored[i] = [(names[c], float(v)) for v, c in zip(vs, cs)]
+        if progress:
+            progress(min(start + batch_size, len(paths)), len(paths))
+    if not scored:
         raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
     if bad:
         warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
                       f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
-    probs = predictor(torch.cat(batch)).softmax(1)
-    values, index = probs.topk(min(topk, len(names)), 1)
-    scored = {str(p): [(names[i], float(v)) for v, i in zip(vs, ix)]
-              for p, vs, ix in zip(readable, values.tolist(), index.tolist())}  # fmt: skip
-    return [scored.get(str(p), []) for p in paths]
+    return [scored.get(i, []) for i in range(len(paths))]

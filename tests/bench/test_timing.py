@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from shufflenet.bench import LatencyStats, measure
+from shufflenet.bench import LatencyStats, measure, race, round_ratio
 from shufflenet.bench.timing import percentile
 
 
@@ -28,3 +28,29 @@ def test_measure_sleeps() -> None:
 def test_measure_stops_at_max_time_with_partial_results() -> None:
     stats = measure(lambda: time.sleep(0.05), warmup=0, min_iters=1000, min_time_s=10, max_time_s=0.2)
     assert 1 <= stats.iterations < 1000 and stats.truncated
+
+
+def test_race_rotates_the_order_and_pauses_before_each_block() -> None:
+    blocks: list[str] = []  # the contender of each block, in the order the blocks ran
+
+    def call(name: str) -> None:
+        if not blocks or blocks[-1] != name:
+            blocks.append(name)
+
+    times = race({k: (lambda k=k: call(k)) for k in "abc"}, rounds=3, block_s=0.0, pause_s=0.0, min_iters=1)
+    assert blocks == [*"abc", *"bca", *"cab"]  # one place later each round
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    slept = time.perf_counter()
+    race({"a": lambda: None}, rounds=2, block_s=0.0, pause_s=0.15, min_iters=1)
+    assert time.perf_counter() - slept >= 0.3
+    with pytest.raises(ValueError):
+        race({}, rounds=1)
+
+
+def test_race_and_round_ratio_tell_a_slow_contender_from_a_fast_one() -> None:
+    times = race({"fast": lambda: time.sleep(0.001), "slow": lambda: time.sleep(0.004)},
+                 rounds=3, block_s=0.01, pause_s=0.0)  # fmt: skip
+    assert round_ratio(times["slow"], times["fast"]) > 1.5
+    assert round_ratio([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0
+    with pytest.raises(ValueError):
+        round_ratio([1.0], [])

@@ -36,3 +36,10 @@ def test_export_verify_load_and_bad_files(tmp_path: Path) -> None:
         Predictor(pte)
     with pytest.raises(ValueError, match="an ExecuTorch program is a .pte file"):
         export_executorch(model, tmp_path / "w.et", input_shape=(1, 1, 28, 28))
+
+
+def test_a_file_without_executorchs_header_is_refused_not_a_crash(tmp_path: Path) -> None:
+    pte = tmp_path / "noise.pte"
+    pte.write_bytes(b"\x3c\x00\x00\x00\x98\xd2\xe0\xdb" + bytes(range(256)))  # ExecuTorch's loader aborts on this
+    with pytest.raises(ValueError, match=r"noise.pte is not an ExecuTorch program \(no 'ET' file identifier"):
+        Predictor(pte)

@@ -19,7 +19,7 @@ pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'shufflen
 from shufflenet.export.ncnn import _packed_branches, _parse_param, export_ncnn  # noqa: E402  (after the skip)
 
 
-def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:
+def test_cfg_sidecar_and_bad_files(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     model = shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")
     param = tmp_path / "w.ncnn.param"
     export_ncnn(model, param, input_shape=(1, 1, 28, 28))
@@ -35,8 +35,10 @@ def test_cfg_sidecar_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"weights .*w.ncnn.bin are missing"):
         Predictor(param)
     (tmp_path / "x.ncnn.param").write_text("<xml>an OpenVINO IR, say</xml>")
+    capfd.readouterr()
     with pytest.raises(ValueError, match="x.ncnn.param is not a readable ncnn .param file"):
         Predictor(tmp_path / "x.ncnn.param")
+    assert capfd.readouterr().err == ""  # the error is one line: not after ncnn's own complaint
     with pytest.raises(ValueError, match=r"an ncnn net is MODEL.ncnn.param"):
         export_ncnn(model, tmp_path / "w.param", input_shape=(1, 1, 28, 28))
 

@@ -46,7 +46,7 @@ def test_a_named_layout_or_another_model_goes_through_our_onnx_graph(tmp_path: P
     assert paired.writer == se.writer == "shuffle-aware (via ONNX)"
 
 
-def test_bad_artifacts_are_one_line_errors(tmp_path: Path) -> None:
+def test_bad_artifacts_are_one_line_errors(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     export_openvino(_lively("shufflenet_v2_x0_5"), tmp_path / "m.xml", input_shape=(1, 3, 32, 32))
     with pytest.raises(ValueError, match=r"does not match the model's input Nx3x32x32"):
         Predictor(tmp_path / "m.xml")(torch.zeros(1, 1, 32, 32))
@@ -58,8 +58,13 @@ def test_bad_artifacts_are_one_line_errors(tmp_path: Path) -> None:
         Predictor(tmp_path / "m.xml")
     (tmp_path / "x.xml").write_text("<html>not an IR</html>")
     (tmp_path / "x.bin").write_bytes(b"")
-    with pytest.raises(ValueError, match="x.xml is not a valid OpenVINO IR"):
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=r"x.xml is not a valid OpenVINO IR \(Unable to read the model"):
         Predictor(tmp_path / "x.xml")
+    (tmp_path / "x.xml").write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"x.xml is not an OpenVINO IR \(not an XML file\)"):
+        Predictor(tmp_path / "x.xml")
+    assert capfd.readouterr().err == ""  # one-line errors: no frontend's complaints before them
     with pytest.raises(ValueError, match="not an artifact shufflenet runs"):
         Predictor(tmp_path / "m.mlmodel")
 

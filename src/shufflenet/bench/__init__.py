@@ -3,7 +3,7 @@
 from shufflenet.bench.engine import BenchResult, BenchSuite, benchmark, benchmark_many, speedups_over_torchvision
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import RUNTIMES, get_runtime
-from shufflenet.bench.timing import LatencyStats, measure
+from shufflenet.bench.timing import LatencyStats, measure, race, round_ratio
 
 __all__ = [
     "RUNTIMES",
@@ -15,5 +15,7 @@ __all__ = [
     "get_runtime",
     "machine_info",
     "measure",
+    "race",
+    "round_ratio",
     "speedups_over_torchvision",
 ]

@@ -14,12 +14,13 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import measure
+from shufflenet.bench.timing import race
 from shufflenet.complexity import analyze
 from shufflenet.runtimes import num_threads
 from shufflenet.utils.devices import torch_device
@@ -251,6 +252,10 @@ def get_experiment(name: str, platform: str = "cpu") -> Experiment:
         raise ValueError(f"unknown guideline {name!r}; choose from {', '.join(table)}") from None
 
 
+def _say(progress: Callable[[str], None], prefix: str, message: str) -> None:
+    progress(prefix + message)
+
+
 def run_guideline(
     name: str,
     *,
@@ -266,8 +271,8 @@ def run_guideline(
     """Measure every variant of one experiment at every scale, 56x56: on a CPU at the paper's CPU/ARM widths
     (batch 1 by default, as on ARM), on a GPU (``device="cuda"``) at its GPU widths (batch 8, as it measured).
 
-    Variants are measured in interleaved ``rounds`` (each ``min_time_s / rounds``
-    long) and the median of the rounds' medians is kept, so slow drifts of a
+    Variants are raced (:func:`~shufflenet.bench.timing.race`) over ``rounds`` rounds, each block
+    ``min_time_s / rounds`` long, and the median of the rounds' medians is kept, so slow drifts of a
     noisy machine (frequency, other processes) hit every variant alike.
     """
     dev = torch_device(device)
@@ -290,13 +295,10 @@ def run_guideline(
                 block, x = block.to(dev), torch.randn(batch, chs, INPUT_SIZE, INPUT_SIZE, device=dev)
                 result.flops[(v.label, scale)], result.mac[(v.label, scale)] = report.flops, report.mac
                 predictors[v.label] = (spec.prepare(block, x, threads), x)
-            medians: dict[str, list[float]] = {v.label: [] for v in exp.variants}
-            for r in range(rounds):
-                for label, (predict, x) in predictors.items():
-                    if progress:
-                        progress(f"{exp.name} {label} {exp.scale_label}={scale}: round {r + 1}/{rounds}")
-                    stats = measure(lambda: predict(x), min_time_s=min_time_s / rounds, min_iters=5, sync=sync)
-                    medians[label].append(stats.median_ms)
+            say = None if progress is None else partial(_say, progress, f"{exp.name} {exp.scale_label}={scale}, ")
+            calls = {label: partial(predict, x) for label, (predict, x) in predictors.items()}
+            medians = race(calls, rounds=rounds, block_s=min_time_s / rounds, pause_s=0.05, min_iters=5,
+                           sync=sync, progress=say)  # fmt: skip
             for label, ms in medians.items():
                 result.images_per_s[(label, scale)] = batch * 1e3 / statistics.median(ms)
     return result

@@ -4,6 +4,11 @@ Machines are noisy: we report the median and the 10th/90th percentiles of
 per-call latencies (not the mean, which one preempted call can ruin), and we
 run until both a minimum number of calls and a minimum time have passed, so
 fast models get many samples and slow ones still finish.
+
+Contenders compared with each other are *raced* (:func:`race`): short blocks of calls, every
+contender once per round in a rotating order, a pause before each block. On a noisy host, two
+sessions of the same file timed so differ by 1-4%; timed in long blocks one after the other, by up
+to 15% (docs/results/deployment.md, "ninth session").
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["LatencyStats", "measure", "percentile"]
+__all__ = ["LatencyStats", "measure", "percentile", "race", "round_ratio"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -85,3 +93,43 @@ def measure(
             return LatencyStats.from_samples(samples)
         if t1 - start >= max_time_s:
             return LatencyStats.from_samples(samples, truncated=len(samples) < min_iters)
+
+
+def race(
+    contenders: Mapping[K, Callable[[], object]],
+    *,
+    rounds: int = 25,
+    block_s: float = 0.2,
+    pause_s: float = 0.1,
+    min_iters: int = 5,
+    sync: Callable[[], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[K, list[float]]:
+    """Median latency (ms) of each contender in each of ``rounds`` rounds.
+
+    A round times every contender once, as one :func:`measure` block of at least ``block_s``
+    seconds, starting one place later in the order each round (none always follows the same
+    neighbour), after ``pause_s`` seconds of rest: ONNX Runtime's worker threads spin for a while
+    after a call and would take the next block's cores. Drift of the host then hits all contenders
+    alike; compare them with :func:`round_ratio`.
+    """
+    if rounds < 1 or not contenders:
+        raise ValueError("a race needs at least one round and one contender")
+    order = list(contenders)
+    times: dict[K, list[float]] = {k: [] for k in order}
+    for r in range(rounds):
+        for k in order[r % len(order) :] + order[: r % len(order)]:
+            if progress:
+                progress(f"{k}: round {r + 1}/{rounds}")
+            time.sleep(pause_s)
+            stats = measure(contenders[k], min_time_s=block_s, min_iters=min_iters, sync=sync)
+            times[k].append(stats.median_ms)
+    return times
+
+
+def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
+    """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
+    round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings."""
+    if len(base) != len(other) or not base:
+        raise ValueError("round_ratio needs two equally long, non-empty series")
+    return statistics.median(b / o for b, o in zip(base, other))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.progress import Progress
 
 from shufflenet.cli.common import positive_int, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["add_commands"]
 
@@ -26,7 +32,15 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
     batches, count = evaluation_data(cfg, args.dataset, args.data_dir)
     names = cfg["class_names"]
-    result = evaluate(predictor, batches, len(names), flip_tta=args.tta)
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("evaluating", total=count)
+
+        def tracked() -> Iterator[tuple[Tensor, Tensor]]:
+            for x, y in batches:
+                yield x, y
+                bar.advance(task, len(y))
+
+        result = evaluate(predictor, tracked(), len(names), flip_tta=args.tta)
     rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
     summary = {"checkpoint": str(args.checkpoint), "runtime": predictor.runtime, "dataset": args.dataset,
                "data_dir": args.data_dir, "tta": args.tta, "images": result.count, "top1": result.top1,
@@ -52,7 +66,10 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     paths = find_images(args.images)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
-    results = predict_files(predictor, paths, topk=args.topk, skip_unreadable=True)  # a warning names any skipped
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("predicting", total=len(paths))
+        results = predict_files(predictor, paths, topk=args.topk, skip_unreadable=True,  # a warning names any skipped
+                                progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip
     scored = [(p, top) for p, top in zip(paths, results) if top]
     rows = [(str(p), ", ".join(f"{c} {100 * prob:.1f}%" for c, prob in top)) for p, top in scored]
     records = [{"image": str(p), "top": top} for p, top in scored]

@@ -56,9 +56,11 @@ __all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shu
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
-#: with AVX-512, 8 with AVX2. "portable" pads to 16, which runs blocked on both (16 is a whole number
-#: of 8-blocks): the same file on every host, within the noise of a file padded to 8 on an AVX2 host
-#: (docs/results/deployment.md, "Layouts")
+#: with AVX-512, 8 with AVX2. A conv runs blocked on channels in 4s, a MaxPool (and a channel Concat)
+#: only on whole blocks, so in the paired layout the target pads just the stem (V2's 24 channels to 32
+#: for 16) and in pieces every tensor. "portable" pads to 16, which runs blocked on both: the same file
+#: on every host, for 3% (batch 1) to 9% (batch 8) behind ``avx2`` on an AVX2 host, where its wider stem
+#: conv and max-pool cost the difference (docs/results/deployment.md, ninth and tenth sessions)
 TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)

@@ -17,6 +17,7 @@ from shufflenet.runtimes import num_threads, ort_session
 from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form, precision_dtype
 from shufflenet.utils.devices import torch_device
 from shufflenet.utils.optional import MissingExtra, require
+from shufflenet.utils.quiet import quiet_fds
 
 __all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
 
@@ -121,11 +122,17 @@ class Predictor:
         ov = require("openvino", "openvino")
         if not p.with_suffix(".bin").is_file():
             raise FileNotFoundError(f"{p}'s weights {p.with_suffix('.bin')} are missing (an IR is an .xml and a .bin)")
+        with open(p, "rb") as f:
+            if not f.read(64).lstrip().startswith(b"<"):  # else each of OpenVINO's frontends tries it, loudly
+                raise ValueError(f"{p} is not an OpenVINO IR (not an XML file); export one with "
+                                 "`shufflenet export MODEL --format openvino`")  # fmt: skip
         try:
-            model = ov.Core().read_model(str(p))
+            with quiet_fds():
+                model = ov.Core().read_model(str(p))
             self._runner = OpenVinoRunner(ov_compile(model, self.threads))
-        except Exception as exc:  # OpenVINO raises RuntimeError for any bad file
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        except Exception as exc:  # OpenVINO raises RuntimeError for any bad file, its first lines name its source
+            lines = [ln for ln in str(exc).strip().splitlines() if ln and not ln.startswith("Exception from src/")]
+            first = (lines or [type(exc).__name__])[0]
             raise ValueError(f"{p} is not a valid OpenVINO IR ({first[:200]}); is its .bin truncated?") from None
         shape = model.inputs[0].get_partial_shape()
         self.input_shape = tuple(d.get_length() if d.is_static else None for d in shape)

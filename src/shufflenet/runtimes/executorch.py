@@ -39,6 +39,11 @@ class ExecuTorchRunner:
 
         runtime = load_executorch()
         pte = Path(pte)
+        with open(pte, "rb") as f:
+            head = f.read(8)
+        if head[4:6] != b"ET":  # ExecuTorch's loader aborts the process logging a non-UTF-8 identifier
+            raise ValueError(f"{pte} is not an ExecuTorch program (no 'ET' file identifier in its header); "
+                             "export one with `shufflenet export MODEL --format executorch`")  # fmt: skip
         try:
             with quiet_fds():  # XNNPACK's cpuinfo reports what it reads of /sys on first use
                 self.method = runtime.Runtime.get().load_program(str(pte)).load_method("forward")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from shufflenet.utils.optional import require
+from shufflenet.utils.quiet import quiet_fds
 
 __all__ = ["NCNN_SUFFIX", "NcnnRunner"]
 
@@ -45,11 +46,15 @@ class NcnnRunner:
             setattr(opt, name, low_precision)
         param = Path(param)
         weights = param.with_suffix(".bin")
-        if self.net.load_param(str(param)) != 0:
+        with quiet_fds():  # ncnn prints its parser's complaint ("parse layer_count failed") below Python
+            status = self.net.load_param(str(param))
+        if status != 0:
             raise ValueError(f"{param} is not a readable ncnn .param file")
         if not weights.is_file():
             raise FileNotFoundError(f"{param}'s weights {weights} are missing (an ncnn model is a .param and a .bin)")
-        if self.net.load_model(str(weights)) != 0:
+        with quiet_fds():
+            status = self.net.load_model(str(weights))
+        if status != 0:
             raise ValueError(f"{weights} does not hold the weights {param.name} describes; is it truncated?")
         self._mat = ncnn.Mat
         self.input_name, self.output_name = input_name, output_name
