@@ -149,7 +149,7 @@ def speed_table(device: torch.device, smoke: bool, plot: Path) -> list[str]:
     levels = dict(list(SPEED_LEVELS.items())[:1]) if smoke else SPEED_LEVELS
     names = [m for level in levels.values() for m in level.values()]
     suite = benchmark_many(names, batches=[8], runtimes=runtimes, device=str(device), img_size=32 if smoke else 224,
-                           min_time_s=0.05 if smoke else 0.5)  # fmt: skip
+                           min_time_s=0.05 if smoke else 0.5, rounds=3, pause_s=0.0)  # fmt: skip
     speed = {(r.model, r.runtime): r.images_per_s for r in suite.results}
     flops = {r.model: r.flops for r in suite.results}
     best = runtimes[-1]

@@ -117,3 +117,19 @@ def test_bench_takes_checkpoints_and_tags_at_their_own_input(tmp_path, capsys) -
     ]
     assert main(["bench", str(ckpt), "--breakdown"]) == 2
     assert "give the model's name instead" in capsys.readouterr().err
+
+
+def test_the_points_of_a_batch_are_raced_and_reported_in_order() -> None:
+    messages: list[str] = []
+    models, runtimes = ["shufflenet_v2_x0_5", "mobilenet_v1_x0_25"], ["eager", "torch-fused"]
+    suite = benchmark_many(models, batches=[1, 2], runtimes=runtimes, img_size=32, small_input=True, threads=1,
+                           min_time_s=0.03, rounds=3, pause_s=0.0, progress=messages.append)  # fmt: skip
+    assert [(r.model, r.runtime, r.batch) for r in suite.results] == [
+        (m, rt, b) for m in models for rt in runtimes for b in (1, 2)
+    ]
+    assert all(r.iterations >= 10 for r in suite.results)  # every round's block counted (>= 4 calls each)
+    rounds = [m for m in messages if "batch 1: round" in m]
+    assert len(rounds) == 12 and all("round 1/3" in m for m in rounds[:4])  # all four once, then again
+    assert {m.split(" batch")[0] for m in rounds[:4]} == {f"{m} {rt}" for m in models for rt in runtimes}
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        benchmark_many(models, img_size=32, small_input=True, rounds=0)

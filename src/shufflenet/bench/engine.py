@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, measure
+from shufflenet.bench.timing import LatencyStats, measure, race_stats
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
@@ -171,13 +172,20 @@ def benchmark_many(
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
     time_budget_s: float | None = None,
+    rounds: int = 1,
+    pause_s: float = 0.1,
     progress: Callable[[str], None] | None = None,
 ) -> BenchSuite:
     """Measure every (model, runtime, batch); stop cleanly when ``time_budget_s`` is spent.
 
-    Points not started when the budget runs out are listed in ``skipped``; a
-    point that is running finishes (its own time is capped by ``max_time_s``).
+    At each batch every (model, runtime) is prepared, then all are raced
+    (:func:`~shufflenet.bench.timing.race_stats`): ``rounds`` rounds of one block each, ``min_time_s /
+    rounds`` seconds long (at most ``max_time_s / rounds``), after ``pause_s`` of rest, so that ratios
+    between them are measured side by side. Batches not started when the budget runs out are listed in
+    ``skipped``; a batch that is running finishes. Results come in (model, runtime, batch) order.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     for b in batches:
         _check_setup(b, img_size, in_chans, device, dtype)
     specs = [get_runtime(r) for r in runtimes]
@@ -186,33 +194,44 @@ def benchmark_many(
             raise ValueError(f"the {spec.name} runtime measures float32 only")
         spec.check_device(torch.device(device))
     start = time.perf_counter()
-    results: list[BenchResult] = []
+    results: dict[tuple[int, int, int], BenchResult] = {}  # (model, runtime, batch) indices -> record
     skipped: list[tuple[str, str, int]] = []
     dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
     with num_threads(threads) as used_threads:
+        built = []
         for model in models:
             name, net = _build(model, in_chans, small_input)
             report = analyze(net.eval(), (1, in_chans, img_size, img_size))  # counted in float32 on the CPU
-            net = net.to(dev, DTYPES[dtype])
-            for spec in specs:
-                predict = None
-                for b in batches:
-                    if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-                        skipped.append((name, spec.name, b))
-                        continue
+            built.append((name, net.to(dev, DTYPES[dtype]), report))
+        points = [(m, r) for m in range(len(built)) for r in range(len(specs))]
+        prepared: dict[tuple[int, int], Callable[[torch.Tensor], object]] = {}
+        for bi, b in enumerate(batches if points else []):
+            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                skipped += [(built[m][0], specs[r].name, b) for m, r in points]
+                continue
+            x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[dtype])
+            for m, r in points:
+                if (m, r) not in prepared or specs[r].static_shapes:
                     if progress:
-                        progress(f"{name} {spec.name} batch {b}")
-                    x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[dtype])
-                    if predict is None or spec.static_shapes:
-                        predict = spec.prepare(net, x, threads)
-                    sync = torch.cuda.synchronize if dev.type == "cuda" else None
-                    stats = measure(lambda: predict(x), min_time_s=min_time_s, max_time_s=max_time_s, sync=sync)
-                    results.append(
-                        _result(stats, model=name, runtime=spec.name, batch=b, img_size=img_size,
-                                in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype,
-                                flops=report.flops, params=report.params, mac=report.mac)
-                    )  # fmt: skip
-    return BenchSuite(results, skipped)
+                        progress(f"{built[m][0]} {specs[r].name} batch {b}: preparing")
+                    prepared[(m, r)] = specs[r].prepare(built[m][1], x, threads)
+
+            def say(key: tuple[int, int], round_: int, b: int = b) -> None:
+                if progress:
+                    progress(f"{built[key[0]][0]} {specs[key[1]].name} batch {b}: round {round_}/{rounds}")
+
+            timed = race_stats({(m, r): partial(prepared[(m, r)], x) for m, r in points}, rounds=rounds,
+                               block_s=min_time_s / rounds, max_time_s=max_time_s / rounds, pause_s=pause_s,
+                               min_iters=max(3, -(-10 // rounds)), sync=sync, progress=say)  # fmt: skip
+            for (m, r), blocks in timed.items():
+                name, _, report = built[m]
+                results[(m, r, bi)] = _result(
+                    LatencyStats.combine(blocks), model=name, runtime=specs[r].name, batch=b, img_size=img_size,
+                    in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype, flops=report.flops,
+                    params=report.params, mac=report.mac,
+                )  # fmt: skip
+    return BenchSuite([results[k] for k in sorted(results)], skipped)
 
 
 @renamed_kwargs(input_size="img_size")

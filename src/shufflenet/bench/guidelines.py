@@ -252,10 +252,6 @@ def get_experiment(name: str, platform: str = "cpu") -> Experiment:
         raise ValueError(f"unknown guideline {name!r}; choose from {', '.join(table)}") from None
 
 
-def _say(progress: Callable[[str], None], prefix: str, message: str) -> None:
-    progress(prefix + message)
-
-
 def run_guideline(
     name: str,
     *,
@@ -295,7 +291,11 @@ def run_guideline(
                 block, x = block.to(dev), torch.randn(batch, chs, INPUT_SIZE, INPUT_SIZE, device=dev)
                 result.flops[(v.label, scale)], result.mac[(v.label, scale)] = report.flops, report.mac
                 predictors[v.label] = (spec.prepare(block, x, threads), x)
-            say = None if progress is None else partial(_say, progress, f"{exp.name} {exp.scale_label}={scale}, ")
+
+            def say(label: str, round_: int, scale: int = scale) -> None:
+                if progress:
+                    progress(f"{exp.name} {label} {exp.scale_label}={scale}: round {round_}/{rounds}")
+
             calls = {label: partial(predict, x) for label, (predict, x) in predictors.items()}
             medians = race(calls, rounds=rounds, block_s=min_time_s / rounds, pause_s=0.05, min_iters=5,
                            sync=sync, progress=say)  # fmt: skip

@@ -18,9 +18,9 @@ import statistics
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["LatencyStats", "measure", "percentile", "race", "round_ratio"]
+__all__ = ["LatencyStats", "measure", "percentile", "race", "race_stats", "round_ratio"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -49,6 +49,18 @@ class LatencyStats:
     def from_samples(cls, samples_s: list[float], truncated: bool = False) -> LatencyStats:
         ms = sorted(s * 1e3 for s in samples_s)
         return cls(statistics.median(ms), percentile(ms, 10), percentile(ms, 90), ms[0], len(ms), truncated)
+
+    @classmethod
+    def combine(cls, rounds: Sequence[LatencyStats]) -> LatencyStats:
+        """One record of a contender's blocks in a :func:`race`: the median over rounds of each block's
+        median and p10/p90 (a per-call spread, as in one block), the least call, every call counted."""
+        if not rounds:
+            raise ValueError("no rounds to combine")
+        return cls(
+            statistics.median(r.median_ms for r in rounds), statistics.median(r.p10_ms for r in rounds),
+            statistics.median(r.p90_ms for r in rounds), min(r.min_ms for r in rounds),
+            sum(r.iterations for r in rounds), any(r.truncated for r in rounds),
+        )  # fmt: skip
 
 
 def measure(
@@ -95,36 +107,44 @@ def measure(
             return LatencyStats.from_samples(samples, truncated=len(samples) < min_iters)
 
 
-def race(
+def race_stats(
     contenders: Mapping[K, Callable[[], object]],
     *,
     rounds: int = 25,
     block_s: float = 0.2,
     pause_s: float = 0.1,
     min_iters: int = 5,
+    max_time_s: float = 30.0,
     sync: Callable[[], None] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> dict[K, list[float]]:
-    """Median latency (ms) of each contender in each of ``rounds`` rounds.
+    progress: Callable[[K, int], None] | None = None,
+) -> dict[K, list[LatencyStats]]:
+    """The timing of each contender's block in each of ``rounds`` rounds.
 
     A round times every contender once, as one :func:`measure` block of at least ``block_s``
-    seconds, starting one place later in the order each round (none always follows the same
-    neighbour), after ``pause_s`` seconds of rest: ONNX Runtime's worker threads spin for a while
-    after a call and would take the next block's cores. Drift of the host then hits all contenders
-    alike; compare them with :func:`round_ratio`.
+    seconds (at most ``max_time_s``), starting one place later in the order each round (none always
+    follows the same neighbour), after ``pause_s`` seconds of rest: ONNX Runtime's worker threads
+    spin for a while after a call and would take the next block's cores. Drift of the host then hits
+    all contenders alike.
     """
     if rounds < 1 or not contenders:
         raise ValueError("a race needs at least one round and one contender")
     order = list(contenders)
-    times: dict[K, list[float]] = {k: [] for k in order}
+    stats: dict[K, list[LatencyStats]] = {k: [] for k in order}
     for r in range(rounds):
         for k in order[r % len(order) :] + order[: r % len(order)]:
             if progress:
-                progress(f"{k}: round {r + 1}/{rounds}")
+                progress(k, r + 1)  # the contender and round about to run
             time.sleep(pause_s)
-            stats = measure(contenders[k], min_time_s=block_s, min_iters=min_iters, sync=sync)
-            times[k].append(stats.median_ms)
-    return times
+            stats[k].append(
+                measure(contenders[k], min_time_s=block_s, min_iters=min_iters, max_time_s=max_time_s, sync=sync)
+            )
+    return stats
+
+
+def race(contenders: Mapping[K, Callable[[], object]], **kwargs: Any) -> dict[K, list[float]]:
+    """The median latency (ms) of each contender in each round of :func:`race_stats` (same arguments);
+    compare contenders with :func:`round_ratio`."""
+    return {k: [s.median_ms for s in rounds] for k, rounds in race_stats(contenders, **kwargs).items()}
 
 
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:

@@ -132,7 +132,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         suite = benchmark_many(
             names, batches=args.batch, runtimes=args.runtime, img_size=args.img_size,
             in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
-            dtype=args.precision, min_time_s=args.min_time, time_budget_s=args.time_budget,
+            dtype=args.precision, min_time_s=args.min_time, time_budget_s=args.time_budget, rounds=args.rounds,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
         for ref, model in models.items():  # at the input it was trained for, as an exported file is
@@ -292,6 +292,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=tuple(DTYPES), default="float32",
                    help="registered models' weights and inputs (default float32; ONNX and mobile runtimes: float32)")  # fmt: skip
     p.add_argument("--min-time", type=positive_float, default=1.0, help="seconds of timed calls per point (default 1)")
+    p.add_argument("--rounds", type=positive_int, default=5,
+                   help="the registered models and runtimes of a batch are raced: this many rounds of one short "
+                   "block each, in rotating order (default 5; see docs/measuring.md)")  # fmt: skip
     p.add_argument(
         "--time-budget",
         type=duration_arg,
