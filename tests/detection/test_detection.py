@@ -102,6 +102,29 @@ def test_reader_names_bad_annotations(tmp_path: Path) -> None:
         CocoDetectionData(bad / "img", bad / "ann.json")
 
 
+def test_unreadable_images_are_named_and_skipped_not_met_mid_epoch(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = _coco(tmp_path / "a", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}])
+    record = json.loads((root / "ann.json").read_text())
+    record["images"].append({"id": 3, "file_name": "3.png", "width": 40, "height": 30})
+    (root / "ann.json").write_text(json.dumps(record))
+    (root / "img" / "3.png").write_bytes(b"not an image")  # no header: skipped when the set is opened
+    Image.effect_noise((40, 30), 60).convert("RGB").save(root / "img" / "2.png")
+    whole = (root / "img" / "2.png").read_bytes()
+    (root / "img" / "2.png").write_bytes(whole[: len(whole) // 2])  # a header, then its pixels cut short
+    with pytest.warns(UserWarning, match=r"image files are unreadable \(skipped\) in 1 image\(s\): 3.png"):
+        data = CocoDetectionData(root / "img", root / "ann.json")
+    assert len(data) == 2
+    with pytest.warns(UserWarning, match=r"skipped an unreadable image \(cannot decode image .*2.png"):
+        _, target = data[1]
+    assert target["image_id"].item() == 1  # the next readable image, with its own boxes
+    (root / "img" / "1.png").write_bytes(b"nor this")
+    (root / "img" / "2.png").unlink()
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="none of its 3 images is a readable image"):
+        CocoDetectionData(root / "img", root / "ann.json")
+
+
 def test_coco_metrics_of_perfect_and_wrong_detections(tmp_path: Path) -> None:
     anns = [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [2, 2, 20, 20], "area": 400, "iscrowd": 0},
             {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 5, 25, 20], "area": 500, "iscrowd": 0}]  # fmt: skip

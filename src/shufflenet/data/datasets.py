@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from shufflenet.data.augment import normalize
 from shufflenet.data.idx import read_idx
+from shufflenet.data.images import unreadable_headers
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -103,7 +104,6 @@ class ImageFolderData(Dataset):
     """
 
     def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:
-        from PIL import Image
         from torchvision.datasets import ImageFolder
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
@@ -122,16 +122,9 @@ class ImageFolderData(Dataset):
                 f"{root} holds no images in class folders ({str(exc).splitlines()[0]}); "
                 "expected ROOT/CLASS_NAME/IMAGE.jpg"
             ) from None
-        self.skipped: list[str] = []
-        self.samples: list[tuple[str, int]] = []
-        for path, label in folder.samples:
-            try:
-                with Image.open(path):
-                    pass
-            except Exception as exc:  # PIL raises many kinds for a bad header; all mean the same here
-                self.skipped.append(f"{path} ({type(exc).__name__})")
-            else:
-                self.samples.append((path, label))
+        bad = unreadable_headers(path for path, _ in folder.samples)
+        self.skipped = [f"{path} ({reason})" for path, reason in bad.items()]
+        self.samples: list[tuple[str, int]] = [(path, label) for path, label in folder.samples if path not in bad]
         if self.skipped:
             first = "; ".join(self.skipped[:3]) + (
                 f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""

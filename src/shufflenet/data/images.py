@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "find_images", "open_image", "preprocess"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "find_images", "open_image", "preprocess", "unreadable_headers"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -72,6 +72,21 @@ def open_image(path: str | os.PathLike[str], mode: str, size: tuple[int, int] | 
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"cannot decode image {path}: {exc}") from None
+
+
+def unreadable_headers(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
+    """The files among ``paths`` whose image header PIL cannot read, each with the reason: checked when a
+    dataset is opened (a header costs little), so a bad file is named and skipped, not met mid-epoch."""
+    from PIL import Image
+
+    bad = {}
+    for path in paths:
+        try:
+            with Image.open(path):
+                pass
+        except Exception as exc:  # PIL raises many kinds for a bad header; all mean the same here
+            bad[str(path)] = type(exc).__name__
+    return bad
 
 
 def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from shufflenet.data.images import open_image
+from shufflenet.data.images import open_image, unreadable_headers
 from shufflenet.utils.optional import require
 
 __all__ = ["CocoDetectionData", "DetectionMetrics", "collate", "evaluate_detector", "read_coco"]
@@ -116,8 +116,12 @@ class CocoDetectionData(Dataset):
         _note(sorted(set(clipped)), "boxes reaching outside the image were clipped", self.ann_file)
         _note(sorted(set(dropped)), "boxes with no area were dropped", self.ann_file)
         _note(missing, "image files are missing (skipped)", self.ann_file)
+        unreadable = unreadable_headers(item.file for item in self.items)
+        _note([f"{Path(f).name} ({why})" for f, why in unreadable.items()], "image files are unreadable (skipped)",
+              self.ann_file)  # fmt: skip
+        self.items = [item for item in self.items if str(item.file) not in unreadable]
         if not self.items:
-            raise ValueError(f"{self.ann_file}: none of its {len(images)} images is in {self.root}")
+            raise ValueError(f"{self.ann_file}: none of its {len(images)} images is a readable image in {self.root}")
         self.transform = transform
 
     def __len__(self) -> int:
@@ -126,8 +130,15 @@ class CocoDetectionData(Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
         from torchvision.transforms.functional import pil_to_tensor
 
-        item = self.items[i]
-        image = pil_to_tensor(open_image(item.file, "RGB")).float().div_(255)
+        for j in range(len(self.items)):
+            item = self.items[(i + j) % len(self.items)]
+            try:
+                image = pil_to_tensor(open_image(item.file, "RGB")).float().div_(255)
+                break
+            except ValueError as exc:  # a readable header, broken data: name it, use the next image
+                warnings.warn(f"skipped an unreadable image ({exc})", stacklevel=2)
+        else:
+            raise ValueError(f"no image of {len(self.items)} in {self.root} could be decoded")
         target = {
             "boxes": torch.tensor(item.boxes, dtype=torch.float32).reshape(-1, 4),
             "labels": torch.tensor(item.labels, dtype=torch.int64),
