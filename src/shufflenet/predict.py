@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from shufflenet.data.images import preprocess
-from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor
+from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor, artifact_runtime
 from shufflenet.models import create_model
 from shufflenet.models._registry import load_weights_file
 from shufflenet.utils.deprecation import renamed
@@ -107,19 +107,25 @@ def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
 
 
 def load_predictor(
-    ref: str, *, runtime: str = "torch-fused", threads: int | None = None, use_ema: bool = True
+    ref: str, *, runtime: str | None = None, threads: int | None = None, use_ema: bool = True
 ) -> Predictor:
     """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported file (any of ``ARTIFACT_SUFFIXES``).
 
-    Any ``runtime`` but ``"torch-fused"`` exports a checkpoint to that runtime's verified artifact first
-    (our ONNX graph, OpenVINO IR, ncnn net, ExecuTorch program or LiteRT model), in a temporary folder;
-    an exported file runs in its own runtime.
+    ``runtime`` (default ``"torch-fused"``) other than ``"torch-fused"`` exports a trained model to that
+    runtime's verified artifact first (our ONNX graph, OpenVINO IR, ncnn net, ExecuTorch program or LiteRT
+    model), in a temporary folder. An exported file runs in its own runtime: naming another is an error.
     """
-    runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
-    if Path(ref).suffix in ARTIFACT_SUFFIXES:
+    if runtime is not None:
+        runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    own = artifact_runtime(ref)
+    if own is not None:
+        if runtime is not None and runtime.removesuffix("-shufflenet") != own:
+            raise ValueError(f"{ref} is an exported {own} file and runs in {own} only, not {runtime}; leave "
+                             f"--runtime out, or give the trained model (checkpoint or MODEL:TAG) with --runtime {runtime}")  # fmt: skip
         return Predictor(ref, threads=threads)
+    runtime = runtime or "torch-fused"
     model = load_trained(ref, use_ema=use_ema)
     if runtime == "torch-fused":
         return Predictor(model, threads=threads)

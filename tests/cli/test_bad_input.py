@@ -200,6 +200,21 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("predict missing image", ["predict", W, "{d}/missing.png"], "image '{d}/missing.png' not found"),
     ("predict corrupt onnx", ["predict", "{d}/corrupt.onnx", "{d}/img.png"], "corrupt.onnx"),
     (
+        "eval a file in another runtime",
+        ["eval", "{d}/corrupt.onnx", "--runtime", "ncnn"],
+        "{d}/corrupt.onnx is an exported onnxruntime file and runs in onnxruntime only, not ncnn",
+    ),
+    (
+        "bench a file in another runtime",
+        ["bench", "{d}/corrupt.onnx", "--runtime", "openvino"],
+        "an exported file runs in its own ({d}/corrupt.onnx: onnxruntime): leave --runtime out",
+    ),
+    (
+        "export an exported file",
+        ["export", "{d}/corrupt.onnx", "--format", "openvino"],
+        "{d}/corrupt.onnx is an exported onnxruntime file; export converts a trained model",
+    ),
+    (
         "predict unknown tag",
         ["predict", "shufflenet_v2_x0_5:imagenet1k", "{d}/img.png"],
         "no pretrained weights 'shufflenet_v2_x0_5' with tag 'imagenet1k'",

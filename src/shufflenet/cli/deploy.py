@@ -41,10 +41,14 @@ def _export_target_layout(args: argparse.Namespace) -> tuple[str, str | None]:
 
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.export.formats import export_artifact
+    from shufflenet.export.predictor import artifact_runtime
     from shufflenet.export.quantize import calibration_batches
     from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
+    if artifact_runtime(ref) is not None:
+        raise CliError(f"{ref} is an exported {artifact_runtime(ref)} file; export converts a trained model: give "
+                       "its checkpoint or MODEL:TAG (or a model name)")  # fmt: skip
     if is_trained_ref(ref):
         model = load_trained(ref)
         trained_cfg: dict[str, Any] = getattr(model, "pretrained_cfg", {})

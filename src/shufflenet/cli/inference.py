@@ -98,9 +98,10 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runtime",
         choices=(*RUNTIMES, *RUNTIME_ALIASES),
-        default=RUNTIMES[0],
-        help="run a trained model in PyTorch (our fused form) or export it first to that runtime's verified "
-        "artifact (an exported file always runs in its own runtime); torch and onnxruntime are the old names",
+        default=None,
+        help=f"run a trained model in PyTorch (our fused form, the default: {RUNTIMES[0]}) or export it first to "
+        "that runtime's verified artifact (an exported file runs in its own runtime: leave this out); torch and "
+        "onnxruntime are the old names",
     )
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the runtime's)")
 

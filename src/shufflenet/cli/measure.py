@@ -96,7 +96,7 @@ def _write_output(path: str, text: str) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.export.predictor import ARTIFACT_SUFFIXES
+    from shufflenet.export.predictor import ARTIFACT_SUFFIXES, artifact_runtime
     from shufflenet.predict import is_trained_ref, load_trained
 
     files = [m for m in args.models if Path(m).suffix in ARTIFACT_SUFFIXES]
@@ -112,6 +112,10 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if (files or trained) and args.breakdown:
         raise CliError("--breakdown profiles registered models by name; give the model's name instead")
     models = {ref: load_trained(ref) for ref in trained}  # a bad checkpoint fails before any timing
+    if args.runtime is not None and files and not (names or trained):
+        raise CliError(f"--runtime names the runtimes of registered and trained models; an exported file runs in its "
+                       f"own ({', '.join(f'{f}: {artifact_runtime(f)}' for f in files)}): leave --runtime out")  # fmt: skip
+    args.runtime = args.runtime or ["eager"]
     for runtime in args.runtime:
         get_runtime(runtime)
     if args.time_budget is not None and not args.time_budget > 0:
@@ -286,7 +290,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "ratio)",
     )
     p.add_argument("--batch", type=int_list, default=[1], help="comma-separated batch sizes (default 1)")
-    p.add_argument("--runtime", type=str_list, default=["eager"], help=f"comma-separated: {', '.join(RUNTIMES)}")
+    p.add_argument("--runtime", type=str_list, default=None,
+                   help=f"comma-separated, for registered and trained models (default eager): {', '.join(RUNTIMES)}; "
+                   "an exported file runs in its own")  # fmt: skip
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--precision", choices=tuple(DTYPES), default="float32",

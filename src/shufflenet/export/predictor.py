@@ -19,7 +19,7 @@ from shufflenet.utils.devices import torch_device
 from shufflenet.utils.optional import MissingExtra, require
 from shufflenet.utils.quiet import quiet_fds
 
-__all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor"]
+__all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor", "artifact_runtime"]
 
 #: the artifacts a Predictor opens, by suffix, and the runtime that runs each
 ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", ".pte": "ExecuTorch",
@@ -27,6 +27,12 @@ ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", "
 
 #: the runtime that runs each artifact
 _RUNTIMES = {".xml": "openvino", ".param": "ncnn", ".pte": "executorch", ".tflite": "litert", ".onnx": "onnxruntime"}
+
+
+def artifact_runtime(path: str | os.PathLike[str]) -> str | None:
+    """The runtime that runs the exported file ``path`` (by its suffix), or None if it is not one."""
+    return _RUNTIMES.get(Path(path).suffix)
+
 
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
