@@ -94,7 +94,7 @@ def _fetch(name: str, build: Any) -> Any:
         raise FileNotFoundError(
             f"ImageNet weights of {name} are not in torch's cache ({path}) and could not be downloaded "
             f"({str(exc)[:120]}); fetch {url} on a machine that is online and put it at that path, or pass "
-            "the file: pretrained='PATH.pth'"
+            "the file itself (--init PATH.pth; pretrained='PATH.pth' in Python)"
         ) from None
 
 
