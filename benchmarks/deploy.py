@@ -36,6 +36,7 @@ import torch
 import torchvision
 
 import shufflenet
+from common import add_race_args, race_options
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
@@ -82,13 +83,7 @@ def main() -> int:
         default="portable",
         help="the CPU class our file is written for (export --target; the file never depends on this host)",
     )
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    # many short blocks: the same file timed twice this way differed by <= 4% on a noisy 2-core host, against
-    # up to 15% with 9 rounds of 0.5 s blocks (docs/results/deployment.md, ninth session)
-    ap.add_argument("--rounds", type=int, default=25)
-    ap.add_argument("--seconds", type=float, default=0.2, help="timed seconds per contender per round")
-    ap.add_argument("--pause", type=float, default=0.1, help="seconds between blocks (spinning threads settle)")
+    add_race_args(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -139,7 +134,7 @@ def main() -> int:
             }
             diffs = {k: float(np.abs(a(xn) - b(xn)).max()) for k, (a, b) in pairs.items()}
             times = race({(k, i): (lambda fn=fn: fn(xn)) for k, fns in pairs.items() for i, fn in enumerate(fns)},
-                         rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
+                         **race_options(args))  # fmt: skip
             for k in pairs:
                 tv, us = statistics.median(times[(k, 0)]), statistics.median(times[(k, 1)])
                 paired = round_ratio(times[(k, 0)], times[(k, 1)])

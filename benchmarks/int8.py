@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from common import add_race_args, race_options
 from shufflenet.bench import machine_info, race
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
@@ -48,12 +49,8 @@ def file_size(predictor: Predictor) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="shufflenet_v2_x1_0:fashion-mnist", help="MODEL:TAG or a checkpoint")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    add_race_args(ap, batches=(1, 64))
     ap.add_argument("--calib-images", type=int, default=512)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=1.0)
-    ap.add_argument("--pause", type=float, default=0.1, help="seconds before each block (spinning threads settle)")
     ap.add_argument("--data-dir", default=FASHION_MNIST_DIR)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -96,7 +93,7 @@ def main() -> int:
         torch_top1 = evaluate(model, test.batches(cfg["mean"], cfg["std"], 500), 10).top1
         inputs = {b: torch.randn(b, *cfg["input_size"]).numpy() for b in args.batches}
         times = race({(k, b): (lambda p=p, b=b: p.predict(inputs[b])) for b in args.batches for k, p in runs.items()},
-                     rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
+                     **race_options(args))  # fmt: skip
     print(f"# PyTorch top-1 {100 * torch_top1:.2f}%; int8 keeps the float top-1 class on "
           f"{100 * (int8.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
     lat_headers = " | ".join(f"batch {b} ms" for b in args.batches)

@@ -28,6 +28,7 @@ import torch
 import torchvision
 
 import shufflenet
+from common import add_race_args, race_options
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.runtimes import ort_session
 
@@ -49,12 +50,7 @@ def session_run(path: Path, threads: int, spin: bool) -> Run:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="shufflenet_v2_x1_0")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    # many short blocks: see benchmarks/deploy.py
-    ap.add_argument("--rounds", type=int, default=25)
-    ap.add_argument("--seconds", type=float, default=0.2, help="timed seconds per contender per round")
-    ap.add_argument("--pause", type=float, default=0.1, help="seconds between blocks (spinning threads settle)")
+    add_race_args(ap)
     args = ap.parse_args()
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, args.model)().eval()
@@ -84,8 +80,7 @@ def main() -> int:
                     if diff > 1e-4:
                         print(f"{k}: logits differ by {diff:.2g}", file=sys.stderr)
                         return 1
-                times = race({k: (lambda fn=fn: fn(xn)) for k, fn in runs.items()},
-                             rounds=args.rounds, block_s=args.seconds, pause_s=args.pause)  # fmt: skip
+                times = race({k: (lambda fn=fn: fn(xn)) for k, fn in runs.items()}, **race_options(args))
                 base = times["torchvision export"]
                 for k, ts in times.items():
                     ratio = round_ratio(base, ts)

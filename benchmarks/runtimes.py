@@ -1,7 +1,7 @@
 """Ours against each runtime's standard path, per runtime, same weights, measured side by side.
 
     .venv/bin/python benchmarks/runtimes.py [--models shufflenet_v2_x1_0 ...] [--runtimes onnxruntime openvino]
-        [--batches 1 8] [--threads 2] [--rounds 5]
+        [--batches 1 8] [--threads 2] [--rounds 25]
 
 For each model and runtime, two files of the same weights run in that runtime's plain API (no help
 from our Python code beyond one call per batch):
@@ -41,6 +41,7 @@ import torch
 import torchvision
 
 import shufflenet
+from common import add_race_args, race_options
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
@@ -135,11 +136,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["shufflenet_v2_x1_0"])
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=0.5, help="timed seconds per contender per round")
-    ap.add_argument("--pause", type=float, default=0.2, help="seconds between blocks")
+    add_race_args(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     info = machine_info()
@@ -164,7 +161,7 @@ def main() -> int:
                 want = mine(x).numpy()
             diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}
             times = race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items() for i, fn in enumerate(fns)},
-                         rounds=args.rounds, block_s=args.seconds, pause_s=args.pause, min_iters=3)  # fmt: skip
+                         min_iters=3, **race_options(args))  # fmt: skip
             for rt in pairs:
                 std_ms, our_ms = statistics.median(times[(rt, 0)]), statistics.median(times[(rt, 1)])
                 ratio = round_ratio(times[(rt, 0)], times[(rt, 1)])

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torchvision.models.shufflenetv2 as tv_shufflenet
 
+from common import add_race_args, race_options
 from runtimes import RUNTIMES, TORCHVISION, models, standard
 from shufflenet.bench import machine_info, race, round_ratio
 
@@ -29,10 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="shufflenet_v2_x1_0", choices=sorted(m for m in TORCHVISION if "shuffle" in m))
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=0.5)
-    ap.add_argument("--pause", type=float, default=0.2, help="seconds before each block (spinning threads settle)")
+    add_race_args(ap, batches=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     info = machine_info()
@@ -50,8 +48,7 @@ def main() -> int:
                 runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
     tv_shufflenet.channel_shuffle = shuffle
     xn = x.numpy()
-    times = race({k: (lambda f=f: f(xn)) for k, f in runs.items()},
-                 rounds=args.rounds, block_s=args.seconds, pause_s=args.pause, min_iters=3)  # fmt: skip
+    times = race({k: (lambda f=f: f(xn)) for k, f in runs.items()}, min_iters=3, **race_options(args))
     print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share |")
     print("|---|---:|---:|---:|")
     for rt in args.runtimes:

@@ -1,0 +1,28 @@
+"""The side-by-side benchmark scripts run end to end on tiny settings (their figures are not checked:
+speed claims live in the scripts' runs, docs/results/)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+TINY = ["--rounds", "1", "--seconds", "0.01", "--pause", "0"]
+
+
+@pytest.mark.slow  # each exports torchvision's V2 with the dynamo exporter: ~10-30 s
+@pytest.mark.parametrize(
+    ("script", "args", "row"),
+    [
+        ("deploy.py", ["--model", "shufflenet_v2_x0_5", "--batches", "2"], "| onnxruntime | 2 |"),
+        ("layouts.py", ["--model", "shufflenet_v2_x0_5", "--batches", "1"], "| pieces, avx2 | off | 1 |"),
+        ("shuffle_cost.py", ["--model", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime"], "| onnxruntime |"),
+    ],
+)
+def test_script_prints_its_table(script: str, args: list[str], row: str) -> None:
+    run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args, *TINY], capture_output=True, text=True,
+                         timeout=600, cwd=BENCHMARKS.parent)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("# ") and "threads" in run.stdout.splitlines()[0]  # the host, first
+    assert row in run.stdout
