@@ -79,9 +79,10 @@ def test_torch_compile_runtime_matches_eager() -> None:
 def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
     import json
 
-    from shufflenet.bench.engine import benchmark_artifact
+    from shufflenet.bench.engine import benchmark_artifact, benchmark_artifacts
     from shufflenet.cli.main import main
     from shufflenet.export import export_onnx
+    from shufflenet.export.openvino import export_openvino
     from shufflenet.models import create_model
 
     path = export_onnx(create_model("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32)).path
@@ -90,6 +91,12 @@ def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
         ("onnxruntime", 1, 32, 0),
         ("onnxruntime", 2, 32, 0),
     ]
+    ir = export_openvino(create_model("shufflenet_v2_x0_5", in_chans=1), tmp_path / "m.xml",
+                         input_shape=(1, 1, 48, 48)).path  # fmt: skip
+    raced = benchmark_artifacts([ir, path], batches=(1, 2), threads=1, min_time_s=0.03, rounds=3, pause_s=0.0)
+    shapes = [("openvino", 1, 1, 48), ("openvino", 2, 1, 48), ("onnxruntime", 1, 3, 32), ("onnxruntime", 2, 3, 32)]
+    assert [(r.runtime, r.batch, r.in_chans, r.img_size) for r in raced] == shapes  # each at its own input
+    assert all(r.iterations >= 10 for r in raced)  # the three rounds' blocks counted together
     argv = ["bench", "shufflenet_v2_x0_5", str(path), "--img-size", "32", "--min-time", "0.02", "--format", "json"]
     assert main(argv) == 0
     records = json.loads(capsys.readouterr().out)

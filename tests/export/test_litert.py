@@ -59,6 +59,9 @@ def test_cli_export_eval_and_predict(tmp_path: Path, fake_fmnist: Path, capsys: 
             "--data-dir", str(fake_fmnist), "--calib-images", "32"]  # fmt: skip
     assert main(argv) == 0
     assert "LiteRT vs PyTorch max |diff|" in capsys.readouterr().out
-    for ref, runtime in ((str(tflite), "torch-fused"), ("shufflenet_v2_x0_5:fashion-mnist", "litert")):
-        assert main(["eval", ref, "--runtime", runtime, "--data-dir", str(fake_fmnist), "--format", "json"]) == 0
+    for ref, runtime in ((str(tflite), []), (str(tflite), ["--runtime", "litert"]),
+                         ("shufflenet_v2_x0_5:fashion-mnist", ["--runtime", "litert"])):  # fmt: skip
+        assert main(["eval", ref, *runtime, "--data-dir", str(fake_fmnist), "--format", "json"]) == 0
         assert '"runtime": "litert"' in capsys.readouterr().out
+    assert main(["eval", str(tflite), "--runtime", "torch-fused", "--data-dir", str(fake_fmnist)]) == 2
+    assert "w.tflite is an exported litert file and runs in litert only, not torch-fused" in capsys.readouterr().err

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, measure, race_stats
+from shufflenet.bench.timing import LatencyStats, race_stats
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
@@ -29,7 +29,9 @@ from shufflenet.runtimes.cuda_graphs import PRECISIONS
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.devices import torch_device
 
-__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_many"]
+__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_artifacts", "benchmark_many"]
+
+K = TypeVar("K", bound=Hashable)
 
 DTYPES = PRECISIONS  # the precisions a model is measured in (the GPU inference form's)
 
@@ -157,6 +159,22 @@ def _result(stats: LatencyStats, **fields: Any) -> BenchResult:
     )  # fmt: skip
 
 
+def _race_points(
+    calls: Mapping[K, Callable[[], object]],
+    rounds: int,
+    min_time_s: float,
+    max_time_s: float,
+    pause_s: float,
+    **kwargs: Any,
+) -> dict[K, list[LatencyStats]]:
+    """:func:`race_stats` with a point's budget (``min_time_s``, ``max_time_s``, at least 10 calls) split
+    over ``rounds`` blocks."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    return race_stats(calls, rounds=rounds, block_s=min_time_s / rounds, max_time_s=max_time_s / rounds,
+                      pause_s=pause_s, min_iters=max(3, -(-10 // rounds)), **kwargs)  # fmt: skip
+
+
 @renamed_kwargs(input_size="img_size")
 def benchmark_many(
     models: Sequence[str | nn.Module],
@@ -184,7 +202,7 @@ def benchmark_many(
     between them are measured side by side. Batches not started when the budget runs out are listed in
     ``skipped``; a batch that is running finishes. Results come in (model, runtime, batch) order.
     """
-    if rounds < 1:
+    if rounds < 1:  # checked before any model is built
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     for b in batches:
         _check_setup(b, img_size, in_chans, device, dtype)
@@ -221,9 +239,8 @@ def benchmark_many(
                 if progress:
                     progress(f"{built[key[0]][0]} {specs[key[1]].name} batch {b}: round {round_}/{rounds}")
 
-            timed = race_stats({(m, r): partial(prepared[(m, r)], x) for m, r in points}, rounds=rounds,
-                               block_s=min_time_s / rounds, max_time_s=max_time_s / rounds, pause_s=pause_s,
-                               min_iters=max(3, -(-10 // rounds)), sync=sync, progress=say)  # fmt: skip
+            timed = _race_points({(m, r): partial(prepared[(m, r)], x) for m, r in points}, rounds, min_time_s,
+                                 max_time_s, pause_s, sync=sync, progress=say)  # fmt: skip
             for (m, r), blocks in timed.items():
                 name, _, report = built[m]
                 results[(m, r, bi)] = _result(
@@ -235,8 +252,8 @@ def benchmark_many(
 
 
 @renamed_kwargs(input_size="img_size")
-def benchmark_artifact(
-    path: str | os.PathLike[str],
+def benchmark_artifacts(
+    paths: Sequence[str | os.PathLike[str]],
     *,
     batches: Sequence[int] = (1,),
     img_size: int = 224,
@@ -244,27 +261,42 @@ def benchmark_artifact(
     threads: int | None = None,
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
+    rounds: int = 1,
+    pause_s: float = 0.1,
 ) -> list[BenchResult]:
-    r"""Time an exported file (any of :data:`~shufflenet.export.predictor.ARTIFACT_SUFFIXES`) in the
+    r"""Time exported files (any of :data:`~shufflenet.export.predictor.ARTIFACT_SUFFIXES`), each in the
     runtime its suffix names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict``
-    run it). The input shape is the file's where it says one, else its model's ``pretrained_cfg``'s, else
-    ``in_chans`` x ``img_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the
-    records)."""
+    run it); at each batch all files are raced as :func:`benchmark_many` races its points. A file's input
+    shape is its own where it says one, else its model's ``pretrained_cfg``'s, else ``in_chans`` x
+    ``img_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the records). Results
+    come in (file, batch) order."""
     from shufflenet.export.predictor import Predictor
 
-    predictor = Predictor(path, threads=threads)
-    _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
-    if predictor.pretrained_cfg:
-        in_chans, img_size = predictor.pretrained_cfg["input_size"][:2]
-    c, h, w = c or in_chans, h or img_size, w or img_size
-    results = []
+    files = []
+    for path in paths:
+        predictor = Predictor(path, threads=threads)
+        _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
+        chans, side = predictor.pretrained_cfg["input_size"][:2] if predictor.pretrained_cfg else (in_chans, img_size)
+        files.append((str(path), predictor, (c or chans, h or side, w or side)))
+    results: dict[tuple[int, int], BenchResult] = {}
     with num_threads(threads) as used_threads:
-        for b in batches:
-            _check_setup(b, h, c, "cpu", "float32")
-            x = np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32)
-            stats = measure(lambda: predictor.predict(x), min_time_s=min_time_s, max_time_s=max_time_s)
-            results.append(
-                _result(stats, model=str(path), runtime=predictor.runtime, batch=b, img_size=h, in_chans=c,
-                        threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0, mac=0)
-            )  # fmt: skip
-    return results
+        for bi, b in enumerate(batches):
+            inputs = []
+            for _, _, (c, h, w) in files:
+                _check_setup(b, h, c, "cpu", "float32")
+                inputs.append(np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32))
+            timed = _race_points({i: partial(f[1].predict, x) for i, (f, x) in enumerate(zip(files, inputs))},
+                                 rounds, min_time_s, max_time_s, pause_s)  # fmt: skip
+            for i, blocks in timed.items():
+                name, predictor, (c, h, _) = files[i]
+                results[(i, bi)] = _result(
+                    LatencyStats.combine(blocks), model=name, runtime=predictor.runtime, batch=b, img_size=h,
+                    in_chans=c, threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0,
+                    mac=0,
+                )  # fmt: skip
+    return [results[k] for k in sorted(results)]
+
+
+def benchmark_artifact(path: str | os.PathLike[str], **kwargs: Any) -> list[BenchResult]:
+    """:func:`benchmark_artifacts` of one file."""
+    return benchmark_artifacts([path], **kwargs)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
-from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifact
+from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifacts
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
     GuidelineResult,
@@ -143,15 +143,15 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             chans, _, side = (int(v) for v in model.pretrained_cfg["input_size"])  # type: ignore[index]
             one = benchmark_many(
                 [model], batches=args.batch, runtimes=args.runtime, img_size=side, in_chans=chans,
-                threads=args.threads, device=args.device, min_time_s=args.min_time,
+                threads=args.threads, device=args.device, min_time_s=args.min_time, rounds=args.rounds,
                 progress=lambda what: status.update(f"benchmarking {ref} {what.split(' ', 1)[1]}"),
             )  # fmt: skip
             suite.results.extend(dataclasses.replace(r, model=ref) for r in one.results)
-        for f in files:
-            status.update(f"benchmarking {f}")
-            suite.results.extend(benchmark_artifact(f, batches=args.batch, img_size=args.img_size,
-                                                    in_chans=args.in_chans, threads=args.threads,
-                                                    min_time_s=args.min_time))  # fmt: skip
+        if files:  # raced together, each in its own runtime
+            status.update(f"benchmarking {', '.join(files)}")
+            suite.results.extend(benchmark_artifacts(files, batches=args.batch, img_size=args.img_size,
+                                                     in_chans=args.in_chans, threads=args.threads,
+                                                     min_time_s=args.min_time, rounds=args.rounds))  # fmt: skip
     records = [r.to_dict() for r in suite.results]
     if args.output:
         text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
@@ -299,8 +299,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="registered models' weights and inputs (default float32; ONNX and mobile runtimes: float32)")  # fmt: skip
     p.add_argument("--min-time", type=positive_float, default=1.0, help="seconds of timed calls per point (default 1)")
     p.add_argument("--rounds", type=positive_int, default=5,
-                   help="the registered models and runtimes of a batch are raced: this many rounds of one short "
-                   "block each, in rotating order (default 5; see docs/measuring.md)")  # fmt: skip
+                   help="the registered models and runtimes of a batch (and, apart, the exported files) are raced: "
+                   "this many rounds of one short block each, in rotating order (default 5; docs/measuring.md)")  # fmt: skip
     p.add_argument(
         "--time-budget",
         type=duration_arg,
