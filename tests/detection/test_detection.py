@@ -164,6 +164,14 @@ def test_predict_keeps_the_best_class_of_each_object(tmp_path: Path) -> None:
     assert [(d.label, round(d.score, 1)) for d in found] == [("shirt", 0.9), ("bag", 0.5)]
     assert (tmp_path / "drawn" / "a.png").exists()
     assert len(detect_files(Fixed(), [tmp_path / "a.png"], ["shirt", "coat", "bag"], iou_thresh=1.0)) == 3
+    (tmp_path / "b.png").write_bytes(b"not an image")  # one bad file in a folder: named and skipped
+    calls: list[tuple[int, int]] = []
+    with pytest.warns(UserWarning, match=r"skipped 1 of 2 image\(s\): cannot decode image .*b.png"):
+        found = detect_files(Fixed(), [tmp_path / "b.png", tmp_path / "a.png"], ["shirt", "coat", "bag"],
+                             skip_unreadable=True, progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    assert {d.image for d in found} == {str(tmp_path / "a.png")} and calls[-1] == (2, 2)
+    with pytest.raises(ValueError, match="cannot decode image"):
+        detect_files(Fixed(), [tmp_path / "b.png", tmp_path / "a.png"], ["shirt", "coat", "bag"])
 
 
 def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:

@@ -113,13 +113,16 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         raise CliError(f"no images in {', '.join(args.images)}")
     out = check_output_dir(args.out, "--out") if args.out else None
-    found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh,
-                         iou_thresh=args.iou_thresh, out_dir=out)  # fmt: skip
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("detecting", total=len(paths))
+        found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh,
+                             iou_thresh=args.iou_thresh, out_dir=out, skip_unreadable=True,  # a warning names any skipped
+                             progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip
     rows = [[d.image, d.label, f"{d.score:.2f}", ", ".join(f"{v:.0f}" for v in d.box)] for d in found]
     render(console, args.format, ["image", "class", "score", "box (x0, y0, x1, y1)"], rows,
            records=[d.__dict__ for d in found])  # fmt: skip
     if out is not None:
-        stderr_console().print(f"{len(paths)} image(s) with boxes drawn in {out}", highlight=False)
+        stderr_console().print(f"each readable image with its boxes drawn in {out}", highlight=False)
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +34,13 @@ def detect_files(
     score_thresh: float = 0.3,
     iou_thresh: float = 0.5,
     out_dir: str | os.PathLike[str] | None = None,
+    skip_unreadable: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Detection]:
     """The detections above ``score_thresh`` in each image, the best class per object (boxes of other
     classes overlapping it by IoU > ``iou_thresh`` dropped); with ``out_dir``, a PNG per image with its
-    boxes drawn (``NAME.png``, written atomically)."""
+    boxes drawn (``NAME.png``, written atomically). With ``skip_unreadable`` an image that cannot be
+    decoded is left out and a warning names it (else it raises); ``progress(done, total)`` follows each."""
     from torchvision.ops import nms
     from torchvision.transforms.functional import pil_to_tensor, to_pil_image
     from torchvision.utils import draw_bounding_boxes
@@ -43,9 +48,18 @@ def detect_files(
     model.eval()
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    found = []
-    for path in paths:
-        pixels = pil_to_tensor(open_image(path, "RGB"))
+    found: list[Detection] = []
+    bad: list[str] = []
+    for done, path in enumerate(paths, 1):
+        if progress:
+            progress(done - 1, len(paths))
+        try:
+            pixels = pil_to_tensor(open_image(path, "RGB"))
+        except ValueError as exc:
+            if not skip_unreadable:
+                raise
+            bad.append(str(exc))
+            continue
         out = model([pixels.float().div(255)])[0]
         keep = out["scores"] >= score_thresh
         boxes, scores, labels = out["boxes"][keep], out["scores"][keep], out["labels"][keep]
@@ -60,4 +74,11 @@ def detect_files(
                                         colors="yellow", width=2)  # fmt: skip
             target = Path(out_dir) / f"{Path(path).stem}.png"
             atomic_write(target, lambda tmp: to_pil_image(drawn).save(tmp, format="PNG"))
+    if progress:
+        progress(len(paths), len(paths))
+    if bad and len(bad) == len(paths):
+        raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
+    if bad:
+        warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
+                      f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
     return found
