@@ -306,7 +306,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=duration_arg,
         default=None,
         metavar="DURATION",
-        help="stop starting new points after this long (90s, 5m; a bare number is the old spelling: seconds)",
+        help="stop starting new batch sizes after this long (the points of one are raced together) (90s, 5m; a bare number is the old spelling: seconds)",
     )
     p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
                    "(--output is the old spelling)")  # fmt: skip
