@@ -5,7 +5,7 @@ both with the same small-input stem (stride-1 3x3 conv, no max-pool), measured s
 
 Prints images/s of a full SGD step (forward, backward, update) for each in NCHW, in
 channels-last and in channels-last with bfloat16 autocast (the `--precision bfloat16`
-of `shufflenet train`), and the ratios.
+of `shufflenet train`), and the ratios (median per-round ratio; the steps are raced, ``shufflenet.bench.race``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torchvision
 from torch import nn
 
 import shufflenet
-from shufflenet.bench import machine_info, measure
+from shufflenet.bench import machine_info, race, round_ratio
 
 
 def torchvision_small_input(num_classes: int = 10) -> nn.Module:
@@ -71,10 +71,7 @@ def main() -> int:
         for setting, flags in settings.items()
         for who, make in (("ours", ours), ("torchvision", torchvision_small_input))
     }
-    medians: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(args.rounds):  # interleaved, so drifts of the machine hit all alike
-        for name, step in steps.items():
-            medians[name].append(measure(step, warmup=2, min_iters=5, min_time_s=args.seconds).median_ms)
+    medians = race(steps, rounds=args.rounds, block_s=args.seconds)  # drifts of the machine hit all alike
     m = machine_info()
     print(f"# training throughput, batch {args.batch}, 28x28x1, {args.threads} threads, {m['cpu']}, torch {m['torch']}")
     ips = {k: args.batch * 1e3 / statistics.median(v) for k, v in medians.items()}
@@ -82,7 +79,9 @@ def main() -> int:
         print(
             f"{name:34s} {value:8.1f} images/s   (rounds: {', '.join(f'{args.batch * 1e3 / v:.0f}' for v in medians[name])})"
         )
-    ratios = ", ".join(f"{ips['ours' + k] / ips['torchvision' + k]:.3f}{k or ' (NCHW)'}" for k in settings)
+    ratios = ", ".join(
+        f"{round_ratio(medians['torchvision' + k], medians['ours' + k]):.3f}{k or ' (NCHW)'}" for k in settings
+    )  # per round
     best = max(v for k, v in ips.items() if k.startswith("ours"))
     theirs_best = max(v for k, v in ips.items() if k.startswith("torchvision"))
     print(f"ratio ours / torchvision: {ratios}, {best / theirs_best:.3f} (best setting of each)")
