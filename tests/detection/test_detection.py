@@ -105,7 +105,9 @@ def test_reader_names_bad_annotations(tmp_path: Path) -> None:
 def test_unreadable_images_are_named_and_skipped_not_met_mid_epoch(tmp_path: Path) -> None:
     from PIL import Image
 
-    root = _coco(tmp_path / "a", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}])
+    root = _coco(
+        tmp_path / "a", [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "area": 100, "iscrowd": 0}]
+    )
     record = json.loads((root / "ann.json").read_text())
     record["images"].append({"id": 3, "file_name": "3.png", "width": 40, "height": 30})
     (root / "ann.json").write_text(json.dumps(record))
@@ -119,6 +121,15 @@ def test_unreadable_images_are_named_and_skipped_not_met_mid_epoch(tmp_path: Pat
     with pytest.warns(UserWarning, match=r"skipped an unreadable image \(cannot decode image .*2.png"):
         _, target = data[1]
     assert target["image_id"].item() == 1  # the next readable image, with its own boxes
+
+    class Fixed(torch.nn.Module):  # image 1's box, exactly, in every image
+        def forward(self, batch: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+            return [{"boxes": torch.tensor([[1.0, 1, 11, 11]]), "scores": torch.ones(1), "labels": torch.ones(1, dtype=torch.int64)}
+                    for _ in batch]  # fmt: skip
+
+    with pytest.warns(UserWarning, match="skipped an unreadable image"):
+        metrics = evaluate_detector(Fixed(), data)  # 2.png is replaced by 1.png: scored once, not twice
+    assert metrics.images == 1 and metrics.map == pytest.approx(1.0)
     (root / "img" / "1.png").write_bytes(b"nor this")
     (root / "img" / "2.png").unlink()
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="none of its 3 images is a readable image"):

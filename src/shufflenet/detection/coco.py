@@ -184,14 +184,18 @@ def evaluate_detector(
     loader = batches if batches is not None else torch.utils.data.DataLoader(
         data, batch_size=batch_size, collate_fn=collate)  # fmt: skip
     results = []
+    scored: set[int] = set()  # the images scored: one that failed to decode was replaced by the next (once)
     device = next(model.parameters(), torch.empty(0)).device  # a model without weights: the CPU
     for images, targets in loader:
         for out, target in zip(model([im.to(device) for im in images]), targets):
+            image_id = int(target["image_id"])
+            if image_id in scored:
+                continue
+            scored.add(image_id)
             for box, score, label in zip(out["boxes"].tolist(), out["scores"].tolist(), out["labels"].tolist()):
                 x0, y0, x1, y1 = box
-                results.append({"image_id": int(target["image_id"]), "category_id": data.category_ids[label - 1],
+                results.append({"image_id": image_id, "category_id": data.category_ids[label - 1],
                                 "bbox": [x0, y0, x1 - x0, y1 - y0], "score": score})  # fmt: skip
-    scored = {item.image_id for item in data.items}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools reports by printing; the caller reports here
         gt = COCO()
         gt.dataset = {**data.coco, "images": [im for im in data.coco["images"] if im["id"] in scored]}
