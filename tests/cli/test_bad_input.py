@@ -148,6 +148,12 @@ PROBES: list[tuple[str, list[str], str]] = [
         "image folder '{d}/nope' not found",
     ),
     (
+        "folder is a file",
+        ["train", *SMALL, "--dataset", "imagefolder", "--data-dir", "{d}/img.png", "--out", "{d}/run3"],
+        "'{d}/img.png' is a file; give the folder that holds the images",
+    ),
+    ("data stats of a file", ["data", "stats", "{d}/img.png"], "'{d}/img.png' is a file; give the folder"),
+    (
         "resume with flags",
         ["train", "--resume", "{d}/fashion.pt", "--model", "mobilenet_v2_x1_0", "--epochs", "5"],
         "--epochs, --model: not with --resume",

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from shufflenet.data.augment import normalize
 from shufflenet.data.idx import read_idx
-from shufflenet.data.images import unreadable_headers
+from shufflenet.data.images import image_folder, unreadable_headers
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -107,9 +107,7 @@ class ImageFolderData(Dataset):
         from torchvision.datasets import ImageFolder
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
-        root = Path(root)
-        if not root.is_dir():
-            raise FileNotFoundError(f"image folder {str(root)!r} not found")
+        root = image_folder(root)
         classes = [d for d in sorted(root.iterdir()) if d.is_dir()]
         empty = [d.name for d in classes if not any(f.suffix.lower() in IMG_EXTENSIONS for f in d.rglob("*"))]
         if empty and len(empty) < len(classes):

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from shufflenet.data.datasets import TensorData
-from shufflenet.data.images import IMAGE_SUFFIXES, open_image
+from shufflenet.data.images import IMAGE_SUFFIXES, image_folder, open_image
 from shufflenet.utils.files import atomic_dir
 
 __all__ = ["FolderStats", "folder_stats", "write_image_folder"]
@@ -56,9 +56,7 @@ def folder_stats(
     the mean and std. ``progress(done, total)`` is called as files are read."""
     from PIL import Image
 
-    base = Path(root)
-    if not base.is_dir():
-        raise FileNotFoundError(f"image folder {str(base)!r} not found")
+    base = image_folder(root)
     stats = FolderStats(str(base), {})
     files: list[tuple[str, Path]] = []
     for entry in sorted(base.iterdir()):

@@ -14,7 +14,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "find_images", "open_image", "preprocess", "unreadable_headers"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "find_images",
+    "image_folder",
+    "open_image",
+    "preprocess",
+    "unreadable_headers",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -72,6 +80,16 @@ def open_image(path: str | os.PathLike[str], mode: str, size: tuple[int, int] | 
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"cannot decode image {path}: {exc}") from None
+
+
+def image_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder of images, or a one-line error saying what it is instead."""
+    p = Path(path)
+    if p.is_file():
+        raise ValueError(f"{str(p)!r} is a file; give the folder that holds the images")
+    if not p.is_dir():
+        raise FileNotFoundError(f"image folder {str(p)!r} not found")
+    return p
 
 
 def unreadable_headers(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:

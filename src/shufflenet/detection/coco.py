@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from shufflenet.data.images import open_image, unreadable_headers
+from shufflenet.data.images import image_folder, open_image, unreadable_headers
 from shufflenet.utils.optional import require
 
 __all__ = ["CocoDetectionData", "DetectionMetrics", "collate", "evaluate_detector", "read_coco"]
@@ -71,9 +71,7 @@ class CocoDetectionData(Dataset):
         ann_file: str | os.PathLike[str],
         transform: Callable[[Tensor, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]] | None = None,
     ) -> None:
-        self.root, self.ann_file = Path(images_dir), Path(ann_file)
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"image folder {str(self.root)!r} not found")
+        self.root, self.ann_file = image_folder(images_dir), Path(ann_file)
         self.coco = read_coco(self.ann_file)
         cats = sorted(c["id"] for c in self.coco["categories"])
         self.category_ids = cats  # label k (1-based) is category cats[k - 1]
