@@ -32,6 +32,17 @@ def test_folder_labels_follow_the_model_class_order(tmp_path: Path) -> None:
     assert count == 5 and sorted(labels) == [1, 1, 1, 2, 2]
 
 
+def test_an_image_broken_past_its_header_is_left_out_not_scored_twice(tmp_path: Path) -> None:
+    root = _folder(tmp_path, {"dog": 3, "owl": 2})
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 20, 3), np.uint8)).save(root / "owl" / "1.png")
+    whole = (root / "owl" / "1.png").read_bytes()
+    (root / "owl" / "1.png").write_bytes(whole[: len(whole) // 2])  # its header reads, its pixels do not
+    batches, count = evaluation_data(CFG, "imagefolder", str(root), batch_size=2)
+    with pytest.warns(UserWarning, match=r"skipped an unreadable image .*owl/1.png"):
+        labels = [int(v) for _, y in batches for v in y]
+    assert count == 5 and sorted(labels) == [1, 1, 1, 2]  # four scored, each once
+
+
 def test_other_classes_are_refused(tmp_path: Path, fake_fmnist: Path) -> None:
     with pytest.raises(ValueError, match="class folders the model does not know: bat"):
         evaluation_data(CFG, "imagefolder", str(_folder(tmp_path / "val", {"bat": 1, "cat": 1})))

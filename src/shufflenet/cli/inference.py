@@ -47,7 +47,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
                "top5": result.top5, "loss": result.loss, "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
     k = min(5, len(names))
-    scores = f"top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% on {count} test images{how}"
+    scores = f"top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% on {result.count} test images{how}"
     render(console, args.format, ("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy",
            records=summary, before=scores)  # fmt: skip
     if args.confusion:

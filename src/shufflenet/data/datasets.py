@@ -99,11 +99,14 @@ class ImageFolderData(Dataset):
 
     A file that is not a readable image is named and skipped, with a count, instead of stopping a
     run an hour in: headers are checked when the folder is opened (``skipped`` lists the files), and
-    an image that fails later, while decoding, is replaced by the next one and added to ``skipped``
-    (a warning names it).
+    an image that fails later, while decoding, is added to ``skipped`` (a warning names it) and
+    replaced by the next one, or with ``replace_broken=False`` (evaluation: no image scored twice)
+    given as None, which :func:`readable_collate` drops from its batch.
     """
 
-    def __init__(self, root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], transform=None, in_chans: int = 3, *, replace_broken: bool = True
+    ) -> None:
         from torchvision.datasets import ImageFolder
         from torchvision.datasets.folder import IMG_EXTENSIONS
 
@@ -134,6 +137,7 @@ class ImageFolderData(Dataset):
         self.classes = tuple(folder.classes)
         self.transform = transform
         self.mode = "L" if in_chans == 1 else "RGB"
+        self.replace_broken = replace_broken
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -144,21 +148,33 @@ class ImageFolderData(Dataset):
         twin.transform = transform
         return twin
 
-    def __getitem__(self, i: int) -> tuple[Any, int]:  # a tensor once transformed, else the PIL image
+    def __getitem__(self, i: int) -> tuple[Any, int] | None:  # a tensor once transformed, else the PIL image
         from shufflenet.data.images import open_image
 
         for j in range(len(self.samples)):
             path, label = self.samples[(i + j) % len(self.samples)]
             try:
                 img = open_image(path, self.mode)
-            except ValueError as exc:  # decodable header, broken data: name it, use the next image
+            except ValueError as exc:  # decodable header, broken data: name it, use the next image (or none)
                 if path not in self.skipped:
                     self.skipped.append(path)
                     warnings.warn(f"skipped an unreadable image ({exc})", stacklevel=2)
+                if not self.replace_broken:
+                    return None
                 continue
             return (self.transform(img) if self.transform else img), label
         raise ValueError(f"no image of {len(self.samples)} in the folder could be decoded")
 
 
-def load_image_folder(root: str | os.PathLike[str], transform=None, in_chans: int = 3) -> ImageFolderData:
-    return ImageFolderData(root, transform, in_chans)
+def readable_collate(items: Sequence[Any]) -> Any:
+    """A batch of the items that are not None (images that failed to decode), or None if none is left."""
+    from torch.utils.data import default_collate
+
+    kept = [item for item in items if item is not None]
+    return default_collate(kept) if kept else None
+
+
+def load_image_folder(
+    root: str | os.PathLike[str], transform=None, in_chans: int = 3, *, replace_broken: bool = True
+) -> ImageFolderData:
+    return ImageFolderData(root, transform, in_chans, replace_broken=replace_broken)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder
-from shufflenet.data.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR
+from shufflenet.data.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, readable_collate
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
@@ -184,7 +184,7 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         mean, std = list(cfg.mean), list(cfg.std or ())
     else:
         picks = torch.linspace(0, len(probe) - 1, min(len(probe), 200)).long().tolist()
-        sample = torch.stack([probe[i][0] for i in picks])
+        sample = torch.stack([item[0] for i in picks if (item := probe[i]) is not None])  # never None here
         mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
     full = probe.with_transform(folder_transforms(size, mean, std, cfg))  # the folder is scanned once
     plain = probe.with_transform(folder_transforms(size, mean, std))
@@ -231,15 +231,17 @@ def evaluation_data(
         raise ValueError(f"unknown dataset {dataset!r}; choose fashion-mnist or imagefolder")
     if not data_dir:
         raise ValueError("--dataset imagefolder needs --data-dir DIR (class folders of images)")
-    folder = load_image_folder(data_dir, folder_transforms(size, mean, std), chans)
+    folder = load_image_folder(data_dir, folder_transforms(size, mean, std), chans, replace_broken=False)
     unknown = [c for c in folder.classes if c not in names]
     if unknown:
         raise ValueError(f"{data_dir} has class folders the model does not know: {', '.join(unknown[:5])}; "
                          f"its classes are {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}")  # fmt: skip
     remap = torch.tensor([names.index(c) for c in folder.classes])
 
-    def batches() -> Batches:
-        for x, y in DataLoader(cast("Dataset[tuple[Tensor, int]]", folder), batch_size=batch_size):
-            yield x, remap[y]
+    def batches() -> Batches:  # an image that fails to decode is named and left out, not scored twice
+        for batch in DataLoader(cast("Dataset[tuple[Tensor, int]]", folder), batch_size=batch_size,
+                                collate_fn=readable_collate):  # fmt: skip
+            if batch is not None:
+                yield batch[0], remap[batch[1]]
 
     return batches(), len(folder)
