@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shufflenet.data.images import preprocess
+from shufflenet.data.images import preprocess, report_unreadable
 from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor, artifact_runtime
 from shufflenet.models import create_model
 from shufflenet.models._registry import load_weights_file
@@ -187,9 +187,5 @@ def predict_files(
                 scored[i] = [(names[c], float(v)) for v, c in zip(vs, cs)]
         if progress:
             progress(min(start + batch_size, len(paths)), len(paths))
-    if not scored:
-        raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
-    if bad:
-        warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
-                      f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
+    report_unreadable(bad, len(paths))
     return [scored.get(i, []) for i in range(len(paths))]

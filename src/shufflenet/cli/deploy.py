@@ -46,8 +46,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
-    if artifact_runtime(ref) is not None:
-        raise CliError(f"{ref} is an exported {artifact_runtime(ref)} file; export converts a trained model: give "
+    if (own := artifact_runtime(ref)) is not None:
+        raise CliError(f"{ref} is an exported {own} file; export converts a trained model: give "
                        "its checkpoint or MODEL:TAG (or a model name)")  # fmt: skip
     if is_trained_ref(ref):
         model = load_trained(ref)

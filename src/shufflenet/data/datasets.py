@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from shufflenet.data.augment import normalize
 from shufflenet.data.idx import read_idx
-from shufflenet.data.images import image_folder, unreadable_headers
+from shufflenet.data.images import image_folder, name_a_few, unreadable_headers
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -127,11 +127,8 @@ class ImageFolderData(Dataset):
         self.skipped = [f"{path} ({reason})" for path, reason in bad.items()]
         self.samples: list[tuple[str, int]] = [(path, label) for path, label in folder.samples if path not in bad]
         if self.skipped:
-            first = "; ".join(self.skipped[:3]) + (
-                f" and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
-            )
             warnings.warn(f"{root}: skipped {len(self.skipped)} unreadable file(s) of "
-                          f"{len(folder.samples)}: {first}", stacklevel=2)  # fmt: skip
+                          f"{len(folder.samples)}: {name_a_few(self.skipped)}", stacklevel=2)  # fmt: skip
         if not self.samples:
             raise ValueError(f"{root} holds no readable images")
         self.classes = tuple(folder.classes)

@@ -7,6 +7,7 @@ is decoded, resized and normalised one way only.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ __all__ = [
     "find_images",
     "image_folder",
     "open_image",
+    "name_a_few",
     "preprocess",
+    "report_unreadable",
     "unreadable_headers",
 ]
 
@@ -90,6 +93,20 @@ def image_folder(path: str | os.PathLike[str]) -> Path:
     if not p.is_dir():
         raise FileNotFoundError(f"image folder {str(p)!r} not found")
     return p
+
+
+def name_a_few(items: Sequence[str], sep: str = "; ") -> str:
+    """The first three of ``items`` and how many more: a message about many files names some, counts all."""
+    return sep.join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def report_unreadable(errors: Sequence[str], total: int) -> None:
+    """After reading ``total`` images of which ``errors`` (one message each) could not be decoded: an error
+    if none could, else a warning that names them and counts them (pointing at the caller's caller)."""
+    if errors and len(errors) == total:
+        raise ValueError(errors[0] if total == 1 else f"none of the {total} images could be read: {errors[0]}; ...")
+    if errors:
+        warnings.warn(f"skipped {len(errors)} of {total} image(s): {name_a_few(errors)}", stacklevel=3)
 
 
 def unreadable_headers(paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:

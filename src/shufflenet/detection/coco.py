@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from shufflenet.data.images import image_folder, open_image, unreadable_headers
+from shufflenet.data.images import image_folder, name_a_few, open_image, unreadable_headers
 from shufflenet.utils.optional import require
 
 __all__ = ["CocoDetectionData", "DetectionMetrics", "collate", "evaluate_detector", "read_coco"]
@@ -48,7 +48,7 @@ def read_coco(ann_file: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _note(problems: list[str], what: str, source: Path) -> None:
     if problems:
-        shown = ", ".join(problems[:3]) + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
+        shown = name_a_few(problems, ", ")
         warnings.warn(f"{source}: {what} in {len(problems)} image(s): {shown}", stacklevel=3)
 
 

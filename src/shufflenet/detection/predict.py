@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from shufflenet.data.images import open_image
+from shufflenet.data.images import open_image, report_unreadable
 from shufflenet.utils.files import atomic_write
 
 __all__ = ["Detection", "detect_files"]
@@ -76,9 +75,5 @@ def detect_files(
             atomic_write(target, lambda tmp: to_pil_image(drawn).save(tmp, format="PNG"))
     if progress:
         progress(len(paths), len(paths))
-    if bad and len(bad) == len(paths):
-        raise ValueError(bad[0] if len(bad) == 1 else f"none of the {len(bad)} images could be read: {bad[0]}; ...")
-    if bad:
-        warnings.warn(f"skipped {len(bad)} of {len(paths)} image(s): {'; '.join(bad[:3])}"
-                      f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}", stacklevel=2)  # fmt: skip
+    report_unreadable(bad, len(paths))
     return found
