@@ -355,10 +355,10 @@ def test_bad_input_gets_one_clear_line(
         code = main([a.replace("{d}", d) for a in argv])
     except SystemExit as exc:  # argparse's own errors
         code = exc.code
-    err = capsys.readouterr().err.strip()
+    err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error:") and err.count("\n") == 1, repr(err)  # one line, no blank one before it
     assert message.replace("{d}", d) in err, err
     assert _files(probe_dir) == before, "a file was left behind"
 

@@ -3,6 +3,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -112,6 +113,19 @@ def test_old_spellings_still_work_for_one_release(tmp_path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as exit_info:  # not a duration: argparse's usage error, exit 2
         main([*argv[:-1], "soon"])
     assert exit_info.value.code == 2 and "expected a duration such as 90s or 5m" in capsys.readouterr().err
+
+
+def test_a_note_while_parsing_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # the old spelling is converted (and noted) before --help exits: the note must not show a source line
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # what Python does unrecorded
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings(), pytest.raises(SystemExit):
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        main(["bench", "shufflenet_v2_x0_5", "--time-budget", "5", "--help"])
+    note = "warning: --time-budget 5: give the unit (5s); a bare number goes in the next release\n"
+    assert capsys.readouterr().err == note
 
 
 def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -194,7 +194,8 @@ def benchmark_many(
     pause_s: float = 0.1,
     progress: Callable[[str], None] | None = None,
 ) -> BenchSuite:
-    """Measure every (model, runtime, batch); stop cleanly when ``time_budget_s`` is spent.
+    """Measure every (model, runtime, batch); stop cleanly when ``time_budget_s`` is spent (the first
+    batch is always measured, so that a budget shorter than building the models still gives a table).
 
     At each batch every (model, runtime) is prepared, then all are raced
     (:func:`~shufflenet.bench.timing.race_stats`): ``rounds`` rounds of one block each, ``min_time_s /
@@ -225,7 +226,7 @@ def benchmark_many(
         points = [(m, r) for m in range(len(built)) for r in range(len(specs))]
         prepared: dict[tuple[int, int], Callable[[torch.Tensor], object]] = {}
         for bi, b in enumerate(batches if points else []):
-            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+            if bi and time_budget_s is not None and time.perf_counter() - start > time_budget_s:
                 skipped += [(built[m][0], specs[r].name, b) for m, r in points]
                 continue
             x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[dtype])

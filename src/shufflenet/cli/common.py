@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rich.console import Console
+from rich.progress import Progress, ProgressColumn
 
 from shufflenet.cli.render import FORMATS
 
@@ -16,6 +17,7 @@ __all__ = [
     "json_object",
     "positive_float",
     "positive_int",
+    "progress_bar",
     "stderr_console",
 ]
 
@@ -50,6 +52,13 @@ def stderr_console() -> Console:
     """The console of progress, status and error lines. Soft wrap keeps each message one line in a log
     file or CI output, where rich would otherwise wrap it at 80 columns."""
     return Console(stderr=True, soft_wrap=True)
+
+
+def progress_bar(*columns: str | ProgressColumn, console: Console | None = None, quiet: bool = False) -> Progress:
+    """A transient bar on stderr, drawn only on a terminal: in a log or a pipe rich would leave a stray
+    blank line before the next message (an error's one line included) and nothing else of use."""
+    err = console or stderr_console()
+    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
 
 
 def add_shape_args(p: argparse.ArgumentParser, batch: bool = True) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.progress import Progress
 
-from shufflenet.cli.common import stderr_console
+from shufflenet.cli.common import progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 
 __all__ = ["add_commands"]
@@ -17,7 +16,7 @@ def _cmd_stats(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.data.folders import folder_stats
 
     err = stderr_console()
-    with Progress(console=err, transient=True) as bar:
+    with progress_bar(console=err) as bar:
         task = bar.add_task("reading images", total=None)
         stats = folder_stats(args.dir, in_chans=args.in_chans, max_sampled=args.sample,
                              progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip

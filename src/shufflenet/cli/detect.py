@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, json_object, positive_int, stderr_console
+from shufflenet.cli.common import CliError, json_object, positive_int, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir
 
@@ -17,8 +17,8 @@ __all__ = ["add_commands"]
 
 
 def _bar(err: Console, quiet: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True, disable=quiet)  # fmt: skip
+    return progress_bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err, quiet=quiet)  # fmt: skip
 
 
 def _cmd_make_data(args: argparse.Namespace, console: Console) -> int:
@@ -113,7 +113,7 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     if not paths:
         raise CliError(f"no images in {', '.join(args.images)}")
     out = check_output_dir(args.out, "--out") if args.out else None
-    with Progress(console=stderr_console(), transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("detecting", total=len(paths))
         found = detect_files(model, paths, list(state["classes"]), score_thresh=args.score_thresh,
                              iou_thresh=args.iou_thresh, out_dir=out, skip_unreadable=True,  # a warning names any skipped

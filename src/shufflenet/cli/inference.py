@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import Progress
 
-from shufflenet.cli.common import positive_int, stderr_console
+from shufflenet.cli.common import positive_int, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
 
@@ -32,7 +31,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
     batches, count = evaluation_data(cfg, args.dataset, args.data_dir)
     names = cfg["class_names"]
-    with Progress(console=stderr_console(), transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("evaluating", total=count)
 
         def tracked() -> Iterator[tuple[Tensor, Tensor]]:
@@ -66,7 +65,7 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     paths = find_images(args.images)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
-    with Progress(console=stderr_console(), transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths))
         results = predict_files(predictor, paths, topk=args.topk, skip_unreadable=True,  # a warning names any skipped
                                 progress=lambda done, total: bar.update(task, completed=done))  # fmt: skip

@@ -52,13 +52,14 @@ _EXPECTED = (CliError, ValueError, MissingExtra, FileNotFoundError, FileExistsEr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
-    console = Console(soft_wrap=getattr(args, "format", "table") != "table", width=None if sys.stdout.isatty() else 200)
     err = stderr_console()
     format_warning = warnings.formatwarning
-    warnings.formatwarning = _one_line_warning  # a note for the user, not a source line of ours
+    warnings.formatwarning = _one_line_warning  # a note for the user (old spellings too), not a source line
     try:
+        args = build_parser().parse_args(argv)
+        # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
+        console = Console(soft_wrap=getattr(args, "format", "table") != "table",
+                          width=None if sys.stdout.isatty() else 200)  # fmt: skip
         return args.func(args, console)
     except _EXPECTED as exc:  # bad input or set-up; anything else is a bug and shows its traceback
         message = str(exc) if isinstance(exc, OSError) and exc.filename else (exc.args[0] if exc.args else str(exc))

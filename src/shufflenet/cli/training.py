@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import cast
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, json_object, stderr_console
+from shufflenet.cli.common import CliError, json_object, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import check_output_dir
@@ -33,7 +33,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     cfg = None if args.resume else recipe(args.recipe, **given)  # bad flags fail before the bar
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err, disable=quiet, transient=True) as bar:  # the epoch lines stay
+    with progress_bar(*columns, console=err, quiet=quiet) as bar:  # the epoch lines stay
         task = bar.add_task("train", total=None, epoch="-", info="loading data")
 
         def on_event(e: dict) -> None:
