@@ -4,7 +4,8 @@ same convs, concats and splits), measured side by side.
 
     .venv/bin/python benchmarks/shuffle_cost.py [--model shufflenet_v2_x1_0] [--runtimes litert ncnn ...]
 
-The share is the most any rewrite of the shuffle alone can win in that runtime: where it is small
+The share is the most any rewrite of the shuffle alone can win in that runtime (LiteRT's converter then
+also drops each unit's concat and the split that undoes it, so there it overstates): where it is small
 the runtime already pays little for torchvision's shuffle, and a faster file has to save elsewhere
 (the split's and concat's copies, or the convs). Files are made and opened as in
 ``benchmarks/runtimes.py`` ("standard"); 2 threads, batch 1, raced (``shufflenet.bench.race``).
