@@ -46,9 +46,11 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
                "top5": result.top5, "loss": result.loss, "per_class": dict(zip(names, result.per_class))}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
     k = min(5, len(names))
-    scores = f"top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% on {result.count} test images{how}"
-    render(console, args.format, ("class", "accuracy %"), rows, title=f"{args.checkpoint}: per-class accuracy",
-           records=summary, before=scores)  # fmt: skip
+    scores = (f"{args.checkpoint}: top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% "
+              f"on {result.count} test images{how}")  # fmt: skip
+    # the name goes in the score line: as the title of a two-column table rich would wrap it
+    render(console, args.format, ("class", "accuracy %"), rows, title="per-class accuracy", records=summary,
+           before=scores)  # fmt: skip
     if args.confusion:
         from shufflenet.bench.plots import plot_confusion
 
