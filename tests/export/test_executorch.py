@@ -43,3 +43,11 @@ def test_a_file_without_executorchs_header_is_refused_not_a_crash(tmp_path: Path
     pte.write_bytes(b"\x3c\x00\x00\x00\x98\xd2\xe0\xdb" + bytes(range(256)))  # ExecuTorch's loader aborts on this
     with pytest.raises(ValueError, match=r"noise.pte is not an ExecuTorch program \(no 'ET' file identifier"):
         Predictor(pte)
+
+
+@pytest.mark.slow
+def test_a_fused_model_exports(tmp_path: Path) -> None:
+    # model.fuse() is channels-last with a conversion at entry, which XNNPACK's layout pass rejects
+    model = shufflenet.create_model("shufflenet_v2_x0_5", se=True).eval()
+    result = export_executorch(model.fuse(), tmp_path / "f.pte", input_shape=(1, 3, 64, 64))
+    assert result.max_abs_diff <= 1e-3 and result.nodes == {"executorch_call_delegate": 1}

@@ -280,6 +280,21 @@ def test_fuse_is_the_same_network(name: str) -> None:
         torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
 
 
+def test_a_fused_model_traces_in_nchw() -> None:
+    from shufflenet.layers import traceable
+
+    model = _lively("shufflenet_v2_x0_5", se=True)
+    fused = model.fuse()
+    plain = traceable(fused)
+    assert plain is not fused and len(fused._forward_pre_hooks) == 1  # the fused model keeps its entry
+    assert not plain._forward_pre_hooks and all(p.is_contiguous() for p in plain.parameters())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), model(x), rtol=1e-4, atol=1e-4)
+        assert plain(x).is_contiguous()
+    assert traceable(model) is model
+
+
 def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:
     model = _lively("shufflenet_v2_x0_5")
     model.pretrained_cfg = {

@@ -1,7 +1,7 @@
 """Building blocks shared by every network in the package."""
 
 from shufflenet.layers.conv_bn_act import RELU, ConvBnAct, check_groups, pw_group_conv
-from shufflenet.layers.deploy import deploy
+from shufflenet.layers.deploy import deploy, traceable
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.layers.pointwise import PointwiseConv2d
 from shufflenet.layers.se import SqueezeExcite, make_divisible
@@ -30,4 +30,5 @@ __all__ = [
     "make_divisible",
     "pw_group_conv",
     "split_channels",
+    "traceable",
 ]

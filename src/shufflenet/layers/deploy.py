@@ -20,13 +20,15 @@ and did not pay once channels-last (``docs/results/deployment.md``).
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.layers.pointwise import PointwiseConv2d
 
-__all__ = ["deploy"]
+__all__ = ["deploy", "traceable"]
 
 
 def _to_channels_last(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -46,3 +48,16 @@ def deploy(model: nn.Module) -> nn.Module:
     fused = fused.to(memory_format=torch.channels_last)
     fused.register_forward_pre_hook(_to_channels_last)
     return fused.eval()
+
+
+def traceable(model: nn.Module) -> nn.Module:
+    """``model`` as a graph converter should trace it: a :func:`deploy` form back in NCHW without its
+    channels-last entry (a copy; XNNPACK's layout pass in ExecuTorch rejects that conversion in a
+    graph), any other model as it is. The logits are the same."""
+    hooks = [k for k, hook in model._forward_pre_hooks.items() if hook is _to_channels_last]
+    if not hooks:
+        return model
+    plain = copy.deepcopy(model)
+    for k in hooks:
+        del plain._forward_pre_hooks[k]
+    return plain.to(memory_format=torch.contiguous_format)
