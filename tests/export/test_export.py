@@ -280,7 +280,7 @@ def test_fuse_is_the_same_network(name: str) -> None:
         torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
 
 
-def test_a_fused_model_traces_in_nchw() -> None:
+def test_an_exporter_traces_a_float32_nchw_copy() -> None:
     from shufflenet.layers import traceable
 
     model = _lively("shufflenet_v2_x0_5", se=True)
@@ -293,6 +293,16 @@ def test_a_fused_model_traces_in_nchw() -> None:
         torch.testing.assert_close(plain(x), model(x), rtol=1e-4, atol=1e-4)
         assert plain(x).is_contiguous()
     assert traceable(model) is model
+    half = traceable(model.fuse().to(torch.bfloat16))  # exports are float32 files
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+
+
+def test_a_bfloat16_fused_model_exports_as_float32(tmp_path: Path) -> None:
+    model = _lively("shufflenet_v2_x0_5")
+    low = model.fuse().to(torch.bfloat16)
+    result = export_onnx(low, tmp_path / "b.onnx", input_shape=(1, 3, 32, 32))
+    assert result.writer == "shuffle-aware" and result.max_abs_diff <= 1e-4
+    assert next(low.parameters()).dtype == torch.bfloat16  # the caller's model is left as it was
 
 
 def test_exported_file_carries_the_pretrained_cfg(tmp_path: Path) -> None:

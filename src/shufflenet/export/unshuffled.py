@@ -34,7 +34,6 @@ from torch import Tensor, nn
 
 from shufflenet.export._folded import UnsupportedModel, conv_of, grown, plain_v2, round_up, weights
 from shufflenet.layers.conv_bn_act import ConvBnAct
-from shufflenet.layers.deploy import traceable
 from shufflenet.layers.fuse import fuse_conv_bn
 
 __all__ = ["UnshuffledV2", "nhwc_form", "pool_free_v1", "unshuffled_v2"]
@@ -282,9 +281,7 @@ def pool_free_v1(model: nn.Module) -> nn.Module | None:
 def nhwc_form(model: nn.Module) -> tuple[nn.Module, str]:
     """What an NHWC runtime's converter should get for ``model``, and its name: the shuffle-free form of a
     plain V2 (``"shuffle-free V2"``), a V1 with its shortcut pools as depthwise convs (``"V1, pools as
-    convs"``), else the model itself (``"eager model"``); a ``model.fuse()`` form back in NCHW first
-    (:func:`~shufflenet.layers.traceable`)."""
-    model = traceable(model)
+    convs"``), else the model itself (``"eager model"``)."""
     try:
         return unshuffled_v2(model), "shuffle-free V2"
     except UnsupportedModel:

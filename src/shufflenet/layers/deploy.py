@@ -51,13 +51,15 @@ def deploy(model: nn.Module) -> nn.Module:
 
 
 def traceable(model: nn.Module) -> nn.Module:
-    """``model`` as a graph converter should trace it: a :func:`deploy` form back in NCHW without its
-    channels-last entry (a copy; XNNPACK's layout pass in ExecuTorch rejects that conversion in a
-    graph), any other model as it is. The logits are the same."""
+    """``model`` as an exporter should trace it: float32 on the CPU (the artifacts are float32 files), and
+    a :func:`deploy` form back in NCHW without its channels-last entry (XNNPACK's layout pass in ExecuTorch
+    rejects that conversion in a graph). A copy where anything changes, else ``model`` itself."""
     hooks = [k for k, hook in model._forward_pre_hooks.items() if hook is _to_channels_last]
-    if not hooks:
+    tensors = [*model.parameters(), *model.buffers()]
+    other = any(t.is_floating_point() and (t.dtype != torch.float32 or t.device.type != "cpu") for t in tensors)
+    if not hooks and not other:
         return model
     plain = copy.deepcopy(model)
     for k in hooks:
         del plain._forward_pre_hooks[k]
-    return plain.to(memory_format=torch.contiguous_format)
+    return plain.to(device="cpu", dtype=torch.float32).to(memory_format=torch.contiguous_format)
