@@ -110,6 +110,12 @@ def test_meta_device_matches_real_and_mode_restored() -> None:
     assert real.training  # analysis runs in eval mode and restores the mode
 
 
+def test_a_bfloat16_model_counts_the_same() -> None:
+    model = create_model("shufflenet_v2_x0_5")
+    a, b = analyze(model, (1, 3, 64, 64)), analyze(model.to(torch.bfloat16), (1, 3, 64, 64))
+    assert (a.flops, a.mac, a.params) == (b.flops, b.mac, b.params)
+
+
 def test_bad_input_size() -> None:
     with pytest.raises(ValueError, match="input_shape must be positive"):
         analyze(nn.Conv2d(3, 3, 1), (1, 3, 0, 4))

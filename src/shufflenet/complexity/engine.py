@@ -110,10 +110,12 @@ def _track_modules(model: nn.Module, stack: list[str]) -> Iterator[None]:
             h.remove()
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for t in model.parameters():
-        return t.device
-    return torch.device("cpu")
+def _input_for(model: nn.Module, *shape: int, device: torch.device | None = None) -> torch.Tensor:
+    """A random input of ``shape`` that ``model`` can take: on its device and in its weights' floating
+    dtype (a bfloat16 model needs a bfloat16 input; the counts do not depend on the dtype)."""
+    t = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dev = device or (t.device if t is not None else torch.device("cpu"))
+    return torch.randn(*shape, device=dev, dtype=t.dtype if t is not None else torch.float32)
 
 
 #: what PyTorch's convs and pools say when an input is smaller than their kernel
@@ -133,7 +135,7 @@ def _fits(model: nn.Module, input_shape: Sequence[int], name: str | None) -> Ite
     except RuntimeError as exc:
         if not _too_small(exc):
             raise
-        side = smallest_side(model, int(input_shape[1]), _model_device(model))
+        side = smallest_side(model, int(input_shape[1]))
         raise ValueError(
             f"{name or type(model).__name__} cannot take a {input_shape[-2]}x{input_shape[-1]} input: its convolutions "
             f"and pooling shrink it to nothing; the smallest side it takes is {side} (--img-size {side} or more)"
@@ -148,20 +150,21 @@ def check_input_fits(model: nn.Module, input_shape: Sequence[int], name: str | N
     model.eval()
     try:
         with _fits(model, input_shape, name):
-            model(torch.zeros(1, *input_shape[1:], device=_model_device(model)))
+            model(_input_for(model, 1, *(int(d) for d in input_shape[1:])))
     finally:
         model.train(was_training)
 
 
 @torch.no_grad()
 def smallest_side(model: nn.Module, in_chans: int = 3, device: torch.device | None = None, limit: int = 1024) -> int:
-    """The smallest square input side ``model`` runs on (a bisection of single-image forwards)."""
+    """The smallest square input side ``model`` runs on (a bisection of single-image forwards; on
+    ``device``, by default the model's)."""
     was_training = model.training
     model.eval()
 
     def runs(side: int) -> bool:
         try:
-            model(torch.zeros(1, in_chans, side, side, device=device))
+            model(_input_for(model, 1, in_chans, side, side, device=device))
         except RuntimeError as exc:
             if _too_small(exc):
                 return False
@@ -189,14 +192,14 @@ def analyze(
 
     The model runs once in eval mode under ``torch.no_grad`` (its mode is
     restored afterwards) on a random input of ``input_shape`` on the model's
-    device. A model on the ``meta`` device is analysed without any arithmetic,
+    device, in its dtype. A model on the ``meta`` device is analysed without any arithmetic,
     which makes even multi-GFLOP networks instant.
     """
     if any(int(d) < 1 for d in input_shape):
         raise ValueError(f"input_shape must be positive, got {tuple(input_shape)}")
     params = {id(p): p for p in model.parameters()}
     recorder = _Recorder(set(params))
-    x = torch.randn(*input_shape, device=_model_device(model))
+    x = _input_for(model, *(int(d) for d in input_shape))
     was_training = model.training
     model.eval()
     try:
