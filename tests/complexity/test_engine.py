@@ -119,7 +119,7 @@ def test_a_bfloat16_model_counts_the_same() -> None:
 def test_bad_input_size() -> None:
     with pytest.raises(ValueError, match="input_shape must be positive"):
         analyze(nn.Conv2d(3, 3, 1), (1, 3, 0, 4))
-    with pytest.raises(ValueError, match="expects in_chans=3"):
+    with pytest.raises(ValueError, match=r"takes 3 \(in_chans=3\)"):
         analyze(create_model("shufflenet_v2_x0_5"), (1, 1, 32, 32))
 
 

@@ -9,6 +9,7 @@ from helpers import lively_model
 from shufflenet.cli.main import main
 from shufflenet.export import Predictor, export_onnx, fuse_conv_bn
 from shufflenet.layers import PointwiseConv2d
+from shufflenet.models import create_model
 
 _lively = lively_model
 
@@ -295,6 +296,13 @@ def test_an_exporter_traces_a_float32_nchw_copy() -> None:
     assert traceable(model) is model
     half = traceable(model.fuse().to(torch.bfloat16))  # exports are float32 files
     assert all(p.dtype == torch.float32 for p in half.parameters())
+
+
+def test_a_backbone_is_refused_before_any_conversion(tmp_path: Path) -> None:
+    backbone = create_model("shufflenet_v2_x0_5", features_only=True)
+    with pytest.raises(ValueError, match="returns list, not one tensor of logits .a features_only backbone"):
+        export_onnx(backbone, tmp_path / "f.onnx", input_shape=(1, 3, 64, 64))
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_bfloat16_fused_model_exports_as_float32(tmp_path: Path) -> None:

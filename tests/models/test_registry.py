@@ -94,7 +94,7 @@ def test_bad_inputs_are_clear_value_errors() -> None:
     model = shufflenet.create_model("shufflenet_v2_x0_5")
     with pytest.raises(ValueError, match="4-D tensor"):
         model(torch.randn(3, 32, 32))
-    with pytest.raises(ValueError, match="input has 1 channels but the model expects in_chans=3"):
+    with pytest.raises(ValueError, match=r"has 1 channels but the model takes 3 \(in_chans=3\): give it 3-ch"):
         model(torch.randn(1, 1, 32, 32))
     with pytest.raises(ValueError, match="num_classes must be >= 0"):
         shufflenet.create_model("shufflenet_v2_x0_5", num_classes=-1)

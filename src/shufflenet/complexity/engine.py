@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -143,14 +144,14 @@ def _fits(model: nn.Module, input_shape: Sequence[int], name: str | None) -> Ite
 
 
 @torch.no_grad()
-def check_input_fits(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> None:
-    """Run ``model`` on one zero image of ``input_shape``'s size: a ValueError naming the smallest side
-    it takes if the image is too small for its convolutions and pooling."""
+def check_input_fits(model: nn.Module, input_shape: Sequence[int], name: str | None = None) -> Any:
+    """Run ``model`` on one random image of ``input_shape``'s size and return its output: a ValueError
+    naming the smallest side it takes if the image is too small for its convolutions and pooling."""
     was_training = model.training
     model.eval()
     try:
         with _fits(model, input_shape, name):
-            model(_input_for(model, 1, *(int(d) for d in input_shape[1:])))
+            return model(_input_for(model, 1, *(int(d) for d in input_shape[1:])))
     finally:
         model.train(was_training)
 

@@ -21,12 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.quantize import observe_images
 from shufflenet.export.unshuffled import nhwc_form
-from shufflenet.export.verify import verify_artifact
-from shufflenet.layers.deploy import traceable
+from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -57,8 +55,7 @@ def export_executorch(
     if pte.suffix != ".pte":
         raise ValueError(f"{pte}: an ExecuTorch program is a .pte file; name it MODEL.pte")
     check_output_file(pte, "--out")
-    reference = model = traceable(model).eval()  # float32 CPU NCHW, as the file will be
-    check_input_fits(reference, input_shape)
+    reference = model = exportable(model, input_shape)
     example = torch.randn(1, *input_shape[1:])
     converted, form = nhwc_form(reference)
     exported = torch.export.export(converted, (example,))

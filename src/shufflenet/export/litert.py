@@ -22,12 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.complexity import check_input_fits
 from shufflenet.export.onnx import ExportResult
 from shufflenet.export.quantize import observe_images
 from shufflenet.export.unshuffled import nhwc_form
-from shufflenet.export.verify import verify_artifact
-from shufflenet.layers.deploy import traceable
+from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.litert import LiteRtRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
 from shufflenet.utils.files import atomic_write, check_output_file
@@ -54,8 +52,7 @@ def export_litert(
         raise ValueError(f"{tflite}: a LiteRT model is a .tflite file; name it MODEL.tflite")
     check_output_file(tflite, "--out")
     require("ai_edge_litert.interpreter", "litert")
-    reference = model = traceable(model).eval()  # float32 CPU NCHW, as the file will be
-    check_input_fits(reference, input_shape)
+    reference = model = exportable(model, input_shape)
     converted, form = nhwc_form(reference)
     example = torch.randn(1, *input_shape[1:])
     with quiet_fds():  # the converter reports each pass on stdout and its passes' logs on stderr

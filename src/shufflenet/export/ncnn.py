@@ -31,12 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.complexity import check_input_fits
 from shufflenet.export._folded import grown, round_up
 from shufflenet.export.onnx import ExportResult
-from shufflenet.export.verify import verify_artifact
+from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.layers.conv_bn_act import ConvBnAct
-from shufflenet.layers.deploy import traceable
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
@@ -214,8 +212,7 @@ def export_ncnn(
     if not param.name.endswith(NCNN_SUFFIX):
         raise ValueError(f"{param}: an ncnn net is MODEL{NCNN_SUFFIX} (its weights go to MODEL.ncnn.bin); name it so")
     check_output_file(param, "--out")
-    reference = model = traceable(model).eval()  # float32 CPU NCHW, as the file will be
-    check_input_fits(reference, input_shape)
+    reference = model = exportable(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         with quiet_fds():
             pnnx.export(

@@ -15,11 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.complexity import check_input_fits
 from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
-from shufflenet.export.verify import check_close
-from shufflenet.layers.deploy import traceable
+from shufflenet.export.verify import check_close, exportable
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.files import atomic_path
@@ -96,8 +94,7 @@ def export_onnx(
     channel_block(target, layout)  # a bad target or layout fails before anything is written
     if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
         raise ValueError(f"input_shape must be (N, C, H, W) with positive sizes, got {tuple(input_shape)}")
-    reference = model = traceable(model).eval()  # float32 CPU NCHW, as the file will be
-    check_input_fits(model, input_shape)
+    reference = model = exportable(model, input_shape)
     exported = fuse_conv_bn(model) if optimize else reference
     example = torch.randn(*input_shape)
     diff = 0.0

@@ -29,8 +29,7 @@ from shufflenet.export.graph import UnsupportedModel
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_file, export_onnx_int8
 from shufflenet.export.quantize import quantize_onnx
 from shufflenet.export.unshuffled import unshuffled_v2
-from shufflenet.export.verify import verify_artifact
-from shufflenet.layers.deploy import traceable
+from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.openvino import OV_RT_INFO, OpenVinoRunner, ov_compile
 from shufflenet.utils.files import atomic_write, check_output_file
 from shufflenet.utils.optional import require
@@ -96,7 +95,7 @@ def export_openvino(
             f"{xml}: an OpenVINO IR is an .xml file (its weights go to the .bin beside it); name it MODEL.xml"
         )
     check_output_file(xml, "--out")
-    reference = model = traceable(model).eval()  # float32 CPU NCHW, as the file will be
+    reference = model = exportable(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:
         writer = _onnx_source(model, Path(tmp) / "m.onnx", input_shape, target, layout, calibration)
         ir = ov.convert_model(str(Path(tmp) / "m.onnx"))

@@ -8,7 +8,24 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["check_close", "compare_outputs", "verify_artifact"]
+from shufflenet.complexity import check_input_fits
+from shufflenet.layers.deploy import traceable
+
+__all__ = ["check_close", "compare_outputs", "exportable", "verify_artifact"]
+
+
+def exportable(model: nn.Module, input_shape: Sequence[int]) -> nn.Module:
+    """``model`` as every exporter traces and verifies it (:func:`~shufflenet.layers.traceable`: float32 on
+    the CPU, NCHW; eval mode), checked before any conversion: an image of ``input_shape`` fits it, and it
+    returns one tensor of logits (a ``features_only`` backbone returns several maps)."""
+    model = traceable(model).eval()
+    out = check_input_fits(model, input_shape)
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(
+            f"{type(model).__name__} returns {type(out).__name__}, not one tensor of logits (a features_only "
+            "backbone?): export the classifier, or a detector with `shufflenet detect export`"
+        )
+    return model
 
 
 def check_close(diff: float, atol: float, runtime: str) -> None:

@@ -108,8 +108,9 @@ class Classifier(nn.Module):
         check_nchw(x)
         if x.shape[1] != self.in_chans:
             raise ValueError(
-                f"input has {x.shape[1]} channels but the model expects in_chans={self.in_chans}; "
-                f"pass in_chans={x.shape[1]} when creating the model"
+                f"input has {x.shape[1]} channels but the model takes {self.in_chans} (in_chans={self.in_chans}): "
+                f"give it {self.in_chans}-channel images, or build it with in_chans={x.shape[1]} (not pretrained "
+                "weights, which fix in_chans)"
             )
 
     def forward_features(self, x: Tensor) -> Tensor:
