@@ -67,6 +67,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "notimage.png").write_text("not an image")
     _png_claiming(d / "huge.png", 14000, 14000)
     (d / "a_file").write_text("x")
+    (d / "notes.txt").write_text("hello\n")  # 'h' reads as a pickle opcode: torch.load said KeyError('101')
     (d / "a_dir").mkdir()
     _folder(d / "one_class", ["only"])
     _folder(d / "three", ["a", "b", "c"])
@@ -186,6 +187,7 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     ("eval checkpoint without arch", ["eval", "{d}/noarch.pt"], "damaged shufflenet checkpoint: arch missing"),
     ("eval pickled code", ["eval", "{d}/payload.pt"], "holds pickled code or objects (posix.system)"),
+    ("eval a text file", ["eval", "{d}/notes.txt"], "{d}/notes.txt is not a readable checkpoint (not a PyTorch file)"),
     ("eval one-class checkpoint", ["eval", "{d}/oneclass.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     ("eval 10 other classes", ["eval", "{d}/folder10.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     (

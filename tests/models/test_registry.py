@@ -28,6 +28,8 @@ def test_unknown_name_suggests_close_matches() -> None:
         shufflenet.create_model("shufflenet_v2_x1_1")
     with pytest.raises(ValueError, match="unknown model 'zzz'; run `shufflenet models`"):
         get_entry("zzz")
+    with pytest.raises(ValueError, match=r"a model name must be str, got 123 \(int\)"):  # was a TypeError from difflib
+        shufflenet.create_model(123)  # type: ignore[arg-type]
 
 
 def test_unknown_option_is_a_value_error() -> None:

@@ -103,6 +103,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 def get_entry(name: str) -> ModelEntry:
     """The registry entry for ``name``; unknown names raise with close matches."""
+    check_type(name, str, "a model name")
     try:
         return _ENTRIES[name]
     except KeyError:

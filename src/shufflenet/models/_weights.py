@@ -75,6 +75,10 @@ def safe_torch_load(path: Path, what: str) -> Any:
     A file that holds pickled code or objects (classes, functions) is refused with a message
     that says so; a truncated or foreign file with one that says that instead.
     """
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # a zip (torch.save) or a pickle
+        raise ValueError(f"{path} is not a readable {what} (not a PyTorch file); is it truncated?")
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols: the error below says what matters
             warnings.simplefilter("ignore")
