@@ -72,6 +72,8 @@ def test_predictor_errors_and_torch_fallback(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Predictor(tmp_path / "missing.onnx")
     model = _lively("shufflenet_v2_x0_5")
+    with pytest.raises(ValueError, match="threads must be >= 1"):  # when made, not at the first batch
+        Predictor(model, threads=0)
     export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 32, 32))
     with pytest.raises(ValueError, match=r"does not match the model's input Nx3x32x32"):
         Predictor(tmp_path / "m.onnx").predict(np.zeros((1, 1, 32, 32), np.float32))

@@ -69,6 +69,8 @@ class Predictor:
         device: str = "cpu",
         precision: str = "float32",
     ) -> None:
+        if threads is not None and threads < 1:  # before any file is opened or model exported
+            raise ValueError(f"threads must be >= 1 (or None: the runtime's default), got {threads}")
         self.threads = threads
         self.device, self.dtype = torch_device(device), precision_dtype(precision)
         self._slices: list[Any] = []  # single-threaded sessions for split batches, made on first use
