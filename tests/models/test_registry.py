@@ -141,5 +141,10 @@ def test_create_model_checks_its_own_arguments() -> None:
         shufflenet.create_model("shufflenet_v2_x0_5", num_classes="10")
     with pytest.raises(ValueError, match="small_input must be bool"):
         shufflenet.create_model("shufflenet_v2_x0_5", small_input="yes")
-    with pytest.raises(ValueError, match="builds the network its weights were trained as"):  # not silently ignored
+    with pytest.raises(ValueError, match="was trained with num_classes=10, not 5"):  # not silently ignored
         shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist", num_classes=5)
+    with pytest.raises(ValueError, match="was trained with in_chans=1, not 3; leave in_chans out"):  # nor the default
+        shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist", in_chans=3)
+    assert shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist", in_chans=1).in_chans == 1
+    with pytest.raises(ValueError, match="builds the network its weights were trained as; leave out small_input"):
+        shufflenet.create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist", small_input=True)

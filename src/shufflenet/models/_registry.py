@@ -147,8 +147,8 @@ def check_options(name: str, options: Mapping[str, object]) -> None:
 def create_model(
     name: str,
     *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
     small_input: bool = False,
     pretrained: str | None = None,
     features_only: bool = False,
@@ -157,7 +157,8 @@ def create_model(
 ) -> nn.Module:
     """Build a registered model.
 
-    ``small_input`` swaps the stride-2 stem and max-pool for a stride-1 stem so
+    ``num_classes`` and ``in_chans`` default to 1000 and 3, or with ``pretrained`` to the weights' (a value
+    given must match them). ``small_input`` swaps the stride-2 stem and max-pool for a stride-1 stem so
     that 28x28 or 32x32 images keep a usable spatial size. ``options`` are the
     family's own switches (e.g. ``shuffle=False`` for V1, ``se=True``).
     ``pretrained="fashion-mnist"`` returns shipped trained weights (see
@@ -175,19 +176,28 @@ def create_model(
     if out_indices is not None:
         raise ValueError("out_indices picks the levels of a backbone; give features_only=True with it")
     entry = get_entry(name)
-    check_type(num_classes, int, "num_classes")
-    check_type(in_chans, int, "in_chans")
+    given = {k: v for k, v in (("num_classes", num_classes), ("in_chans", in_chans)) if v is not None}
+    for key, value in given.items():
+        check_type(value, int, key)
     check_type(small_input, bool, "small_input")
     if pretrained is not None:
-        if (num_classes, in_chans, small_input) != (1000, 3, False) or options:
+        if small_input or options:
             raise ValueError(f"pretrained={pretrained!r} builds the network its weights were trained as; leave out "
-                             "num_classes, in_chans, small_input and options (model.reset_classifier(n) changes "
-                             "the class count afterwards)")  # fmt: skip
+                             "small_input and options")  # fmt: skip
         if pretrained in _SOURCES:
-            return _SOURCES[pretrained](name)
-        if _is_path(pretrained) and _FILE_SOURCE:
-            return _FILE_SOURCE[0](name, path=pretrained)
-        return load_pretrained(name, pretrained)
+            model = _SOURCES[pretrained](name)
+        elif _is_path(pretrained) and _FILE_SOURCE:
+            model = _FILE_SOURCE[0](name, path=pretrained)
+        else:
+            model = load_pretrained(name, pretrained)
+        for key, value in given.items():  # a value given explicitly is checked, not silently ignored
+            if getattr(model, key, value) != value:
+                raise ValueError(f"pretrained={pretrained!r} was trained with {key}={getattr(model, key)}, not "
+                                 f"{value}; leave {key} out (model.reset_classifier(n) changes the class count "
+                                 "afterwards)")  # fmt: skip
+        return model
+    num_classes = 1000 if num_classes is None else num_classes
+    in_chans = 3 if in_chans is None else in_chans
     if num_classes < 0:
         raise ValueError(f"num_classes must be >= 0 (0 removes the classifier), got {num_classes}")
     if in_chans < 1:
