@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-import torchvision.models.shufflenetv2 as tv_shufflenet
 
 import shufflenet
-from common import add_race_args, race_options
+from common import add_race_args, race_options, shuffle_deleted
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
@@ -73,12 +72,8 @@ def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, 
 def without_shuffle(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int) -> Predict:
     """torchvision's export with its channel shuffle made the identity (wrong logits, the same convs,
     splits and concats): the most that any rewrite of the shuffle alone could win in ONNX Runtime."""
-    shuffle = tv_shufflenet.channel_shuffle
-    tv_shufflenet.channel_shuffle = lambda t, groups: t  # torchvision's units call the module's function
-    try:
+    with shuffle_deleted():
         return torchvision_onnx(model, example, path, threads)
-    finally:
-        tv_shufflenet.channel_shuffle = shuffle
 
 
 def torch_predict(model: torch.nn.Module) -> Predict:

@@ -14,15 +14,15 @@ the runtime already pays little for torchvision's shuffle, and a faster file has
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
-import torchvision.models.shufflenetv2 as tv_shufflenet
 
-from common import add_race_args, race_options
+from common import add_race_args, race_options, shuffle_deleted
 from runtimes import RUNTIMES, TORCHVISION, models, standard
 from shufflenet.bench import machine_info, race, round_ratio
 
@@ -38,16 +38,14 @@ def main() -> int:
     print(f"# {args.model}, batch 1; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads")
     tv, _ = models(args.model)
     x = torch.randn(1, 3, 224, 224)
-    shuffle = tv_shufflenet.channel_shuffle
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for rt in args.runtimes:
-            for variant, fn in (("shuffle", shuffle), ("identity", lambda t, groups: t)):
-                tv_shufflenet.channel_shuffle = fn  # torchvision's units call the module's function
+            for variant in ("shuffle", "identity"):
                 folder = Path(tmp) / f"{rt}-{variant}"
                 folder.mkdir()
-                runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
-    tv_shufflenet.channel_shuffle = shuffle
+                with shuffle_deleted() if variant == "identity" else contextlib.nullcontext():
+                    runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
     xn = x.numpy()
     times = race({k: (lambda f=f: f(xn)) for k, f in runs.items()}, min_iters=3, **race_options(args))
     print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share |")
