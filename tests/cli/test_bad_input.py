@@ -63,6 +63,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "truncated.pt").write_bytes((d / "fashion.pt").read_bytes()[:3000])
     torch.save({"model": {}, "hook": os.system}, d / "payload.pt")  # pickled code: refused by name
     (d / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
+    torch.save({"format": "shufflenet-detector/1"}, d / "detector.pt")  # the other kind of checkpoint
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save(d / "img.png")
     (d / "notimage.png").write_text("not an image")
     _png_claiming(d / "huge.png", 14000, 14000)
@@ -187,7 +188,28 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     ("eval checkpoint without arch", ["eval", "{d}/noarch.pt"], "damaged shufflenet checkpoint: arch missing"),
     ("eval pickled code", ["eval", "{d}/payload.pt"], "holds pickled code or objects (posix.system)"),
-    ("eval a text file", ["eval", "{d}/notes.txt"], "{d}/notes.txt is not a readable checkpoint (not a PyTorch file)"),
+    (
+        "eval a text file",
+        ["eval", "{d}/notes.txt"],
+        "{d}/notes.txt is not a readable checkpoint (not a PyTorch file: neither a zip nor a pickle)",
+    ),
+    ("eval a detector", ["eval", "{d}/detector.pt"], "is a detector's checkpoint (for `shufflenet detect eval`"),
+    (
+        "detect eval a classifier",
+        ["detect", "eval", "{d}/fashion.pt"],
+        "is a classifier's training checkpoint (for `shufflenet eval`, `predict`, `export`, `train --resume`, "
+        "`detect train --pretrained`); this needs a detector's checkpoint",
+    ),
+    (
+        "detect an onnx file",
+        ["detect", "predict", "{d}/corrupt.onnx", "{d}/img.png"],
+        "(not a PyTorch file: an ONNX model)",
+    ),
+    (
+        "detect score over 1",
+        ["detect", "predict", "{d}/detector.pt", "{d}/img.png", "--score-thresh", "2"],
+        "argument --score-thresh: must be between 0 and 1, got 2",
+    ),
     ("eval one-class checkpoint", ["eval", "{d}/oneclass.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     ("eval 10 other classes", ["eval", "{d}/folder10.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     (

@@ -183,6 +183,54 @@ def test_predict_keeps_the_best_class_of_each_object(tmp_path: Path) -> None:
     assert {d.image for d in found} == {str(tmp_path / "a.png")} and calls[-1] == (2, 2)
     with pytest.raises(ValueError, match="cannot decode image"):
         detect_files(Fixed(), [tmp_path / "b.png", tmp_path / "a.png"], ["shirt", "coat", "bag"])
+    with pytest.raises(ValueError, match="score_thresh must be between 0 and 1, got 2"):
+        detect_files(Fixed(), [tmp_path / "a.png"], ["shirt", "coat", "bag"], score_thresh=2)
+
+
+def test_images_of_one_name_are_drawn_side_by_side(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from shufflenet.detection import detect_files
+
+    paths = []
+    for folder, name, colour in (("x", "a.png", "red"), ("y", "a-2.png", "green"), ("y", "a.jpg", "blue")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        Image.new("RGB", (16, 16), colour).save(tmp_path / folder / name)
+        paths.append(tmp_path / folder / name)
+
+    class Nothing(torch.nn.Module):
+        def forward(self, batch: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+            return [{"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0, dtype=torch.long)}]
+
+    detect_files(Nothing(), paths, ["thing"], out_dir=tmp_path / "drawn")
+    brightest = {p.name: max(range(3), key=Image.open(p).convert("RGB").getpixel((8, 8)).__getitem__)
+                 for p in (tmp_path / "drawn").iterdir()}  # fmt: skip
+    assert brightest == {"a.png": 0, "a-2.png": 1, "a-3.png": 2}  # red, green, blue: none drawn over another
+
+
+def test_a_classifier_checkpoint_starts_the_backbone(fake_fmnist: Path, tmp_path: Path) -> None:
+    from helpers import fake_checkpoint
+    from shufflenet.detection import detector_from_checkpoint
+
+    make_detection_set(tmp_path / "set", train_images=4, val_images=2, img_size=64, data_dir=str(fake_fmnist))
+    source = fake_checkpoint(tmp_path / "cls.pt", ["a", "b"], in_chans=3, size=96)
+    base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=32, epochs=1, batch_size=4, lr=1e-9)
+    train_detector(DetectConfig(**base, pretrained=str(source), out_dir=str(tmp_path / "det")))
+    state = load_detector_checkpoint(tmp_path / "det" / "last.pt")
+    assert state["config"]["mean"] == (0.5, 0.5, 0.5) and state["config"]["std"] == (0.25, 0.25, 0.25)
+    detector = detector_from_checkpoint(state)  # rebuilt without the source: the same network and normalisation
+    assert detector.transform.image_mean == [0.5, 0.5, 0.5]
+    weights = torch.load(source, weights_only=True)["model"]
+    key = next(k for k in weights if k.startswith("stages.") and weights[k].dim() == 4)  # a conv, not a BN
+    assert torch.allclose(detector.backbone.body.state_dict()[key], weights[key], atol=1e-6)  # lr ~0: unchanged
+    with pytest.raises(ValueError, match="holds a shufflenet_v2_x0_5, not a shufflenet_v2_x1_0; give --backbone"):
+        train_detector(DetectConfig(**base, backbone="shufflenet_v2_x1_0", pretrained=str(source),
+                                    out_dir=str(tmp_path / "other")))  # fmt: skip
+    small = fake_checkpoint(tmp_path / "small.pt", ["a", "b"], in_chans=3, size=32)
+    with pytest.raises(ValueError, match="trained with small_input"):
+        train_detector(DetectConfig(**base, pretrained=str(small), out_dir=str(tmp_path / "small_det")))
+    with pytest.raises(ValueError, match="the backbone takes 1-channel images but a detector reads RGB ones"):
+        create_detector("shufflenet_v2_x0_5", 2, pretrained="fashion-mnist")
 
 
 def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, json_object, positive_int, progress_bar, stderr_console
+from shufflenet.cli.common import CliError, json_object, positive_int, progress_bar, stderr_console, unit_float
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir
 
@@ -200,10 +200,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = cmds.add_parser("predict", help="boxes in images, drawn on PNG copies with --out")
     s.add_argument("checkpoint")
     s.add_argument("images", nargs="+", help="image files or folders")
-    s.add_argument("--score-thresh", type=float, default=0.3)
+    s.add_argument("--score-thresh", type=unit_float, default=0.3, help="lowest score shown (default 0.3)")
     s.add_argument(
         "--iou-thresh",
-        type=float,
+        type=unit_float,
         default=0.5,
         help="boxes of other classes overlapping a better one by more are dropped (1 keeps all)",
     )

@@ -15,9 +15,12 @@ from torch import Tensor, nn
 
 from shufflenet.models import FeatureExtractor, create_model
 
-__all__ = ["DETECTORS", "FpnBackbone", "create_detector"]
+__all__ = ["DETECTORS", "OUT_INDICES", "FpnBackbone", "create_detector"]
 
 DETECTORS = ("fcos", "retinanet", "fasterrcnn")
+
+#: the backbone levels a detector reads by default: the three deepest (strides 8, 16 and 32 with the standard stem)
+OUT_INDICES = (-3, -2, -1)
 
 
 class FpnBackbone(nn.Module):
@@ -45,7 +48,7 @@ def create_detector(
     kind: str = "fcos",
     img_size: int = 320,
     fpn_channels: int = 64,
-    out_indices: Sequence[int] = (-3, -2, -1),
+    out_indices: Sequence[int] = OUT_INDICES,
     pretrained: str | None = None,
     mean: Sequence[float] = (0.485, 0.456, 0.406),
     std: Sequence[float] = (0.229, 0.224, 0.225),
@@ -68,6 +71,9 @@ def create_detector(
     else:
         body = backbone
     assert isinstance(body, FeatureExtractor)
+    if body.in_chans != 3:
+        raise ValueError(f"the backbone takes {body.in_chans}-channel images but a detector reads RGB ones; give it "
+                         "weights trained on colour images (e.g. imagenet), or none")  # fmt: skip
     common = {"min_size": img_size, "max_size": img_size, "image_mean": list(mean), "image_std": list(std)}
     levels = len(body.feature_info)
     if kind == "fasterrcnn":

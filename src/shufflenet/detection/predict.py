@@ -39,7 +39,12 @@ def detect_files(
     """The detections above ``score_thresh`` in each image, the best class per object (boxes of other
     classes overlapping it by IoU > ``iou_thresh`` dropped); with ``out_dir``, a PNG per image with its
     boxes drawn (``NAME.png``, written atomically). With ``skip_unreadable`` an image that cannot be
-    decoded is left out and a warning names it (else it raises); ``progress(done, total)`` follows each."""
+    decoded is left out and a warning names it (else it raises); ``progress(done, total)`` follows each.
+    Two images of one name (``a/1.png``, ``b/1.jpg``) are drawn as ``1.png`` and ``1-2.png``, never one
+    over the other."""
+    for name, value in (("score_thresh", score_thresh), ("iou_thresh", iou_thresh)):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
     from torchvision.ops import nms
     from torchvision.transforms.functional import pil_to_tensor, to_pil_image
     from torchvision.utils import draw_bounding_boxes
@@ -49,7 +54,7 @@ def detect_files(
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     found: list[Detection] = []
     bad: list[str] = []
-    for done, path in enumerate(paths, 1):
+    for done, (path, drawn_name) in enumerate(zip(paths, _drawn_names(paths)), 1):
         if progress:
             progress(done - 1, len(paths))
         try:
@@ -69,11 +74,31 @@ def detect_files(
         names = [classes[int(k) - 1] for k in labels]
         found += [Detection(str(path), n, float(s), tuple(b.tolist())) for n, s, b in zip(names, scores, boxes)]
         if out_dir is not None:
-            drawn = draw_bounding_boxes(pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores.tolist())],
-                                        colors="yellow", width=2)  # fmt: skip
-            target = Path(out_dir) / f"{Path(path).stem}.png"
+            drawn = (
+                pixels
+                if not len(boxes)
+                else draw_bounding_boxes(  # (it warns when given no box)
+                    pixels, boxes, [f"{n} {s:.2f}" for n, s in zip(names, scores.tolist())], colors="yellow", width=2
+                )
+            )
+            target = Path(out_dir) / drawn_name
             atomic_write(target, lambda tmp: to_pil_image(drawn).save(tmp, format="PNG"))
     if progress:
         progress(len(paths), len(paths))
     report_unreadable(bad, len(paths))
     return found
+
+
+def _drawn_names(paths: list[Path]) -> list[str]:
+    """A PNG name per image: its stem, with -2, -3, ... where an earlier image took that name."""
+    taken: set[str] = set()
+    names = []
+    for path in paths:
+        stem, k = Path(path).stem, 1
+        name = f"{stem}.png"
+        while name in taken:
+            k += 1
+            name = f"{stem}-{k}.png"
+        taken.add(name)
+        names.append(name)
+    return names

@@ -7,7 +7,7 @@ import gc
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ from torch import Tensor, nn
 from torch.utils.data import DistributedSampler
 
 from shufflenet.detection.coco import CocoDetectionData, DetectionMetrics, collate, evaluate_detector
-from shufflenet.detection.model import DETECTORS, create_detector
-from shufflenet.train.checkpoint import load_marked, save_checkpoint
+from shufflenet.detection.model import DETECTORS, OUT_INDICES, create_detector
+from shufflenet.models import FeatureExtractor
+from shufflenet.train.checkpoint import DETECTOR_FORMAT as FORMAT
+from shufflenet.train.checkpoint import load_checkpoint, load_marked, model_from_checkpoint, save_checkpoint
 from shufflenet.train.config import lr_at
 from shufflenet.train.distributed import DistEnv, setup_distributed
 from shufflenet.utils.files import check_output_dir
@@ -26,7 +28,6 @@ from shufflenet.utils.validate import option, validate
 
 __all__ = ["DetectConfig", "detector_from_checkpoint", "load_detector_checkpoint", "train_detector"]
 
-FORMAT = "shufflenet-detector/1"
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -38,7 +39,10 @@ class DetectConfig:
     data_dir: str
     backbone: str = "shufflenet_v2_x0_5"
     backbone_options: dict[str, object] = option(factory=dict)  # e.g. {"extra_dw": True} for v2*
-    pretrained: str | None = None  # backbone weights: "imagenet", a shipped tag, a file
+    pretrained: str | None = None  # backbone weights: "imagenet", a shipped tag, a classifier's checkpoint, a file
+    # normalisation inside the detector; None: ImageNet's, or a --pretrained checkpoint's (filled in at training)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
     kind: str = option("fcos", choices=DETECTORS)
     img_size: int = option(128, ge=32)  # images are resized so the longer side is this
     fpn_channels: int = option(64, ge=8)
@@ -85,8 +89,46 @@ def _hflip(image: Tensor, target: dict[str, Tensor]) -> tuple[Tensor, dict[str, 
 
 
 def _build(cfg: DetectConfig, num_classes: int) -> nn.Module:
-    return create_detector(cfg.backbone, num_classes, kind=cfg.kind, img_size=cfg.img_size,
-                           fpn_channels=cfg.fpn_channels, pretrained=cfg.pretrained, **cfg.backbone_options)  # type: ignore[arg-type]  # fmt: skip
+    backbone: str | FeatureExtractor = cfg.backbone
+    pretrained = cfg.pretrained
+    if _classifier_checkpoint(pretrained):
+        backbone, pretrained = FeatureExtractor(model_from_checkpoint(_source(cfg)), OUT_INDICES), None
+    norm: dict[str, Any] = {} if cfg.mean is None or cfg.std is None else {"mean": cfg.mean, "std": cfg.std}
+    options: dict[str, Any] = dict(cfg.backbone_options)
+    return create_detector(backbone, num_classes, kind=cfg.kind, img_size=cfg.img_size,
+                           fpn_channels=cfg.fpn_channels, pretrained=pretrained, **norm, **options)  # fmt: skip
+
+
+def _classifier_checkpoint(ref: str | None) -> bool:
+    """Whether ``pretrained`` names a classifier's training checkpoint (``.pt``, as ``train --init`` reads it)."""
+    return ref is not None and Path(ref).suffix == ".pt" and Path(ref).is_file()
+
+
+def _source(cfg: DetectConfig) -> dict[str, Any]:
+    """The classifier checkpoint ``cfg.pretrained`` names, checked to hold the backbone ``cfg`` asks for."""
+    assert cfg.pretrained is not None
+    state = load_checkpoint(cfg.pretrained)
+    arch, ref = state["arch"], cfg.pretrained
+    options = dict(arch.get("options", {}))
+    if arch["model"] != cfg.backbone or (cfg.backbone_options and cfg.backbone_options != options):
+        given = f"{cfg.backbone} {cfg.backbone_options}" if cfg.backbone_options else cfg.backbone
+        raise ValueError(f"--pretrained {ref} holds a {arch['model']}{f' {options}' if options else ''}, not a {given}; "
+                         f"give --backbone {arch['model']} (its options come with it)")  # fmt: skip
+    if arch["small_input"]:
+        raise ValueError(f"--pretrained {ref} was trained with small_input (a stride-1 stem for 28-32 px images); "
+                         "a detector's backbone needs the standard stem: train the classifier without it")  # fmt: skip
+    return state
+
+
+def _resolved(cfg: DetectConfig) -> DetectConfig:
+    """``cfg`` with a ``--pretrained`` classifier checkpoint's options and normalisation where it sets none,
+    so that the run's checkpoints rebuild the same network without the source."""
+    if not _classifier_checkpoint(cfg.pretrained):
+        return cfg
+    state = _source(cfg)
+    data = dict(state["data"])
+    mean, std = (cfg.mean, cfg.std) if cfg.mean is not None else (tuple(data["mean"]), tuple(data["std"]))
+    return replace(cfg, backbone_options=dict(state["arch"].get("options", {})), mean=mean, std=std)
 
 
 def load_detector_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -132,6 +174,7 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
         raise ValueError(f"the {cfg.train_split} and {cfg.val_split} annotations declare different categories")
     torch.manual_seed(cfg.seed)
     state = load_detector_checkpoint(resume) if resume else None
+    cfg = _resolved(cfg) if state is None else cfg  # what the checkpoints record
     model = _build(cfg if state is None else _without_pretrained(cfg), len(train_set.classes))
     model.to(env.device)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -69,6 +69,18 @@ def _pickled_code(path: Path) -> str | None:
     return None
 
 
+#: what a file that is not a PyTorch file most likely is, by its suffix: named in the error that refuses it
+_FOREIGN = {
+    ".safetensors": "a safetensors weights file",
+    ".onnx": "an ONNX model",
+    ".xml": "an OpenVINO IR",
+    ".param": "an ncnn model",
+    ".pte": "an ExecuTorch program",
+    ".tflite": "a LiteRT model",
+    ".json": "a JSON file",
+}
+
+
 def safe_torch_load(path: Path, what: str) -> Any:
     """``torch.load(weights_only=True)``: tensors and plain containers only, never code.
 
@@ -78,7 +90,9 @@ def safe_torch_load(path: Path, what: str) -> Any:
     with open(path, "rb") as f:
         head = f.read(4)
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # a zip (torch.save) or a pickle
-        raise ValueError(f"{path} is not a readable {what} (not a PyTorch file); is it truncated?")
+        # a truncated PyTorch file keeps its first bytes: this is a file of another kind
+        kind = _FOREIGN.get(Path(path).suffix.lower(), "neither a zip nor a pickle")
+        raise ValueError(f"{path} is not a readable {what} (not a PyTorch file: {kind})")
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols: the error below says what matters
             warnings.simplefilter("ignore")

@@ -21,6 +21,15 @@ from shufflenet.utils.files import atomic_write
 __all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint"]
 
 FORMAT = "shufflenet-checkpoint/1"
+DETECTOR_FORMAT = "shufflenet-detector/1"  # shufflenet.detection's; here so that either kind names the other
+
+#: every kind of checkpoint this library writes, by its marker: what it is and what reads it (for the
+#: error when one kind is given where another is expected)
+KINDS = {
+    FORMAT: ("a classifier's training checkpoint", "`shufflenet eval`, `predict`, `export`, `train --resume`, "
+             "`detect train --pretrained`"),
+    DETECTOR_FORMAT: ("a detector's checkpoint", "`shufflenet detect eval`, `predict`, `export`"),
+}  # fmt: skip
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str], marker: str = FORMAT) -> Path:
@@ -36,7 +45,11 @@ def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str)
     if not p.is_file():
         raise FileNotFoundError(f"{what} {str(p)!r} not found")
     state = safe_torch_load(p, what)
-    if not isinstance(state, dict) or state.get("format") != marker:
+    found = state.get("format") if isinstance(state, dict) else None
+    if found != marker:
+        if found in KINDS:
+            (kind, readers), (wanted, _) = KINDS[found], KINDS.get(marker, (f"a {what}", ""))
+            raise ValueError(f"{p} is {kind} (for {readers}); this needs {wanted}")
         raise ValueError(f"{p} is not a shufflenet {what} (no {marker!r} marker); {hint}")
     return state
 
