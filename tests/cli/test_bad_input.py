@@ -63,7 +63,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "truncated.pt").write_bytes((d / "fashion.pt").read_bytes()[:3000])
     torch.save({"model": {}, "hook": os.system}, d / "payload.pt")  # pickled code: refused by name
     (d / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
-    torch.save({"format": "shufflenet-detector/1"}, d / "detector.pt")  # the other kind of checkpoint
+    torch.save({"format": "shufflenet-detector/1"}, d / "detector.pt")  # the other kind of checkpoint, damaged
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save(d / "img.png")
     (d / "notimage.png").write_text("not an image")
     _png_claiming(d / "huge.png", 14000, 14000)
@@ -199,6 +199,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["detect", "eval", "{d}/fashion.pt"],
         "is a classifier's training checkpoint (for `shufflenet eval`, `predict`, `export`, `train --resume`, "
         "`detect train --pretrained`); this needs a detector's checkpoint",
+    ),
+    (
+        "detect a damaged checkpoint",
+        ["detect", "eval", "{d}/detector.pt"],
+        "{d}/detector.pt is a damaged detector checkpoint: config, model, classes, epoch, history missing",
     ),
     (
         "detect an onnx file",

@@ -260,7 +260,14 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [f"00000{i}.png" for i in range(4)]
     assert main(["detect", "export", ckpt, "-o", str(tmp_path / "det.onnx")]) == 0
     assert "verified on 4 images" in capsys.readouterr().out and (tmp_path / "det.onnx").stat().st_size > 0
-    assert main(["detect", "eval", str(tmp_path / "set" / "annotations" / "instances_val.json")]) == 2
+    (tmp_path / "set").rename(tmp_path / "moved")  # the data moved: named, and --data-dir finds it
+    assert main(["detect", "export", ckpt, "-o", str(tmp_path / "det2.onnx")]) == 2
+    assert "the images" in capsys.readouterr().err and not (tmp_path / "det2.onnx").exists()
+    assert (
+        main(["detect", "export", ckpt, "-o", str(tmp_path / "det2.onnx"), "--data-dir", str(tmp_path / "moved")]) == 0
+    )
+    assert "verified on 4 images of" in capsys.readouterr().out
+    assert main(["detect", "eval", str(tmp_path / "moved" / "annotations" / "instances_val.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a readable detector checkpoint" in err[0]
 

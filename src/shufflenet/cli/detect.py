@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -12,6 +13,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from shufflenet.cli.common import CliError, json_object, positive_int, progress_bar, stderr_console, unit_float
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir
+
+if TYPE_CHECKING:
+    from shufflenet.detection import CocoDetectionData
 
 __all__ = ["add_commands"]
 
@@ -84,13 +88,23 @@ def _load(path: str):
     return state, detector_from_checkpoint(state)
 
 
-def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.detection import CocoDetectionData, evaluate_detector
+def _images(args: argparse.Namespace, state: dict) -> tuple[Path, str, CocoDetectionData]:
+    """The COCO set ``--data-dir`` / ``--split`` name, by default the run's validation set."""
+    from shufflenet.detection import CocoDetectionData
 
-    state, model = _load(args.checkpoint)
     root = Path(args.data_dir or state["config"]["data_dir"])
     split = args.split or state["config"]["val_split"]
-    data = CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json")
+    if not args.data_dir and not (root / split).is_dir():
+        raise CliError(f"{root / split}, the images {args.checkpoint} was trained beside, is not there; give "
+                       "--data-dir DIR (COCO layout: SPLIT/ and annotations/instances_SPLIT.json)")  # fmt: skip
+    return root, split, CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json")
+
+
+def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.detection import evaluate_detector
+
+    state, model = _load(args.checkpoint)
+    root, split, data = _images(args, state)
     if data.classes != list(state["classes"]):
         raise CliError(f"{root}/{split} has categories {', '.join(data.classes)}; the detector was trained on "
                        f"{', '.join(state['classes'])}")  # fmt: skip
@@ -127,13 +141,10 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from shufflenet.detection import CocoDetectionData, export_detector
+    from shufflenet.detection import export_detector
 
     state, model = _load(args.checkpoint)
-    cfg = state["config"]
-    root = Path(cfg["data_dir"])
-    split = cfg["val_split"]
-    data = CocoDetectionData(root / split, root / "annotations" / f"instances_{split}.json")
+    root, split, data = _images(args, state)
     images = [data[i][0] for i in range(min(4, len(data)))]  # real images: boxes to compare
     with stderr_console().status("exporting and verifying in ONNX Runtime"):
         path = export_detector(model, args.out, images)
@@ -195,6 +206,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = cmds.add_parser("export", help="the detector as one ONNX file, verified in ONNX Runtime")
     s.add_argument("checkpoint")
     s.add_argument("--out", "-o", required=True, help="the .onnx file to write")
+    s.add_argument("--data-dir", help="COCO layout whose images verify the file (default: the one it was trained on)")
+    s.add_argument("--split", help="default: the run's validation split")
     s.set_defaults(func=_cmd_export)
 
     s = cmds.add_parser("predict", help="boxes in images, drawn on PNG copies with --out")

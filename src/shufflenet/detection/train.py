@@ -132,7 +132,14 @@ def _resolved(cfg: DetectConfig) -> DetectConfig:
 
 
 def load_detector_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    return load_marked(path, FORMAT, "detector checkpoint", "a classifier's checkpoint starts a backbone: --pretrained")
+    state = load_marked(
+        path, FORMAT, "detector checkpoint", "a classifier's checkpoint starts a backbone: --pretrained"
+    )
+    missing = [k for k in ("config", "model", "classes", "epoch", "history") if k not in state]
+    if missing or not isinstance(state["config"], dict):
+        raise ValueError(f"{path} is a damaged detector checkpoint: {', '.join(missing) or 'config'} missing or "
+                         "malformed; use another checkpoint of the run (best.pt, last.pt)")  # fmt: skip
+    return state
 
 
 def detector_from_checkpoint(state: dict[str, Any]) -> nn.Module:
