@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from helpers import fake_checkpoint, make_fake_fashion_mnist
+from shufflenet.cli.common import CliError, check_memory
 from shufflenet.cli.main import main
 from shufflenet.data import FASHION_MNIST_CLASSES
 from shufflenet.models import create_model, save_weights
@@ -333,7 +334,7 @@ PROBES: list[tuple[str, list[str], str]] = [
     (
         "bench out of memory",
         ["bench", "shufflenet_v2_x0_5", "--batch", "100000", "--min-time", "0.01"],
-        "out of memory: one tensor needed 60.2 GB",
+        "shufflenet_v2_x0_5 at 224x224 px, batch 100000, needs about 301.1 GB for its activations",
     ),
     (
         "predict threads -1",
@@ -403,3 +404,34 @@ def test_read_only_destinations_fail_before_work(tmp_path: Path, monkeypatch, ca
         assert main(argv) == 2
         assert f"directory '{tmp_path}' is not writable" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sizes_beyond_memory_are_refused_before_work(tmp_path: Path, monkeypatch, capsys) -> None:
+    """With 0.9 GB free (made so: the host's memory varies), sizes whose activations need more are one line,
+    not a process the kernel kills an hour later; the estimate is per run, and an export runs two."""
+    import shufflenet.bench.machine as machine
+
+    monkeypatch.setattr(machine, "available_memory", lambda device=None: 9 * 10**8)
+    # V2 1x at 1024 px: input 3 x 1024^2 and twice the stem's 24 x 512^2 floats = 0.063 GB per image
+    cases = [
+        (["bench", "shufflenet_v2_x1_0", "--img-size", "1024", "--batch", "1,16"], "batch 16, needs about 1.0 GB"),
+        (["export", W, "-o", str(tmp_path / "x.onnx"), "--img-size", "2900"], f"{W} at 2900x2900 px"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "GB is free; use a smaller --img-size or --batch" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    check_memory("shufflenet_v2_x1_0", (8, 3, 1024, 1024))  # 0.5 GB: fits
+    with pytest.raises(CliError, match="needs about 1.0 GB"):
+        check_memory("shufflenet_v2_x1_0", (8, 3, 1024, 1024), copies=2)
+
+
+def test_an_allocation_that_fails_is_one_line_too(monkeypatch, capsys) -> None:
+    """Where the free memory is unknown (no pre-check), an allocation the system refuses is still one line."""
+    import shufflenet.bench.machine as machine
+
+    monkeypatch.setattr(machine, "available_memory", lambda device=None: None)
+    assert main(["bench", "shufflenet_v2_x0_5", "--batch", "100000", "--min-time", "0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory: one tensor needed 60.2 GB" in err and err.count("\n") == 1

@@ -140,3 +140,12 @@ def test_input_size_is_the_old_name_of_input_shape() -> None:
     assert old.flops == analyze(model, input_shape=(1, 3, 64, 64)).flops and old.input_shape == (1, 3, 64, 64)
     with pytest.raises(TypeError, match="got both input_size= and input_shape="):
         analyze(model, input_size=(1, 3, 64, 64), input_shape=(1, 3, 64, 64))
+
+
+def test_activation_bytes_is_the_input_and_twice_the_largest_output() -> None:
+    with torch.device("meta"):
+        model = create_model("shufflenet_v2_x1_0")
+    report = analyze(model, (2, 3, 224, 224))
+    largest = 2 * 24 * 112 * 112  # the stem conv's output: no later tensor of V2 1x is larger
+    assert report.activation_bytes() == (2 * 3 * 224 * 224 + 2 * largest) * 4
+    assert report.activation_bytes(dtype_bytes=2) == report.activation_bytes() // 2

@@ -15,7 +15,7 @@ import torch
 from shufflenet.bench.timing import measure
 from shufflenet.runtimes import num_threads
 
-__all__ = ["ComputePeak", "compute_peak", "cpu_flags", "machine_info", "sgemm_peak_gflops"]
+__all__ = ["ComputePeak", "available_memory", "compute_peak", "cpu_flags", "machine_info", "sgemm_peak_gflops"]
 
 
 def _cpu_model() -> str:
@@ -82,6 +82,20 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
 
 #: vector extensions that decide which kernels ONNX Runtime and oneDNN run, in the order reported
 _VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
+
+
+def available_memory(device: torch.device | None = None) -> int | None:
+    """Bytes free for new tensors: a GPU's free memory, else Linux's MemAvailable; None where unknown."""
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _cpuinfo() -> str:

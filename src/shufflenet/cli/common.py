@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+from collections.abc import Sequence
 
+import torch
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
+from torch import nn
 
 from shufflenet.cli.render import FORMATS
 
 __all__ = [
     "CliError",
     "add_shape_args",
+    "check_memory",
     "input_shape",
     "json_object",
     "positive_float",
@@ -107,3 +112,31 @@ def json_object(text: str, flag: str) -> dict[str, object]:
             f"""{flag} must be a JSON object of option names and values, such as '{{"se": true}}', got {text!r}"""
         )
     return value
+
+
+def check_memory(
+    model: nn.Module | str,
+    shape: Sequence[int],
+    device: torch.device | None = None,
+    copies: int = 1,
+    name: str | None = None,
+    **build: object,
+) -> None:
+    """A CliError when ``model`` (a built network, or a registered name built with ``build``) at ``shape`` needs
+    more memory for its activations than ``device`` has free: a one-line refusal, where the kernel would kill
+    the process without a word. ``copies``: runs that hold their buffers side by side (an export is verified
+    in PyTorch beside its runtime; raced runtimes each keep theirs)."""
+    from shufflenet.bench.machine import available_memory
+    from shufflenet.complexity import analyze
+    from shufflenet.models import create_model
+
+    free = available_memory(device)
+    if free is None:
+        return
+    with torch.device("meta"):  # shapes only: instant, and no memory for any size
+        net = create_model(model, **build) if isinstance(model, str) else copy.deepcopy(model).to("meta")  # type: ignore[arg-type]
+    need = copies * analyze(net, shape).activation_bytes()
+    if need > free:
+        name = name or (model if isinstance(model, str) else type(model).__name__)
+        raise CliError(f"{name} at {shape[-2]}x{shape[-1]} px, batch {shape[0]}, needs about {need / 1e9:.1f} GB for "
+                       f"its activations, and {free / 1e9:.1f} GB is free; use a smaller --img-size or --batch")  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from shufflenet.cli.common import CliError, positive_int
+from shufflenet.cli.common import CliError, check_memory, positive_int
 from shufflenet.export.formats import FORMATS
 from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.models import create_model
@@ -64,6 +64,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     else:
         chans, size, name = args.in_chans or 3, args.img_size or 224, ref
         model = create_model(ref, in_chans=chans, small_input=args.small_input)
+    check_memory(model, (1, chans, size, size), copies=2, name=ref)  # verified in PyTorch beside the runtime
     target, layout = _export_target_layout(args)
     fmt = FORMATS[args.format]
     output = check_output_file(args.output or f"{name}{fmt.suffix}", "--out")

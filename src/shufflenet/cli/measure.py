@@ -22,7 +22,15 @@ from shufflenet.bench.guidelines import (
     platform_of,
     run_guideline,
 )
-from shufflenet.cli.common import CliError, add_shape_args, input_shape, positive_float, positive_int, stderr_console
+from shufflenet.cli.common import (
+    CliError,
+    add_shape_args,
+    check_memory,
+    input_shape,
+    positive_float,
+    positive_int,
+    stderr_console,
+)
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.models import create_model, get_entry
@@ -121,6 +129,13 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if args.time_budget is not None and not args.time_budget > 0:
         raise CliError("--time-budget must be a positive duration (leave it out to measure every point)")
     input_shape(args, batch=1)  # sizes checked before any work
+    device, most = torch_device(args.device), max(args.batch)
+    for name in names:
+        if name not in theirs:
+            check_memory(name, input_shape(args, batch=most), device, len(args.runtime), in_chans=args.in_chans,
+                         small_input=args.small_input)  # fmt: skip
+    for ref, model in models.items():
+        check_memory(model, (most, *model.pretrained_cfg["input_size"]), device, len(args.runtime), ref)  # type: ignore[index]
     if args.output:
         if not args.output.endswith(RECORD_SUFFIXES):
             raise CliError(

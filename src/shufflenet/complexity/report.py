@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from rich.table import Table
@@ -66,6 +67,12 @@ class ComplexityReport:
     @property
     def mac(self) -> int:
         return sum(r.mac for r in self.rows)
+
+    def activation_bytes(self, dtype_bytes: int = 4) -> int:
+        """About the memory one eager forward pass holds at its peak: its input, and the largest layer output
+        beside the one the next layer writes from it (conv, BN and ReLU each write a new tensor)."""
+        largest = max((math.prod(r.output_shape) for r in self.rows), default=0)
+        return (math.prod(self.input_shape) + 2 * largest) * dtype_bytes
 
     @property
     def title(self) -> str:
