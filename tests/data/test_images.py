@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from shufflenet.data import load_image_folder
-from shufflenet.data.images import open_image
+from shufflenet.data.images import find_images, open_image
 
 
-def test_sixteen_bit_images_are_scaled_like_their_eight_bit_original(tmp_path: Path) -> None:
+def test_sixteen_bit_and_float_images_are_scaled_like_their_eight_bit_original(tmp_path: Path) -> None:
     grey = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
     Image.fromarray(grey).save(tmp_path / "g8.png")
     Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # I;16: PIL's convert would clip
@@ -22,6 +22,12 @@ def test_sixteen_bit_images_are_scaled_like_their_eight_bit_original(tmp_path: P
     np.testing.assert_array_equal(a8, a16)
     rgb16 = np.asarray(open_image(tmp_path / "g16.png", "RGB"))
     assert rgb16.shape == (28, 28, 3) and np.array_equal(rgb16[..., 1], a8)
+    Image.fromarray(grey.astype(np.float32) / 255).save(tmp_path / "unit.tiff")  # float TIFFs: 0-1 and 0-255
+    Image.fromarray(grey.astype(np.float32)).save(tmp_path / "bytes.tif")
+    for name in ("unit.tiff", "bytes.tif"):
+        assert Image.open(tmp_path / name).mode == "F"
+        np.testing.assert_array_equal(np.asarray(open_image(tmp_path / name, "L")), a8)
+    assert {p.name for p in find_images([str(tmp_path)])} == {"g8.png", "g16.png", "unit.tiff", "bytes.tif"}
 
 
 @pytest.mark.parametrize("mode", ["P", "RGBA", "LA", "1", "CMYK", "I", "F"])

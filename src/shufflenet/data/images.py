@@ -27,7 +27,8 @@ __all__ = [
     "unreadable_headers",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+#: what a folder's images may be called: torchvision's ImageFolder list (TIFF too: scans, microscopy)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 #: the largest image decoded, in pixels (50 MP: a 7000x7000 photo; 8000x8000 took 842 MB to decode).
 #: Checked from the header, before decoding; ``SHUFFLENET_MAX_PIXELS`` raises it.
@@ -35,22 +36,24 @@ MAX_PIXELS = int(os.environ.get("SHUFFLENET_MAX_PIXELS", 50_000_000))
 
 
 def _to_8bit(img: Any) -> Any:
-    """16- and 32-bit integer greyscale (16-bit PNGs) scaled to 8 bits: PIL's own conversion clips them.
-    A 32-bit image is read as 8-bit, 16-bit or full range, whichever its largest value fits."""
+    """16- and 32-bit integer and 32-bit float greyscale (16-bit PNGs, float TIFFs) scaled to 8 bits: PIL's
+    own conversion clips them. A 32-bit image is read as 8-bit, 16-bit or full range (a float one as
+    0-1, 8-bit or full range), whichever its largest value fits."""
     import numpy as np
     from PIL import Image
 
-    a = np.asarray(img)
-    peak = int(a.max(initial=0))
-    top = 65535 if img.mode.startswith("I;16") else next((t for t in (255, 65535) if peak <= t), peak)
-    return Image.fromarray(np.clip(a.astype(np.float64) * (255 / top), 0, 255).round().astype(np.uint8), "L")
+    a = np.nan_to_num(np.asarray(img, dtype=np.float64))
+    peak = float(a.max(initial=0))
+    tops = (1.0, 255.0) if img.mode == "F" else (255.0, 65535.0)
+    top = 65535.0 if img.mode.startswith("I;16") else next((t for t in tops if peak <= t), peak)
+    return Image.fromarray(np.clip(a * (255 / top), 0, 255).round().astype(np.uint8), "L")
 
 
 def open_image(path: str | os.PathLike[str], mode: str, size: tuple[int, int] | None = None) -> Any:
     """The one guarded reader of image files: ``path`` decoded to ``mode`` ("L" or "RGB").
 
-    Any mode comes in (palette, alpha, 16-bit grey, CMYK, bilevel); 16-bit images are scaled, not
-    clipped. An image over :data:`MAX_PIXELS` is refused from its header; ``size`` (width, height)
+    Any mode comes in (palette, alpha, 16-bit grey, float, CMYK, bilevel); 16-bit and float images are
+    scaled, not clipped. An image over :data:`MAX_PIXELS` is refused from its header; ``size`` (width, height)
     lets JPEG decode straight to about that size. Every failure is a ValueError (FileNotFoundError
     for a missing file) naming the file.
     """
@@ -67,7 +70,7 @@ def open_image(path: str | os.PathLike[str], mode: str, size: tuple[int, int] | 
             if size is not None:
                 raw.draft(mode, size)  # JPEG: decode at a fraction of the size (no-op for other formats)
             img: Image.Image = raw
-            if img.mode.startswith("I"):
+            if img.mode.startswith("I") or img.mode == "F":
                 img = _to_8bit(img)
             elif img.mode == "P":
                 img = img.convert("RGBA")  # palette with transparency: PIL asks for this step
