@@ -77,9 +77,14 @@ def test_predictor_errors_and_torch_fallback(tmp_path: Path) -> None:
     export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 3, 32, 32))
     with pytest.raises(ValueError, match=r"does not match the model's input Nx3x32x32"):
         Predictor(tmp_path / "m.onnx").predict(np.zeros((1, 1, 32, 32), np.float32))
+    for raw in (np.zeros((1, 3, 32, 32), np.uint8), torch.zeros(1, 3, 32, 32, dtype=torch.uint8)):  # raw pixels
+        with pytest.raises(ValueError, match="predict takes float images .* got uint8. For image files use"):
+            Predictor(tmp_path / "m.onnx").predict(raw)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         np.testing.assert_allclose(Predictor(model).predict(x), model(x).numpy(), atol=1e-4)
+        np.testing.assert_allclose(Predictor(tmp_path / "m.onnx").predict(x.bfloat16()),  # no NumPy bfloat16
+                                   model(x.bfloat16().float()).numpy(), atol=1e-4)  # fmt: skip
 
 
 def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -172,7 +172,14 @@ class Predictor:
             raise ValueError(f"input of shape {tuple(x.shape)} does not match the model's input {want}")
 
     def predict(self, batch: np.ndarray | torch.Tensor) -> np.ndarray:
-        x = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
+        if isinstance(batch, torch.Tensor):
+            t = batch.detach().cpu()
+            x = (t.float() if t.is_floating_point() else t).numpy()  # bfloat16 has no NumPy type
+        else:
+            x = np.asarray(batch)
+        if not np.issubdtype(x.dtype, np.floating):  # raw pixels would give confident nonsense
+            raise ValueError(f"predict takes float images (N, C, H, W), normalised as the model was trained; got "
+                             f"{x.dtype}. For image files use shufflenet.predict.predict_files(predictor, paths)")  # fmt: skip
         x = x.astype(np.float32, copy=False)
         self._check(x)
         if self._runner is not None:
