@@ -229,6 +229,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["eval", W, "--data-dir", "{d}/fmnist", "--confusion", "{d}/a_dir"],
         "--confusion '{d}/a_dir' is a directory",
     ),
+    (
+        "bench plot as text",
+        ["bench", "shufflenet_v2_x0_5", "--plot", "{d}/speed.txt"],
+        "{d}/speed.txt: figures are written as .png, .svg, .pdf; name the file so",
+    ),
     ("predict topk -1", ["predict", W, "{d}/img.png", "--topk", "-1"], "argument --topk: must be >= 1, got -1"),
     ("predict topk 0", ["predict", W, "{d}/img.png", "--topk", "0"], "argument --topk: must be >= 1, got 0"),
     ("predict huge image", ["predict", W, "{d}/huge.png"], "huge.png is over 179 MP, far over the 50 MP limit"),

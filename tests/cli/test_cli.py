@@ -150,10 +150,10 @@ def test_guidelines_in_two_runtimes_side_by_side(tmp_path, capsys: pytest.Captur
 
 
 def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    png = tmp_path / "b.png"
+    svg = tmp_path / "b.svg"  # the suffix says the format
     argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager", "--img-size", "32",
-            "--small-input", "--threads", "1", "--plot", str(png), "--format", "md"]  # fmt: skip
+            "--small-input", "--threads", "1", "--plot", str(svg), "--format", "md"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "data_movement" in out and "| total |" in out
-    assert png.stat().st_size > 1000
+    assert svg.stat().st_size > 1000 and "<svg" in svg.read_text()

@@ -1,4 +1,4 @@
-"""PNG figures for measurements: where a picture says more than a table."""
+"""Figures for measurements, where a picture says more than a table: PNG, or SVG / PDF for papers."""
 
 from __future__ import annotations
 
@@ -17,12 +17,24 @@ require("matplotlib", "plot").use("Agg")  # files only: no display needed (CI, s
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["plot_breakdown", "plot_confusion", "plot_guideline", "plot_speed_vs_flops"]
+__all__ = ["SUFFIXES", "check_figure_path", "plot_breakdown", "plot_confusion", "plot_guideline", "plot_speed_vs_flops"]
+
+#: the file types a figure is written as, told by the name's suffix
+SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_figure_path(path: str | os.PathLike[str]) -> str:
+    """The format ``path`` names (``png``, ``svg``, ``pdf``), or a ValueError; called before the work a figure shows."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path}: figures are written as {', '.join(SUFFIXES)}; name the file so")
+    return suffix[1:]
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+        fmt = check_figure_path(path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120, bbox_inches="tight"))
     finally:
         plt.close(fig)
 

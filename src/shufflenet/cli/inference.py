@@ -24,7 +24,10 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train.data import evaluation_data
 
     if args.confusion:
+        from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
+
         check_output_file(args.confusion, "--confusion")
+        check_figure_path(args.confusion)
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema)
     cfg = predictor.pretrained_cfg
     if not cfg:
@@ -127,7 +130,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="test-time augmentation: average each image's class probabilities with its mirror image's",
     )
     add_runtime_args(p)
-    p.add_argument("--confusion", help="write the confusion matrix as a PNG")
+    p.add_argument("--confusion", help="write the confusion matrix as a figure (.png, .svg or .pdf)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_eval)
 

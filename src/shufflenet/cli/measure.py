@@ -143,7 +143,10 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             )
         check_output_file(args.output, "--out")
     if args.plot:
+        from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
+
         check_output_file(args.plot, "--plot")
+        check_figure_path(args.plot)
     err = stderr_console()
     if args.breakdown:
         return _bench_breakdown(args, console, err)
@@ -327,7 +330,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "(--output is the old spelling)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
     p.add_argument(
-        "--plot", help="PNG: speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)"
+        "--plot",
+        help="figure (.png, .svg, .pdf): speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)",
     )
     add_shape_args(p, batch=False)
     p.set_defaults(func=_cmd_bench)
