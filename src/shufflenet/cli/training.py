@@ -29,7 +29,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         if extra:
             flags = ", ".join("--" + k.replace("_", "-") for k in extra)
             raise CliError(f"{flags}: not with --resume, which continues the run's stored recipe unchanged; to "
-                           "change it, start a new run (--out elsewhere, or --overwrite)")  # fmt: skip
+                           f"change it, start a new run from its weights (--init {args.resume} --out elsewhere)")  # fmt: skip
     cfg = None if args.resume else recipe(args.recipe, **given)  # bad flags fail before the bar
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
