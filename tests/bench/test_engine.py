@@ -77,6 +77,19 @@ def test_torch_compile_runtime_matches_eager() -> None:
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-4)
 
 
+def test_compile_modes_reach_torch_compile(monkeypatch) -> None:
+    """The modes' runtimes pass their mode on (compiling for real takes minutes: the call is recorded);
+    CUDA graphs need a GPU, so reduce-overhead is refused on the CPU before anything is prepared."""
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: seen.append(kw) or model)
+    model, x = torch.nn.Linear(3, 2), torch.randn(1, 3)
+    for name in ("compile", "compile-max-autotune", "compile-reduce-overhead"):
+        torch.testing.assert_close(get_runtime(name).prepare(model, x, 1)(x), model(x))
+    assert [kw["mode"] for kw in seen] == [None, "max-autotune", "reduce-overhead"]
+    with pytest.raises(ValueError, match="the compile-reduce-overhead runtime needs a GPU"):
+        get_runtime("compile-reduce-overhead").check_device(torch.device("cpu"))
+
+
 def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
     import json
 

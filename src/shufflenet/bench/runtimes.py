@@ -62,9 +62,13 @@ def _eager(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
     return predict
 
 
-def _compile(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    compiled = torch.compile(model, dynamic=False)
-    return _eager(compiled, example, threads)  # type: ignore[arg-type]
+def _compiled(mode: str | None = None) -> Callable[[nn.Module, Tensor, int | None], Predict]:
+    """torch.compile in ``mode`` (None: its default), for the example's shapes."""
+
+    def prepare(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+        return _eager(torch.compile(model, dynamic=False, mode=mode), example, threads)  # type: ignore[arg-type]
+
+    return prepare
 
 
 def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
@@ -136,7 +140,11 @@ RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in (
         Runtime("eager", "PyTorch eager, inference mode", _eager),
-        Runtime("compile", "torch.compile (inductor)", _compile),
+        Runtime("compile", "torch.compile (inductor)", _compiled()),
+        Runtime("compile-max-autotune", "torch.compile, mode max-autotune (kernels tuned per shape: minutes to "
+                "prepare)", _compiled("max-autotune")),
+        Runtime("compile-reduce-overhead", "torch.compile, mode reduce-overhead (its kernels replayed from CUDA "
+                "graphs)", _compiled("reduce-overhead"), cuda_only=True),
         Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime, float32_only=True),
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
         Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
