@@ -229,6 +229,8 @@ def test_a_classifier_checkpoint_starts_the_backbone(fake_fmnist: Path, tmp_path
     small = fake_checkpoint(tmp_path / "small.pt", ["a", "b"], in_chans=3, size=32)
     with pytest.raises(ValueError, match="trained with small_input"):
         train_detector(DetectConfig(**base, pretrained=str(small), out_dir=str(tmp_path / "small_det")))
+    with pytest.raises(ValueError, match="give mean and std together"):
+        DetectConfig(**base, mean=(0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="the backbone takes 1-channel images but a detector reads RGB ones"):
         create_detector("shufflenet_v2_x0_5", 2, pretrained="fashion-mnist")
 

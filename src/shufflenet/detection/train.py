@@ -62,6 +62,8 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give mean and std together (or neither: ImageNet's, or a --pretrained checkpoint's)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +95,7 @@ def _build(cfg: DetectConfig, num_classes: int) -> nn.Module:
     pretrained = cfg.pretrained
     if _classifier_checkpoint(pretrained):
         backbone, pretrained = FeatureExtractor(model_from_checkpoint(_source(cfg)), OUT_INDICES), None
-    norm: dict[str, Any] = {} if cfg.mean is None or cfg.std is None else {"mean": cfg.mean, "std": cfg.std}
+    norm: dict[str, Any] = {} if cfg.mean is None else {"mean": cfg.mean, "std": cfg.std}
     options: dict[str, Any] = dict(cfg.backbone_options)
     return create_detector(backbone, num_classes, kind=cfg.kind, img_size=cfg.img_size,
                            fpn_channels=cfg.fpn_channels, pretrained=pretrained, **norm, **options)  # fmt: skip
