@@ -230,6 +230,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         "--confusion '{d}/a_dir' is a directory",
     ),
     (
+        "export onnx as xml",
+        ["export", "shufflenet_v2_x0_5", "-o", "{d}/m.xml"],
+        "{d}/m.xml: an ONNX model is a .onnx file; name it MODEL.onnx",
+    ),
+    (
         "bench plot as text",
         ["bench", "shufflenet_v2_x0_5", "--plot", "{d}/speed.txt"],
         "{d}/speed.txt: figures are written as .png, .svg, .pdf; name the file so",

@@ -87,6 +87,7 @@ def export_onnx(
     file is left behind. The model's ``pretrained_cfg`` (normalisation, class
     names), when it has one, is stored in the file's metadata.
     """
+    _check_suffix(path)
     require("onnx", "onnx")
     newest = require("onnx", "onnx").defs.onnx_opset_version()
     if not 17 <= opset <= newest:
@@ -122,6 +123,13 @@ def export_onnx(
     return ExportResult(Path(path), diff, dict(nodes), writer)
 
 
+def _check_suffix(path: str | os.PathLike[str]) -> None:
+    """Every reader picks the runtime by the suffix: an ONNX file named MODEL.xml would go to OpenVINO."""
+    if Path(path).suffix.lower() != ".onnx":
+        raise ValueError(f"{path}: an ONNX model is a .onnx file; name it MODEL.onnx (or give the format "
+                         "that file name is for)")  # fmt: skip
+
+
 @renamed_kwargs(input_size="input_shape")
 def onnx_predictor(
     model: nn.Module, input_shape: Sequence[int], *, threads: int | None = None, verify: bool = True
@@ -152,6 +160,7 @@ def export_onnx_int8(
     from shufflenet.export.quantize import quantize_onnx
     from shufflenet.runtimes import ort_session
 
+    _check_suffix(path)
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:
