@@ -23,7 +23,7 @@ from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.files import atomic_path
 from shufflenet.utils.optional import require
 
-__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
+__all__ = ["ExportResult", "check_onnx_path", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
 
 
 def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
@@ -87,7 +87,7 @@ def export_onnx(
     file is left behind. The model's ``pretrained_cfg`` (normalisation, class
     names), when it has one, is stored in the file's metadata.
     """
-    _check_suffix(path)
+    check_onnx_path(path)
     require("onnx", "onnx")
     newest = require("onnx", "onnx").defs.onnx_opset_version()
     if not 17 <= opset <= newest:
@@ -123,7 +123,7 @@ def export_onnx(
     return ExportResult(Path(path), diff, dict(nodes), writer)
 
 
-def _check_suffix(path: str | os.PathLike[str]) -> None:
+def check_onnx_path(path: str | os.PathLike[str]) -> None:
     """Every reader picks the runtime by the suffix: an ONNX file named MODEL.xml would go to OpenVINO."""
     if Path(path).suffix.lower() != ".onnx":
         raise ValueError(f"{path}: an ONNX model is a .onnx file; name it MODEL.onnx (or give the format "
@@ -160,7 +160,7 @@ def export_onnx_int8(
     from shufflenet.export.quantize import quantize_onnx
     from shufflenet.runtimes import ort_session
 
-    _check_suffix(path)
+    check_onnx_path(path)
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:
