@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import shufflenet
+from shufflenet.cli.main import main
 from shufflenet.predict import load_for_prediction, load_trained
 
 
@@ -31,9 +32,19 @@ def test_load_takes_every_reference(tmp_path: Path) -> None:
         assert isinstance(load_for_prediction("shufflenet_v2_x0_5:fashion-mnist"), torch.nn.Module)
 
 
-def test_load_refuses_a_directory(tmp_path: Path) -> None:
+def test_load_refuses_a_directory(tmp_path: Path, monkeypatch, capsys) -> None:
     with pytest.raises(IsADirectoryError, match="is a directory; give a checkpoint"):
         shufflenet.load(tmp_path)
+    run = tmp_path / "run"  # a run's folder names its checkpoints, in every command that reads one
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"")
+    for argv in (["eval", str(run)], ["bench", str(run)], ["export", str(run)], ["train", "--resume", str(run)],
+                 ["detect", "eval", str(run)]):  # fmt: skip
+        assert main(argv) == 2
+        assert f"is a run's directory; give a checkpoint in it: {run / 'last.pt'} (--resume" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # a folder that shares a model's name does not hide the model
+    (tmp_path / "shufflenet_v2_x0_5").mkdir()
+    assert isinstance(shufflenet.load("shufflenet_v2_x0_5"), torch.nn.Module)
 
 
 def test_export_of_a_checkpoint_takes_another_side_and_says_so(tmp_path: Path, capsys) -> None:

@@ -13,9 +13,10 @@ from torch import nn
 
 from shufflenet.data.images import preprocess, report_unreadable
 from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor, artifact_runtime
-from shufflenet.models import create_model
+from shufflenet.models import create_model, list_models
 from shufflenet.models._registry import load_weights_file
 from shufflenet.utils.deprecation import renamed
+from shufflenet.utils.files import folder_given
 
 __all__ = [
     "RUNTIMES",
@@ -40,6 +41,8 @@ def _trained_kind(ref: str) -> str | None:
     file), "weights" (a shipped-format ``.safetensors`` file), "tag" (``MODEL:TAG``), or
     None for anything else (an architecture name)."""
     path = Path(ref)
+    if path.is_dir() and ref not in list_models():  # (a folder that shares a model's name is not read)
+        raise folder_given(ref, "a checkpoint, weights, .onnx or .xml file, MODEL:TAG or a model name")
     if path.suffix in ARTIFACT_SUFFIXES:
         return None  # an exported artifact, not weights
     if path.suffix == ".safetensors":
@@ -69,10 +72,6 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
     input size, class names).
     """
     ref = str(ref)
-    if Path(ref).is_dir():
-        raise IsADirectoryError(
-            f"{ref} is a directory; give a checkpoint, weights, .onnx or .xml file, MODEL:TAG or a model name"
-        )
     kind = _trained_kind(ref)
     if Path(ref).suffix in ARTIFACT_SUFFIXES:
         return Predictor(ref)

@@ -16,7 +16,7 @@ from torch import nn
 
 from shufflenet.models import create_from_arch
 from shufflenet.models._weights import load_matching_state_dict, safe_torch_load
-from shufflenet.utils.files import atomic_write
+from shufflenet.utils.files import atomic_write, folder_given
 
 __all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint"]
 
@@ -42,6 +42,8 @@ def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str)
     """The dict saved at ``path`` whose ``format`` is ``marker``; ``what`` and ``hint`` name the file
     and what to use instead in the errors for a missing file or one of another kind."""
     p = Path(path)
+    if p.is_dir():
+        raise folder_given(p, f"a {what} file")
     if not p.is_file():
         raise FileNotFoundError(f"{what} {str(p)!r} not found")
     state = safe_torch_load(p, what)

@@ -28,8 +28,19 @@ __all__ = [
     "atomic_write",
     "check_output_dir",
     "check_output_file",
+    "folder_given",
     "pid_lock",
 ]
+
+
+def folder_given(path: str | os.PathLike[str], wanted: str) -> IsADirectoryError:
+    """The error for a folder given where a file (``wanted``, e.g. "a checkpoint") is expected; a run's
+    folder names the checkpoint in it."""
+    found = [str(Path(path) / n) for n in ("best.pt", "last.pt") if (Path(path) / n).is_file()]
+    if not found:
+        return IsADirectoryError(f"{path} is a directory; give {wanted}")
+    return IsADirectoryError(f"{path} is a run's directory; give a checkpoint in it: {' or '.join(found)} "
+                             "(--resume continues last.pt)")  # fmt: skip
 
 
 def _writable_dir(directory: Path, what: str, path: Path) -> None:
