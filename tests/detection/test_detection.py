@@ -42,6 +42,13 @@ def test_each_detector_trains_and_detects(kind: str) -> None:
     assert len(out) == 2 and {"boxes", "scores", "labels"} <= set(out[0])
 
 
+def test_detector_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="img_size must be >= 32"):
+        create_detector("shufflenet_v2_x0_5", 2, img_size=0)
+    with pytest.raises(TypeError, match="backbone must be a registered model's name or a FeatureExtractor"):
+        create_detector(torch.nn.Linear(2, 2), 2)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "backbone,options",
     [("shufflenet_v1_g3_x0_5", {}), ("shufflenet_v2_x0_5", {"extra_dw": True}), ("mobilenet_v1_x0_25", {}),

@@ -66,11 +66,15 @@ def create_detector(
         raise ValueError(f"fpn_channels {fpn_channels}: FCOS's head normalises in 32 groups; use a multiple of 32")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1 (object classes, background not counted), got {num_classes}")
+    if img_size < 32:
+        raise ValueError(f"img_size must be >= 32 (the backbone's deepest stride), got {img_size}")
     if isinstance(backbone, str):
         body = create_model(backbone, features_only=True, out_indices=out_indices, pretrained=pretrained, **options)  # type: ignore[arg-type]
     else:
         body = backbone
-    assert isinstance(body, FeatureExtractor)
+    if not isinstance(body, FeatureExtractor):
+        raise TypeError(f"backbone must be a registered model's name or a FeatureExtractor (create_model(name, "
+                        f"features_only=True)), got {type(body).__name__}")  # fmt: skip
     if body.in_chans != 3:
         raise ValueError(f"the backbone takes {body.in_chans}-channel images but a detector reads RGB ones; give it "
                          "weights trained on colour images (e.g. imagenet), or none")  # fmt: skip
