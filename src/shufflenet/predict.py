@@ -114,6 +114,9 @@ def load_predictor(
     runtime's verified artifact first (our ONNX graph, OpenVINO IR, ncnn net, ExecuTorch program or LiteRT
     model), in a temporary folder. An exported file runs in its own runtime: naming another is an error.
     """
+    if not use_ema and _trained_kind(ref) != "checkpoint":  # silently the same weights otherwise
+        raise ValueError(f"use_ema=False (--no-ema) picks a training checkpoint's raw weights; {ref} holds one set "
+                         "of weights: leave it out")  # fmt: skip
     if runtime is not None:
         runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
         if runtime not in RUNTIMES:

@@ -230,6 +230,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         "--confusion '{d}/a_dir' is a directory",
     ),
     (
+        "eval --no-ema of shipped weights",
+        ["eval", W, "--no-ema", "--data-dir", "{d}/fmnist"],
+        "use_ema=False (--no-ema) picks a training checkpoint's raw weights; " + W + " holds one set of weights",
+    ),
+    (
         "export onnx as xml",
         ["export", "shufflenet_v2_x0_5", "-o", "{d}/m.xml"],
         "{d}/m.xml: an ONNX model is a .onnx file; name it MODEL.onnx",
