@@ -90,27 +90,26 @@ def _hflip(image: Tensor, target: dict[str, Tensor]) -> tuple[Tensor, dict[str, 
     return image, target
 
 
-def _build(cfg: DetectConfig, num_classes: int) -> nn.Module:
+def _build(cfg: DetectConfig, num_classes: int, source: dict[str, Any] | None = None) -> nn.Module:
+    """The detector ``cfg`` describes; with ``source`` (:func:`_source`) its backbone holds that classifier."""
     backbone: str | FeatureExtractor = cfg.backbone
     pretrained = cfg.pretrained
-    if _classifier_checkpoint(pretrained):
-        backbone, pretrained = FeatureExtractor(model_from_checkpoint(_source(cfg)), OUT_INDICES), None
+    if source is not None:
+        backbone, pretrained = FeatureExtractor(model_from_checkpoint(source), OUT_INDICES), None
     norm: dict[str, Any] = {} if cfg.mean is None else {"mean": cfg.mean, "std": cfg.std}
     options: dict[str, Any] = dict(cfg.backbone_options)
     return create_detector(backbone, num_classes, kind=cfg.kind, img_size=cfg.img_size,
                            fpn_channels=cfg.fpn_channels, pretrained=pretrained, **norm, **options)  # fmt: skip
 
 
-def _classifier_checkpoint(ref: str | None) -> bool:
-    """Whether ``pretrained`` names a classifier's training checkpoint (``.pt``, as ``train --init`` reads it)."""
-    return ref is not None and Path(ref).suffix == ".pt" and Path(ref).is_file()
-
-
-def _source(cfg: DetectConfig) -> dict[str, Any]:
-    """The classifier checkpoint ``cfg.pretrained`` names, checked to hold the backbone ``cfg`` asks for."""
-    assert cfg.pretrained is not None
-    state = load_checkpoint(cfg.pretrained)
-    arch, ref = state["arch"], cfg.pretrained
+def _source(cfg: DetectConfig) -> dict[str, Any] | None:
+    """The classifier's training checkpoint ``cfg.pretrained`` names (``.pt``, as ``train --init`` reads it),
+    checked to hold the backbone ``cfg`` asks for; None when ``pretrained`` is anything else."""
+    ref = cfg.pretrained
+    if ref is None or Path(ref).suffix != ".pt" or not Path(ref).is_file():
+        return None
+    state = load_checkpoint(ref)
+    arch = state["arch"]
     options = dict(arch.get("options", {}))
     if arch["model"] != cfg.backbone or (cfg.backbone_options and cfg.backbone_options != options):
         given = f"{cfg.backbone} {cfg.backbone_options}" if cfg.backbone_options else cfg.backbone
@@ -122,15 +121,14 @@ def _source(cfg: DetectConfig) -> dict[str, Any]:
     return state
 
 
-def _resolved(cfg: DetectConfig) -> DetectConfig:
-    """``cfg`` with a ``--pretrained`` classifier checkpoint's options and normalisation where it sets none,
-    so that the run's checkpoints rebuild the same network without the source."""
-    if not _classifier_checkpoint(cfg.pretrained):
+def _resolved(cfg: DetectConfig, source: dict[str, Any] | None) -> DetectConfig:
+    """``cfg`` with a ``--pretrained`` classifier checkpoint's (``source``) options and normalisation where it
+    sets none, so that the run's checkpoints rebuild the same network without the source."""
+    if source is None:
         return cfg
-    state = _source(cfg)
-    data = dict(state["data"])
+    data = dict(source["data"])
     mean, std = (cfg.mean, cfg.std) if cfg.mean is not None else (tuple(data["mean"]), tuple(data["std"]))
-    return replace(cfg, backbone_options=dict(state["arch"].get("options", {})), mean=mean, std=std)
+    return replace(cfg, backbone_options=dict(source["arch"].get("options", {})), mean=mean, std=std)
 
 
 def load_detector_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -183,8 +181,9 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
         raise ValueError(f"the {cfg.train_split} and {cfg.val_split} annotations declare different categories")
     torch.manual_seed(cfg.seed)
     state = load_detector_checkpoint(resume) if resume else None
-    cfg = _resolved(cfg) if state is None else cfg  # what the checkpoints record
-    model = _build(cfg if state is None else _without_pretrained(cfg), len(train_set.classes))
+    source = _source(cfg) if state is None else None  # a classifier's checkpoint as --pretrained, read once
+    cfg = _resolved(cfg, source)  # what the checkpoints record
+    model = _build(cfg if state is None else _without_pretrained(cfg), len(train_set.classes), source)
     model.to(env.device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
