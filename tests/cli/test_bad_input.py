@@ -237,7 +237,7 @@ PROBES: list[tuple[str, list[str], str]] = [
     (
         "export onnx as xml",
         ["export", "shufflenet_v2_x0_5", "-o", "{d}/m.xml"],
-        "{d}/m.xml: an ONNX model is a .onnx file; name it MODEL.onnx",
+        "{d}/m.xml: an ONNX model is MODEL.onnx; name it so",
     ),
     (
         "bench plot as text",

@@ -34,7 +34,7 @@ def test_export_verify_load_and_bad_files(tmp_path: Path) -> None:
     pte.write_bytes(pte.read_bytes()[:5000])
     with pytest.raises(ValueError, match=r"w.pte is not a loadable ExecuTorch program .*is it truncated"):
         Predictor(pte)
-    with pytest.raises(ValueError, match="an ExecuTorch program is a .pte file"):
+    with pytest.raises(ValueError, match="an ExecuTorch program is MODEL.pte"):
         export_executorch(model, tmp_path / "w.et", input_shape=(1, 1, 28, 28))
 
 

@@ -46,7 +46,7 @@ def test_export_verify_load_and_bad_files(tmp_path: Path) -> None:
     onnx_in_disguise.write_bytes((tmp_path / "o.onnx").read_bytes())
     with pytest.raises(ValueError, match=r"o.tflite is not a loadable LiteRT model"):
         Predictor(onnx_in_disguise)
-    with pytest.raises(ValueError, match="a LiteRT model is a .tflite file"):
+    with pytest.raises(ValueError, match="a LiteRT model is MODEL.tflite"):
         export_litert(model, tmp_path / "w.tfl", input_shape=(1, 1, 28, 28))
 
 

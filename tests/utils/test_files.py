@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from shufflenet.utils.files import LockedError, atomic_dir, atomic_write, check_output_dir, check_output_file, pid_lock
+from shufflenet.utils.files import (
+    LockedError,
+    atomic_dir,
+    atomic_write,
+    check_artifact_name,
+    check_output_dir,
+    check_output_file,
+    pid_lock,
+)
 
 
 def _dead_pid() -> int:
@@ -33,6 +41,16 @@ def test_output_checks_name_the_problem(tmp_path: Path) -> None:
         check_output_dir(tmp_path / "f" / "sub" / "deeper")
     assert check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"  # created later
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("name", ["m.xml", "m.ONNX", ".onnx", "m.onnx.tmp"])
+def test_artifact_names_need_the_suffix_readers_match(name: str) -> None:
+    # readers pick the runtime by the exact suffix: m.ONNX would be opened by none, m.xml by OpenVINO
+    with pytest.raises(ValueError, match=r"an ONNX model is MODEL\.onnx; name it so"):
+        check_artifact_name(name, ".onnx", "an ONNX model")
+    assert check_artifact_name("dir/m.onnx", ".onnx", "an ONNX model") == Path("dir/m.onnx")
+    with pytest.raises(ValueError, match=r"its weights go to MODEL\.ncnn\.bin beside it"):
+        check_artifact_name("m.param", ".ncnn.param", "an ncnn net", weights=".ncnn.bin")
 
 
 def test_atomic_write_removes_the_temporary_file_of_a_killed_writer(tmp_path: Path) -> None:

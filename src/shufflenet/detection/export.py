@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export.onnx import check_onnx_path
-from shufflenet.utils.files import atomic_path
+from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
 
 __all__ = ["export_detector"]
@@ -25,7 +24,7 @@ def export_detector(
     (x0, y0, x1, y1 in the input's pixels), ``scores``, ``labels``. Each of ``images`` (real ones,
     so there are boxes to compare) must give the same detections in ONNX Runtime as in PyTorch
     (boxes within ``atol`` pixels), else nothing is written."""
-    check_onnx_path(path)
+    check_artifact_name(path, ".onnx", "an ONNX model")
     ort = require("onnxruntime", "onnx")
     model = model.eval()
     with atomic_path(path) as tmp, warnings.catch_warnings():

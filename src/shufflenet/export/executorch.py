@@ -27,7 +27,7 @@ from shufflenet.export.unshuffled import nhwc_form
 from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.executorch import ExecuTorchRunner, load_executorch
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
-from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.files import atomic_write, check_artifact_name, check_output_file
 from shufflenet.utils.optional import require
 
 __all__ = ["export_executorch"]
@@ -51,9 +51,7 @@ def export_executorch(
     load_executorch()
     exir = require("executorch.exir", "executorch")
     xnnpack = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", "executorch")
-    pte = Path(path)
-    if pte.suffix != ".pte":
-        raise ValueError(f"{pte}: an ExecuTorch program is a .pte file; name it MODEL.pte")
+    pte = check_artifact_name(path, ".pte", "an ExecuTorch program")
     check_output_file(pte, "--out")
     reference = model = exportable(model, input_shape)
     example = torch.randn(1, *input_shape[1:])

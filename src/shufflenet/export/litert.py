@@ -28,7 +28,7 @@ from shufflenet.export.unshuffled import nhwc_form
 from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.litert import LiteRtRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
-from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.files import atomic_write, check_artifact_name, check_output_file
 from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
 
@@ -47,9 +47,7 @@ def export_litert(
     """Export ``model`` to a LiteRT model at ``path`` (``.tflite``), for one image of ``input_shape[1:]``.
     Verified against PyTorch as :func:`~shufflenet.export.openvino.export_openvino`; with
     ``calibration`` int8, reported as :func:`~shufflenet.export.executorch.export_executorch` does."""
-    tflite = Path(path)
-    if tflite.suffix != ".tflite":
-        raise ValueError(f"{tflite}: a LiteRT model is a .tflite file; name it MODEL.tflite")
+    tflite = check_artifact_name(path, ".tflite", "a LiteRT model")
     check_output_file(tflite, "--out")
     require("ai_edge_litert.interpreter", "litert")
     reference = model = exportable(model, input_shape)

@@ -38,7 +38,7 @@ from shufflenet.layers.conv_bn_act import ConvBnAct
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.runtimes.ncnn import NCNN_SUFFIX, NcnnRunner
 from shufflenet.runtimes.sidecar import write_cfg_sidecar
-from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.files import atomic_write, check_artifact_name, check_output_file
 from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
 
@@ -208,9 +208,7 @@ def export_ncnn(
     calibration images are reported, not bounded.
     """
     pnnx = require("pnnx", "ncnn")
-    param = Path(path)
-    if not param.name.endswith(NCNN_SUFFIX):
-        raise ValueError(f"{param}: an ncnn net is MODEL{NCNN_SUFFIX} (its weights go to MODEL.ncnn.bin); name it so")
+    param = check_artifact_name(path, NCNN_SUFFIX, "an ncnn net", weights=".ncnn.bin")
     check_output_file(param, "--out")
     reference = model = exportable(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,10 +20,10 @@ from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.export.verify import check_close, exportable
 from shufflenet.layers.fuse import fuse_conv_bn
 from shufflenet.utils.deprecation import renamed_kwargs
-from shufflenet.utils.files import atomic_path
+from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
 
-__all__ = ["ExportResult", "check_onnx_path", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
+__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
 
 
 def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
@@ -87,7 +87,7 @@ def export_onnx(
     file is left behind. The model's ``pretrained_cfg`` (normalisation, class
     names), when it has one, is stored in the file's metadata.
     """
-    check_onnx_path(path)
+    check_artifact_name(path, ".onnx", "an ONNX model")
     require("onnx", "onnx")
     newest = require("onnx", "onnx").defs.onnx_opset_version()
     if not 17 <= opset <= newest:
@@ -123,13 +123,6 @@ def export_onnx(
     return ExportResult(Path(path), diff, dict(nodes), writer)
 
 
-def check_onnx_path(path: str | os.PathLike[str]) -> None:
-    """Every reader picks the runtime by the suffix: an ONNX file named MODEL.xml would go to OpenVINO."""
-    if Path(path).suffix.lower() != ".onnx":
-        raise ValueError(f"{path}: an ONNX model is a .onnx file; name it MODEL.onnx (or give the format "
-                         "that file name is for)")  # fmt: skip
-
-
 @renamed_kwargs(input_size="input_shape")
 def onnx_predictor(
     model: nn.Module, input_shape: Sequence[int], *, threads: int | None = None, verify: bool = True
@@ -160,7 +153,7 @@ def export_onnx_int8(
     from shufflenet.export.quantize import quantize_onnx
     from shufflenet.runtimes import ort_session
 
-    check_onnx_path(path)
+    check_artifact_name(path, ".onnx", "an ONNX model")
     if not calibration:
         raise ValueError("int8 calibration needs at least one batch of images")
     with tempfile.TemporaryDirectory() as tmp:

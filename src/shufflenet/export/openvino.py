@@ -31,7 +31,7 @@ from shufflenet.export.quantize import quantize_onnx
 from shufflenet.export.unshuffled import unshuffled_v2
 from shufflenet.export.verify import exportable, verify_artifact
 from shufflenet.runtimes.openvino import OV_RT_INFO, OpenVinoRunner, ov_compile
-from shufflenet.utils.files import atomic_write, check_output_file
+from shufflenet.utils.files import atomic_write, check_artifact_name, check_output_file
 from shufflenet.utils.optional import require
 
 __all__ = ["export_openvino"]
@@ -89,11 +89,7 @@ def export_openvino(
     difference from float and the top-1 agreement on the calibration images are reported, not bounded.
     """
     ov = require("openvino", "openvino")
-    xml = Path(path)
-    if xml.suffix != ".xml":
-        raise ValueError(
-            f"{xml}: an OpenVINO IR is an .xml file (its weights go to the .bin beside it); name it MODEL.xml"
-        )
+    xml = check_artifact_name(path, ".xml", "an OpenVINO IR", weights=".bin")
     check_output_file(xml, "--out")
     reference = model = exportable(model, input_shape)
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,6 +27,7 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "check_output_dir",
+    "check_artifact_name",
     "check_output_file",
     "folder_given",
     "pid_lock",
@@ -41,6 +42,18 @@ def folder_given(path: str | os.PathLike[str], wanted: str) -> IsADirectoryError
         return IsADirectoryError(f"{path} is a directory; give {wanted}")
     return IsADirectoryError(f"{path} is a run's directory; give a checkpoint in it: {' or '.join(found)} "
                              "(--resume continues last.pt)")  # fmt: skip
+
+
+def check_artifact_name(path: str | os.PathLike[str], suffix: str, what: str, weights: str = "") -> Path:
+    """``path`` as the name of an artifact of one runtime. Every reader picks the runtime by the exact
+    suffix (an ONNX file named MODEL.xml would go to OpenVINO, MODEL.ONNX to none), so the writer
+    requires it; ``weights`` is the suffix of the file written beside it, if any."""
+    p = Path(path)
+    if not p.name.endswith(suffix) or p.name == suffix:
+        beside = f" (its weights go to MODEL{weights} beside it)" if weights else ""
+        raise ValueError(f"{p}: {what} is MODEL{suffix}{beside}; name it so (or give the format that file name "
+                         "is for)")  # fmt: skip
+    return p
 
 
 def _writable_dir(directory: Path, what: str, path: Path) -> None:
