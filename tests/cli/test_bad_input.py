@@ -240,6 +240,16 @@ PROBES: list[tuple[str, list[str], str]] = [
         "{d}/m.xml: an ONNX model is MODEL.onnx; name it so",
     ),
     (
+        "curves of a missing run",
+        ["curves", "{d}/nope"],
+        "{d}/nope not found; give a training run's --out folder, its history.json or a checkpoint",
+    ),
+    (
+        "curves of a non-run folder",
+        ["curves", "{d}", "-o", "{d}/c.png"],
+        "{d} holds no history.json; give a training run's --out folder or a checkpoint",
+    ),
+    (
         "bench plot as text",
         ["bench", "shufflenet_v2_x0_5", "--plot", "{d}/speed.txt"],
         "{d}/speed.txt: figures are written as .png, .svg, .pdf; name the file so",

@@ -236,3 +236,31 @@ def test_time_budget_needs_a_unit(fake_fmnist: Path, tmp_path: Path, capsys: pyt
     assert main(["train", "--data-dir", str(fake_fmnist), "--time-budget", "88", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "give a duration with its unit" in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_training_draws_its_curves_and_curves_compares_runs(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shufflenet.train.history import write_history
+
+    assert (trained.parent / "curves.png").read_bytes()[:4] == b"\x89PNG"  # drawn at the end of the run
+    other = tmp_path / "runs" / "other"  # scored every 2nd epoch, best before the last
+    other.mkdir(parents=True)
+    write_history(other, [{"epoch": 1, "train_loss": 2.0, "test_top1": None},
+                          {"epoch": 2, "train_loss": 1.0, "test_top1": 0.8},
+                          {"epoch": 3, "train_loss": 0.9, "test_top1": None},
+                          {"epoch": 4, "train_loss": 0.8, "test_top1": 0.7}])  # fmt: skip
+    capsys.readouterr()
+    figure = tmp_path / "cmp.svg"
+    assert main(["curves", str(trained.parent), str(tmp_path / "runs"), "--out", str(figure), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["run"] for r in records] == [str(trained.parent), str(other)]  # a folder of runs stands for them
+    assert records[1] == {"run": str(other), "epochs": 4, "score": "test_top1", "best": 0.8,
+                                                     "best_epoch": 2, "last": 0.7, "last_train_loss": 0.8}  # fmt: skip
+    assert "<svg" in figure.read_text()
+    detector = tmp_path / "det"
+    detector.mkdir()
+    write_history(detector, [{"epoch": 1, "train_loss": 1.0, "val_map_50": 0.2}])
+    assert main(["curves", str(other), str(detector), "--out", str(tmp_path / "mixed.png")]) == 2
+    assert "the runs are scored differently" in capsys.readouterr().err
+    assert not (tmp_path / "mixed.png").exists()

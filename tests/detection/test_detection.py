@@ -19,6 +19,7 @@ from shufflenet.detection import (
     make_detection_set,
     train_detector,
 )
+from shufflenet.train.history import read_history
 
 pytest.importorskip("pycocotools", reason="the detection extra: pip install 'shufflenet[detection]'")
 
@@ -261,6 +262,9 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     for key, value in straight["model"].items():
         assert torch.equal(resumed["model"][key], value), key
     ckpt = str(tmp_path / "straight" / "last.pt")
+    assert read_history(tmp_path / "straight") == straight["history"]  # history.json, as a classifier's run
+    assert main(["curves", ckpt, "--out", str(tmp_path / "det-curves.png"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["score"] == "val_map_50"
     assert main(["detect", "eval", ckpt, "--format", "json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["images"] == 4 and 0 <= record["map_50"] <= 1
@@ -295,6 +299,7 @@ def test_detect_train_under_torchrun(fake_fmnist: Path, tmp_path: Path) -> None:
     state = load_detector_checkpoint(tmp_path / "ddp" / "last.pt")
     assert state["epoch"] == 1 and "val_map_50" in state["history"][0]
     assert (proc.stdout + proc.stderr).count("done: mAP@.5") == 1  # only rank 0 reports
+    assert (tmp_path / "ddp" / "curves.png").read_bytes()[:4] == b"\x89PNG"  # drawn by rank 0
 
 
 @pytest.mark.slow  # four backbones trained: CI runs it (make test SLOW=1)

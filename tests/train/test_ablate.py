@@ -17,6 +17,8 @@ def test_shuffle_ablation_trains_both_variants(fake_fmnist: Path, tmp_path: Path
     headers, rows = result.rows()
     assert headers[1] == "no shuffle err %" and rows[0][0] == "ShuffleNet 0.25x (g = 3)" and rows[0][4] == "56.3 / 55.0"
     assert (tmp_path / "shufflenet_v1_g3_x0_25_noshuffle" / "last.pt").is_file()
+    assert list(result.histories) == ["shufflenet_v1_g3_x0_25_noshuffle", "shufflenet_v1_g3_x0_25"]
+    assert all(h[0]["epoch"] == 1 for h in result.histories.values())
 
 
 def test_groups_table_layout() -> None:
@@ -29,7 +31,9 @@ def test_ablate_cli(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFix
     argv = ["ablate", "groups", "--width", "0.25", "--groups", "1", "--epochs", "1", "--data-dir", str(fake_fmnist),
             "--threads", "1", "--out", str(tmp_path), "--format", "md"]  # fmt: skip
     assert main(argv) == 0
-    assert "| ShuffleNet 0.25x |" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "| ShuffleNet 0.25x |" in out.out and f"curves written to {tmp_path / 'curves-groups.png'}" in out.err
+    assert (tmp_path / "curves-groups.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["ablate", "shuffle", "--width", "0.3"]) == 2
     with pytest.raises(ValueError, match="unknown ablation"):
         run_ablation("depth", TrainConfig())

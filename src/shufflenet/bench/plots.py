@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,8 +17,17 @@ from shufflenet.utils.optional import require
 require("matplotlib", "plot").use("Agg")  # files only: no display needed (CI, servers)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-__all__ = ["SUFFIXES", "check_figure_path", "plot_breakdown", "plot_confusion", "plot_guideline", "plot_speed_vs_flops"]
+__all__ = [
+    "SUFFIXES",
+    "check_figure_path",
+    "plot_breakdown",
+    "plot_confusion",
+    "plot_guideline",
+    "plot_history",
+    "plot_speed_vs_flops",
+]
 
 #: the file types a figure is written as, told by the name's suffix
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -111,4 +121,36 @@ def plot_confusion(confusion: torch.Tensor, class_names: Sequence[str], path: st
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_history(runs: Mapping[str, Sequence[Mapping[str, Any]]], score: str, path: str | os.PathLike[str]) -> Path:
+    """Training curves of one or more runs, one colour each: the losses (training solid, validation
+    dashed) and the ``score`` in % per epoch (validation solid, training accuracy dotted), its best
+    epoch marked. Epochs that were not scored (``--eval-every``) are left out of the score's line."""
+    val_loss = score.split("_")[0] + "_loss"  # test_top1 -> test_loss; a detector's val_map_50 has none
+    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for (name, history), colour in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * len(runs)):
+
+        def line(ax: Any, key: str, scale: float = 1.0, **style: Any) -> list[tuple[int, float]]:
+            points = [(h["epoch"], scale * h[key]) for h in history if h.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), color=colour, marker="." if len(points) < 30 else None, **style)
+            return points
+
+        line(loss_ax, "train_loss", label=name)
+        line(loss_ax, val_loss, linestyle="--")
+        scored = line(score_ax, score, 100.0, label=name)
+        line(score_ax, "train_acc", 100.0, linestyle=":", alpha=0.7)
+        if scored:
+            epoch, best = max(scored, key=lambda p: p[1])
+            score_ax.annotate(f"{best:.2f}", (epoch, best), textcoords="offset points", xytext=(0, 6),
+                              ha="center", fontsize=7, color=colour)  # fmt: skip
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (solid: training, dashed: validation)")
+    score_ax.set(xlabel="epoch", ylabel=f"{score} (%)", title=f"{score} (dotted: training accuracy)")
+    for ax in (loss_ax, score_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.title.set_fontsize(9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return _save(fig, path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from rich.console import Console
@@ -13,8 +15,10 @@ from rich.progress import Progress, ProgressColumn
 from torch import nn
 
 from shufflenet.cli.render import FORMATS
+from shufflenet.utils.optional import MissingExtra
 
 __all__ = [
+    "CurvesWriter",
     "CliError",
     "add_shape_args",
     "check_memory",
@@ -140,3 +144,34 @@ def check_memory(
         name = name or (model if isinstance(model, str) else type(model).__name__)
         raise CliError(f"{name} at {shape[-2]}x{shape[-1]} px, batch {shape[0]}, needs about {need / 1e9:.1f} GB for "
                        f"its activations, and {free / 1e9:.1f} GB is free; use a smaller --img-size or --batch")  # fmt: skip
+
+
+class CurvesWriter:
+    """``curves.png`` in a run's folder, redrawn from its ``history.json`` as epochs end, so a long run
+    can be watched: at most one drawing per 20 times the last one's cost (short epochs, as on a GPU,
+    pay under 5%), and always at the end. Without matplotlib (the ``plot`` extra) one note says so."""
+
+    def __init__(self, path: Path, err: Console) -> None:
+        self.path, self.err, self.off, self.drawn = path, err, False, False
+        self.last, self.cost = time.monotonic(), 1.0  # the first drawing after about 20 s
+
+    def update(self, final: bool = False) -> None:
+        start = time.monotonic()
+        if (
+            self.off
+            or not (self.path.parent / "history.json").is_file()
+            or (start - self.last < 20 * self.cost and not final)
+        ):
+            return
+        try:
+            from shufflenet.bench.plots import plot_history
+        except MissingExtra as exc:
+            self.off = True
+            self.err.print(f"note: no {self.path.name} ({exc})", highlight=False)
+            return
+        from shufflenet.train.history import read_history, score_key
+
+        history = read_history(self.path.parent)
+        plot_history({self.path.parent.name: history}, score_key(history) or "train_acc", self.path)
+        self.last, self.drawn = time.monotonic(), True
+        self.cost = self.last - start

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, json_object, positive_int, progress_bar, stderr_console, unit_float
+from shufflenet.cli.common import (
+    CliError,
+    CurvesWriter,
+    json_object,
+    positive_int,
+    progress_bar,
+    stderr_console,
+    unit_float,
+)
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir
 
@@ -56,6 +64,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         if (Path(cfg.out_dir) / "last.pt").exists() and not args.overwrite:
             raise CliError(f"{cfg.out_dir} holds another run; continue it with --resume {cfg.out_dir}/last.pt, "
                            "replace it with --overwrite, or choose another --out")  # fmt: skip
+    curves = CurvesWriter(Path(cfg.out_dir) / "curves.png", err)
     with _bar(err, quiet) as bar:
         task = bar.add_task("epoch -", total=None, info="loading data")
 
@@ -67,17 +76,21 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                 scored = f"  mAP@.5 {e['val_map_50']:.3f}  mAP {e['val_map']:.3f}" if "val_map" in e else ""
                 bar.console.print(f"epoch {e['epoch']}: loss {e['train_loss']:.3f}{scored}  "
                                   f"{e['images_per_s']:.1f} img/s  {e['epoch_s']:.0f} s", highlight=False)  # fmt: skip
+                curves.update()
 
         try:
             history = train_detector(cfg, resume=args.resume, progress=on_event)
         except KeyboardInterrupt:
+            if not quiet:
+                curves.update(final=True)
             err.print(f"interrupted; resume with: shufflenet detect train --resume {cfg.out_dir}/last.pt")
             return 130
     last = history[-1]
     if quiet:
         return 0
+    curves.update(final=True)
     console.print(f"done: mAP@.5 {last.get('val_map_50', 0):.3f}, mAP@[.5:.95] {last.get('val_map', 0):.3f}; "
-                  f"checkpoints in {cfg.out_dir}", highlight=False)  # fmt: skip
+                  f"checkpoints{' and curves.png' if curves.drawn else ''} in {cfg.out_dir}", highlight=False)  # fmt: skip
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 from typing import cast
@@ -10,10 +11,11 @@ from typing import cast
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, json_object, progress_bar, stderr_console
+from shufflenet.cli.common import CliError, CurvesWriter, json_object, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
-from shufflenet.utils.files import check_output_dir
+from shufflenet.utils.files import check_output_dir, check_output_file
+from shufflenet.utils.optional import MissingExtra
 
 __all__ = ["add_commands"]
 
@@ -36,6 +38,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     with progress_bar(*columns, console=err, quiet=quiet) as bar:  # the epoch lines stay
         task = bar.add_task("train", total=None, epoch="-", info="loading data")
 
+        out = Path(args.resume).parent if cfg is None else Path(cfg.out_dir)
+        curves = CurvesWriter(out / "curves.png", err)
+
         def on_event(e: dict) -> None:
             if e["event"] == "step":
                 info = f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s"
@@ -54,6 +59,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     f"{scored}{e['images_per_s']:.0f} img/s  {e['epoch_s']:.0f} s",
                     highlight=False,
                 )
+                curves.update()
 
         try:
             if cfg is None:
@@ -61,13 +67,60 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             else:
                 result = train(cfg, overwrite=getattr(args, "overwrite", False), progress=on_event)
         except KeyboardInterrupt:
-            last = (Path(args.resume).parent if cfg is None else Path(cfg.out_dir)) / "last.pt"
-            err.print(f"interrupted; resume with: shufflenet train --resume {last}", highlight=False)
+            if not quiet:
+                curves.update(final=True)
+            err.print(f"interrupted; resume with: shufflenet train --resume {out / 'last.pt'}", highlight=False)
             return 130
     if not quiet:
+        curves.update(final=True)
         val = next(k for k in result.last if k.endswith("_top1"))
         console.print(f"done: {val} {100 * cast(float, result.last[val]):.2f}% (best {100 * result.best_top1:.2f}%); "
-                      f"checkpoints in {result.out_dir}", highlight=False)  # fmt: skip
+                      f"checkpoints{' and curves.png' if curves.drawn else ''} in {result.out_dir}", highlight=False)  # fmt: skip
+    return 0
+
+
+def _run_refs(refs: list[str]) -> dict[str, str]:
+    """Label -> run for ``curves``: a folder without a history.json but with runs in it (an ablation's
+    ``--out``) stands for those runs."""
+    runs: dict[str, str] = {}
+    for ref in refs:
+        p = Path(ref)
+        inner = (
+            sorted(q.parent for q in p.glob("*/history.json"))
+            if p.is_dir() and not (p / "history.json").exists()
+            else []
+        )
+        for run in inner or [p]:
+            label = str(run.parent if run.name == "history.json" else run)
+            runs[label] = str(run)
+    return runs
+
+
+def _cmd_curves(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.bench.plots import check_figure_path, plot_history  # matplotlib: the plot extra
+    from shufflenet.train.history import read_history, score_key
+
+    check_output_file(args.out, "--out")
+    check_figure_path(args.out)
+    histories = {label: read_history(ref) for label, ref in _run_refs(args.runs).items()}
+    scores = {label: score_key(h) for label, h in histories.items()}
+    if len(set(scores.values())) > 1:
+        named = ", ".join(f"{label}: {key or 'none'}" for label, key in scores.items())
+        raise CliError(f"the runs are scored differently ({named}); compare runs of one kind")
+    score = next(iter(scores.values())) or "train_acc"
+    rows, records = [], []
+    for label, history in histories.items():
+        scored = [(h["epoch"], h[score]) for h in history if h.get(score) is not None]
+        best = max(scored, key=lambda p: p[1], default=None)
+        loss = history[-1].get("train_loss") if history else None
+        records.append({"run": label, "epochs": len(history), "score": score, "best": best and best[1],
+                        "best_epoch": best and best[0], "last": scored[-1][1] if scored else None, "last_train_loss": loss})  # fmt: skip
+        rows.append([label, len(history), f"{100 * best[1]:.2f}% ({best[0]})" if best else "-",
+                     f"{100 * scored[-1][1]:.2f}%" if scored else "-", "-" if loss is None else f"{loss:.4f}"])  # fmt: skip
+    plot_history(histories, score, args.out)
+    headers = ["run", "epochs", f"best {score} (epoch)", f"last {score}", "last train loss"]
+    render(console, args.format, headers, rows, records=records)
+    stderr_console().print(f"curves written to {args.out}", highlight=False)
     return 0
 
 
@@ -92,6 +145,13 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
     headers, rows = result.rows()
     title = f"Fashion-MNIST test error, {args.epochs} epoch(s) (paper: ImageNet top-1 error)"
     render(console, args.format, headers, rows, title=title)
+    with contextlib.suppress(MissingExtra):  # the figure is a bonus: the table above is the result
+        from shufflenet.bench.plots import plot_history
+        from shufflenet.train.history import score_key
+
+        score = score_key(next(iter(result.histories.values()))) or "train_acc"
+        path = plot_history(result.histories, score, Path(args.out) / f"curves-{args.kind}.png")
+        err.print(f"curves written to {path}", highlight=False)
     return 0
 
 
@@ -284,6 +344,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/ablate")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("curves", help="training curves of runs side by side: loss and top-1 per epoch, as a figure")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="a run's --out folder (or its history.json, or a checkpoint); a folder of runs, such as "
+                   "ablate's --out, stands for all of them")  # fmt: skip
+    p.add_argument("--out", "-o", default="curves.png", help="the figure: .png, .svg or .pdf (default curves.png)")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format of the summary (default table)")
+    p.set_defaults(func=_cmd_curves)
 
     p = sub.add_parser("save-pretrained", help="turn a training checkpoint into shippable safetensors weights")
     p.add_argument("checkpoint")

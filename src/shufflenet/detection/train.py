@@ -23,6 +23,7 @@ from shufflenet.train.checkpoint import DETECTOR_FORMAT as FORMAT
 from shufflenet.train.checkpoint import load_checkpoint, load_marked, model_from_checkpoint, save_checkpoint
 from shufflenet.train.config import lr_at
 from shufflenet.train.distributed import DistEnv, setup_distributed
+from shufflenet.train.history import write_history
 from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.validate import option, validate
 
@@ -245,6 +246,7 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
         save_checkpoint(checkpoint, out / "last.pt", FORMAT)
         if improved:
             save_checkpoint(checkpoint, out / "best.pt", FORMAT)
+        write_history(out, history)
         if progress:
             progress({"event": "epoch", **record})
     if env.enabled:

@@ -4,9 +4,9 @@ group count at equal FLOPs (Table 2), on Fashion-MNIST instead of ImageNet."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from shufflenet.models._registry import width_tag
 from shufflenet.train.config import TrainConfig
@@ -28,6 +28,7 @@ class AblationResult:
     kind: str
     width: float
     errors: dict[tuple[int, bool], float]  # (groups, shuffle) -> test error %
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each run's, by its folder's name
 
     def rows(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         """Table rows in the paper's layout (Table 3 for shuffle, Table 2 for groups)."""
@@ -62,7 +63,7 @@ def run_ablation(
         variants = [(g, s) for g in (groups or (3, 8)) for s in (False, True)]
     else:
         variants = [(g, True) for g in (groups or GROUPS)]
-    errors = {}
+    errors, histories = {}, {}
     for g, shuffle in variants:
         name = f"shufflenet_v1_g{g}_x{width_tag(width)}"
         if progress:
@@ -74,4 +75,5 @@ def run_ablation(
         result = train(cfg, progress=step_progress)
         key = next(k for k in result.last if k.endswith("_top1"))
         errors[(g, shuffle)] = 100 * (1 - cast(float, result.last[key]))  # the last epoch is always scored
-    return AblationResult(kind, width, errors)
+        histories[Path(cfg.out_dir).name] = result.history
+    return AblationResult(kind, width, errors, histories)

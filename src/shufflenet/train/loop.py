@@ -13,7 +13,6 @@ import contextlib
 import copy
 import gc
 import itertools
-import json
 import os
 import time
 import warnings
@@ -35,9 +34,9 @@ from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
+from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
-from shufflenet.utils.files import atomic_write, check_output_dir, pid_lock
-from shufflenet.utils.tables import csv_table
+from shufflenet.utils.files import check_output_dir, pid_lock
 
 __all__ = ["ModelEma", "TrainResult", "resume_training", "train"]
 
@@ -94,13 +93,6 @@ def _param_groups(model: nn.Module, weight_decay: float, head_lr_mult: float = 1
         for (is_head, decays), ps in groups.items()
         if ps or not is_head  # the body's two groups always exist: checkpoints of earlier runs hold both
     ]
-
-
-def _write_logs(out: Path, history: list[dict[str, float | None]]) -> None:
-    atomic_write(out / "history.json", lambda t: t.write_text(json.dumps(history, indent=2), encoding="utf-8"))
-    headers = list(dict.fromkeys(k for h in history for k in h))  # a resumed older run may lack newer columns
-    rows = [[h.get(k, "") for k in headers] for h in history]
-    atomic_write(out / "history.csv", lambda t: t.write_text(csv_table(headers, rows)))
 
 
 def train(
@@ -322,7 +314,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             save_checkpoint(state, out / "last.pt")
             if improved:
                 save_checkpoint(state, out / "best.pt")
-            _write_logs(out, history)
+            write_history(out, history)
         if progress:
             progress({"event": "epoch", **record})
     if env.enabled:
