@@ -41,3 +41,29 @@ def test_readme_stays_short_with_the_two_commands_first() -> None:
     assert len(text.splitlines()) <= 250
     first_block = text.split("```bash", 1)[1].split("```", 1)[0]
     assert first_block.strip().splitlines()[0].startswith("make run") and "make test" in first_block
+
+
+def _resolve(dotted: str) -> object:
+    """The object ``a.b.c`` names: the longest importable module prefix, then attributes."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def test_api_page_names_objects_that_exist_and_the_whole_top_level_api() -> None:
+    import shufflenet
+
+    names = re.findall(r"^::: ([\w.]+)$", (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), re.M)
+    for dotted in names:
+        assert _resolve(dotted).__doc__, f"docs/api.md: {dotted} has no docstring to show"
+    missing = {n for n in shufflenet.__all__ if n != "__version__"} - {d.rsplit(".", 1)[-1] for d in names}
+    assert not missing, f"docs/api.md lacks the top-level API: {sorted(missing)}"

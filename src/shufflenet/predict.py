@@ -64,7 +64,8 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
     * ``MODEL:TAG``: pretrained weights (``list_pretrained()``: shipped, or ``imagenet`` from torchvision);
     * a training checkpoint (``.pt``; its EMA weights unless ``use_ema=False``);
     * a shipped-format ``.safetensors`` file (``save-pretrained``'s output);
-    * an exported ``.onnx`` file or OpenVINO ``.xml``: a :class:`Predictor` over its runtime;
+    * an exported file (``.onnx``, OpenVINO ``.xml``, ncnn ``.ncnn.param``, ExecuTorch ``.pte``, LiteRT
+      ``.tflite``): a :class:`Predictor` over the runtime its suffix names;
     * a registered name: that architecture with fresh weights (``create_kwargs`` go to
       :func:`~shufflenet.models.create_model`).
 

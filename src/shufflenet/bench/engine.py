@@ -38,6 +38,10 @@ DTYPES = PRECISIONS  # the precisions a model is measured in (the GPU inference 
 
 @dataclass(frozen=True)
 class BenchResult:
+    """One measured point (model, runtime, batch) and what it ran on: latencies in ms over the timed
+    iterations, throughput, the model's complexity per image and the host (``machine``: CPU, GPU,
+    library versions). ``truncated``: a time budget cut the measurement short."""
+
     model: str
     runtime: str
     batch: int

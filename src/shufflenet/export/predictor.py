@@ -40,17 +40,18 @@ METADATA_KEY = "shufflenet.pretrained_cfg"
 
 
 class Predictor:
-    """Fast inference with one interface for both runtimes.
+    """Fast inference with one interface for every runtime, picked from the artifact.
 
-    ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph
-    optimisations, ``Predictor("model.xml")`` OpenVINO, ``Predictor("model.ncnn.param")`` ncnn and
-    ``Predictor("model.pte")`` ExecuTorch, ``Predictor("model.tflite")`` LiteRT; ``Predictor(model)`` runs PyTorch on the model's inference
-    form (``model.fuse()``: BN folded, channels-last) without autograd, and ``Predictor(model,
-    device="cuda", precision="float16")`` the same on a GPU replayed from a CUDA graph per input shape
+    ``Predictor("model.onnx", threads=2)`` runs ONNX Runtime with all graph optimisations,
+    ``Predictor("model.xml")`` OpenVINO, ``Predictor("model.ncnn.param")`` ncnn,
+    ``Predictor("model.pte")`` ExecuTorch and ``Predictor("model.tflite")`` LiteRT;
+    ``Predictor(model)`` runs PyTorch on the model's inference form (``model.fuse()``: BN folded,
+    channels-last) without autograd, and ``Predictor(model, device="cuda", precision="float16")``
+    the same on a GPU replayed from a CUDA graph per input shape
     (:class:`~shufflenet.runtimes.cuda_graphs.GraphedModule`: one launch per call, not one per layer).
-    ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy;
-    calling the predictor does the same with tensors. ``pretrained_cfg`` is the
-    model's (or the ONNX file's metadata), or None; ``runtime`` says which runtime runs it.
+    ``predict`` takes a float32 batch (N, C, H, W) and returns logits as NumPy; calling the
+    predictor does the same with tensors. ``pretrained_cfg`` is the model's (or the artifact's
+    metadata or sidecar), or None; ``runtime`` says which runtime runs it.
 
     With ``split_batch`` (the default) and ``threads`` > 1, ONNX Runtime batches of
     at least ``threads`` images run as ``threads`` slices, each on its own

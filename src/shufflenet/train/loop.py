@@ -69,12 +69,16 @@ class ModelEma:
 
 @dataclass
 class TrainResult:
+    """A finished run: one record per epoch (as ``history.json``), where its checkpoints are and the
+    best validation top-1."""
+
     history: list[dict[str, float | None]]
     out_dir: Path
     best_top1: float
 
     @property
     def last(self) -> dict[str, float | None]:
+        """The last epoch's record (always scored)."""
         return self.history[-1]
 
 
