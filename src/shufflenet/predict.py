@@ -21,6 +21,7 @@ from shufflenet.utils.files import folder_given
 __all__ = [
     "RUNTIMES",
     "RUNTIME_ALIASES",
+    "describe",
     "is_trained_ref",
     "load",
     "load_for_prediction",
@@ -42,7 +43,7 @@ def _trained_kind(ref: str) -> str | None:
     None for anything else (an architecture name)."""
     path = Path(ref)
     if path.is_dir() and ref not in list_models():  # (a folder that shares a model's name is not read)
-        raise folder_given(ref, "a checkpoint, weights, .onnx or .xml file, MODEL:TAG or a model name")
+        raise folder_given(ref, "a checkpoint, a weights file, an exported model, MODEL:TAG or a model name")
     if path.suffix in ARTIFACT_SUFFIXES:
         return None  # an exported artifact, not weights
     if path.suffix == ".safetensors":
@@ -86,6 +87,114 @@ def load(ref: str | os.PathLike[str], *, use_ema: bool = True, **create_kwargs: 
         name, tag = ref.split(":", 1)
         return create_model(name, pretrained=tag)
     return create_model(ref, **create_kwargs)
+
+
+def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
+    """What ``ref`` (anything :func:`load` reads) holds, as plain values in reading order: its kind,
+    the network, the data it expects (input size, normalisation, classes) and, for trained weights,
+    how they were trained and scored; for an exported artifact its runtime, files and precision.
+    Reads metadata only where it can: no weights are loaded into a network."""
+    ref = str(ref)
+    kind = _trained_kind(ref)
+    info: dict[str, Any] = {"reference": ref}
+    if Path(ref).suffix in ARTIFACT_SUFFIXES:
+        return {**info, **_describe_artifact(Path(ref))}
+    if kind == "checkpoint":
+        from shufflenet.train.checkpoint import KINDS
+        from shufflenet.train.history import score_key
+
+        state = _marked_state(ref)
+        config, history = state.get("config") or {}, state.get("history") or []
+        arch = state.get("arch") or {"model": config.get("backbone"), "options": config.get("backbone_options")}
+        data = state.get("data") or {
+            "mean": config.get("mean"),
+            "std": config.get("std"),
+            "class_names": state.get("classes"),
+        }
+        info |= {"kind": KINDS[state["format"]][0], "model": arch.get("model"), "options": arch.get("options") or {},
+                 "epochs": state.get("epoch"), "ema weights": bool(state.get("ema"))}  # fmt: skip
+        score = score_key(history)
+        if score:
+            scores = [h[score] for h in history if h.get(score) is not None]
+            info |= {f"best {score}": max(scores, default=None), f"last {score}": scores[-1] if scores else None}
+        return info | _data_fields(data) | {"recipe": {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}}
+    if kind == "weights":
+        from shufflenet.models._pretrained import read_metadata
+
+        meta = read_metadata(ref)
+        return info | {"kind": "trained weights (safetensors)", "model": meta["arch"].get("model"),
+                       "options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
+    if kind == "tag":
+        from shufflenet.models import list_pretrained
+        from shufflenet.models._pretrained import list_shipped, pretrained_path, read_metadata, read_record
+
+        name, tag = ref.split(":", 1)
+        found = [t for t in list_pretrained() if t.model == name and t.tag == tag]
+        if not found:
+            create_model(name, pretrained=tag)  # the registry's own error: it names the tags there are
+        info |= {"kind": "pretrained weights", "model": name, "tag": tag, "dataset": found[0].dataset,
+                 "top1 %": found[0].top1, "source": found[0].source}  # fmt: skip
+        if (name, tag) not in list_shipped():  # torchvision's: its metadata is all there is offline
+            return info
+        meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
+        return info | {"options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"]),
+                       "command": record.get("command"), "trained on": record.get("machine"),
+                       "wall clock s": record.get("wall_clock_s")}  # fmt: skip
+    from shufflenet.complexity import analyze
+    from shufflenet.models import get_entry
+
+    entry, model = get_entry(ref), create_model(ref)
+    report = analyze(model, (1, 3, 224, 224))
+    paper = entry.reference
+    return info | {"kind": "registered architecture (fresh weights)", "family": entry.family, "params": report.params,
+                   "FLOPs at 224": report.flops, "paper": paper and paper.source,
+                   "paper FLOPs": paper and paper.flops, "paper top-1 %": paper and paper.top1}  # fmt: skip
+
+
+#: the recipe fields :func:`describe` shows of a checkpoint's config (classifier's, then detector's)
+_RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "precision", "img_size")
+
+
+def _marked_state(ref: str) -> dict[str, Any]:
+    """A checkpoint of any kind this library writes, its marker checked."""
+    from shufflenet.models._weights import safe_torch_load
+    from shufflenet.train.checkpoint import KINDS
+
+    if not Path(ref).is_file():
+        raise FileNotFoundError(f"checkpoint {ref!r} not found")
+    state = safe_torch_load(Path(ref), "checkpoint")
+    if not isinstance(state, dict) or state.get("format") not in KINDS:
+        raise ValueError(f"{ref} is not a shufflenet checkpoint (no marker of `shufflenet train` or `detect train`); "
+                         "bare weights name no network")  # fmt: skip
+    return state
+
+
+def _data_fields(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The data a model expects, from its ``pretrained_cfg`` (or a checkpoint's ``data``)."""
+    names = cfg.get("class_names") or []
+    return {"input size": cfg.get("input_size"), "mean": cfg.get("mean"), "std": cfg.get("std"),
+            "classes": len(names) or None, "class names": ", ".join(map(str, names[:10])) + (" ..." if len(names) > 10 else "")}  # fmt: skip
+
+
+def _describe_artifact(path: Path) -> dict[str, Any]:
+    from shufflenet.export.formats import artifact_precision
+
+    predictor = Predictor(path)
+    files = [f for f in (path, *_companions(path)) if f.is_file()]
+    cfg = predictor.pretrained_cfg or {}
+    return {"kind": f"exported {ARTIFACT_SUFFIXES[path.suffix]} model", "runtime": predictor.runtime,
+            "files": {f.name: f.stat().st_size for f in files}, "input shape": list(predictor.input_shape),
+            "precision": artifact_precision(path), **({"tag": cfg["tag"]} if "tag" in cfg else {}),
+            **_data_fields(cfg)}  # fmt: skip
+
+
+def _companions(path: Path) -> list[Path]:
+    """The files written beside an artifact: its weights (OpenVINO, ncnn) and the ``pretrained_cfg``
+    sidecar of a format without metadata (ncnn, ExecuTorch, LiteRT)."""
+    from shufflenet.runtimes.sidecar import cfg_sidecar
+
+    weights = [path.with_suffix(".bin")] if path.suffix in (".xml", ".param") else []
+    return weights + ([cfg_sidecar(path)] if path.suffix in (".param", ".pte", ".tflite") else [])
 
 
 def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:

@@ -64,6 +64,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "truncated.pt").write_bytes((d / "fashion.pt").read_bytes()[:3000])
     torch.save({"model": {}, "hook": os.system}, d / "payload.pt")  # pickled code: refused by name
     (d / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
+    (d / "m.bin").write_bytes(b"\x00" * 64)  # an OpenVINO IR's weights
     torch.save({"format": "shufflenet-detector/1"}, d / "detector.pt")  # the other kind of checkpoint, damaged
     Image.fromarray(np.full((28, 28), 200, np.uint8)).save(d / "img.png")
     (d / "notimage.png").write_text("not an image")
@@ -238,6 +239,17 @@ PROBES: list[tuple[str, list[str], str]] = [
         "export onnx as xml",
         ["export", "shufflenet_v2_x0_5", "-o", "{d}/m.xml"],
         "{d}/m.xml: an ONNX model is MODEL.onnx; name it so",
+    ),
+    (
+        "info of a missing checkpoint",
+        ["info", "{d}/gone.pt"],
+        "checkpoint '{d}/gone.pt' not found",
+    ),
+    (
+        "info of an OpenVINO weights file",
+        ["info", "{d}/m.bin"],
+        "{d}/m.bin is not a readable checkpoint (not a PyTorch file: the weights of an OpenVINO IR or ncnn net; "
+        "give its .xml or .ncnn.param)",
     ),
     (
         "curves of a missing run",

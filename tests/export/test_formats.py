@@ -13,6 +13,7 @@ import torch
 import shufflenet
 from helpers import lively_model
 from shufflenet.export import FORMATS, Predictor, export_artifact
+from shufflenet.export.formats import artifact_precision
 
 #: the module each format's converter needs
 _NEEDS = {"openvino": "openvino", "ncnn": "pnnx", "executorch": "executorch", "litert": "litert_torch"}
@@ -75,5 +76,7 @@ def test_mobile_int8_is_smaller_and_agrees(fmt: str, tmp_path: Path) -> None:
     assert "int8" in q.writer and _INT8_NODES[fmt].items() <= q.nodes.items()
     assert q.top1_agreement is not None and q.top1_agreement >= 0.8 and q.max_abs_diff > 0
     assert q.path.stat().st_size < 0.4 * f.path.stat().st_size
+    want = {"litert-int8": ("int8", "float32"), "executorch-int8": (None, None)}[fmt]  # a .pte's graph is opaque
+    assert (artifact_precision(q.path), artifact_precision(f.path)) == want
     logits = Predictor(q.path)(torch.from_numpy(calibration[0]))
     assert logits.dtype == torch.float32 and logits.shape == (16, 10)

@@ -1,4 +1,4 @@
-"""``shufflenet eval``, ``predict`` and ``samples``: a trained model (any reference) on images."""
+"""``shufflenet eval``, ``predict``, ``samples`` and ``info``: a trained model (any reference) on images, and what a reference holds."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 __all__ = ["add_commands"]
+
+REF_HELP = "a training checkpoint, MODEL:TAG of pretrained weights, or an exported model (.onnx, .xml, .ncnn.param, .pte, .tflite)"
 
 
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
@@ -96,6 +98,33 @@ def _cmd_samples(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_info(args: argparse.Namespace, console: Console) -> int:
+    from shufflenet.predict import describe
+
+    info = describe(args.ref)
+    render(console, args.format, ["field", "value"], [[k, _shown(v)] for k, v in info.items()], records=info)
+    return 0
+
+
+def _shown(value: object) -> str:
+    """A value of :func:`~shufflenet.predict.describe` as one table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        if value and all(isinstance(v, int) for v in value.values()):  # files: sizes in bytes
+            return ", ".join(
+                f"{k} ({v / 1e6:.2f} MB)" if v >= 1e5 else f"{k} ({v / 1e3:.1f} kB)" for k, v in value.items()
+            )
+        return ", ".join(f"{k}={_shown(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**6:
+        return f"{value:,}"
+    return str(value)
+
+
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
     from shufflenet.predict import RUNTIME_ALIASES, RUNTIMES
 
@@ -112,7 +141,7 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix on a test set")
-    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
+    p.add_argument("checkpoint", help=REF_HELP)
     p.add_argument(
         "--dataset",
         choices=("fashion-mnist", "imagefolder"),
@@ -135,12 +164,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("predict", help="top-k classes of images (files or folders)")
-    p.add_argument("checkpoint", help="a training checkpoint, MODEL:TAG of shipped weights, or an exported .onnx file")
+    p.add_argument("checkpoint", help=REF_HELP)
     p.add_argument("images", nargs="+")
     add_runtime_args(p)
     p.add_argument("--topk", type=positive_int, default=3, help="classes per image (default 3)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("info", help="what a model, checkpoint, weights file or exported artifact holds")
+    p.add_argument("ref", metavar="REF", help="a model name, " + REF_HELP)
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("samples", help="write the first Fashion-MNIST test images as PNG files (to try predict)")
     p.add_argument("--count", type=positive_int, default=8)

@@ -14,12 +14,14 @@ from torch import nn
 
 from shufflenet.export.executorch import export_executorch
 from shufflenet.export.litert import export_litert
-from shufflenet.export.ncnn import export_ncnn
+from shufflenet.export.ncnn import export_ncnn, is_int8_param
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
 from shufflenet.export.openvino import export_openvino
 from shufflenet.export.predictor import Predictor
+from shufflenet.runtimes import LiteRtRunner
+from shufflenet.utils.optional import require
 
-__all__ = ["FORMATS", "ArtifactFormat", "export_artifact", "exported_predictor"]
+__all__ = ["FORMATS", "ArtifactFormat", "artifact_precision", "export_artifact", "exported_predictor"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +101,28 @@ def exported_predictor(
     with tempfile.TemporaryDirectory() as tmp:
         result = export_artifact(model, Path(tmp) / f"model{FORMATS[fmt].suffix}", fmt, input_shape=input_shape)
         return Predictor(result.path, threads=threads)  # loaded: the files can go
+
+
+#: ONNX operators that only a quantised graph holds
+_ONNX_INT8 = {"QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger"}
+
+
+def artifact_precision(path: str | os.PathLike[str]) -> str | None:
+    """``"int8"`` or ``"float32"``, as the artifact's own operators say (quantise ops, OpenVINO's
+    ``FakeQuantize``, ncnn's int8 scale terms, LiteRT's int8 tensors); None for an ExecuTorch program,
+    whose XNNPACK graph is an opaque blob."""
+    p = Path(path)
+    int8: bool
+    if p.suffix == ".onnx":
+        onnx = require("onnx", "onnx")
+        int8 = bool({n.op_type for n in onnx.load(str(p), load_external_data=False).graph.node} & _ONNX_INT8)
+    elif p.suffix == ".xml":
+        int8 = 'type="FakeQuantize"' in p.read_text(encoding="utf-8", errors="replace")
+    elif p.suffix == ".param":
+        int8 = is_int8_param(p.read_text(encoding="utf-8", errors="replace"))
+    elif p.suffix == ".tflite":
+        details = LiteRtRunner(p).interpreter.get_tensor_details()
+        int8 = any(np.dtype(t["dtype"]) == np.int8 for t in details)
+    else:
+        return None
+    return "int8" if int8 else "float32"

@@ -42,7 +42,7 @@ from shufflenet.utils.files import atomic_write, check_artifact_name, check_outp
 from shufflenet.utils.optional import require
 from shufflenet.utils.quiet import quiet_fds
 
-__all__ = ["export_ncnn"]
+__all__ = ["export_ncnn", "is_int8_param"]
 
 #: V2 branch channels are zero-padded to a multiple of this inside the branch (8: packed on ARM, AVX2 and
 #: AVX-512 alike; 16 was no faster on AVX-512): 1.07-1.09x in ncnn (docs/results/deployment.md, "ncnn")
@@ -113,6 +113,15 @@ def _parse_param(text: str) -> list[_Layer]:
         blobs, pairs = rest[: int(n_in) + int(n_out)], rest[int(n_in) + int(n_out) :]
         layers.append(_Layer(kind, name, blobs[: int(n_in)], blobs[int(n_in) :], dict(p.split("=", 1) for p in pairs)))
     return layers
+
+
+#: layers whose param 8 is ncnn's int8_scale_term (non-zero: int8 weights and a scale for the input)
+_INT8_SCALED = ("Convolution", "ConvolutionDepthWise", "InnerProduct")
+
+
+def is_int8_param(text: str) -> bool:
+    """Whether an ncnn ``.param`` text describes an int8 net (ours or ``ncnn2int8``'s)."""
+    return any(la.kind in _INT8_SCALED and la.params.get("8", "0") != "0" for la in _parse_param(text))
 
 
 def _read_weights(layers: list[_Layer], data: bytes) -> list[tuple[np.ndarray, np.ndarray | None] | None]:

@@ -78,6 +78,7 @@ _FOREIGN = {
     ".pte": "an ExecuTorch program",
     ".tflite": "a LiteRT model",
     ".json": "a JSON file",
+    ".bin": "the weights of an OpenVINO IR or ncnn net; give its .xml or .ncnn.param",
 }
 
 
