@@ -37,6 +37,7 @@ run: setup data
 	$(SHUFFLENET) predict shufflenet_v2_x1_0:fashion-mnist runs/samples
 	$(SHUFFLENET) export shufflenet_v2_x1_0:fashion-mnist --format onnx-int8 -o runs/v2_x1_0-int8.onnx
 	$(SHUFFLENET) eval runs/v2_x1_0-int8.onnx
+	$(SHUFFLENET) info runs/v2_x1_0-int8.onnx
 
 # Lint and format (ruff), import layers (import-linter, pyproject.toml), types (mypy on src/).
 check: setup

@@ -31,7 +31,7 @@ def test_a_checkpoint_says_its_network_scores_and_recipe(tmp_path: Path) -> None
     detector = {"config": {"backbone": "shufflenet_v2_x1_0", "backbone_options": {}, "kind": "fcos", "mean": [0.4] * 3,
                            "std": [0.2] * 3}, "epoch": 1, "history": [{"epoch": 1, "val_map_50": 0.3}], "classes": CLASSES}  # fmt: skip
     info = describe(save_checkpoint(detector, tmp_path / "d.pt", DETECTOR_FORMAT))
-    assert info["kind"] == "a detector's checkpoint" and info["model"] == "shufflenet_v2_x1_0"
+    assert info["kind"] == "a detector's checkpoint" and info["backbone"] == "shufflenet_v2_x1_0"
     assert info["best val_map_50"] == 0.3 and info["recipe"] == {"kind": "fcos"} and info["classes"] == 3
     torch.save({"model": {}}, tmp_path / "bare.pt")
     with pytest.raises(ValueError, match="bare.pt is not a shufflenet checkpoint"):

@@ -111,7 +111,8 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             "std": config.get("std"),
             "class_names": state.get("classes"),
         }
-        info |= {"kind": KINDS[state["format"]][0], "model": arch.get("model"), "options": arch.get("options") or {},
+        info |= {"kind": KINDS[state["format"]][0], "model" if "arch" in state else "backbone": arch.get("model"),
+                 "options": arch.get("options") or {},
                  "epochs": state.get("epoch"), "ema weights": bool(state.get("ema"))}  # fmt: skip
         score = score_key(history)
         if score:
@@ -179,6 +180,17 @@ def _data_fields(cfg: dict[str, Any]) -> dict[str, Any]:
 def _describe_artifact(path: Path) -> dict[str, Any]:
     from shufflenet.export.formats import artifact_precision
 
+    if path.suffix == ".onnx":
+        from shufflenet.detection.export import read_detector_metadata
+
+        detector = read_detector_metadata(path)
+        if detector is not None:
+            names = detector.get("class_names") or []
+            return {"kind": "exported ONNX detector", "runtime": "onnxruntime", "files": {path.name: path.stat().st_size},
+                    "precision": artifact_precision(path), "input": "image (3, H, W) in [0, 1], any size",
+                    "detector": detector.get("detector"), "backbone": detector.get("backbone"),
+                    "trained at side": detector.get("img_size"), "classes": len(names) or None,
+                    "class names": _data_fields({"class_names": names})["class names"]}  # fmt: skip
     predictor = Predictor(path)
     files = [f for f in (path, *_companions(path)) if f.is_file()]
     cfg = predictor.pretrained_cfg or {}
@@ -274,7 +286,7 @@ def predict_files(
     if not cfg:
         raise ValueError(
             f"{predictor.source} carries no normalisation or class names; "
-            "use a checkpoint, MODEL:TAG, or an ONNX file exported from one"
+            "use a checkpoint, MODEL:TAG, or a file exported from one"
         )
     if topk < 1 or batch_size < 1:
         raise ValueError(f"topk and batch_size must be >= 1, got {topk} and {batch_size}")

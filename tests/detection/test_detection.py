@@ -19,6 +19,8 @@ from shufflenet.detection import (
     make_detection_set,
     train_detector,
 )
+from shufflenet.export import Predictor
+from shufflenet.predict import describe
 from shufflenet.train.history import read_history
 
 pytest.importorskip("pycocotools", reason="the detection extra: pip install 'shufflenet[detection]'")
@@ -273,6 +275,11 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == [f"00000{i}.png" for i in range(4)]
     assert main(["detect", "export", ckpt, "-o", str(tmp_path / "det.onnx")]) == 0
     assert "verified on 4 images" in capsys.readouterr().out and (tmp_path / "det.onnx").stat().st_size > 0
+    info = describe(tmp_path / "det.onnx")  # the file says what it finds
+    assert info["kind"] == "exported ONNX detector" and info["classes"] == len(straight["classes"]) > 0
+    assert info["detector"] == "FCOS" and info["backbone"] == "shufflenet_v2_x0_5" and info["trained at side"] == 64
+    with pytest.raises(ValueError, match="det.onnx is an exported detector .*, not a classifier"):
+        Predictor(tmp_path / "det.onnx")
     (tmp_path / "set").rename(tmp_path / "moved")  # the data moved: named, and --data-dir finds it
     assert main(["detect", "export", ckpt, "-o", str(tmp_path / "det2.onnx")]) == 2
     assert "the images" in capsys.readouterr().err and not (tmp_path / "det2.onnx").exists()

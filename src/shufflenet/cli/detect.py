@@ -160,7 +160,10 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     root, split, data = _images(args, state)
     images = [data[i][0] for i in range(min(4, len(data)))]  # real images: boxes to compare
     with stderr_console().status("exporting and verifying in ONNX Runtime"):
-        path = export_detector(model, args.out, images)
+        cfg = state["config"]
+        meta = {"class_names": list(state["classes"]), "category_ids": list(state.get("category_ids") or []),
+                "backbone": cfg.get("backbone"), "img_size": cfg.get("img_size")}  # fmt: skip
+        path = export_detector(model, args.out, images, metadata=meta)
     console.print(f"wrote {path} (verified on {len(images)} images of {root / split})", highlight=False)
     return 0
 

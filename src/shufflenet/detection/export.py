@@ -3,29 +3,42 @@ verified in ONNX Runtime against PyTorch before it is kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shufflenet.export.predictor import DETECTOR_METADATA_KEY
 from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
 
-__all__ = ["export_detector"]
+__all__ = ["export_detector", "read_detector_metadata"]
 
 
 def export_detector(
-    model: nn.Module, path: str | os.PathLike[str], images: list[Tensor], *, opset: int = 17, atol: float = 1e-2
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    images: list[Tensor],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    opset: int = 17,
+    atol: float = 1e-2,
 ) -> Path:
     """Write ``model`` to ``path``: input ``image`` (3, H, W) in [0, 1], any size; outputs ``boxes``
     (x0, y0, x1, y1 in the input's pixels), ``scores``, ``labels``. Each of ``images`` (real ones,
     so there are boxes to compare) must give the same detections in ONNX Runtime as in PyTorch
-    (boxes within ``atol`` pixels), else nothing is written."""
+    (boxes within ``atol`` pixels), else nothing is written. ``metadata`` (e.g. ``class_names``,
+    which ``labels`` index from 1) is stored in the file under ``DETECTOR_METADATA_KEY``, with
+    the detector's class name."""
     check_artifact_name(path, ".onnx", "an ONNX model")
     ort = require("onnxruntime", "onnx")
+    onnx = require("onnx", "onnx")
     model = model.eval()
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic in torchvision's transform
@@ -44,4 +57,15 @@ def export_detector(
             if diff > atol:
                 raise ValueError(f"the ONNX detector's boxes differ from PyTorch's by {diff:.3g} px in image {i} "
                                  f"(tolerance {atol}); nothing written")  # fmt: skip
+        proto = onnx.load(str(tmp))
+        props = {DETECTOR_METADATA_KEY: json.dumps({"detector": type(model).__name__, **(metadata or {})})}
+        onnx.helper.set_model_props(proto, props)
+        onnx.save(proto, str(tmp))
     return Path(path)
+
+
+def read_detector_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What :func:`export_detector` stored in the ONNX file at ``path``, or None if it is not a detector."""
+    onnx = require("onnx", "onnx")
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(props[DETECTOR_METADATA_KEY]) if DETECTOR_METADATA_KEY in props else None

@@ -19,7 +19,7 @@ from shufflenet.utils.devices import torch_device
 from shufflenet.utils.optional import MissingExtra, require
 from shufflenet.utils.quiet import quiet_fds
 
-__all__ = ["ARTIFACT_SUFFIXES", "METADATA_KEY", "Predictor", "artifact_runtime"]
+__all__ = ["ARTIFACT_SUFFIXES", "DETECTOR_METADATA_KEY", "METADATA_KEY", "Predictor", "artifact_runtime"]
 
 #: the artifacts a Predictor opens, by suffix, and the runtime that runs each
 ARTIFACT_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".param": "ncnn", ".pte": "ExecuTorch",
@@ -37,6 +37,8 @@ def artifact_runtime(path: str | os.PathLike[str]) -> str | None:
 #: ONNX ``metadata_props`` key holding the model's ``pretrained_cfg`` as JSON
 #: (mean, std, input size, class names), so an exported file is self-describing.
 METADATA_KEY = "shufflenet.pretrained_cfg"
+#: the key that marks a detector exported by ``shufflenet detect export`` (JSON: its class names, ...)
+DETECTOR_METADATA_KEY = "shufflenet.detector"
 
 
 class Predictor:
@@ -122,6 +124,10 @@ class Predictor:
         shape = first.shape
         self.input_shape = tuple(d if isinstance(d, int) else None for d in shape)
         meta = self.session.get_modelmeta().custom_metadata_map
+        if DETECTOR_METADATA_KEY in meta:
+            raise ValueError(f"{p} is an exported detector (boxes, scores, labels), not a classifier; run it in ONNX "
+                             "Runtime (input 'image': (3, H, W) in [0, 1]), or its checkpoint with `shufflenet detect "
+                             "predict`")  # fmt: skip
         if METADATA_KEY in meta:
             self.pretrained_cfg = json.loads(meta[METADATA_KEY])
 
