@@ -12,6 +12,7 @@ import shufflenet
 from shufflenet.cli.main import main
 from shufflenet.export import FORMATS, export_artifact
 from shufflenet.export.formats import artifact_precision
+from shufflenet.models._pretrained import PRETRAINED_DIR
 from shufflenet.predict import describe
 from shufflenet.train.checkpoint import DETECTOR_FORMAT, save_checkpoint
 
@@ -45,6 +46,9 @@ def test_names_and_tags_describe_the_network_and_where_its_weights_come_from() -
     shipped = describe("shufflenet_v2_x0_5:fashion-mnist-hires-wide")
     assert shipped["top1 %"] == 95.06 and shipped["options"]["stage_widths"] == [64, 128, 256, 1024]
     assert shipped["command"].startswith("torchrun") and shipped["input size"] == [1, 28, 28]
+    weights = describe(PRETRAINED_DIR / "shufflenet_v2_x1_5.fashion-mnist.safetensors")  # a file, its record beside it
+    assert weights["kind"] == "trained weights (safetensors)" and weights["test top-1 %"] == 94.67
+    assert weights["epochs"] == 21 and "--model shufflenet_v2_x1_5" in weights["command"]
     imagenet = describe("shufflenet_v2_x1_0:imagenet")  # torchvision's: no download needed to describe it
     assert imagenet["dataset"] == "imagenet" and "command" not in imagenet
     with pytest.raises(ValueError, match="no pretrained weights"):

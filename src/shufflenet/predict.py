@@ -120,11 +120,14 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             info |= {f"best {score}": max(scores, default=None), f"last {score}": scores[-1] if scores else None}
         return info | _data_fields(data) | {"recipe": {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}}
     if kind == "weights":
-        from shufflenet.models._pretrained import read_metadata
+        from shufflenet.models._pretrained import read_metadata, read_record
 
-        meta = read_metadata(ref)
-        return info | {"kind": "trained weights (safetensors)", "model": meta["arch"].get("model"),
-                       "options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
+        meta, path = read_metadata(ref), Path(ref)
+        name, _, tag = path.name.removesuffix(".safetensors").partition(".")  # save-pretrained's MODEL.TAG
+        record = read_record(name, tag, path.parent)  # the record written beside it, if any
+        info |= {"kind": "trained weights (safetensors)", "model": meta["arch"].get("model"),
+                 "options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
+        return info | ({"test top-1 %": record.get("test_top1"), **_trained_fields(record)} if record else {})
     if kind == "tag":
         from shufflenet.models import list_pretrained
         from shufflenet.models._pretrained import list_shipped, pretrained_path, read_metadata, read_record
@@ -139,8 +142,7 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             return info
         meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
         return info | {"options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"]),
-                       "command": record.get("command"), "trained on": record.get("machine"),
-                       "wall clock s": record.get("wall_clock_s")}  # fmt: skip
+                       **_trained_fields(record)}  # fmt: skip
     from shufflenet.complexity import analyze
     from shufflenet.models import get_entry
 
@@ -154,6 +156,12 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
 
 #: the recipe fields :func:`describe` shows of a checkpoint's config (classifier's, then detector's)
 _RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "precision", "img_size")
+
+
+def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """How shipped weights were made, from the record ``save-pretrained`` writes beside them."""
+    return {"epochs": record.get("epochs"), "command": record.get("command"), "trained on": record.get("machine"),
+            "wall clock s": record.get("wall_clock_s")}  # fmt: skip
 
 
 def _marked_state(ref: str) -> dict[str, Any]:
