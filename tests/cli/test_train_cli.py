@@ -258,6 +258,11 @@ def test_training_draws_its_curves_and_curves_compares_runs(
     assert records[1] == {"run": str(other), "epochs": 4, "score": "test_top1", "best": 0.8,
                                                      "best_epoch": 2, "last": 0.7, "last_train_loss": 0.8}  # fmt: skip
     assert "<svg" in figure.read_text()
+    assert main(["curves", str(trained.parent), "--x", "seconds", "--out", str(tmp_path / "t.png")]) == 0  # epoch_s
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["curves", str(other), "--x", "seconds", "--out", str(tmp_path / "t2.png")]) == 2
+    assert "has no epoch times (epoch_s); plot it by epoch" in capsys.readouterr().err
     detector = tmp_path / "det"
     detector.mkdir()
     write_history(detector, [{"epoch": 1, "train_loss": 1.0, "val_map_50": 0.2}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -124,16 +125,23 @@ def plot_confusion(confusion: torch.Tensor, class_names: Sequence[str], path: st
     return _save(fig, path)
 
 
-def plot_history(runs: Mapping[str, Sequence[Mapping[str, Any]]], score: str, path: str | os.PathLike[str]) -> Path:
+def plot_history(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]], score: str, path: str | os.PathLike[str], *, x: str = "epoch"
+) -> Path:
     """Training curves of one or more runs, one colour each: the losses (training solid, validation
-    dashed) and the ``score`` in % per epoch (validation solid, training accuracy dotted), its best
-    epoch marked. Epochs that were not scored (``--eval-every``) are left out of the score's line."""
+    dashed) and the ``score`` in % (validation solid, training accuracy dotted), its best point marked.
+    Epochs that were not scored (``--eval-every``) are left out of the score's line. ``x="seconds"``
+    puts the runs on the wall clock instead of epochs (``elapsed_s``, else the sum of ``epoch_s``):
+    time to accuracy, the direct metric of training."""
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds', got {x!r}")
     val_loss = score.split("_")[0] + "_loss"  # test_top1 -> test_loss; a detector's val_map_50 has none
     fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for (name, history), colour in zip(runs.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * len(runs)):
+        at = [h["epoch"] for h in history] if x == "epoch" else _wall_clock(name, history)
 
-        def line(ax: Any, key: str, scale: float = 1.0, **style: Any) -> list[tuple[int, float]]:
-            points = [(h["epoch"], scale * h[key]) for h in history if h.get(key) is not None]
+        def line(ax: Any, key: str, scale: float = 1.0, **style: Any) -> list[tuple[float, float]]:
+            points = [(t, scale * h[key]) for t, h in zip(at, history) if h.get(key) is not None]
             if points:
                 ax.plot(*zip(*points), color=colour, marker="." if len(points) < 30 else None, **style)
             return points
@@ -146,11 +154,21 @@ def plot_history(runs: Mapping[str, Sequence[Mapping[str, Any]]], score: str, pa
             epoch, best = max(scored, key=lambda p: p[1])
             score_ax.annotate(f"{best:.2f}", (epoch, best), textcoords="offset points", xytext=(0, 6),
                               ha="center", fontsize=7, color=colour)  # fmt: skip
-    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (solid: training, dashed: validation)")
-    score_ax.set(xlabel="epoch", ylabel=f"{score} (%)", title=f"{score} (dotted: training accuracy)")
+    label = "epoch" if x == "epoch" else "wall clock (s)"
+    loss_ax.set(xlabel=label, ylabel="loss", title="loss (solid: training, dashed: validation)")
+    score_ax.set(xlabel=label, ylabel=f"{score} (%)", title=f"{score} (dotted: training accuracy)")
     for ax in (loss_ax, score_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=x == "epoch"))
         ax.title.set_fontsize(9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def _wall_clock(name: str, history: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Seconds from the start of training to the end of each epoch."""
+    if all(h.get("elapsed_s") is not None for h in history):
+        return [float(h["elapsed_s"]) for h in history]
+    if any(h.get("epoch_s") is None for h in history):
+        raise ValueError(f"{name}: its history has no epoch times (epoch_s); plot it by epoch")
+    return list(itertools.accumulate(float(h["epoch_s"]) for h in history))

@@ -117,7 +117,7 @@ def _cmd_curves(args: argparse.Namespace, console: Console) -> int:
                         "best_epoch": best and best[0], "last": scored[-1][1] if scored else None, "last_train_loss": loss})  # fmt: skip
         rows.append([label, len(history), f"{100 * best[1]:.2f}% ({best[0]})" if best else "-",
                      f"{100 * scored[-1][1]:.2f}%" if scored else "-", "-" if loss is None else f"{loss:.4f}"])  # fmt: skip
-    plot_history(histories, score, args.out)
+    plot_history(histories, score, args.out, x=args.x)
     headers = ["run", "epochs", f"best {score} (epoch)", f"last {score}", "last train loss"]
     render(console, args.format, headers, rows, records=records)
     stderr_console().print(f"curves written to {args.out}", highlight=False)
@@ -350,6 +350,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="a run's --out folder (or its history.json, or a checkpoint); a folder of runs, such as "
                    "ablate's --out, stands for all of them")  # fmt: skip
     p.add_argument("--out", "-o", default="curves.png", help="the figure: .png, .svg or .pdf (default curves.png)")
+    p.add_argument("--x", choices=("epoch", "seconds"), default="epoch",
+                   help="the horizontal axis: epochs (default) or the wall clock, to compare time to accuracy")  # fmt: skip
     p.add_argument("--format", choices=FORMATS, default="table", help="output format of the summary (default table)")
     p.set_defaults(func=_cmd_curves)
 
