@@ -148,19 +148,20 @@ def check_memory(
 
 class CurvesWriter:
     """``curves.png`` in a run's folder, redrawn from its ``history.json`` as epochs end, so a long run
-    can be watched: at most one drawing per 20 times the last one's cost (short epochs, as on a GPU,
-    pay under 5%), and always at the end. Without matplotlib (the ``plot`` extra) one note says so."""
+    can be watched: at most one drawing per 100 times the last one's cost (a run of short epochs, as
+    on a GPU under a time budget, loses at most 1% of its time to them), and always at the end.
+    Without matplotlib (the ``plot`` extra) one note says so."""
 
     def __init__(self, path: Path, err: Console) -> None:
         self.path, self.err, self.off, self.drawn = path, err, False, False
-        self.last, self.cost = time.monotonic(), 1.0  # the first drawing after about 20 s
+        self.last, self.cost = time.monotonic(), 0.6  # the first drawing after about a minute
 
     def update(self, final: bool = False) -> None:
         start = time.monotonic()
         if (
             self.off
             or not (self.path.parent / "history.json").is_file()
-            or (start - self.last < 20 * self.cost and not final)
+            or (start - self.last < 100 * self.cost and not final)
         ):
             return
         try:
