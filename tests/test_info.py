@@ -26,7 +26,7 @@ def test_a_checkpoint_says_its_network_scores_and_recipe(tmp_path: Path) -> None
              "data": {"input_size": [3, 64, 64], "mean": [0.5] * 3, "std": [0.25] * 3, "class_names": CLASSES}}  # fmt: skip
     info = describe(save_checkpoint(state, tmp_path / "c.pt"))
     assert info["kind"] == "a classifier's training checkpoint" and info["options"] == {"se": True}
-    assert (info["best test_top1"], info["last test_top1"], info["epochs"]) == (0.7, 0.6, 3)
+    assert (info["best test_top1 %"], info["last test_top1 %"], info["epochs"]) == (70.0, 60.0, 3)
     assert info["classes"] == 3 and info["class names"] == "a, b, c" and info["input size"] == [3, 64, 64]
     assert info["recipe"] == {"dataset": "imagefolder", "epochs": 3, "lr": 0.5}  # unset fields left out
     detector = {"config": {"backbone": "shufflenet_v2_x1_0", "backbone_options": {}, "kind": "fcos", "mean": [0.4] * 3,

@@ -115,9 +115,10 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
                  "options": arch.get("options") or {},
                  "epochs": state.get("epoch"), "ema weights": bool(state.get("ema"))}  # fmt: skip
         score = score_key(history)
-        if score:
-            scores = [h[score] for h in history if h.get(score) is not None]
-            info |= {f"best {score}": max(scores, default=None), f"last {score}": scores[-1] if scores else None}
+        if score:  # top-1 in percent, as the tags and the shipped records give it; a detector's AP as COCO does
+            scale, unit = (100.0, " %") if score.endswith("_top1") else (1.0, "")
+            scores = [round(scale * h[score], 4) for h in history if h.get(score) is not None]
+            info |= {f"best {score}{unit}": max(scores, default=None), f"last {score}{unit}": (scores or [None])[-1]}
         return info | _data_fields(data) | {"recipe": {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}}
     if kind == "weights":
         from shufflenet.models._pretrained import read_metadata, read_record
