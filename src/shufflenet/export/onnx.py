@@ -39,11 +39,13 @@ def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.Pat
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What every exporter returns: the file written and how it was checked against PyTorch."""
+
     path: Path
-    max_abs_diff: float  # ONNX Runtime vs PyTorch on the verification inputs
-    nodes: dict[str, int]  # ONNX op type -> count
-    writer: str  # "shuffle-aware" (ShuffleNet V1/V2 written node by node) or "traced" (torch.onnx.export)
-    top1_agreement: float | None = None  # int8: share of inputs whose top class matches the float model
+    max_abs_diff: float  # the runtime vs PyTorch on the verification inputs
+    nodes: dict[str, int]  # the artifact's op (layer) type -> count, as its runtime names them
+    writer: str  # how the graph was made: "shuffle-aware", "traced", "pnnx", "litert_torch (...)", ", int8" ...
+    top1_agreement: float | None = None  # real images or int8: share whose top class matches PyTorch's
 
 
 def _set_metadata(path: Path, model: nn.Module) -> Counter[str]:

@@ -17,6 +17,8 @@ __all__ = ["EvalResult", "evaluate", "reduce_eval"]
 
 @dataclass(frozen=True)
 class EvalResult:
+    """Scores of a classifier on a labelled set."""
+
     top1: float  # fraction in [0, 1]
     top5: float
     loss: float
