@@ -258,6 +258,10 @@ def test_training_draws_its_curves_and_curves_compares_runs(
     assert records[1] == {"run": str(other), "epochs": 4, "score": "test_top1", "best": 0.8,
                                                      "best_epoch": 2, "last": 0.7, "last_train_loss": 0.8}  # fmt: skip
     assert "<svg" in figure.read_text()
+    shipped = "shufflenet_v2_x0_5:fashion-mnist-hires-wide"  # your run beside the log of the shipped recipe's
+    assert main(["curves", shipped, str(trained.parent), "--out", str(tmp_path / "s.png"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0] == {"run": shipped, "epochs": 28, "score": "test_top1",
+        "best": 0.9506, "best_epoch": 28, "last": 0.9506, "last_train_loss": pytest.approx(0.573, abs=1e-3)}  # fmt: skip
     assert main(["curves", str(trained.parent), "--x", "seconds", "--out", str(tmp_path / "t.png")]) == 0  # epoch_s
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()

@@ -44,3 +44,10 @@ def test_what_is_not_a_history_is_named(tmp_path: Path) -> None:
     torch.save({"model": {}}, tmp_path / "w.pt")
     with pytest.raises(ValueError, match="w.pt holds no training history"):
         read_history(tmp_path / "w.pt")
+
+
+def test_shipped_weights_bring_the_log_of_the_run_that_made_them() -> None:
+    history = read_history("shufflenet_v2_x0_5:fashion-mnist-hires-wide")
+    assert len(history) == 28 and round(100 * history[-1]["test_top1"], 2) == 95.06
+    with pytest.raises(ValueError, match="no pretrained weights 'shufflenet_v2_x0_5' with tag 'nope'"):
+        read_history("shufflenet_v2_x0_5:nope")

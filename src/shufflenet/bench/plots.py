@@ -158,7 +158,7 @@ def plot_history(
     loss_ax.set(xlabel=label, ylabel="loss", title="loss (solid: training, dashed: validation)")
     score_ax.set(xlabel=label, ylabel=f"{score} (%)", title=f"{score} (dotted: training accuracy)")
     for ax in (loss_ax, score_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=x == "epoch"))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=x == "epoch"))
         ax.title.set_fontsize(9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

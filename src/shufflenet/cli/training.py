@@ -347,8 +347,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("curves", help="training curves of runs side by side: loss and top-1 per epoch, as a figure")
     p.add_argument("runs", nargs="+", metavar="RUN",
-                   help="a run's --out folder (or its history.json, or a checkpoint); a folder of runs, such as "
-                   "ablate's --out, stands for all of them")  # fmt: skip
+                   help="a run's --out folder (or its history.json, a checkpoint, or MODEL:TAG of shipped weights); "
+                   "a folder of runs, such as ablate's --out, stands for all of them")  # fmt: skip
     p.add_argument("--out", "-o", default="curves.png", help="the figure: .png, .svg or .pdf (default curves.png)")
     p.add_argument("--x", choices=("epoch", "seconds"), default="epoch",
                    help="the horizontal axis: epochs (default) or the wall clock, to compare time to accuracy")  # fmt: skip

@@ -33,8 +33,18 @@ def write_history(out: Path, history: History) -> None:
 
 
 def read_history(ref: str | os.PathLike[str]) -> History:
-    """The per-epoch records of a run: ``ref`` is its folder, its ``history.json`` or a checkpoint (``.pt``)."""
+    """The per-epoch records of a run: ``ref`` is its folder, its ``history.json``, a checkpoint
+    (``.pt``), or ``MODEL:TAG`` of shipped weights (the log of the run that made them)."""
     path = Path(ref)
+    if ":" in str(ref) and not path.exists():
+        from shufflenet.models._pretrained import pretrained_path, read_record
+
+        name, tag = str(ref).split(":", 1)
+        pretrained_path(name, tag)  # an unknown pair names what is shipped
+        history = read_record(name, tag).get("history")
+        if not history:
+            raise ValueError(f"{ref} was shipped without its training log")
+        return list(history)
     if path.is_dir():
         if not (path / "history.json").is_file():
             raise FileNotFoundError(f"{path} holds no history.json; give a training run's --out folder or a checkpoint")
