@@ -100,10 +100,10 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
     if Path(ref).suffix in ARTIFACT_SUFFIXES:
         return {**info, **_describe_artifact(Path(ref))}
     if kind == "checkpoint":
-        from shufflenet.train.checkpoint import KINDS
-        from shufflenet.train.history import score_key
+        from shufflenet.train.checkpoint import KINDS, load_marked
+        from shufflenet.train.history import best_and_last, score_key
 
-        state = _marked_state(ref)
+        state = load_marked(ref, None, "checkpoint", "bare weights name no network")
         config, history = state.get("config") or {}, state.get("history") or []
         arch = state.get("arch") or {"model": config.get("backbone"), "options": config.get("backbone_options")}
         data = state.get("data") or {
@@ -117,8 +117,9 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         score = score_key(history)
         if score:  # top-1 in percent, as the tags and the shipped records give it; a detector's AP as COCO does
             scale, unit = (100.0, " %") if score.endswith("_top1") else (1.0, "")
-            scores = [round(scale * h[score], 4) for h in history if h.get(score) is not None]
-            info |= {f"best {score}{unit}": max(scores, default=None), f"last {score}{unit}": (scores or [None])[-1]}
+            best, last = best_and_last(history, score)
+            info |= {f"best {score}{unit}": None if best is None else round(scale * best[1], 4),
+                     f"last {score}{unit}": None if last is None else round(scale * last, 4)}  # fmt: skip
         return info | _data_fields(data) | {"recipe": {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}}
     if kind == "weights":
         from shufflenet.models._pretrained import read_metadata, read_record
@@ -165,20 +166,6 @@ def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:
             "wall clock s": record.get("wall_clock_s")}  # fmt: skip
 
 
-def _marked_state(ref: str) -> dict[str, Any]:
-    """A checkpoint of any kind this library writes, its marker checked."""
-    from shufflenet.models._weights import safe_torch_load
-    from shufflenet.train.checkpoint import KINDS
-
-    if not Path(ref).is_file():
-        raise FileNotFoundError(f"checkpoint {ref!r} not found")
-    state = safe_torch_load(Path(ref), "checkpoint")
-    if not isinstance(state, dict) or state.get("format") not in KINDS:
-        raise ValueError(f"{ref} is not a shufflenet checkpoint (no marker of `shufflenet train` or `detect train`); "
-                         "bare weights name no network")  # fmt: skip
-    return state
-
-
 def _data_fields(cfg: dict[str, Any]) -> dict[str, Any]:
     """The data a model expects, from its ``pretrained_cfg`` (or a checkpoint's ``data``)."""
     names = cfg.get("class_names") or []
@@ -212,10 +199,11 @@ def _describe_artifact(path: Path) -> dict[str, Any]:
 def _companions(path: Path) -> list[Path]:
     """The files written beside an artifact: its weights (OpenVINO, ncnn) and the ``pretrained_cfg``
     sidecar of a format without metadata (ncnn, ExecuTorch, LiteRT)."""
+    from shufflenet.export.formats import FORMATS
     from shufflenet.runtimes.sidecar import cfg_sidecar
 
-    weights = [path.with_suffix(".bin")] if path.suffix in (".xml", ".param") else []
-    return weights + ([cfg_sidecar(path)] if path.suffix in (".param", ".pte", ".tflite") else [])
+    fmt = next(f for f in FORMATS.values() if Path(f.suffix).suffix == path.suffix)  # the format writing it
+    return fmt.files(path)[1:] + ([cfg_sidecar(path)] if path.suffix in (".param", ".pte", ".tflite") else [])
 
 
 def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:

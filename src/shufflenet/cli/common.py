@@ -173,6 +173,6 @@ class CurvesWriter:
         from shufflenet.train.history import read_history, score_key
 
         history = read_history(self.path.parent)
-        plot_history({self.path.parent.name: history}, score_key(history) or "train_acc", self.path)
+        plot_history({self.path.parent.name: history}, score_key(history, fallback=True), self.path)
         self.last, self.drawn = time.monotonic(), True
         self.cost = self.last - start

@@ -98,7 +98,7 @@ def _run_refs(refs: list[str]) -> dict[str, str]:
 
 def _cmd_curves(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.bench.plots import check_figure_path, plot_history  # matplotlib: the plot extra
-    from shufflenet.train.history import read_history, score_key
+    from shufflenet.train.history import best_and_last, read_history, score_key
 
     check_output_file(args.out, "--out")
     check_figure_path(args.out)
@@ -107,16 +107,15 @@ def _cmd_curves(args: argparse.Namespace, console: Console) -> int:
     if len(set(scores.values())) > 1:
         named = ", ".join(f"{label}: {key or 'none'}" for label, key in scores.items())
         raise CliError(f"the runs are scored differently ({named}); compare runs of one kind")
-    score = next(iter(scores.values())) or "train_acc"
+    score = score_key(next(iter(histories.values())), fallback=True)
     rows, records = [], []
     for label, history in histories.items():
-        scored = [(h["epoch"], h[score]) for h in history if h.get(score) is not None]
-        best = max(scored, key=lambda p: p[1], default=None)
+        best, last = best_and_last(history, score)
         loss = history[-1].get("train_loss") if history else None
         records.append({"run": label, "epochs": len(history), "score": score, "best": best and best[1],
-                        "best_epoch": best and best[0], "last": scored[-1][1] if scored else None, "last_train_loss": loss})  # fmt: skip
+                        "best_epoch": best and best[0], "last": last, "last_train_loss": loss})  # fmt: skip
         rows.append([label, len(history), f"{100 * best[1]:.2f}% ({best[0]})" if best else "-",
-                     f"{100 * scored[-1][1]:.2f}%" if scored else "-", "-" if loss is None else f"{loss:.4f}"])  # fmt: skip
+                     "-" if last is None else f"{100 * last:.2f}%", "-" if loss is None else f"{loss:.4f}"])  # fmt: skip
     plot_history(histories, score, args.out, x=args.x)
     headers = ["run", "epochs", f"best {score} (epoch)", f"last {score}", "last train loss"]
     render(console, args.format, headers, rows, records=records)
@@ -149,7 +148,7 @@ def _cmd_ablate(args: argparse.Namespace, console: Console) -> int:
         from shufflenet.bench.plots import plot_history
         from shufflenet.train.history import score_key
 
-        score = score_key(next(iter(result.histories.values()))) or "train_acc"
+        score = score_key(next(iter(result.histories.values())), fallback=True)
         path = plot_history(result.histories, score, Path(args.out) / f"curves-{args.kind}.png")
         err.print(f"curves written to {path}", highlight=False)
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shufflenet.export.onnx import set_onnx_metadata
 from shufflenet.export.predictor import DETECTOR_METADATA_KEY
 from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
@@ -38,7 +39,6 @@ def export_detector(
     the detector's class name."""
     check_artifact_name(path, ".onnx", "an ONNX model")
     ort = require("onnxruntime", "onnx")
-    onnx = require("onnx", "onnx")
     model = model.eval()
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape arithmetic in torchvision's transform
@@ -57,10 +57,9 @@ def export_detector(
             if diff > atol:
                 raise ValueError(f"the ONNX detector's boxes differ from PyTorch's by {diff:.3g} px in image {i} "
                                  f"(tolerance {atol}); nothing written")  # fmt: skip
-        proto = onnx.load(str(tmp))
-        props = {DETECTOR_METADATA_KEY: json.dumps({"detector": type(model).__name__, **(metadata or {})})}
-        onnx.helper.set_model_props(proto, props)
-        onnx.save(proto, str(tmp))
+        set_onnx_metadata(
+            tmp, {DETECTOR_METADATA_KEY: json.dumps({"detector": type(model).__name__, **(metadata or {})})}
+        )
     return Path(path)
 
 

@@ -23,7 +23,14 @@ from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
 
-__all__ = ["ExportResult", "export_onnx", "export_onnx_file", "export_onnx_int8", "onnx_predictor"]
+__all__ = [
+    "ExportResult",
+    "export_onnx",
+    "export_onnx_file",
+    "export_onnx_int8",
+    "onnx_predictor",
+    "set_onnx_metadata",
+]
 
 
 def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
@@ -48,14 +55,12 @@ class ExportResult:
     top1_agreement: float | None = None  # real images or int8: share whose top class matches PyTorch's
 
 
-def _set_metadata(path: Path, model: nn.Module) -> Counter[str]:
-    """Store the model's ``pretrained_cfg`` in the file (see ``METADATA_KEY``); return the op counts."""
-    import onnx
-
+def set_onnx_metadata(path: str | os.PathLike[str], props: dict[str, str]) -> Counter[str]:
+    """Store ``props`` in the ONNX file's ``metadata_props`` (none: the file is left as it is); return its op counts."""
+    onnx = require("onnx", "onnx")
     proto = onnx.load(str(path))
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg:
-        onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(cfg)})
+    if props:
+        onnx.helper.set_model_props(proto, props)
         onnx.save(proto, str(path))
     return Counter(n.op_type for n in proto.graph.node)
 
@@ -121,7 +126,8 @@ def export_onnx(
                 got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
                 diff = max(diff, float(np.abs(got - expected).max()))
             check_close(diff, atol, "ONNX Runtime")
-        nodes = _set_metadata(tmp, model)
+        cfg = getattr(model, "pretrained_cfg", None)  # the file describes itself (see METADATA_KEY)
+        nodes = set_onnx_metadata(tmp, {METADATA_KEY: json.dumps(cfg)} if cfg else {})
     return ExportResult(Path(path), diff, dict(nodes), writer)
 
 

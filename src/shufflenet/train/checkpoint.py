@@ -38,9 +38,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str], marker:
     return atomic_write(path, lambda tmp: torch.save({"format": marker, **state}, tmp))
 
 
-def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str) -> dict[str, Any]:
-    """The dict saved at ``path`` whose ``format`` is ``marker``; ``what`` and ``hint`` name the file
-    and what to use instead in the errors for a missing file or one of another kind."""
+def load_marked(path: str | os.PathLike[str], marker: str | None, what: str, hint: str) -> dict[str, Any]:
+    """The dict saved at ``path`` whose ``format`` is ``marker`` (None: any kind in :data:`KINDS`); ``what``
+    and ``hint`` name the file and what to use instead in the errors for a missing file or one of another kind."""
     p = Path(path)
     if p.is_dir():
         raise folder_given(p, f"a {what} file")
@@ -48,7 +48,11 @@ def load_marked(path: str | os.PathLike[str], marker: str, what: str, hint: str)
         raise FileNotFoundError(f"{what} {str(p)!r} not found")
     state = safe_torch_load(p, what)
     found = state.get("format") if isinstance(state, dict) else None
-    if found != marker:
+    if marker is None:
+        if found not in KINDS:
+            raise ValueError(f"{p} is not a shufflenet {what} (no marker of `shufflenet train` or `detect train`); "
+                             f"{hint}")  # fmt: skip
+    elif found != marker:
         if found in KINDS:
             (kind, readers), (wanted, _) = KINDS[found], KINDS.get(marker, (f"a {what}", ""))
             raise ValueError(f"{p} is {kind} (for {readers}); this needs {wanted}")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from shufflenet.models._weights import safe_torch_load
 from shufflenet.utils.files import atomic_write
 from shufflenet.utils.tables import csv_table
 
-__all__ = ["History", "read_history", "score_key", "write_history"]
+__all__ = ["History", "best_and_last", "read_history", "score_key", "write_history"]
 
 History = list[dict[str, Any]]
 
@@ -70,7 +70,18 @@ def read_history(ref: str | os.PathLike[str]) -> History:
     return history
 
 
-def score_key(history: History) -> str | None:
-    """The record key of the run's score (``test_top1``, ``val_map_50``, ...), or None if it has none."""
+@overload
+def score_key(history: History, *, fallback: Literal[True]) -> str: ...
+@overload
+def score_key(history: History, *, fallback: bool = False) -> str | None: ...
+def score_key(history: History, *, fallback: bool = False) -> str | None:
+    """The record key of the run's score (``test_top1``, ``val_map_50``, ...), or None if it has none;
+    with ``fallback`` the training accuracy then (``train_acc``: what a figure of an unscored run shows)."""
     keys = dict.fromkeys(k for h in history for k in h)
-    return next((k for suffix in _SCORES for k in keys if k.endswith(suffix)), None)
+    return next((k for suffix in _SCORES for k in keys if k.endswith(suffix)), "train_acc" if fallback else None)
+
+
+def best_and_last(history: History, score: str) -> tuple[tuple[int, float] | None, float | None]:
+    """(epoch, value) of the run's best ``score``, and its last value; None where it was never scored."""
+    scored = [(h["epoch"], h[score]) for h in history if h.get(score) is not None]
+    return max(scored, key=lambda p: p[1], default=None), (scored[-1][1] if scored else None)
