@@ -330,6 +330,32 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("no model matches", ["models", "zzz*"], "no model matches 'zzz*'"),
     ("negative batch", ["profile", "shufflenet_v2_x1_0", "--batch", "-1"], "argument --batch: must be >= 1, got -1"),
     ("bench unknown model", ["bench", "nope"], "unknown model 'nope'"),
+    ("bench tool onnx", ["bench", "{d}/corrupt.onnx", "--tool"], "no runtime benchmark program times this kind"),
+    (
+        "bench tool no runtime",
+        ["bench", "shufflenet_v2_x0_5", "--tool"],
+        "--tool times exported files: give --runtime (openvino, ncnn, litert, executorch)",
+    ),
+    (
+        "bench tool onnxruntime",
+        ["bench", "shufflenet_v2_x0_5", "--tool", "--runtime", "onnxruntime"],
+        "--tool: no benchmark program of runtime 'onnxruntime'",
+    ),
+    (
+        "bench tool path",
+        ["bench", "shufflenet_v2_x0_5", "--tool", "--runtime", "ncnn", "--tool-path", "benchncnn"],
+        "--tool-path benchncnn: give NAME=PATH",
+    ),
+    (
+        "bench tool unknown program",
+        ["bench", "shufflenet_v2_x0_5", "--tool", "--runtime", "ncnn", "--tool-path", "trtexec=/x"],
+        "unknown program 'trtexec'",
+    ),
+    (
+        "bench tool plot",
+        ["bench", "shufflenet_v2_x0_5", "--adb", "--runtime", "ncnn", "--plot", "{d}/p.png"],
+        "--plot does not apply to --tool/--adb",
+    ),
     ("profile too small", ["profile", "squeezenet1_0", "--img-size", "16"], "the smallest side it takes is 21"),
     (
         "bench empty runtime",

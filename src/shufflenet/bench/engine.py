@@ -85,7 +85,9 @@ def _check_setup(batch: int, img_size: int, in_chans: int, device: str, dtype: s
 TORCHVISION_PREFIX = "torchvision:"
 
 
-def _build(model: str | nn.Module, in_chans: int, small_input: bool) -> tuple[str, nn.Module]:
+def build_model(model: str | nn.Module, in_chans: int = 3, small_input: bool = False) -> tuple[str, nn.Module]:
+    """A bench entry's record name and network: a registered name, ``torchvision:NAME`` (torchvision's
+    network, random weights) or a module (named by its class)."""
     if isinstance(model, str) and model.startswith(TORCHVISION_PREFIX):
         import torchvision
 
@@ -224,7 +226,7 @@ def benchmark_many(
     with num_threads(threads) as used_threads:
         built = []
         for model in models:
-            name, net = _build(model, in_chans, small_input)
+            name, net = build_model(model, in_chans, small_input)
             report = analyze(net.eval(), (1, in_chans, img_size, img_size))  # counted in float32 on the CPU
             built.append((name, net.to(dev, DTYPES[dtype]), report))
         points = [(m, r) for m in range(len(built)) for r in range(len(specs))]

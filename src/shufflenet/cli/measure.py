@@ -8,6 +8,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -120,6 +121,16 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if (files or trained) and args.breakdown:
         raise CliError("--breakdown profiles registered models by name; give the model's name instead")
     models = {ref: load_trained(ref) for ref in trained}  # a bad checkpoint fails before any timing
+    with_tool, runtimes = args.tool or args.adb is not None, args.runtime
+    if with_tool:
+        for flag, given in (("--breakdown", args.breakdown), ("--plot", args.plot), ("--time-budget",
+                            args.time_budget), ("--device", args.device != "cpu"), ("--precision",
+                            args.precision != "float32")):  # fmt: skip
+            if given:
+                raise CliError(
+                    f"{flag} does not apply to --tool/--adb: the runtimes' programs time exported files on "
+                    "the device's CPU"
+                )
     if args.runtime is not None and files and not (names or trained):
         raise CliError(f"--runtime names the runtimes of registered and trained models; an exported file runs in its "
                        f"own ({', '.join(f'{f}: {artifact_runtime(f)}' for f in files)}): leave --runtime out")  # fmt: skip
@@ -147,6 +158,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
         check_output_file(args.plot, "--plot")
         check_figure_path(args.plot)
+    if with_tool:
+        return _bench_with_tool(args, console, files, names, models, runtimes or [])
     err = stderr_console()
     if args.breakdown:
         return _bench_breakdown(args, console, err)
@@ -192,6 +205,107 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if suite.skipped:
         err.print(f"time budget spent: {len(suite.skipped)} point(s) not measured", highlight=False)
     return 0
+
+
+def _tool_paths(specs: list[str]) -> dict[str, str]:
+    from shufflenet.bench.tools import TOOLS
+
+    paths = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise CliError(f"--tool-path {spec}: give NAME=PATH (e.g. benchncnn=build/benchmark/benchncnn)")
+        if name not in TOOLS:
+            raise CliError(f"--tool-path {spec}: unknown program {name!r}; the runtimes' own are {', '.join(TOOLS)}")
+        paths[name] = path
+    return paths
+
+
+def _bench_with_tool(
+    args: argparse.Namespace,
+    console: Console,
+    files: list[str],
+    names: list[str],
+    models: dict[str, Any],
+    runtimes: list[str],
+) -> int:
+    """``bench --tool`` / ``--adb``: files (and models exported for --runtime) timed by the runtimes' own programs."""
+    import tempfile
+
+    from shufflenet.bench.engine import build_model
+    from shufflenet.bench.tools import (
+        TOOL_FORMATS,
+        Adb,
+        Artifact,
+        Host,
+        Target,
+        artifact_files,
+        benchmark_with_tool,
+        export_for_tools,
+        tool_for,
+    )
+    from shufflenet.export.predictor import Predictor
+
+    if (names or models) and not runtimes:
+        raise CliError(f"--tool times exported files: give --runtime ({', '.join(TOOL_FORMATS)}) to export "
+                       f"{', '.join([*names, *models])} for it, or give exported files")  # fmt: skip
+    for runtime in runtimes:
+        if runtime not in TOOL_FORMATS:
+            raise CliError(f"--tool: no benchmark program of runtime {runtime!r}; the runtimes' own programs time "
+                           f"{', '.join(TOOL_FORMATS)} (ONNX Runtime: bench without --tool, a plain session)")  # fmt: skip
+    for f in files:
+        tool_for(f)  # a file no program times fails before any work
+    tool_paths = _tool_paths(args.tool_path)
+    target: Target = Adb(args.adb or None) if args.adb is not None else Host()
+    err = stderr_console()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, err.status("preparing...") as status:
+        nets: dict[str, tuple] = {}
+        for name in names:
+            nets[name] = (build_model(name, args.in_chans, args.small_input)[1], (args.in_chans, args.img_size,
+                          args.img_size))  # fmt: skip
+        for ref, model in models.items():
+            nets[ref] = (model, tuple(int(v) for v in model.pretrained_cfg["input_size"]))
+        shapes = {}
+        for f in files:  # the input each file was made for: its own, its model's, else the shape arguments
+            p = Predictor(f)
+            _, c, h, w = (*p.input_shape, None, None, None, None)[:4]
+            chans, side = p.pretrained_cfg["input_size"][:2] if p.pretrained_cfg else (args.in_chans, args.img_size)
+            shapes[f] = (c or chans, h or side, w or side)
+        exported = export_for_tools(nets, runtimes, tmp, progress=status.update) if nets else []
+        for batch in args.batch:
+            artifacts: list[Artifact] = [(n, p, (batch, *s[1:])) for n, p, s in exported]
+            artifacts += [(f, artifact_files(f), (batch, *shapes[f])) for f in files]
+            results += benchmark_with_tool(
+                artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs,
+                rounds=args.rounds, progress=lambda what, r: status.update(f"timing {what} (round {r}/{args.rounds})"),
+            )  # fmt: skip
+    records = [r.to_dict() for r in results]
+    if args.output:
+        text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
+        _write_output(args.output, text)
+    headers: tuple[str, ...] = ("model", "runtime (program)", "batch", "threads", "precision", "median_ms", "p10_ms",
+                                "p90_ms", "images_per_s", "per_call")  # fmt: skip
+    rows: list[tuple] = [
+        (r.model, r.runtime, r.batch, r.threads, r.dtype, f"{r.latency_ms_median:.2f}", f"{r.latency_ms_p10:.2f}",
+         f"{r.latency_ms_p90:.2f}", f"{r.images_per_s:.1f}", r.machine["statistic"])
+        for r in results
+    ]  # fmt: skip
+    ratios = speedups_over_torchvision(results)
+    if ratios:
+        headers = (*headers, "vs_torchvision")
+        rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
+    render(console, args.format, headers, rows, records=records, title=_where(results[0].machine) if results else "")
+    return 0
+
+
+def _where(machine: dict[str, object]) -> str:
+    """A measurement's title: the phone or this machine."""
+    if "device" in machine:
+        soc = machine.get("soc") or machine.get("platform")
+        return (f"{machine.get('manufacturer')} {machine.get('model')} ({soc}, {machine.get('abi')}, Android "
+                f"{machine.get('android')}, {machine.get('cores')} cores) over adb")  # fmt: skip
+    return f"{machine['cpu']} ({machine['cores']} cores, {machine['cpu_flags']})"
 
 
 def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -> int:
@@ -329,6 +443,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
                    "(--output is the old spelling)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
+    p.add_argument("--tool", action="store_true",
+                   help="time with each runtime's own benchmark program, no Python of ours in the loop: "
+                   "benchmark_app (OpenVINO), litert-benchmark or benchmark_model (LiteRT), benchncnn (ncnn), "
+                   "executor_runner (ExecuTorch); exported files as they are, registered and trained models "
+                   "exported for each --runtime (docs/measuring.md)")  # fmt: skip
+    p.add_argument("--adb", nargs="?", const="", default=None, metavar="SERIAL",
+                   help="run the programs on an Android device over adb (implies --tool; SERIAL when several "
+                   "are connected): the files and any --tool-path program are pushed to /data/local/tmp; "
+                   "1 thread unless --threads (as both papers timed their ARM phone)")  # fmt: skip
+    p.add_argument("--tool-path", action="append", default=[], metavar="NAME=PATH",
+                   help="where a program is on this machine (e.g. benchncnn=build/benchmark/benchncnn; an "
+                   "Android build with --adb, pushed); repeatable")  # fmt: skip
+    p.add_argument("--tool-runs", type=positive_int, default=50,
+                   help="timed calls per run of a program (default 50; each --rounds round runs it once per file)")  # fmt: skip
     p.add_argument(
         "--plot",
         help="figure (.png, .svg, .pdf): speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)",
