@@ -395,7 +395,8 @@ def benchmark_with_tool(
     for _, paths, shape in artifacts:
         tool = tool_for(paths[0])
         if tool.single_image and shape[0] != 1:
-            raise ValueError(f"{paths[0]}: a {tool.runtime} file is converted for one image (an app loops over "
+            kind = FORMATS[TOOL_FORMATS[tool.runtime]].runtime
+            raise ValueError(f"{paths[0]}: a {kind} file is converted for one image (an app loops over "
                              f"a batch); {tool.name} times batch 1, not {shape[0]}")  # fmt: skip
     threads = threads or (1 if isinstance(target, Adb) else os.cpu_count() or 1)
     programs: dict[str, tuple[BenchTool, list[str]]] = {}
