@@ -117,7 +117,6 @@ def test_programs_are_chosen_by_suffix(tmp_path: Path) -> None:
     assert tool_for("a.xml").name == "benchmark_app"
     assert tool_for("a.ncnn.param").name == "benchncnn"
     assert tool_for("a.tflite").name == "litert-benchmark"
-    assert tool_for("a.tflite", ["benchmark_model"]).name == "benchmark_model"
     assert tool_for("a.pte").name == "executor_runner"
     with pytest.raises(ValueError, match="a plain ONNX Runtime session"):
         tool_for("a.onnx")
@@ -163,6 +162,24 @@ def test_a_failing_program_is_one_error_with_its_last_line(tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"benchncnn failed on .*m.ncnn.param \(exit 3\): bad param"):
         benchmark_with_tool([("a", [tmp_path / "m.ncnn.param"], (1, 3, 8, 8))], tool_paths={"benchncnn": str(crash)},
                             pause_s=0.0)  # fmt: skip
+
+
+def test_a_program_given_by_path_wins_over_one_found(ir: Path, tmp_path: Path) -> None:
+    """litert-benchmark is installed here, yet --tool-path benchmark_model=... means that program."""
+    mine = _script(tmp_path / "bm", "print('count=5 first=9 curr=9 min=1000 max=3000 avg=2000 std=1')\n")
+    tflite = tmp_path / "m.tflite"
+    tflite.write_bytes(b"")
+    (r,) = benchmark_with_tool([("m", [tflite], (1, 3, 8, 8))], tool_paths={"benchmark_model": str(mine)}, rounds=1,
+                               pause_s=0.0)  # fmt: skip
+    assert r.runtime == "litert (benchmark_model)" and r.latency_ms_median == 2.0 and r.machine["statistic"] == "mean"
+
+
+def test_a_hung_program_is_one_error(tmp_path: Path) -> None:
+    hang = _script(tmp_path / "benchncnn", "import time; time.sleep(30)\n")
+    (tmp_path / "m.ncnn.param").write_text("7767517\n")
+    with pytest.raises(ValueError, match=r"benchncnn ran past 0.5 s .*is the device awake"):
+        benchmark_with_tool([("a", [tmp_path / "m.ncnn.param"], (1, 3, 8, 8))], tool_paths={"benchncnn": str(hang)},
+                            pause_s=0.0, timeout_s=0.5)  # fmt: skip
 
 
 def test_single_image_files_refuse_a_batch(tmp_path: Path) -> None:
@@ -294,6 +311,10 @@ def test_adb_errors_say_what_to_do(phone: Path, tmp_path: Path, monkeypatch: pyt
     net.write_text("7767517\n")
     with pytest.raises(FileNotFoundError, match=r"benchncnn is not on A .*give --tool-path benchncnn=PATH"):
         benchmark_with_tool([("a", [net], (1, 3, 8, 8))], target=Adb("A"), pause_s=0.0)
+    tflite = tmp_path / "m.tflite"  # a phone runs the native benchmark_model, not the Python litert-benchmark
+    tflite.write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"benchmark_model is not on A "):
+        benchmark_with_tool([("a", [tflite], (1, 3, 8, 8))], target=Adb("A"), pause_s=0.0)
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="adb not found: install Android's platform-tools"):
         Adb()

@@ -72,6 +72,15 @@ class ToolJob:
     warmup: int
 
 
+def _run(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """``argv`` run to its end, its output kept; a ValueError if it runs past ``timeout_s`` (a hung phone or program)."""
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"{Path(argv[0]).name} ran past {timeout_s:g} s ({shlex.join(argv)[:200]}); is the "
+                         "device awake and the program right for it?") from None  # fmt: skip
+
+
 def _number(pattern: str, text: str, what: str) -> float:
     """The last number ``pattern``'s group matches in ``text``; a ValueError naming ``what`` if none does."""
     found = re.findall(pattern, text)
@@ -177,6 +186,7 @@ class BenchTool:
     parse: Callable[[str, ToolJob], ToolRun]
     where: str  # where to get it (for the message when it is missing)
     single_image: bool = True  # the file holds one input shape; batches of one only
+    python: bool = False  # a Python program: not for a phone
 
     def read(self, text: str, job: ToolJob) -> ToolRun:
         """The run's figures from the program's output; a ValueError naming the program if none is there."""
@@ -194,7 +204,7 @@ TOOLS: dict[str, BenchTool] = {
         BenchTool("benchmark_app", "openvino", ".xml", _benchmark_app_args, _benchmark_app_parse,
                   "OpenVINO's benchmark_app (pip install openvino)", single_image=False),
         BenchTool("litert-benchmark", "litert", ".tflite", _litert_benchmark_args, _litert_benchmark_parse,
-                  "LiteRT's litert-benchmark (pip install ai-edge-litert)"),
+                  "LiteRT's litert-benchmark (pip install ai-edge-litert)", python=True),
         BenchTool("benchmark_model", "litert", ".tflite", _benchmark_model_args, _benchmark_model_parse,
                   "LiteRT's (TensorFlow Lite's) native benchmark_model, as Google builds it for Android and Linux"),
         BenchTool("benchncnn", "ncnn", ".param", _benchncnn_args, _benchncnn_parse,
@@ -244,7 +254,7 @@ class Host(Target):
         if local:
             if not os.access(local, os.X_OK) or not Path(local).is_file():
                 raise FileNotFoundError(f"{tool.name}: {local} is not an executable file")
-            return [local]
+            return [str(Path(local).resolve())]  # a bare name would be looked up on PATH
         beside = Path(sys.executable).parent / tool.name
         found = shutil.which(tool.name) or (str(beside) if os.access(beside, os.X_OK) else None)
         if found is None:
@@ -253,7 +263,7 @@ class Host(Target):
         return [found]
 
     def run(self, argv: Sequence[str], timeout_s: float) -> tuple[int, str]:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = _run(argv, timeout_s)
         return done.returncode, done.stdout + done.stderr
 
     def describe(self) -> dict[str, object]:
@@ -290,12 +300,12 @@ class Adb(Target):
         self._call(["shell", f"mkdir -p {shlex.quote(workdir)}"])
 
     def _devices(self) -> list[str]:
-        out = subprocess.run([self.adb, "devices"], capture_output=True, text=True, timeout=60, check=False).stdout
+        out = _run([self.adb, "devices"], 60).stdout
         return [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip().endswith("\tdevice")]
 
     def _call(self, args: Sequence[str], timeout_s: float = 300.0) -> str:
         argv = [self.adb, "-s", self.serial, *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = _run(argv, timeout_s)
         if done.returncode != 0:
             last = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
             raise ValueError(f"adb {' '.join(args[:1])} on {self.serial} failed: {last[-1][:200]}")
@@ -320,8 +330,7 @@ class Adb(Target):
 
     def run(self, argv: Sequence[str], timeout_s: float) -> tuple[int, str]:
         command = f"cd {shlex.quote(self.workdir)} && {shlex.join(argv)}"
-        done = subprocess.run([self.adb, "-s", self.serial, "shell", command], capture_output=True, text=True,
-                              timeout=timeout_s, check=False)  # fmt: skip
+        done = _run([self.adb, "-s", self.serial, "shell", command], timeout_s)
         return done.returncode, done.stdout + done.stderr
 
     def describe(self) -> dict[str, object]:
@@ -333,24 +342,22 @@ class Adb(Target):
         return info
 
 
-def tool_for(path: str | os.PathLike[str], names: Sequence[str] = ()) -> BenchTool:
-    """The program that times ``path``: the first of ``names`` made for its suffix, else that suffix's first."""
+def tool_for(path: str | os.PathLike[str]) -> BenchTool:
+    """The first program that times ``path`` (a ValueError for a file no program times)."""
     suffix = Path(path).suffix
     if suffix not in _BY_SUFFIX:
         known = ", ".join(f"{s} ({'/'.join(t)})" for s, t in _BY_SUFFIX.items())
         raise ValueError(f"{path}: no runtime benchmark program times this kind of file; they time {known} "
                          "(an ONNX file is timed in a plain ONNX Runtime session: bench FILE without --tool)")  # fmt: skip
-    for name in names:
-        if name in _BY_SUFFIX[suffix]:
-            return TOOLS[name]
     return TOOLS[_BY_SUFFIX[suffix][0]]
 
 
 def _program(target: Target, suffix: str, paths: Mapping[str, str]) -> tuple[BenchTool, list[str]]:
-    """The first program for ``suffix`` that is given or found on ``target``, and the command that starts
-    it; the first one's error if none is."""
+    """The program for ``suffix`` given in ``paths``, else the first found on ``target`` (a phone runs no
+    Python program), and the command that starts it; the first one's error if none is."""
     first: FileNotFoundError | None = None
-    for name in _BY_SUFFIX[suffix]:
+    names = sorted(_BY_SUFFIX[suffix], key=lambda n: n not in paths)  # a program given by path comes first
+    for name in (n for n in names if not (TOOLS[n].python and isinstance(target, Adb))):
         try:
             return TOOLS[name], target.program(TOOLS[name], paths.get(name))
         except FileNotFoundError as exc:
