@@ -154,3 +154,20 @@ def test_the_points_of_a_batch_are_raced_and_reported_in_order() -> None:
     assert {m.split(" batch")[0] for m in rounds[:4]} == {f"{m} {rt}" for m in models for rt in runtimes}
     with pytest.raises(ValueError, match="rounds must be >= 1"):
         benchmark_many(models, img_size=32, small_input=True, rounds=0)
+
+
+def test_speedup_over_torchvision_is_the_median_per_round_ratio() -> None:
+    """The host slowed 3x from round 2, just after our block of that round: the per-round ratios (1.1, 3.3,
+    1.1) see through it, the ratio of the medians (3.3 / 1.0) does not."""
+    from dataclasses import replace
+
+    from shufflenet.bench import speedups_over_torchvision
+
+    suite = benchmark_many([shufflenet.create_model("shufflenet_v2_x0_5")], img_size=32, min_time_s=0.02, rounds=3)
+    ours = replace(suite.results[0], model="shufflenet_v2_x0_5")
+    assert len(ours.round_ms) == 3 and ours.latency_ms_median == sorted(ours.round_ms)[1]
+    mine = replace(ours, round_ms=(1.0, 1.0, 3.0), latency_ms_median=1.0)
+    theirs = replace(ours, model="torchvision:shufflenet_v2_x0_5", round_ms=(1.1, 3.3, 3.3), latency_ms_median=3.3)
+    assert speedups_over_torchvision([mine, theirs]) == {0: pytest.approx(1.1)}
+    unraced = replace(theirs, round_ms=())  # no rounds to pair: the ratio of the medians
+    assert speedups_over_torchvision([mine, unraced]) == {0: pytest.approx(3.3)}

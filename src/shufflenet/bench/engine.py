@@ -21,7 +21,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, race_stats
+from shufflenet.bench.timing import LatencyStats, race_stats, round_ratio
 from shufflenet.complexity import analyze
 from shufflenet.models import create_model
 from shufflenet.runtimes import num_threads
@@ -61,6 +61,7 @@ class BenchResult:
     params: int
     mac: int  # elements read + written per image
     machine: dict[str, object] = field(default_factory=dict)
+    round_ms: tuple[float, ...] = ()  # in a race: this point's latency in each round, in order
 
     @property
     def gmac_per_s(self) -> float:
@@ -106,15 +107,23 @@ def build_model(model: str | nn.Module, in_chans: int = 3, small_input: bool = F
 
 def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
     """For each result of one of our models whose torchvision namesake (``torchvision:NAME``) was timed at the
-    same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours."""
+    same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours, the
+    median of the per-round ratios where both were raced in the same rounds (:func:`round_ratio`: the least
+    touched by the host's swings), else the ratio of the medians."""
 
     def key(r: BenchResult, model: str) -> tuple:
         return model, r.runtime, r.batch, r.device, r.dtype, r.img_size
 
     theirs = {key(r, r.model.removeprefix(TORCHVISION_PREFIX)): r for r in results
               if r.model.startswith(TORCHVISION_PREFIX)}  # fmt: skip
+
+    def ratio(ours: BenchResult, other: BenchResult) -> float:
+        if ours.round_ms and len(ours.round_ms) == len(other.round_ms):
+            return round_ratio(other.round_ms, ours.round_ms)
+        return other.latency_ms_median / ours.latency_ms_median
+
     return {
-        i: theirs[key(r, r.model)].latency_ms_median / r.latency_ms_median
+        i: ratio(r, theirs[key(r, r.model)])
         for i, r in enumerate(results)
         if key(r, r.model) in theirs and not r.model.startswith(TORCHVISION_PREFIX)
     }
@@ -251,7 +260,7 @@ def benchmark_many(
             for (m, r), blocks in timed.items():
                 name, _, report = built[m]
                 results[(m, r, bi)] = _result(
-                    LatencyStats.combine(blocks), model=name, runtime=specs[r].name, batch=b, img_size=img_size,
+                    LatencyStats.combine(blocks), round_ms=tuple(s.median_ms for s in blocks), model=name, runtime=specs[r].name, batch=b, img_size=img_size,
                     in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype, flops=report.flops,
                     params=report.params, mac=report.mac,
                 )  # fmt: skip
@@ -297,7 +306,7 @@ def benchmark_artifacts(
             for i, blocks in timed.items():
                 name, predictor, (c, h, _) = files[i]
                 results[(i, bi)] = _result(
-                    LatencyStats.combine(blocks), model=name, runtime=predictor.runtime, batch=b, img_size=h,
+                    LatencyStats.combine(blocks), round_ms=tuple(s.median_ms for s in blocks), model=name, runtime=predictor.runtime, batch=b, img_size=h,
                     in_chans=c, threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0,
                     mac=0,
                 )  # fmt: skip

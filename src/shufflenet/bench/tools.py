@@ -492,5 +492,5 @@ def _record(
         device=device, dtype=dtype, latency_ms_median=median, latency_ms_p10=percentile(centers, 10),
         latency_ms_p90=percentile(centers, 90), latency_ms_min=min(r.min_ms for r in runs),
         iterations=sum(r.runs for r in runs), truncated=False, images_per_s=n * 1e3 / median, flops=0, params=0,
-        mac=0, machine={**where, "tool": tool.name, "statistic": runs[0].statistic},
+        mac=0, machine={**where, "tool": tool.name, "statistic": runs[0].statistic}, round_ms=tuple(r.center_ms for r in runs),
     )  # fmt: skip

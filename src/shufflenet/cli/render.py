@@ -24,8 +24,8 @@ Row = Sequence[object]
 
 
 def records_csv(records: Sequence[Mapping[str, Any]]) -> str:
-    """Records as CSV: the first record's keys as columns, nested values (mappings, lists) left out."""
-    keys = [k for k, v in records[0].items() if not isinstance(v, Mapping | list)] if records else []
+    """Records as CSV: the first record's keys as columns, nested values (mappings, lists, tuples) left out."""
+    keys = [k for k, v in records[0].items() if not isinstance(v, Mapping | list | tuple)] if records else []
     return csv_table(keys, [[r.get(k, "") for k in keys] for r in records])
 
 
