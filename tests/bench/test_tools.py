@@ -318,3 +318,19 @@ def test_adb_errors_say_what_to_do(phone: Path, tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="adb not found: install Android's platform-tools"):
         Adb()
+
+
+@pytest.mark.slow  # four blocks exported to OpenVINO and timed: ~10 s
+def test_guideline_on_the_runtimes_program(phone: Path) -> None:
+    """G4's blocks exported for OpenVINO and timed by benchmark_app, through adb (this machine standing for
+    an ARM board): every variant measured, FLOPs from the analyser, the program in the result's runtime."""
+    from shufflenet.bench.tools import run_guideline_with_tool
+
+    app = Host().program(TOOLS["benchmark_app"], None)[0]
+    result = run_guideline_with_tool("G4", "openvino", scales=[32], target=Adb(), tool_paths={"benchmark_app": app},
+                                     threads=1, runs=3, rounds=1)  # fmt: skip
+    assert result.runtime == "openvino (benchmark_app)" and result.device == "adb:FAKE1" and result.batch == 1
+    labels = [v.label for v in result.experiment.variants]
+    assert sorted(k[0] for k in result.images_per_s) == sorted(labels)
+    assert all(result.images_per_s[(v, 32)] > 0 and result.flops[(v, 32)] > 0 for v in labels)
+    assert result.verdict(labels[0], labels[1], 32) in ("holds", "tie", "reversed")

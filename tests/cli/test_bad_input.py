@@ -352,6 +352,21 @@ PROBES: list[tuple[str, list[str], str]] = [
         "unknown program 'trtexec'",
     ),
     (
+        "guidelines tool no runtime",
+        ["guidelines", "G1", "--tool"],
+        "--tool: give --runtime (openvino, ncnn, litert, executorch)",
+    ),
+    (
+        "guidelines tool batch",
+        ["guidelines", "G1", "--adb", "--runtime", "ncnn", "--batch", "8"],
+        "--device and --batch do not apply to --tool/--adb",
+    ),
+    (
+        "guidelines tool eager",
+        ["guidelines", "G1", "--tool", "--runtime", "eager"],
+        "--tool: no benchmark program of runtime 'eager'",
+    ),
+    (
         "bench tool plot",
         ["bench", "shufflenet_v2_x0_5", "--adb", "--runtime", "ncnn", "--plot", "{d}/p.png"],
         "--plot does not apply to --tool/--adb",

@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ from pathlib import Path
 from torch import nn
 
 from shufflenet.bench.engine import BenchResult
+from shufflenet.bench.guidelines import INPUT_SIZE, GuidelineResult, get_experiment
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.timing import percentile
+from shufflenet.complexity import analyze
 from shufflenet.export.formats import FORMATS, artifact_precision, export_artifact
 
 __all__ = [
@@ -465,6 +468,47 @@ def export_for_tools(
             export_artifact(model, path, fmt.name, input_shape=(1, *chw))
             out.append((name, fmt.files(path), (batch, *chw)))
     return out
+
+
+def run_guideline_with_tool(
+    name: str,
+    runtime: str,
+    *,
+    scales: Sequence[int] | None = None,
+    target: Target | None = None,
+    tool_paths: Mapping[str, str] | None = None,
+    threads: int | None = None,
+    runs: int = 50,
+    rounds: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> GuidelineResult:
+    """The V2 paper's guideline experiment ``name`` at its CPU/ARM widths, batch 1, every variant's block
+    exported for ``runtime`` and timed by that runtime's own program on ``target``: on a phone over
+    :class:`Adb`, the paper's ARM column where the user's app runs. The variants of a scale are raced
+    (:func:`benchmark_with_tool`); the result's ``runtime`` names the program."""
+    exp = get_experiment(name, "cpu")
+    result = GuidelineResult(exp, runtime=runtime, scales=list(scales or exp.scales), batch=1,
+                             device=(target or Host()).device)  # fmt: skip
+    for scale in result.scales:
+        blocks: dict[str, tuple[nn.Module, tuple[int, int, int]]] = {}
+        for v in exp.variants:
+            block, chs = v.build(scale)
+            report = analyze(block.eval(), (1, chs, INPUT_SIZE, INPUT_SIZE))
+            result.flops[(v.label, scale)], result.mac[(v.label, scale)] = report.flops, report.mac
+            blocks[v.label] = (block, (chs, INPUT_SIZE, INPUT_SIZE))
+
+        def say(label: str, r: int, scale: int = scale) -> None:
+            if progress:
+                progress(f"{exp.name} {label} {exp.scale_label}={scale}: round {r}/{rounds}")
+
+        with tempfile.TemporaryDirectory() as tmp:
+            artifacts = export_for_tools(blocks, [runtime], tmp, progress=progress)
+            timed = benchmark_with_tool(artifacts, target=target, tool_paths=tool_paths, threads=threads, runs=runs,
+                                        rounds=rounds, progress=say)  # fmt: skip
+        for r in timed:
+            result.images_per_s[(r.model, scale)] = r.images_per_s
+        result.runtime = timed[0].runtime
+    return result
 
 
 def artifact_files(path: str | os.PathLike[str]) -> list[Path]:

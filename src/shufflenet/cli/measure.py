@@ -14,7 +14,7 @@ from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
-from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifacts
+from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifacts, build_model
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
     GuidelineResult,
@@ -22,6 +22,19 @@ from shufflenet.bench.guidelines import (
     get_experiment,
     platform_of,
     run_guideline,
+)
+from shufflenet.bench.tools import (
+    TOOL_FORMATS,
+    TOOLS,
+    Adb,
+    Artifact,
+    Host,
+    Target,
+    artifact_files,
+    benchmark_with_tool,
+    export_for_tools,
+    run_guideline_with_tool,
+    tool_for,
 )
 from shufflenet.cli.common import (
     CliError,
@@ -208,8 +221,6 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def _tool_paths(specs: list[str]) -> dict[str, str]:
-    from shufflenet.bench.tools import TOOLS
-
     paths = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
@@ -232,31 +243,17 @@ def _bench_with_tool(
     """``bench --tool`` / ``--adb``: files (and models exported for --runtime) timed by the runtimes' own programs."""
     import tempfile
 
-    from shufflenet.bench.engine import build_model
     from shufflenet.bench.tools import (
         TOOL_FORMATS,
-        Adb,
-        Artifact,
-        Host,
-        Target,
-        artifact_files,
-        benchmark_with_tool,
-        export_for_tools,
-        tool_for,
     )
     from shufflenet.export.predictor import Predictor
 
     if (names or models) and not runtimes:
         raise CliError(f"--tool times exported files: give --runtime ({', '.join(TOOL_FORMATS)}) to export "
                        f"{', '.join([*names, *models])} for it, or give exported files")  # fmt: skip
-    for runtime in runtimes:
-        if runtime not in TOOL_FORMATS:
-            raise CliError(f"--tool: no benchmark program of runtime {runtime!r}; the runtimes' own programs time "
-                           f"{', '.join(TOOL_FORMATS)} (ONNX Runtime: bench without --tool, a plain session)")  # fmt: skip
     for f in files:
         tool_for(f)  # a file no program times fails before any work
-    tool_paths = _tool_paths(args.tool_path)
-    target: Target = Adb(args.adb or None) if args.adb is not None else Host()
+    target, tool_paths = _tool_target(args, runtimes)
     err = stderr_console()
     results = []
     with tempfile.TemporaryDirectory() as tmp, err.status("preparing...") as status:
@@ -337,21 +334,39 @@ def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -
 def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n, platform_of(torch_device(args.device))) for n in names]
-    runtimes = [get_runtime(r).name for r in args.runtime]
+    with_tool = args.tool or args.adb is not None
+    if with_tool:
+        if args.device != "cpu" or (args.batch or 1) != 1:
+            raise CliError("--device and --batch do not apply to --tool/--adb: the programs time the paper's "
+                           "CPU/ARM widths at batch 1")  # fmt: skip
+        if not args.runtime:
+            raise CliError(f"--tool: give --runtime ({', '.join(TOOL_FORMATS)}): each block is exported to it")
+        target, tool_paths = _tool_target(args, args.runtime)
+        runtimes = args.runtime
+    else:
+        runtimes = [get_runtime(r).name for r in args.runtime or ["eager"]]
     if args.plot_dir:
         check_output_dir(args.plot_dir, "--out")
         os.makedirs(args.plot_dir, exist_ok=True)
     err = stderr_console()
+    if with_tool and isinstance(target, Adb) and args.format != "json":
+        console.print(f"on {_where(target.describe())}", highlight=False)
     out = []
     for exp in experiments:
         results = []
         for runtime in runtimes:
             with err.status(f"measuring {exp.name} in {runtime}") as status:
-                result = run_guideline(
-                    exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time, device=args.device,
-                    batch=args.batch,
-                    progress=lambda what: status.update(f"measuring {what} ({runtime})"),
-                )  # fmt: skip
+                if with_tool:
+                    result = run_guideline_with_tool(
+                        exp.name, runtime, target=target, tool_paths=tool_paths, threads=args.threads,
+                        runs=args.tool_runs, progress=lambda what: status.update(f"{what} ({runtime})"),
+                    )  # fmt: skip
+                else:
+                    result = run_guideline(
+                        exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time,
+                        device=args.device, batch=args.batch,
+                        progress=lambda what: status.update(f"measuring {what} ({runtime})"),
+                    )  # fmt: skip
             results.append(result)
             out.append(result.to_dict())
             if args.plot_dir:
@@ -361,7 +376,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
                 path = plot_guideline(result, os.path.join(args.plot_dir, f"guideline_{exp.name}{suffix}.png"))
                 err.print(f"plot written to {path}", highlight=False)
             if args.format != "json":
-                _render_guideline(console, args.format, result, titled_runtime=len(runtimes) > 1)
+                _render_guideline(console, args.format, result, titled_runtime=len(runtimes) > 1 or with_tool)
         if len(runtimes) > 1 and args.format != "json":  # the orderings per runtime, side by side
             rows = [
                 (f"{f} faster than {sl}", *(", ".join(r.verdict(f, sl, s) for s in r.scales) for r in results))
@@ -384,7 +399,7 @@ def _vs_paper(result: GuidelineResult, variant: Variant) -> str:
 
 def _render_guideline(console: Console, fmt: str, result: GuidelineResult, *, titled_runtime: bool) -> None:
     exp = result.experiment
-    on_gpu = result.device != "cpu"
+    on_gpu = result.device.startswith("cuda")
     headers = ("variant", "paper GPU (b/s)", *(("here (b/s), vs paper",) if on_gpu else ()),
                *(f"{exp.scale_label}={s}: MFLOPs / img/s" for s in result.scales))  # fmt: skip
     rows = [
@@ -408,6 +423,37 @@ def _render_guideline(console: Console, fmt: str, result: GuidelineResult, *, ti
     if on_gpu:
         title += f" [{result.device}, batch {result.batch}, the paper's GPU widths]"
     render(console, fmt, headers, rows, title=title, after=claims, heading=True)
+
+
+def _add_tool_args(p: argparse.ArgumentParser, what: str) -> None:
+    """The flags of timing with the runtimes' own programs, here (--tool) or on a phone (--adb)."""
+    p.add_argument("--tool", action="store_true",
+                   help="time with each runtime's own benchmark program, no Python of ours in the loop: "
+                   "benchmark_app (OpenVINO), litert-benchmark or benchmark_model (LiteRT), benchncnn (ncnn), "
+                   f"executor_runner (ExecuTorch); {what} (docs/measuring.md)")  # fmt: skip
+    p.add_argument("--adb", nargs="?", const="", default=None, metavar="SERIAL",
+                   help="run the programs on an Android device over adb (implies --tool; SERIAL when several "
+                   "are connected): the files and any --tool-path program are pushed to /data/local/tmp; "
+                   "1 thread unless --threads (as both papers timed their ARM phone)")  # fmt: skip
+    p.add_argument("--tool-path", action="append", default=[], metavar="NAME=PATH",
+                   help="where a program is on this machine (e.g. benchncnn=build/benchmark/benchncnn; an "
+                   "Android build with --adb, pushed); repeatable")  # fmt: skip
+    p.add_argument(
+        "--tool-runs",
+        type=positive_int,
+        default=50,
+        help="timed calls per run of a program (default 50; each round runs it once per file)",
+    )
+
+
+def _tool_target(args: argparse.Namespace, runtimes: list[str]) -> tuple[Target, dict[str, str]]:
+    """The target the programs run on and the programs given by path, checked before any work."""
+    for runtime in runtimes:
+        if runtime not in TOOL_FORMATS:
+            raise CliError(f"--tool: no benchmark program of runtime {runtime!r}; the runtimes' own programs time "
+                           f"{', '.join(TOOL_FORMATS)} (ONNX Runtime: leave out --tool; a plain session)")  # fmt: skip
+    tool_paths = _tool_paths(args.tool_path)
+    return (Adb(args.adb or None) if args.adb is not None else Host()), tool_paths
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -443,24 +489,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
                    "(--output is the old spelling)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
-    p.add_argument("--tool", action="store_true",
-                   help="time with each runtime's own benchmark program, no Python of ours in the loop: "
-                   "benchmark_app (OpenVINO), litert-benchmark or benchmark_model (LiteRT), benchncnn (ncnn), "
-                   "executor_runner (ExecuTorch); exported files as they are, registered and trained models "
-                   "exported for each --runtime (docs/measuring.md)")  # fmt: skip
-    p.add_argument("--adb", nargs="?", const="", default=None, metavar="SERIAL",
-                   help="run the programs on an Android device over adb (implies --tool; SERIAL when several "
-                   "are connected): the files and any --tool-path program are pushed to /data/local/tmp; "
-                   "1 thread unless --threads (as both papers timed their ARM phone)")  # fmt: skip
-    p.add_argument("--tool-path", action="append", default=[], metavar="NAME=PATH",
-                   help="where a program is on this machine (e.g. benchncnn=build/benchmark/benchncnn; an "
-                   "Android build with --adb, pushed); repeatable")  # fmt: skip
-    p.add_argument("--tool-runs", type=positive_int, default=50,
-                   help="timed calls per run of a program (default 50; each --rounds round runs it once per file)")  # fmt: skip
     p.add_argument(
         "--plot",
         help="figure (.png, .svg, .pdf): speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)",
     )
+    _add_tool_args(p, "exported files as they are, registered and trained models exported for each --runtime")
     add_shape_args(p, batch=False)
     p.set_defaults(func=_cmd_bench)
 
@@ -469,8 +502,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--runtime",
         type=str_list,
-        default=["eager"],
-        help=f"comma-separated, each measured in turn, verdicts side by side: {', '.join(RUNTIMES)} (default eager)",
+        default=None,
+        help=f"comma-separated, each measured in turn, verdicts side by side: {', '.join(RUNTIMES)} (default eager; "
+        f"with --tool: {', '.join(TOOL_FORMATS)})",
     )
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu (the paper's CPU/ARM widths) or cuda (its GPU widths, batch 8, "
@@ -487,4 +521,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="write guideline_G*.png bar charts to this directory (--plot-dir is the old spelling)",
     )
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    _add_tool_args(p, "each variant's block exported for each --runtime, the paper's CPU/ARM widths at batch 1")
     p.set_defaults(func=_cmd_guidelines)
