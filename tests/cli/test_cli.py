@@ -157,3 +157,24 @@ def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "data_movement" in out and "| total |" in out
     assert svg.stat().st_size > 1000 and "<svg" in svg.read_text()
+
+
+def test_other_libraries_fork_warnings_are_not_shown(monkeypatch, recwarn) -> None:
+    """JAX's warning at OpenVINO's telemetry fork is dropped; our own notes still reach the user."""
+    import argparse
+    import warnings
+
+    import shufflenet.cli.main as cli_main
+
+    def command(args: argparse.Namespace, console: object) -> int:
+        warnings.warn_explicit("os.fork() was called. os.fork() is incompatible with multithreaded code, and JAX is "
+                               "multithreaded", RuntimeWarning, "popen_fork.py", 66, module="multiprocessing.popen_fork")  # fmt: skip
+        warnings.warn("--old: give --new", FutureWarning, stacklevel=1)
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=command)
+    monkeypatch.setattr(cli_main, "build_parser", lambda: parser)
+    assert cli_main.main([]) == 0
+    shown = [str(w.message) for w in recwarn]
+    assert shown == ["--old: give --new"], shown

@@ -52,6 +52,14 @@ _EXPECTED = (CliError, ValueError, MissingExtra, FileNotFoundError, FileExistsEr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        # JAX warns at every fork once it is loaded (LiteRT's converter loads it), and OpenVINO's converter
+        # forks to send its telemetry: lines about other libraries' processes that a user can do nothing about
+        warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning, "multiprocessing")
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     err = stderr_console()
     format_warning = warnings.formatwarning
     warnings.formatwarning = _one_line_warning  # a note for the user (old spellings too), not a source line
