@@ -351,6 +351,7 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["bench", "shufflenet_v2_x0_5", "--tool", "--runtime", "ncnn", "--tool-path", "trtexec=/x"],
         "unknown program 'trtexec'",
     ),
+    ("guidelines zero rounds", ["guidelines", "G1", "--rounds", "0"], "argument --rounds: must be >= 1, got 0"),
     (
         "guidelines tool no runtime",
         ["guidelines", "G1", "--tool"],

@@ -128,9 +128,15 @@ def test_a_note_while_parsing_is_one_line(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().err == note
 
 
-def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["guidelines", "G4", "--threads", "1", "--min-time", "0.03", "--format", "json", "--out", str(tmp_path)]
+def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import shufflenet.cli.measure as measure
+
+    rounds, real = [], measure.run_guideline
+    monkeypatch.setattr(measure, "run_guideline", lambda *a, **k: rounds.append(k["rounds"]) or real(*a, **k))
+    argv = ["guidelines", "G4", "--threads", "1", "--min-time", "0.03", "--format", "json", "--out", str(tmp_path),
+            "--rounds", "2"]  # fmt: skip
     assert main(argv) == 0
+    assert rounds == [2]
     data = json.loads(capsys.readouterr().out)
     assert data[0]["experiment"] == "G4" and len(data[0]["rows"]) == 12  # 4 variants x 3 widths
     assert (tmp_path / "guideline_G4.png").stat().st_size > 1000

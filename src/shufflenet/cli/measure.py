@@ -359,12 +359,13 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
                 if with_tool:
                     result = run_guideline_with_tool(
                         exp.name, runtime, target=target, tool_paths=tool_paths, threads=args.threads,
-                        runs=args.tool_runs, progress=lambda what: status.update(f"{what} ({runtime})"),
+                        runs=args.tool_runs, rounds=args.rounds,
+                        progress=lambda what: status.update(f"{what} ({runtime})"),
                     )  # fmt: skip
                 else:
                     result = run_guideline(
                         exp.name, runtime=runtime, threads=args.threads, min_time_s=args.min_time,
-                        device=args.device, batch=args.batch,
+                        device=args.device, batch=args.batch, rounds=args.rounds,
                         progress=lambda what: status.update(f"measuring {what} ({runtime})"),
                     )  # fmt: skip
             results.append(result)
@@ -513,6 +514,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-time", type=positive_float, default=0.5, help="seconds of timed calls per point (default 0.5)"
     )
+    p.add_argument("--rounds", type=positive_int, default=3,
+                   help="the variants of a scale are raced: this many rounds in rotating order (default 3; more "
+                   "rounds, steadier verdicts on a noisy host)")  # fmt: skip
     p.add_argument(
         "--out",
         "-o",
