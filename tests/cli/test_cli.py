@@ -89,15 +89,21 @@ def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
     assert isinstance(records[0]["machine"]["cpu_flags"], str)  # every record names the host's vector flags
 
 
-def test_bench_times_torchvision_beside_ours_with_the_ratio(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_times_torchvision_beside_ours_with_the_ratio(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shufflenet.bench import round_ratio
+
+    out = tmp_path / "r.json"
     argv = ["bench", "shufflenet_v2_x0_5", "torchvision:shufflenet_v2_x0_5", "--img-size", "32", "--threads", "1",
-            "--min-time", "0.05", "--precision", "bfloat16", "--format", "md"]  # fmt: skip
+            "--min-time", "0.05", "--precision", "bfloat16", "--format", "md", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "shufflenet_v2_x0_5" in line]
     ours, theirs = (next(r for r in rows if r[1].strip() == name) for name in ("shufflenet_v2_x0_5",
                                                                                 "torchvision:shufflenet_v2_x0_5"))  # fmt: skip
-    ratio = float(ours[-2].strip().rstrip("x"))
-    assert abs(ratio - float(theirs[8]) / float(ours[8])) < 0.02 and theirs[-2].strip() == "-"
+    mine, tv = json.loads(out.read_text())
+    assert len(mine["round_ms"]) == len(tv["round_ms"]) == 5  # the default rounds, raced together
+    ratio = float(ours[-2].strip().rstrip("x"))  # the median of the per-round ratios
+    assert ratio == pytest.approx(round_ratio(tv["round_ms"], mine["round_ms"]), abs=0.006)
+    assert theirs[-2].strip() == "-"
     assert main(["bench", "torchvision:no_such_net", "--img-size", "32"]) == 2
     assert "torchvision has no model of that name" in capsys.readouterr().err
 
