@@ -199,11 +199,10 @@ def _describe_artifact(path: Path) -> dict[str, Any]:
 def _companions(path: Path) -> list[Path]:
     """The files written beside an artifact: its weights (OpenVINO, ncnn) and the ``pretrained_cfg``
     sidecar of a format without metadata (ncnn, ExecuTorch, LiteRT)."""
-    from shufflenet.export.formats import FORMATS
+    from shufflenet.export.formats import artifact_files
     from shufflenet.runtimes.sidecar import cfg_sidecar
 
-    fmt = next(f for f in FORMATS.values() if Path(f.suffix).suffix == path.suffix)  # the format writing it
-    return fmt.files(path)[1:] + ([cfg_sidecar(path)] if path.suffix in (".param", ".pte", ".tflite") else [])
+    return artifact_files(path)[1:] + ([cfg_sidecar(path)] if path.suffix in (".param", ".pte", ".tflite") else [])
 
 
 def load_trained(ref: str, *, use_ema: bool = True) -> nn.Module:

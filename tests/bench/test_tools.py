@@ -23,11 +23,11 @@ from shufflenet.bench.tools import (
     Adb,
     Host,
     ToolJob,
-    artifact_files,
     benchmark_with_tool,
     tool_for,
 )
 from shufflenet.cli.main import main
+from shufflenet.export.formats import artifact_files
 from shufflenet.models import create_model
 
 pytest.importorskip("openvino")

@@ -29,7 +29,16 @@ from shufflenet.runtimes.cuda_graphs import PRECISIONS
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.devices import torch_device
 
-__all__ = ["BenchResult", "BenchSuite", "benchmark", "benchmark_artifact", "benchmark_artifacts", "benchmark_many"]
+__all__ = [
+    "BenchResult",
+    "BenchSuite",
+    "artifact_input",
+    "benchmark",
+    "benchmark_artifact",
+    "benchmark_artifacts",
+    "benchmark_many",
+    "build_model",
+]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -165,12 +174,14 @@ class BenchSuite:
         return not self.skipped
 
 
-def _result(stats: LatencyStats, **fields: Any) -> BenchResult:
-    """A record of one measured point: its ``fields`` and the timing ``stats`` of its batch."""
+def _result(blocks: Sequence[LatencyStats], **fields: Any) -> BenchResult:
+    """A record of one raced point: its ``fields`` and its blocks' timings, one per round."""
+    stats = LatencyStats.combine(blocks)
     return BenchResult(
         **fields, latency_ms_median=stats.median_ms, latency_ms_p10=stats.p10_ms, latency_ms_p90=stats.p90_ms,
         latency_ms_min=stats.min_ms, iterations=stats.iterations, truncated=stats.truncated,
         images_per_s=fields["batch"] * 1e3 / stats.median_ms, machine=machine_info(),
+        round_ms=tuple(b.median_ms for b in blocks),
     )  # fmt: skip
 
 
@@ -260,9 +271,9 @@ def benchmark_many(
             for (m, r), blocks in timed.items():
                 name, _, report = built[m]
                 results[(m, r, bi)] = _result(
-                    LatencyStats.combine(blocks), round_ms=tuple(s.median_ms for s in blocks), model=name, runtime=specs[r].name, batch=b, img_size=img_size,
-                    in_chans=in_chans, threads=used_threads, device=str(dev), dtype=dtype, flops=report.flops,
-                    params=report.params, mac=report.mac,
+                    blocks, model=name, runtime=specs[r].name, batch=b, img_size=img_size, in_chans=in_chans,
+                    threads=used_threads, device=str(dev), dtype=dtype, flops=report.flops, params=report.params,
+                    mac=report.mac,
                 )  # fmt: skip
     return BenchSuite([results[k] for k in sorted(results)], skipped)
 
@@ -291,9 +302,7 @@ def benchmark_artifacts(
     files = []
     for path in paths:
         predictor = Predictor(path, threads=threads)
-        _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
-        chans, side = predictor.pretrained_cfg["input_size"][:2] if predictor.pretrained_cfg else (in_chans, img_size)
-        files.append((str(path), predictor, (c or chans, h or side, w or side)))
+        files.append((str(path), predictor, artifact_input(predictor, in_chans, img_size)))
     results: dict[tuple[int, int], BenchResult] = {}
     with num_threads(threads) as used_threads:
         for bi, b in enumerate(batches):
@@ -306,11 +315,18 @@ def benchmark_artifacts(
             for i, blocks in timed.items():
                 name, predictor, (c, h, _) = files[i]
                 results[(i, bi)] = _result(
-                    LatencyStats.combine(blocks), round_ms=tuple(s.median_ms for s in blocks), model=name, runtime=predictor.runtime, batch=b, img_size=h,
-                    in_chans=c, threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0,
-                    mac=0,
+                    blocks, model=name, runtime=predictor.runtime, batch=b, img_size=h, in_chans=c,
+                    threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0, mac=0,
                 )  # fmt: skip
     return [results[k] for k in sorted(results)]
+
+
+def artifact_input(predictor: Any, in_chans: int = 3, img_size: int = 224) -> tuple[int, int, int]:
+    r"""The input (C, H, W) an exported file (open in a :class:`~shufflenet.export.Predictor`) was made for:
+    its own where it says one, else its model's ``pretrained_cfg``'s, else ``in_chans`` x ``img_size``\ :sup:`2`."""
+    _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
+    chans, side = predictor.pretrained_cfg["input_size"][:2] if predictor.pretrained_cfg else (in_chans, img_size)
+    return c or chans, h or side, w or side
 
 
 def benchmark_artifact(path: str | os.PathLike[str], **kwargs: Any) -> list[BenchResult]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["LatencyStats", "measure", "percentile", "race", "race_stats", "round_ratio"]
+__all__ = ["LatencyStats", "measure", "percentile", "race", "race_stats", "rotating_rounds", "round_ratio"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -128,17 +128,24 @@ def race_stats(
     """
     if rounds < 1 or not contenders:
         raise ValueError("a race needs at least one round and one contender")
-    order = list(contenders)
-    stats: dict[K, list[LatencyStats]] = {k: [] for k in order}
-    for r in range(rounds):
-        for k in order[r % len(order) :] + order[: r % len(order)]:
-            if progress:
-                progress(k, r + 1)  # the contender and round about to run
-            time.sleep(pause_s)
-            stats[k].append(
-                measure(contenders[k], min_time_s=block_s, min_iters=min_iters, max_time_s=max_time_s, sync=sync)
-            )
+    stats: dict[K, list[LatencyStats]] = {k: [] for k in contenders}
+    for r, k in rotating_rounds(list(contenders), rounds):
+        if progress:
+            progress(k, r + 1)  # the contender and round about to run
+        time.sleep(pause_s)
+        stats[k].append(
+            measure(contenders[k], min_time_s=block_s, min_iters=min_iters, max_time_s=max_time_s, sync=sync)
+        )
     return stats
+
+
+def rotating_rounds(keys: Sequence[K], rounds: int) -> Iterator[tuple[int, K]]:
+    """(round, key) for ``rounds`` rounds over ``keys``, each round starting one place later in the order,
+    so none always follows the same neighbour (the order of every race here)."""
+    for r in range(rounds):
+        shift = r % len(keys)
+        for k in [*keys[shift:], *keys[:shift]]:
+            yield r, k
 
 
 def race(contenders: Mapping[K, Callable[[], object]], **kwargs: Any) -> dict[K, list[float]]:

@@ -34,20 +34,25 @@ from torch import nn
 from shufflenet.bench.engine import BenchResult
 from shufflenet.bench.guidelines import INPUT_SIZE, GuidelineResult, get_experiment
 from shufflenet.bench.machine import machine_info
-from shufflenet.bench.timing import percentile
+from shufflenet.bench.timing import percentile, rotating_rounds
 from shufflenet.complexity import analyze
 from shufflenet.export.formats import FORMATS, artifact_precision, export_artifact
 
 __all__ = [
     "TOOLS",
+    "TOOL_RUNTIMES",
     "Adb",
+    "Artifact",
     "BenchTool",
     "Host",
     "Target",
     "ToolJob",
     "ToolRun",
-    "Artifact",
     "benchmark_with_tool",
+    "check_tool_paths",
+    "check_tool_runtimes",
+    "export_for_tools",
+    "run_guideline_with_tool",
     "tool_for",
 ]
 
@@ -82,6 +87,11 @@ def _run(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[s
     except subprocess.TimeoutExpired:
         raise ValueError(f"{Path(argv[0]).name} ran past {timeout_s:g} s ({shlex.join(argv)[:200]}); is the "
                          "device awake and the program right for it?") from None  # fmt: skip
+
+
+def _last_line(text: str) -> str:
+    """A program's last words: the last non-blank line of its output (what a one-line error quotes)."""
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no output")
 
 
 def _number(pattern: str, text: str, what: str) -> float:
@@ -196,7 +206,7 @@ class BenchTool:
         try:
             return self.parse(text, job)
         except (ValueError, KeyError) as exc:
-            last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no output")
+            last = _last_line(text)
             raise ValueError(f"{self.name}'s output on {job.model} has {exc} (it ended: {last[:160]!r}); "
                              f"is it {self.where}?") from None  # fmt: skip
 
@@ -206,12 +216,12 @@ TOOLS: dict[str, BenchTool] = {
     for t in (
         BenchTool("benchmark_app", "openvino", ".xml", _benchmark_app_args, _benchmark_app_parse,
                   "OpenVINO's benchmark_app (pip install openvino)", single_image=False),
+        BenchTool("benchncnn", "ncnn", ".param", _benchncnn_args, _benchncnn_parse,
+                  "ncnn's benchncnn (built from ncnn's benchmark/ folder)"),
         BenchTool("litert-benchmark", "litert", ".tflite", _litert_benchmark_args, _litert_benchmark_parse,
                   "LiteRT's litert-benchmark (pip install ai-edge-litert)", python=True),
         BenchTool("benchmark_model", "litert", ".tflite", _benchmark_model_args, _benchmark_model_parse,
                   "LiteRT's (TensorFlow Lite's) native benchmark_model, as Google builds it for Android and Linux"),
-        BenchTool("benchncnn", "ncnn", ".param", _benchncnn_args, _benchncnn_parse,
-                  "ncnn's benchncnn (built from ncnn's benchmark/ folder)"),
         BenchTool("executor_runner", "executorch", ".pte", _executor_runner_args, _executor_runner_parse,
                   "ExecuTorch's executor_runner, built with the XNNPACK backend"),
     )
@@ -310,8 +320,7 @@ class Adb(Target):
         argv = [self.adb, "-s", self.serial, *args]
         done = _run(argv, timeout_s)
         if done.returncode != 0:
-            last = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
-            raise ValueError(f"adb {' '.join(args[:1])} on {self.serial} failed: {last[-1][:200]}")
+            raise ValueError(f"adb {args[0]} on {self.serial} failed: {_last_line(done.stdout + done.stderr)[:200]}")
         return done.stdout
 
     def stage(self, files: Sequence[Path], tag: str) -> str:
@@ -396,16 +405,13 @@ def benchmark_with_tool(
     ``dtype`` the file's precision as its operators say (``-`` where a file does not say).
     """
     target = target or Host()
-    tool_paths = dict(tool_paths or {})
-    for name in tool_paths:
-        if name not in TOOLS:
-            raise ValueError(f"--tool-path {name}: unknown program; the runtimes' own are {', '.join(TOOLS)}")
+    tool_paths = check_tool_paths(tool_paths or {})
     if rounds < 1 or runs < 1 or warmup < 0:
         raise ValueError(f"rounds and runs must be >= 1 and warm-up >= 0, got {rounds}, {runs}, {warmup}")
     for _, paths, shape in artifacts:
         tool = tool_for(paths[0])
         if tool.single_image and shape[0] != 1:
-            kind = FORMATS[TOOL_FORMATS[tool.runtime]].runtime
+            kind = FORMATS[tool.runtime].runtime
             raise ValueError(f"{paths[0]}: a {kind} file is converted for one image (an app loops over "
                              f"a batch); {tool.name} times batch 1, not {shape[0]}")  # fmt: skip
     threads = threads or (1 if isinstance(target, Adb) else os.cpu_count() or 1)
@@ -419,18 +425,15 @@ def benchmark_with_tool(
         job = ToolJob(target.stage([Path(p) for p in paths], str(i)), shape, threads, runs, warmup)
         jobs.append(([*start, *tool.args(job)], job, tool))
     seen: list[list[ToolRun]] = [[] for _ in artifacts]
-    order = list(range(len(artifacts)))
-    for r in range(rounds):
-        for i in order[r % len(order) :] + order[: r % len(order)]:
-            argv, job, tool = jobs[i]
-            if progress:
-                progress(artifacts[i][0], r + 1)
-            time.sleep(pause_s)
-            status, text = target.run(argv, timeout_s)
-            if status != 0:
-                last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no output")
-                raise ValueError(f"{tool.name} failed on {job.model} (exit {status}): {last[:200]}")
-            seen[i].append(tool.read(text, job))
+    for r, i in rotating_rounds(range(len(artifacts)), rounds):
+        argv, job, tool = jobs[i]
+        if progress:
+            progress(artifacts[i][0], r + 1)
+        time.sleep(pause_s)
+        status, text = target.run(argv, timeout_s)
+        if status != 0:
+            raise ValueError(f"{tool.name} failed on {job.model} (exit {status}): {_last_line(text)[:200]}")
+        seen[i].append(tool.read(text, job))
     where = target.describe()
     return [
         _record(name, *jobs[i][1:], seen[i], target.device, where, _precision(paths[0]))
@@ -438,8 +441,24 @@ def benchmark_with_tool(
     ]
 
 
-#: the runtimes whose programs time a model, and the format ``shufflenet export`` writes for each
-TOOL_FORMATS = {"openvino": "openvino", "ncnn": "ncnn", "litert": "litert", "executorch": "executorch"}
+#: the runtimes whose programs time a model (each also names the format ``shufflenet export`` writes for it)
+TOOL_RUNTIMES = tuple(dict.fromkeys(t.runtime for t in TOOLS.values()))
+
+
+def check_tool_runtimes(runtimes: Sequence[str]) -> None:
+    """A ValueError for a runtime no benchmark program times (before any export or connection)."""
+    for runtime in runtimes:
+        if runtime not in TOOL_RUNTIMES:
+            raise ValueError(f"--tool: no benchmark program of runtime {runtime!r}; the runtimes' own programs "
+                             f"time {', '.join(TOOL_RUNTIMES)} (ONNX Runtime: leave out --tool; a plain session)")  # fmt: skip
+
+
+def check_tool_paths(paths: Mapping[str, str]) -> dict[str, str]:
+    """``paths`` (program name -> its path here), each name one of :data:`TOOLS`'s, else a ValueError."""
+    for name in paths:
+        if name not in TOOLS:
+            raise ValueError(f"--tool-path {name}: unknown program {name!r}; the runtimes' own are {', '.join(TOOLS)}")
+    return dict(paths)
 
 
 def export_for_tools(
@@ -447,26 +466,22 @@ def export_for_tools(
     runtimes: Sequence[str],
     folder: str | os.PathLike[str],
     *,
-    batch: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> list[Artifact]:
     """Each of ``models`` (name -> the network and its input (C, H, W)) written to ``folder`` for each of
     ``runtimes`` as :func:`~shufflenet.export.formats.export_artifact` writes it (verified; a network of
     ours in the form that runtime runs fastest, torchvision's through the runtime's own converter), ready
-    for :func:`benchmark_with_tool` at ``batch``."""
-    for runtime in runtimes:
-        if runtime not in TOOL_FORMATS:
-            raise ValueError(f"no benchmark program of runtime {runtime!r}; the runtimes' own programs time "
-                             f"{', '.join(TOOL_FORMATS)}")  # fmt: skip
+    for :func:`benchmark_with_tool` at batch 1 (an OpenVINO IR takes any batch: give it in the shape)."""
+    check_tool_runtimes(runtimes)
     out: list[Artifact] = []
     for runtime in runtimes:
-        fmt = FORMATS[TOOL_FORMATS[runtime]]
+        fmt = FORMATS[runtime]
         for i, (name, (model, chw)) in enumerate(models.items()):
             if progress:
                 progress(f"exporting {name} for {runtime}")
             path = Path(folder) / f"{i}-{runtime}{fmt.suffix}"
             export_artifact(model, path, fmt.name, input_shape=(1, *chw))
-            out.append((name, fmt.files(path), (batch, *chw)))
+            out.append((name, fmt.files(path), (1, *chw)))
     return out
 
 
@@ -511,13 +526,6 @@ def run_guideline_with_tool(
     return result
 
 
-def artifact_files(path: str | os.PathLike[str]) -> list[Path]:
-    """An exported file and the files its runtime reads beside it (an IR's or a net's weights)."""
-    p = Path(path)
-    fmt = next((f for f in FORMATS.values() if f.suffix.endswith(p.suffix)), None)
-    return fmt.files(p) if fmt else [p]
-
-
 def _precision(path: str | os.PathLike[str]) -> str:
     try:
         return artifact_precision(path) or "-"
@@ -536,5 +544,6 @@ def _record(
         device=device, dtype=dtype, latency_ms_median=median, latency_ms_p10=percentile(centers, 10),
         latency_ms_p90=percentile(centers, 90), latency_ms_min=min(r.min_ms for r in runs),
         iterations=sum(r.runs for r in runs), truncated=False, images_per_s=n * 1e3 / median, flops=0, params=0,
-        mac=0, machine={**where, "tool": tool.name, "statistic": runs[0].statistic}, round_ms=tuple(r.center_ms for r in runs),
+        mac=0, machine={**where, "tool": tool.name, "statistic": runs[0].statistic},
+        round_ms=tuple(r.center_ms for r in runs),
     )  # fmt: skip

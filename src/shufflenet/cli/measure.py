@@ -14,7 +14,7 @@ from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
-from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, benchmark_artifacts, build_model
+from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, artifact_input, benchmark_artifacts, build_model
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
     GuidelineResult,
@@ -24,14 +24,14 @@ from shufflenet.bench.guidelines import (
     run_guideline,
 )
 from shufflenet.bench.tools import (
-    TOOL_FORMATS,
-    TOOLS,
+    TOOL_RUNTIMES,
     Adb,
     Artifact,
     Host,
     Target,
-    artifact_files,
     benchmark_with_tool,
+    check_tool_paths,
+    check_tool_runtimes,
     export_for_tools,
     run_guideline_with_tool,
     tool_for,
@@ -47,6 +47,7 @@ from shufflenet.cli.common import (
 )
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
+from shufflenet.export.formats import artifact_files
 from shufflenet.models import create_model, get_entry
 from shufflenet.utils.devices import torch_device
 from shufflenet.utils.durations import parse_duration
@@ -196,20 +197,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             suite.results.extend(benchmark_artifacts(files, batches=args.batch, img_size=args.img_size,
                                                      in_chans=args.in_chans, threads=args.threads,
                                                      min_time_s=args.min_time, rounds=args.rounds))  # fmt: skip
-    records = [r.to_dict() for r in suite.results]
-    if args.output:
-        text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
-        _write_output(args.output, text)
-    m = machine_info()
-    headers: tuple[str, ...] = BENCH_HEADERS
-    rows = _bench_rows(suite.results)
-    ratios = speedups_over_torchvision(suite.results)
-    if ratios:  # torchvision's namesakes were timed too: ours against them, side by side
-        headers = (*headers, "vs_torchvision")
-        rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
-    where = f"{m['gpu']} ({m['gpu_driver']})" if args.device.startswith("cuda") else (
-        f"{m['cpu']} ({m['cores']} cores, {m['cpu_flags']})")  # fmt: skip
-    render(console, args.format, headers, rows, records=records, title=where)
+    _report_bench(args, console, suite.results, BENCH_HEADERS, _bench_rows(suite.results),
+                  _where(machine_info(), args.device))  # fmt: skip
     if args.plot and suite.results:
         from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
 
@@ -226,10 +215,8 @@ def _tool_paths(specs: list[str]) -> dict[str, str]:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise CliError(f"--tool-path {spec}: give NAME=PATH (e.g. benchncnn=build/benchmark/benchncnn)")
-        if name not in TOOLS:
-            raise CliError(f"--tool-path {spec}: unknown program {name!r}; the runtimes' own are {', '.join(TOOLS)}")
         paths[name] = path
-    return paths
+    return check_tool_paths(paths)
 
 
 def _bench_with_tool(
@@ -243,13 +230,10 @@ def _bench_with_tool(
     """``bench --tool`` / ``--adb``: files (and models exported for --runtime) timed by the runtimes' own programs."""
     import tempfile
 
-    from shufflenet.bench.tools import (
-        TOOL_FORMATS,
-    )
     from shufflenet.export.predictor import Predictor
 
     if (names or models) and not runtimes:
-        raise CliError(f"--tool times exported files: give --runtime ({', '.join(TOOL_FORMATS)}) to export "
+        raise CliError(f"--tool times exported files: give --runtime ({', '.join(TOOL_RUNTIMES)}) to export "
                        f"{', '.join([*names, *models])} for it, or give exported files")  # fmt: skip
     for f in files:
         tool_for(f)  # a file no program times fails before any work
@@ -263,12 +247,7 @@ def _bench_with_tool(
                           args.img_size))  # fmt: skip
         for ref, model in models.items():
             nets[ref] = (model, tuple(int(v) for v in model.pretrained_cfg["input_size"]))
-        shapes = {}
-        for f in files:  # the input each file was made for: its own, its model's, else the shape arguments
-            p = Predictor(f)
-            _, c, h, w = (*p.input_shape, None, None, None, None)[:4]
-            chans, side = p.pretrained_cfg["input_size"][:2] if p.pretrained_cfg else (args.in_chans, args.img_size)
-            shapes[f] = (c or chans, h or side, w or side)
+        shapes = {f: artifact_input(Predictor(f), args.in_chans, args.img_size) for f in files}
         exported = export_for_tools(nets, runtimes, tmp, progress=status.update) if nets else []
         for batch in args.batch:
             artifacts: list[Artifact] = [(n, p, (batch, *s[1:])) for n, p, s in exported]
@@ -277,27 +256,41 @@ def _bench_with_tool(
                 artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs,
                 rounds=args.rounds, progress=lambda what, r: status.update(f"timing {what} (round {r}/{args.rounds})"),
             )  # fmt: skip
-    records = [r.to_dict() for r in results]
-    if args.output:
-        text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
-        _write_output(args.output, text)
-    headers: tuple[str, ...] = ("model", "runtime (program)", "batch", "threads", "precision", "median_ms", "p10_ms",
+    headers = ("model", "runtime (program)", "batch", "threads", "precision", "median_ms", "p10_ms",
                                 "p90_ms", "images_per_s", "per_call")  # fmt: skip
     rows: list[tuple] = [
         (r.model, r.runtime, r.batch, r.threads, r.dtype, f"{r.latency_ms_median:.2f}", f"{r.latency_ms_p10:.2f}",
          f"{r.latency_ms_p90:.2f}", f"{r.images_per_s:.1f}", r.machine["statistic"])
         for r in results
     ]  # fmt: skip
-    ratios = speedups_over_torchvision(results)
-    if ratios:
-        headers = (*headers, "vs_torchvision")
-        rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
-    render(console, args.format, headers, rows, records=records, title=_where(results[0].machine) if results else "")
+    _report_bench(args, console, results, headers, rows, _where(results[0].machine, results[0].device))
     return 0
 
 
-def _where(machine: dict[str, object]) -> str:
-    """A measurement's title: the phone or this machine."""
+def _report_bench(
+    args: argparse.Namespace,
+    console: Console,
+    results: list[BenchResult],
+    headers: tuple[str, ...],
+    rows: list[tuple],
+    title: str,
+) -> None:
+    """Write the records (--out), add ours against torchvision's namesakes where both were timed, render."""
+    records = [r.to_dict() for r in results]
+    if args.output:
+        text = json.dumps(records, indent=2) if args.output.endswith(".json") else records_csv(records)
+        _write_output(args.output, text)
+    ratios = speedups_over_torchvision(results)
+    if ratios:  # torchvision's namesakes were timed too: ours against them, side by side
+        headers = (*headers, "vs_torchvision")
+        rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
+    render(console, args.format, headers, rows, records=records, title=title)
+
+
+def _where(machine: dict[str, object], device: str) -> str:
+    """A measurement's title: the GPU, the phone or this machine's CPU."""
+    if device.startswith("cuda"):
+        return f"{machine['gpu']} ({machine['gpu_driver']})"
     if "device" in machine:
         soc = machine.get("soc") or machine.get("platform")
         return (f"{machine.get('manufacturer')} {machine.get('model')} ({soc}, {machine.get('abi')}, Android "
@@ -340,7 +333,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
             raise CliError("--device and --batch do not apply to --tool/--adb: the programs time the paper's "
                            "CPU/ARM widths at batch 1")  # fmt: skip
         if not args.runtime:
-            raise CliError(f"--tool: give --runtime ({', '.join(TOOL_FORMATS)}): each block is exported to it")
+            raise CliError(f"--tool: give --runtime ({', '.join(TOOL_RUNTIMES)}): each block is exported to it")
         target, tool_paths = _tool_target(args, args.runtime)
         runtimes = args.runtime
     else:
@@ -350,7 +343,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
         os.makedirs(args.plot_dir, exist_ok=True)
     err = stderr_console()
     if with_tool and isinstance(target, Adb) and args.format != "json":
-        console.print(f"on {_where(target.describe())}", highlight=False)
+        console.print(f"on {_where(target.describe(), target.device)}", highlight=False)
     out = []
     for exp in experiments:
         results = []
@@ -449,10 +442,7 @@ def _add_tool_args(p: argparse.ArgumentParser, what: str) -> None:
 
 def _tool_target(args: argparse.Namespace, runtimes: list[str]) -> tuple[Target, dict[str, str]]:
     """The target the programs run on and the programs given by path, checked before any work."""
-    for runtime in runtimes:
-        if runtime not in TOOL_FORMATS:
-            raise CliError(f"--tool: no benchmark program of runtime {runtime!r}; the runtimes' own programs time "
-                           f"{', '.join(TOOL_FORMATS)} (ONNX Runtime: leave out --tool; a plain session)")  # fmt: skip
+    check_tool_runtimes(runtimes)
     tool_paths = _tool_paths(args.tool_path)
     return (Adb(args.adb or None) if args.adb is not None else Host()), tool_paths
 
@@ -505,7 +495,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=str_list,
         default=None,
         help=f"comma-separated, each measured in turn, verdicts side by side: {', '.join(RUNTIMES)} (default eager; "
-        f"with --tool: {', '.join(TOOL_FORMATS)})",
+        f"with --tool: {', '.join(TOOL_RUNTIMES)})",
     )
     p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: PyTorch's)")
     p.add_argument("--device", default="cpu", help="cpu (the paper's CPU/ARM widths) or cuda (its GPU widths, batch 8, "

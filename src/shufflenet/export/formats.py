@@ -21,7 +21,7 @@ from shufflenet.export.predictor import Predictor
 from shufflenet.runtimes import LiteRtRunner
 from shufflenet.utils.optional import require
 
-__all__ = ["FORMATS", "ArtifactFormat", "artifact_precision", "export_artifact", "exported_predictor"]
+__all__ = ["FORMATS", "ArtifactFormat", "artifact_files", "artifact_precision", "export_artifact", "exported_predictor"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ FORMATS: dict[str, ArtifactFormat] = {
         ArtifactFormat("litert-int8", "LiteRT", "-int8.tflite", int8=True),
     )
 }
+
+
+def artifact_files(path: str | os.PathLike[str]) -> list[Path]:
+    """An exported file and the files its runtime reads beside it (an IR's or a net's weights), by its suffix."""
+    p = Path(path)
+    fmt = next((f for f in FORMATS.values() if f.suffix.endswith(p.suffix)), None)
+    return fmt.files(p) if fmt else [p]
 
 
 def export_artifact(
