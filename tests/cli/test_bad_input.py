@@ -70,6 +70,8 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "notimage.png").write_text("not an image")
     _png_claiming(d / "huge.png", 14000, 14000)
     (d / "a_file").write_text("x")
+    (d / "map3.txt").write_text("a first\nb second\nc third\n")
+    (d / "map10.txt").write_text("".join(f"{k} class {k}\n" for k in ["a", "b", *(f"x{i}" for i in range(8))]))
     (d / "notes.txt").write_text("hello\n")  # 'h' reads as a pickle opcode: torch.load said KeyError('101')
     (d / "a_dir").mkdir()
     _folder(d / "one_class", ["only"])
@@ -225,6 +227,39 @@ PROBES: list[tuple[str, list[str], str]] = [
         "class folders the model does not know: a, b, c",
     ),
     ("eval folder without dir", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder"], "needs --data-dir"),
+    (
+        "eval missing class map",
+        ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three", "--class-map", "{d}/no.txt"],
+        "--class-map {d}/no.txt: cannot read it as text (FileNotFoundError)",
+    ),
+    (
+        "eval class map of other size",
+        [
+            "eval",
+            "{d}/folder10.pt",
+            "--dataset",
+            "imagefolder",
+            "--data-dir",
+            "{d}/three",
+            "--class-map",
+            "{d}/map3.txt",
+        ],
+        "--class-map {d}/map3.txt names 3 classes, one per line; the model has 10",
+    ),
+    (
+        "eval folder not in the class map",
+        [
+            "eval",
+            "{d}/folder10.pt",
+            "--dataset",
+            "imagefolder",
+            "--data-dir",
+            "{d}/three",
+            "--class-map",
+            "{d}/map10.txt",
+        ],
+        "class folders not in --class-map {d}/map10.txt: c; its classes are a, b, x0",
+    ),
     (
         "eval confusion into a dir",
         ["eval", W, "--data-dir", "{d}/fmnist", "--confusion", "{d}/a_dir"],

@@ -52,7 +52,7 @@ def test_commands_on_a_messy_folder(tmp_path: Path, capsys) -> None:
     argv = ["train", "--dataset", "imagefolder", "--data-dir", str(root), "--epochs", "1", "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "class folder(s) empty hold no images" in err and len(err.splitlines()) == 1
+    assert "1 class folder(s) hold no images (empty)" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
     assert main(["data", "stats", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err

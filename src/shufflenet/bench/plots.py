@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,9 @@ __all__ = [
     "plot_history",
     "plot_speed_vs_flops",
 ]
+
+#: the most classes a confusion matrix labels every cell and tick of
+MAX_LABELLED = 30
 
 #: the file types a figure is written as, told by the name's suffix
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -107,18 +111,26 @@ def plot_breakdown(shares: Mapping[str, Mapping[str, float]], path: str | os.Pat
 
 
 def plot_confusion(confusion: torch.Tensor, class_names: Sequence[str], path: str | os.PathLike[str]) -> Path:
-    """Row-normalised confusion matrix (true class down, predicted across), counts in cells."""
+    """Row-normalised confusion matrix (true class down, predicted across), counts in cells. Past
+    :data:`MAX_LABELLED` classes (ImageNet's 1000) cells and ticks would be unreadable and take minutes
+    to draw: the matrix is drawn as an image with a colour bar, about 20 ticks a side."""
     counts = confusion.float()
     rates = counts / counts.sum(1, keepdim=True).clamp_min(1)
     fig, ax = plt.subplots(figsize=(7, 6))
-    ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
+    image = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
     n = len(class_names)
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(n), class_names, fontsize=7)
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=6,
-                    color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    if n > MAX_LABELLED:
+        ticks = range(0, n, math.ceil(n / 20))
+        ax.set_xticks(ticks, [class_names[i] for i in ticks], rotation=90, fontsize=5)
+        ax.set_yticks(ticks, [class_names[i] for i in ticks], fontsize=5)
+        fig.colorbar(image, ax=ax, label="fraction of the true class")
+    else:
+        ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(n), class_names, fontsize=7)
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=6,
+                        color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix", fontsize=9)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_commands"]
 
+#: a test set of more classes shows only its HARDEST in the table
+MAX_CLASS_ROWS, HARDEST = 50, 10
+
 REF_HELP = "a training checkpoint, MODEL:TAG of pretrained weights, or an exported model (.onnx, .xml, .ncnn.param, .pte, .tflite)"
 
 
@@ -34,7 +37,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     cfg = predictor.pretrained_cfg
     if not cfg:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
-    batches, count = evaluation_data(cfg, args.dataset, args.data_dir)
+    batches, count = evaluation_data(cfg, args.dataset, args.data_dir, class_map=args.class_map)
     names = cfg["class_names"]
     with progress_bar() as bar:
         task = bar.add_task("evaluating", total=count)
@@ -45,17 +48,27 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
                 bar.advance(task, len(y))
 
         result = evaluate(predictor, tracked(), len(names), flip_tta=args.tta)
-    rows = [(n, f"{100 * a:.2f}") for n, a in zip(names, result.per_class)]
+    # a class the test set has no image of has no accuracy (a folder may hold some of the model's classes)
+    accuracy = {n: a if seen else None for n, a, seen in zip(names, result.per_class, result.confusion.sum(1).tolist())}
+    rows = [(n, "-" if a is None else f"{100 * a:.2f}") for n, a in accuracy.items()]
+    title, after = "per-class accuracy", []
+    if args.format == "table" and len(rows) > MAX_CLASS_ROWS:  # ImageNet's 1000 would bury the scores
+        scored = sorted((a, n) for n, a in accuracy.items() if a is not None)
+        rows = [(n, f"{100 * a:.2f}") for a, n in scored[:HARDEST]]
+        title, after = (
+            "hardest classes",
+            [f"the {len(rows)} hardest of {len(scored)} classes with test images; --format csv lists every class"],
+        )
     summary = {"checkpoint": str(args.checkpoint), "runtime": predictor.runtime, "dataset": args.dataset,
                "data_dir": args.data_dir, "tta": args.tta, "images": result.count, "top1": result.top1,
-               "top5": result.top5, "loss": result.loss, "per_class": dict(zip(names, result.per_class))}  # fmt: skip
+               "top5": result.top5, "loss": result.loss, "per_class": accuracy}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
     k = min(5, len(names))
     scores = (f"{args.checkpoint}: top-1 {100 * result.top1:.2f}%, top-{k} {100 * result.top5:.2f}% "
               f"on {result.count} test images{how}")  # fmt: skip
     # the name goes in the score line: as the title of a two-column table rich would wrap it
-    render(console, args.format, ("class", "accuracy %"), rows, title="per-class accuracy", records=summary,
-           before=scores)  # fmt: skip
+    render(console, args.format, ("class", "accuracy %"), rows, title=title, records=summary,
+           before=scores, after=after)  # fmt: skip
     if args.confusion:
         from shufflenet.bench.plots import plot_confusion
 
@@ -147,7 +160,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("fashion-mnist", "imagefolder"),
         default="fashion-mnist",
         help="Fashion-MNIST's test set (default) or class folders of images (--data-dir), matched to the "
-        "model's classes by name",
+        "model's classes by name (ImageNet's WordNet-id folders too; see --class-map)",
+    )
+    p.add_argument(
+        "--class-map",
+        metavar="FILE",
+        help="a text file whose line i begins with the folder name of the model's class i (ImageNet's "
+        "LOC_synset_mapping.txt as it is): needed where the folders are not named as the model's classes, "
+        "e.g. a few of ImageNet's WordNet-id folders (all 1000 are numbered in sorted order without it)",
     )
     p.add_argument(
         "--data-dir", help="the dataset's directory (Fashion-MNIST default: /usr/share/datasets/fashion-mnist)"

@@ -114,8 +114,8 @@ class ImageFolderData(Dataset):
         classes = [d for d in sorted(root.iterdir()) if d.is_dir()]
         empty = [d.name for d in classes if not any(f.suffix.lower() in IMG_EXTENSIONS for f in d.rglob("*"))]
         if empty and len(empty) < len(classes):
-            raise ValueError(f"{root}: class folder(s) {', '.join(empty)} hold no images; add images or remove the "
-                             "folder")  # fmt: skip
+            raise ValueError(f"{root}: {len(empty)} class folder(s) hold no images ({name_a_few(empty, ', ')}); add "
+                             "images or remove the folders")  # fmt: skip
         try:
             folder = ImageFolder(str(root), loader=lambda p: p)  # the files, not yet decoded
         except (FileNotFoundError, RuntimeError) as exc:

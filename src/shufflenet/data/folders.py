@@ -7,6 +7,7 @@ modes, the mean/std to normalise with, and every file that is not a readable ima
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from shufflenet.data.datasets import TensorData
 from shufflenet.data.images import IMAGE_SUFFIXES, image_folder, open_image
 from shufflenet.utils.files import atomic_dir
 
-__all__ = ["FolderStats", "folder_stats", "write_image_folder"]
+__all__ = ["FolderStats", "folder_stats", "match_classes", "write_image_folder"]
 
 
 @dataclass
@@ -147,3 +148,48 @@ def write_image_folder(
                 )
             counts[name] = len(chosen)
     return counts
+
+
+#: ImageNet's class folders are WordNet ids (``n01440764``); a model trained on all 1000 numbers them in sorted order
+_WNID = re.compile(r"n\d{8}")
+
+
+def match_classes(
+    folders: Sequence[str], class_names: Sequence[str], class_map: str | os.PathLike[str] | None = None
+) -> list[int]:
+    """The model's class index of each class folder, so a folder is scored against the class it holds.
+
+    Folders are matched to ``class_names`` by name; ``class_map`` is a text file whose line ``i`` begins with
+    the folder name of the model's class ``i`` (ImageNet's ``LOC_synset_mapping.txt`` as it is). Without one,
+    all 1000 ImageNet folders (WordNet ids) of a 1000-class model are numbered in sorted order, the order
+    torchvision's and timm's ImageNet weights use. Anything else is refused rather than scored against
+    labels that mean something else."""
+    if class_map is not None:
+        path = Path(class_map)
+        try:
+            lines = [line.replace(",", " ").split() for line in path.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--class-map {path}: cannot read it as text ({exc.__class__.__name__})") from None
+        keys = [words[0] for words in lines if words]
+        if len(keys) != len(class_names):
+            raise ValueError(f"--class-map {path} names {len(keys)} classes, one per line; the model has "
+                             f"{len(class_names)}: give the map it was trained with")  # fmt: skip
+        index = {key: i for i, key in enumerate(keys)}
+        where = f"not in --class-map {path}"
+    elif not set(folders) <= set(class_names) and len(class_names) == 1000 and all(map(_WNID.fullmatch, folders)):
+        if len(folders) != 1000:
+            raise ValueError(f"{len(folders)} ImageNet class folders (WordNet ids) of 1000: with fewer, which class "
+                             "each is cannot be told from its name; give ImageNet's map: --class-map "
+                             "LOC_synset_mapping.txt (a line per class, its WordNet id first)")  # fmt: skip
+        index = {f: i for i, f in enumerate(sorted(folders))}
+        where = ""  # every folder is in it
+    else:
+        index = {name: i for i, name in enumerate(class_names)}
+        where = "the model does not know"
+    unknown = [f for f in folders if f not in index]
+    if unknown:
+        known = list(index)
+        raise ValueError(f"class folders {where}: {', '.join(unknown[:5])}"
+                         f"{f' and {len(unknown) - 5} more' if len(unknown) > 5 else ''}; its classes are "
+                         f"{', '.join(known[:10])}{', ...' if len(known) > 10 else ''}")  # fmt: skip
+    return [index[f] for f in folders]

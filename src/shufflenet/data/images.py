@@ -1,7 +1,7 @@
 """Image files as a model's input: finding them and turning them into a normalised batch.
 
-Prediction and int8 calibration both read user images; both go through here so a file
-is decoded, resized and normalised one way only.
+Prediction, int8 calibration, evaluation and training on a folder all read user images; all go
+through here so a file is decoded, resized and normalised one way only.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from torch import Tensor
 __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS",
+    "decode_size",
     "find_images",
+    "fit_to_input",
     "image_folder",
     "open_image",
     "name_a_few",
     "preprocess",
     "report_unreadable",
+    "to_input",
     "unreadable_headers",
 ]
 
@@ -139,24 +142,42 @@ def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return paths
 
 
-def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict[str, Any]) -> Tensor:
-    """Images -> the model's input: grey or RGB, resized to its input size, normalised. With a
-    ``crop_pct`` in ``cfg`` (ImageNet weights: 224 of 256), the shorter side is resized to
-    side / crop_pct and the centre cropped, as the weights were evaluated."""
-    from PIL import Image
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+def fit_to_input(img: Any, cfg: dict[str, Any]) -> Any:
+    """A decoded image at the model's input size, resized as its weights were evaluated. With a ``crop_pct``
+    in ``cfg`` (ImageNet weights: 224 of 256) the shorter side goes to side / crop_pct and the centre is cropped,
+    torchvision's and timm's evaluation, so their published accuracy is reproduced; without one the image is
+    stretched to the input size, as our training and validation see it."""
+    from torchvision.transforms.functional import center_crop, resize
 
-    chans, h, w = cfg["input_size"]
+    _, h, w = cfg["input_size"]
     crop_pct = cfg.get("crop_pct")
-    batch = []
-    for p in paths:
-        img = open_image(p, "L" if chans == 1 else "RGB", (w, h))
-        if crop_pct:
-            img = center_crop(resize(img, round(min(h, w) / crop_pct)), [h, w])
-        else:
-            img = img.resize((w, h), Image.Resampling.BILINEAR)
-        batch.append(pil_to_tensor(img))
-    x = torch.stack(batch).float().div_(255)
-    mean = torch.tensor(cfg["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(cfg["std"]).view(1, -1, 1, 1)
+    if crop_pct:
+        return center_crop(resize(img, round(min(h, w) / crop_pct)), [h, w])
+    return resize(img, [h, w])
+
+
+def decode_size(cfg: dict[str, Any]) -> tuple[int, int]:
+    """The smallest (width, height) an image may be decoded at (JPEG's draft mode) before :func:`fit_to_input`
+    without being enlarged again: the resize before the crop, not the crop."""
+    _, h, w = cfg["input_size"]
+    crop_pct = cfg.get("crop_pct")
+    side = round(min(h, w) / crop_pct) if crop_pct else 0
+    return max(w, side), max(h, side)
+
+
+def to_input(img: Any, cfg: dict[str, Any]) -> Tensor:
+    """A decoded image -> the model's normalised (C, H, W) input: :func:`fit_to_input`, then ``cfg``'s mean/std.
+    Prediction, calibration and evaluation all go through here, so an image is scored one way only."""
+    from torchvision.transforms.functional import pil_to_tensor
+
+    x = pil_to_tensor(fit_to_input(img, cfg)).float().div_(255)
+    mean = torch.tensor(cfg["mean"], dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(cfg["std"], dtype=torch.float32).view(-1, 1, 1)
     return (x - mean) / std
+
+
+def preprocess(paths: Sequence[str | os.PathLike[str]], cfg: dict[str, Any]) -> Tensor:
+    """Image files -> the model's input batch: grey or RGB, resized as by :func:`fit_to_input`, normalised.
+    JPEGs are decoded straight at :func:`decode_size` (draft mode): faster, within a grey level or two."""
+    mode = "L" if cfg["input_size"][0] == 1 else "RGB"
+    return torch.stack([to_input(open_image(p, mode, decode_size(cfg)), cfg) for p in paths])

@@ -6,6 +6,7 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import torch
@@ -14,6 +15,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from shufflenet.data import TensorData, augment_batch, load_fashion_mnist, load_image_folder
 from shufflenet.data.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, readable_collate
+from shufflenet.data.folders import match_classes
+from shufflenet.data.images import fit_to_input, to_input
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
@@ -138,17 +141,20 @@ def _stats(images: Tensor) -> tuple[list[float], list[float]]:
 
 
 def folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], train: TrainConfig | None = None):
-    """Decoded image -> normalised tensor at ``size``; with ``train``, that config's augmentation too."""
+    """Decoded image -> normalised tensor at ``size`` (:func:`~shufflenet.data.images.to_input`, as prediction and
+    evaluation see it); with ``train``, that config's augmentation too."""
+    cfg = {"input_size": [len(mean), size, size], "mean": list(mean), "std": list(std)}
+    if train is None:
+        return partial(to_input, cfg=cfg)
     from torchvision.transforms import v2
 
-    ops: list[object] = [v2.PILToTensor(), v2.Resize((size, size), antialias=True)]
-    if train is not None:
-        if train.crop_padding:
-            ops.append(v2.RandomCrop(size, padding=train.crop_padding * size // 28))
-        if train.hflip:
-            ops.append(v2.RandomHorizontalFlip())
+    ops: list[object] = [partial(fit_to_input, cfg=cfg), v2.PILToTensor()]
+    if train.crop_padding:
+        ops.append(v2.RandomCrop(size, padding=train.crop_padding * size // 28))
+    if train.hflip:
+        ops.append(v2.RandomHorizontalFlip())
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
-    if train is not None and train.random_erasing:
+    if train.random_erasing:
         ops.append(v2.RandomErasing(p=train.random_erasing))
     return v2.Compose(ops)
 
@@ -207,12 +213,18 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
 
 
 def evaluation_data(
-    pretrained_cfg: dict[str, Any], dataset: str = "fashion-mnist", data_dir: str | None = None, batch_size: int = 256
+    pretrained_cfg: dict[str, Any],
+    dataset: str = "fashion-mnist",
+    data_dir: str | None = None,
+    batch_size: int = 256,
+    class_map: str | None = None,
 ) -> tuple[Batches, int]:
     """Normalised (images, labels) batches of a test set, labels in the *model's* class order, and
-    their count. The test set's classes are matched to the model's by name: a model of other classes
-    (a 10-class ImageFolder checkpoint on Fashion-MNIST) is refused rather than scored against labels
-    that mean something else; a folder may hold a subset of the model's classes."""
+    their count. The test set's classes are matched to the model's (:func:`~shufflenet.data.folders.match_classes`:
+    by name, by ``class_map``, or ImageNet's WordNet-id folders): a model of other classes (a 10-class ImageFolder
+    checkpoint on Fashion-MNIST) is refused rather than scored against labels that mean something else; a folder
+    may hold a subset of the model's classes. Folder images are resized as the weights were evaluated
+    (:func:`~shufflenet.data.images.fit_to_input`)."""
     names = list(pretrained_cfg["class_names"])
     chans, size = int(pretrained_cfg["input_size"][0]), int(pretrained_cfg["input_size"][-1])
     mean, std = pretrained_cfg["mean"], pretrained_cfg["std"]
@@ -231,12 +243,8 @@ def evaluation_data(
         raise ValueError(f"unknown dataset {dataset!r}; choose fashion-mnist or imagefolder")
     if not data_dir:
         raise ValueError("--dataset imagefolder needs --data-dir DIR (class folders of images)")
-    folder = load_image_folder(data_dir, folder_transforms(size, mean, std), chans, replace_broken=False)
-    unknown = [c for c in folder.classes if c not in names]
-    if unknown:
-        raise ValueError(f"{data_dir} has class folders the model does not know: {', '.join(unknown[:5])}; "
-                         f"its classes are {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}")  # fmt: skip
-    remap = torch.tensor([names.index(c) for c in folder.classes])
+    folder = load_image_folder(data_dir, partial(to_input, cfg=pretrained_cfg), chans, replace_broken=False)
+    remap = torch.tensor(match_classes(folder.classes, names, class_map))
 
     def batches() -> Batches:  # an image that fails to decode is named and left out, not scored twice
         for batch in DataLoader(cast("Dataset[tuple[Tensor, int]]", folder), batch_size=batch_size,
