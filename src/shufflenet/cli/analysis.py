@@ -22,6 +22,8 @@ def _print_summaries(names: list[str], args: argparse.Namespace, console: Consol
     summaries = summarize_models(names, input_shape(args), small_input=args.small_input)
     rows = [s.as_row() for s in summaries]
     records = [dict(zip(SUMMARY_HEADERS, s.as_row(exact=True))) for s in summaries]
+    # the papers counted at 224x224 on ImageNet whatever size ours are counted at
+    title += f" @ {args.img_size}x{args.img_size} (FLOPs = multiply-adds; paper_*: ImageNet, 224x224)"
     render(console, args.format, SUMMARY_HEADERS, rows, title=title, records=records)
 
 
@@ -31,8 +33,7 @@ def _cmd_models(args: argparse.Namespace, console: Console) -> int:
     names = list_models(args.pattern)
     if not names:
         raise CliError(f"no model matches {args.pattern!r}; run `shufflenet models` to list them all")
-    title = f"{len(names)} models @ {args.img_size}x{args.img_size} (FLOPs = multiply-adds; paper: ImageNet)"
-    _print_summaries(names, args, console, title)
+    _print_summaries(names, args, console, f"{len(names)} models")
     return 0
 
 
@@ -50,7 +51,7 @@ def _list_pretrained(args: argparse.Namespace, console: Console) -> int:
 def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
     for name in args.models:
         get_entry(name)  # unknown names fail before any work
-    _print_summaries(args.models, args, console, f"side by side @ {args.img_size}x{args.img_size}")
+    _print_summaries(args.models, args, console, "side by side")
     return 0
 
 

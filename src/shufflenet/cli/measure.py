@@ -108,7 +108,7 @@ def _bench_rows(results: list[BenchResult]) -> list[tuple]:
             f"{r.latency_ms_p10:.2f}",
             f"{r.latency_ms_p90:.2f}",
             f"{r.images_per_s:.1f}",
-            f"{r.gmac_per_s:.1f}",
+            f"{r.gmac_per_s:.1f}" if r.flops else "-",
         )  # fmt: skip
         for r in results
     ]
