@@ -69,6 +69,8 @@ def test_an_artifact_says_its_runtime_files_and_precision(fmt: str, tmp_path: Pa
     assert artifact_precision(paths[fmt]) == "float32" and artifact_precision(paths[f"{fmt}-int8"]) == "int8"
     info = describe(paths[f"{fmt}-int8"])
     assert info["precision"] == "int8" and info["tag"] == "fashion-mnist" and info["classes"] == 10
+    report = shufflenet.analyze(model, (1, 1, 28, 28))  # the file names the network it holds, and its counts
+    assert (info["model"], info["FLOPs"], info["params"]) == ("shufflenet_v2_x0_5", report.flops, report.params)
     files = {"onnx": ["m-int8.onnx"], "openvino": ["m-int8.xml", "m-int8.bin"],
              "ncnn": ["m-int8.ncnn.param", "m-int8.ncnn.bin", "m-int8.ncnn.json"]}[fmt]  # fmt: skip
     for other in ("m-int8.bin", "m-int8.json"):  # another artifact's files of the same stem are not its own

@@ -174,6 +174,7 @@ def _data_fields(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe_artifact(path: Path) -> dict[str, Any]:
+    from shufflenet.bench.engine import artifact_complexity, artifact_input
     from shufflenet.export.formats import artifact_precision
 
     if path.suffix == ".onnx":
@@ -190,10 +191,14 @@ def _describe_artifact(path: Path) -> dict[str, Any]:
     predictor = Predictor(path)
     files = [f for f in (path, *_companions(path)) if f.is_file()]
     cfg = predictor.pretrained_cfg or {}
+    arch = cfg.get("arch") or {}  # the network it was exported from, where the file records it
+    flops, params, _ = artifact_complexity(cfg, artifact_input(predictor))
     return {"kind": f"exported {ARTIFACT_SUFFIXES[path.suffix]} model", "runtime": predictor.runtime,
             "files": {f.name: f.stat().st_size for f in files}, "input shape": list(predictor.input_shape),
-            "precision": artifact_precision(path), **({"tag": cfg["tag"]} if "tag" in cfg else {}),
-            **_data_fields(cfg)}  # fmt: skip
+            "precision": artifact_precision(path),
+            **({"model": arch.get("model"), "options": arch.get("options") or {}, "params": params, "FLOPs": flops}
+               if arch else {}),
+            **({"tag": cfg["tag"]} if "tag" in cfg else {}), **_data_fields(cfg)}  # fmt: skip
 
 
 def _companions(path: Path) -> list[Path]:

@@ -70,6 +70,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "notimage.png").write_text("not an image")
     _png_claiming(d / "huge.png", 14000, 14000)
     (d / "a_file").write_text("x")
+    (d / "map_twice.txt").write_text("a\nb\nc\na\nb\n" + "".join(f"x{i}\n" for i in range(5)))
     (d / "map3.txt").write_text("a first\nb second\nc third\n")
     (d / "map10.txt").write_text("".join(f"{k} class {k}\n" for k in ["a", "b", *(f"x{i}" for i in range(8))]))
     (d / "notes.txt").write_text("hello\n")  # 'h' reads as a pickle opcode: torch.load said KeyError('101')
@@ -245,6 +246,20 @@ PROBES: list[tuple[str, list[str], str]] = [
             "{d}/map3.txt",
         ],
         "--class-map {d}/map3.txt names 3 classes, one per line; the model has 10",
+    ),
+    (
+        "eval class map naming a folder twice",
+        [
+            "eval",
+            "{d}/folder10.pt",
+            "--dataset",
+            "imagefolder",
+            "--data-dir",
+            "{d}/three",
+            "--class-map",
+            "{d}/map_twice.txt",
+        ],
+        "--class-map {d}/map_twice.txt names a, b on more than one line",
     ),
     (
         "eval folder not in the class map",

@@ -83,8 +83,9 @@ def test_imagenet_wordnet_folders_are_numbered_in_sorted_order_or_by_the_class_m
     assert count == 1000 and [int(v) for _, y in batches for v in y] == list(range(1000))
     with pytest.raises(ValueError, match="3 ImageNet class folders .* of 1000: .* --class-map LOC_synset_mapping.txt"):
         evaluation_data(cfg, "imagefolder", str(tmp_path / "few"))
-    shuffled = wnids[::-1]  # a map in another order than sorted: its line order is the truth
-    (tmp_path / "map.txt").write_text("".join(f"{w} some name, another name\n" for w in shuffled))
+    shuffled = wnids[2::-1] + wnids[3:]  # a map in another order than sorted (its line order is the truth)
+    text = "".join(f"{w} some name, another name\r\n" for w in shuffled)  # as saved on Windows, with a BOM
+    (tmp_path / "map.txt").write_text(text, encoding="utf-8-sig")
     batches, _ = evaluation_data(cfg, "imagefolder", str(tmp_path / "few"), class_map=str(tmp_path / "map.txt"))
     assert sorted(int(v) for _, y in batches for v in y) == sorted(shuffled.index(w) for w in wnids[:3])
 

@@ -23,7 +23,7 @@ from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
 from shufflenet.bench.timing import LatencyStats, race_stats, round_ratio
 from shufflenet.complexity import analyze
-from shufflenet.models import create_model
+from shufflenet.models import create_from_arch, create_model
 from shufflenet.runtimes import num_threads
 from shufflenet.runtimes.cuda_graphs import PRECISIONS
 from shufflenet.utils.deprecation import renamed_kwargs
@@ -32,6 +32,7 @@ from shufflenet.utils.devices import torch_device
 __all__ = [
     "BenchResult",
     "BenchSuite",
+    "artifact_complexity",
     "artifact_input",
     "benchmark",
     "benchmark_artifact",
@@ -295,28 +296,29 @@ def benchmark_artifacts(
     runtime its suffix names, through :class:`~shufflenet.export.Predictor` (as ``eval`` and ``predict``
     run it); at each batch all files are raced as :func:`benchmark_many` races its points. A file's input
     shape is its own where it says one, else its model's ``pretrained_cfg``'s, else ``in_chans`` x
-    ``img_size``\ :sup:`2`; FLOPs, params and MAC are not known from a file (0 in the records). Results
-    come in (file, batch) order."""
+    ``img_size``\ :sup:`2`; FLOPs, params and MAC are those of the network its ``pretrained_cfg``'s ``arch``
+    names (:func:`artifact_complexity`; 0 for a file without one). Results come in (file, batch) order."""
     from shufflenet.export.predictor import Predictor
 
     files = []
     for path in paths:
         predictor = Predictor(path, threads=threads)
-        files.append((str(path), predictor, artifact_input(predictor, in_chans, img_size)))
+        shape = artifact_input(predictor, in_chans, img_size)
+        files.append((str(path), predictor, shape, artifact_complexity(predictor.pretrained_cfg, shape)))
     results: dict[tuple[int, int], BenchResult] = {}
     with num_threads(threads) as used_threads:
         for bi, b in enumerate(batches):
             inputs = []
-            for _, _, (c, h, w) in files:
+            for _, _, (c, h, w), _ in files:
                 _check_setup(b, h, c, "cpu", "float32")
                 inputs.append(np.random.default_rng(0).standard_normal((b, c, h, w), dtype=np.float32))
             timed = _race_points({i: partial(f[1].predict, x) for i, (f, x) in enumerate(zip(files, inputs))},
                                  rounds, min_time_s, max_time_s, pause_s)  # fmt: skip
             for i, blocks in timed.items():
-                name, predictor, (c, h, _) = files[i]
+                name, predictor, (c, h, _), (flops, params, mac) = files[i]
                 results[(i, bi)] = _result(
                     blocks, model=name, runtime=predictor.runtime, batch=b, img_size=h, in_chans=c,
-                    threads=threads or used_threads, device="cpu", dtype="float32", flops=0, params=0, mac=0,
+                    threads=threads or used_threads, device="cpu", dtype="float32", flops=flops, params=params, mac=mac,
                 )  # fmt: skip
     return [results[k] for k in sorted(results)]
 
@@ -327,6 +329,18 @@ def artifact_input(predictor: Any, in_chans: int = 3, img_size: int = 224) -> tu
     _, c, h, w = (*predictor.input_shape, None, None, None, None)[:4]
     chans, side = predictor.pretrained_cfg["input_size"][:2] if predictor.pretrained_cfg else (in_chans, img_size)
     return c or chans, h or side, w or side
+
+
+def artifact_complexity(cfg: Mapping[str, Any] | None, input_chw: Sequence[int]) -> tuple[int, int, int]:
+    """FLOPs (multiply-adds), params and MAC per image of the network an exported file holds, at its input
+    (C, H, W): counted on the architecture its ``pretrained_cfg`` records (``arch``; fresh weights, nothing
+    loaded), as for the model it came from. (0, 0, 0) for a file that records none (a fresh model's export,
+    a file from before the record)."""
+    arch = (cfg or {}).get("arch")
+    if not arch:
+        return 0, 0, 0
+    report = analyze(create_from_arch(arch).eval(), (1, *input_chw))
+    return report.flops, report.params, report.mac
 
 
 def benchmark_artifact(path: str | os.PathLike[str], **kwargs: Any) -> list[BenchResult]:

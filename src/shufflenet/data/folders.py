@@ -167,7 +167,7 @@ def match_classes(
     if class_map is not None:
         path = Path(class_map)
         try:
-            lines = [line.replace(",", " ").split() for line in path.read_text(encoding="utf-8").splitlines()]
+            lines = [line.replace(",", " ").split() for line in path.read_text(encoding="utf-8-sig").splitlines()]
         except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"--class-map {path}: cannot read it as text ({exc.__class__.__name__})") from None
         keys = [words[0] for words in lines if words]
@@ -175,14 +175,17 @@ def match_classes(
             raise ValueError(f"--class-map {path} names {len(keys)} classes, one per line; the model has "
                              f"{len(class_names)}: give the map it was trained with")  # fmt: skip
         index = {key: i for i, key in enumerate(keys)}
+        if len(index) < len(keys):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"--class-map {path} names {', '.join(twice[:3])} on more than one line")
         where = f"not in --class-map {path}"
     elif not set(folders) <= set(class_names) and len(class_names) == 1000 and all(map(_WNID.fullmatch, folders)):
         if len(folders) != 1000:
             raise ValueError(f"{len(folders)} ImageNet class folders (WordNet ids) of 1000: with fewer, which class "
                              "each is cannot be told from its name; give ImageNet's map: --class-map "
                              "LOC_synset_mapping.txt (a line per class, its WordNet id first)")  # fmt: skip
-        index = {f: i for i, f in enumerate(sorted(folders))}
-        where = ""  # every folder is in it
+        order = {f: i for i, f in enumerate(sorted(folders))}
+        return [order[f] for f in folders]
     else:
         index = {name: i for i, name in enumerate(class_names)}
         where = "the model does not know"

@@ -118,6 +118,8 @@ def load_imagenet(name: str, path: str | os.PathLike[str] | None = None) -> nn.M
         classes = int(model.num_classes)  # type: ignore[arg-type]
         if classes != len(cfg["class_names"]):  # a fine-tuned file: not ImageNet's classes
             cfg.update(class_names=[f"class_{i}" for i in range(classes)], dataset=None, top1=None)
+    cfg["arch"] = {"model": name, "num_classes": len(cfg["class_names"]), "in_chans": 3, "small_input": False,
+                   "options": {}}  # fmt: skip
     model.pretrained_cfg = cfg  # type: ignore[assignment]
     return model.eval()
 

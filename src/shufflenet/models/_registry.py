@@ -223,7 +223,8 @@ def load_pretrained(name: str, tag: str, directory: Path = PRETRAINED_DIR) -> nn
 
 def load_weights_file(path: str | Path) -> nn.Module:
     """A weights file in the shipped format (``save-pretrained``'s ``MODEL.TAG.safetensors``): the
-    network its metadata describes, weights loaded, ``pretrained_cfg`` attached, in eval mode."""
+    network its metadata describes, weights loaded, ``pretrained_cfg`` (with the ``arch`` record) attached,
+    in eval mode."""
     path = Path(path)
     meta = read_metadata(path)
     arch = meta["arch"]
@@ -233,5 +234,5 @@ def load_weights_file(path: str | Path) -> nn.Module:
     model = create_from_arch(arch)
     load_matching_state_dict(model, load_state_dict_file(path), source=str(path))
     tag = path.name.removesuffix(".safetensors").partition(".")[2]
-    model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag}  # type: ignore[assignment]
+    model.pretrained_cfg = {**meta["pretrained_cfg"], "tag": tag, "arch": arch}  # type: ignore[assignment]
     return model.eval()

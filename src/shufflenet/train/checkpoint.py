@@ -76,12 +76,13 @@ _REQUIRED = ("config", "arch", "model", "data", "optimizer", "epoch", "history",
 
 def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Module:
     """The network a checkpoint describes, with its (EMA, when present) weights and
-    ``pretrained_cfg`` (mean, std, input size, class names) attached."""
+    ``pretrained_cfg`` (mean, std, input size, class names, and the ``arch`` record, which every export
+    carries on so that a file says what network it holds) attached."""
     arch = state["arch"]
     model = create_from_arch(arch)
     weights = state["ema"] if use_ema and state.get("ema") else state["model"]
     load_matching_state_dict(model, weights, source=f"checkpoint for {arch['model']}")
-    model.pretrained_cfg = dict(state["data"])  # type: ignore[assignment]
+    model.pretrained_cfg = {**state["data"], "arch": arch}  # type: ignore[assignment]
     return model
 
 
