@@ -248,6 +248,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         "--class-map {d}/map3.txt names 3 classes, one per line; the model has 10",
     ),
     (
+        "eval class map on fashion-mnist",
+        ["eval", W, "--class-map", "{d}/map3.txt"],
+        "it applies to --dataset imagefolder",
+    ),
+    (
         "eval class map naming a folder twice",
         [
             "eval",

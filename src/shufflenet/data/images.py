@@ -145,8 +145,8 @@ def find_images(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def fit_to_input(img: Any, cfg: dict[str, Any]) -> Any:
     """A decoded image at the model's input size, resized as its weights were evaluated. With a ``crop_pct``
     in ``cfg`` (ImageNet weights: 224 of 256) the shorter side goes to side / crop_pct and the centre is cropped,
-    torchvision's and timm's evaluation, so their published accuracy is reproduced; without one the image is
-    stretched to the input size, as our training and validation see it."""
+    torchvision's and timm's evaluation, with which their published accuracy was measured; without one the image
+    is stretched to the input size, as our training and validation see it."""
     from torchvision.transforms.functional import center_crop, resize
 
     _, h, w = cfg["input_size"]

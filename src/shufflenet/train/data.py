@@ -228,6 +228,9 @@ def evaluation_data(
     names = list(pretrained_cfg["class_names"])
     chans, size = int(pretrained_cfg["input_size"][0]), int(pretrained_cfg["input_size"][-1])
     mean, std = pretrained_cfg["mean"], pretrained_cfg["std"]
+    if class_map is not None and dataset != "imagefolder":
+        raise ValueError(f"--class-map says which class folder is which class: it applies to --dataset imagefolder, "
+                         f"not {dataset}")  # fmt: skip
     if dataset == "fashion-mnist":
         if tuple(names) != FASHION_MNIST_CLASSES or chans != 1:
             raise ValueError(f"the model was trained on {pretrained_cfg.get('dataset') or 'other data'} ({len(names)} classes: "
