@@ -31,3 +31,16 @@ def test_avx2_host_has_eight_lanes(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     peak = machine.compute_peak(1, cpufreq_max=tmp_path / "absent")
     assert (peak.lanes, peak.clock_ghz) == (8, pytest.approx(2.24578))
     assert peak.theoretical_gflops == pytest.approx(2 * 8 * 2 * 2.24578)
+
+
+def test_cpu_name_tells_hosts_apart_where_the_model_name_does_not() -> None:
+    # a virtual machine says "AMD EPYC" on Zen 2 to Zen 5 alike: family and model tell them apart
+    zen3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\n"
+    assert machine.cpu_name(zen3) == "AMD EPYC, family 25 model 1"
+    assert machine.cpu_name(XEON) == "Intel(R) Xeon(R) Gold @ 2.00GHz"  # no numbers stated: the name alone
+    # ARM Linux has no model name: lscpu names the core, and a board its own name
+    pi = "processor\t: 0\nBogoMIPS\t: 108.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0b\n\nModel\t\t: Raspberry Pi 5 Model B Rev 1.0\n"
+    lscpu = "Architecture:  aarch64\nVendor ID:     ARM\nModel name:    Cortex-A76\nModel:         1\n"
+    assert machine.cpu_name(pi, lscpu) == "Raspberry Pi 5 Model B Rev 1.0, ARM Cortex-A76"
+    graviton = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd40\n"
+    assert machine.cpu_name(graviton, "Vendor ID: ARM\nModel name: Neoverse-V1\n") == "ARM Neoverse-V1"

@@ -15,17 +15,53 @@ import torch
 from shufflenet.bench.timing import measure
 from shufflenet.runtimes import num_threads
 
-__all__ = ["ComputePeak", "available_memory", "compute_peak", "cpu_flags", "machine_info", "sgemm_peak_gflops"]
+__all__ = [
+    "ComputePeak",
+    "available_memory",
+    "compute_peak",
+    "cpu_flags",
+    "cpu_name",
+    "machine_info",
+    "sgemm_peak_gflops",
+]
 
 
-def _cpu_model() -> str:
+def _field(text: str, key: str) -> str | None:
+    """The value of the first ``key : value`` line of ``text`` (/proc/cpuinfo, lscpu)."""
+    m = re.search(rf"^{re.escape(key)}\s*:\s*(.+?)\s*$", text, re.M)
+    return m.group(1) if m else None
+
+
+def _lscpu() -> str:
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+        return subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
+    """This CPU as a record names it. A virtual machine's x86 model name is often a brand only ("AMD EPYC"
+    on Zen 2 to Zen 5 alike), so its family and model numbers follow it; an ARM board's /proc/cpuinfo has
+    no model name, so lscpu's core name (``Cortex-A76``) is used, after the board's own name where it
+    gives one; elsewhere the platform's processor string."""
+    text = _cpuinfo() if cpuinfo is None else cpuinfo
+    name = _field(text, "model name")
+    if name:
+        family, model = _field(text, "cpu family"), _field(text, "model")
+        return f"{name}, family {family} model {model}" if family and model else name
+    if "CPU implementer" in text:  # ARM Linux
+        listing = _lscpu() if lscpu is None else lscpu
+        core = " ".join(filter(None, (_field(listing, "Vendor ID"), _field(listing, "Model name"))))
+        board = _field(text, "Model")  # Raspberry Pi and other boards name themselves
+        return ", ".join(filter(None, (board, core))) or platform.machine()
+    if platform.system() == "Darwin":
+        try:
+            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                   timeout=10, check=False).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            brand = ""
+        if brand:
+            return brand
     return platform.processor() or platform.machine()
 
 
@@ -39,7 +75,7 @@ def machine_info() -> dict[str, object]:
     except ImportError:
         ort_version = None
     info: dict[str, object] = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_name(),
         "cpu_flags": " ".join(cpu_flags()),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
