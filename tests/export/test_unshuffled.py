@@ -49,6 +49,22 @@ def test_concat_and_group_limits_are_honoured() -> None:
     assert len(free.convs) > len(unshuffled_v2(model, max_cat=None, min_group=8).convs)
 
 
+def test_branch_ends_as_one_conv_sliced_for_its_readers() -> None:
+    """OpenVINO's form: each conv of the model once (a branch's end sliced for its readers), the logits kept;
+    slices would cut the blocks of a padded form, which is refused."""
+    model = lively_model("shufflenet_v2_x1_0")
+    x = torch.randn(1, 3, 64, 64)
+    sliced = unshuffled_v2(model, max_cat=None, min_group=1, slices=True)
+    with torch.no_grad():
+        torch.testing.assert_close(sliced(x), model(x), atol=1e-4, rtol=1e-4)
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    assert len(sliced.convs) == convs - 1  # all but the stem's, which stays in the stem
+    assert len(unshuffled_v2(model, max_cat=None, min_group=1).convs) > convs
+    assert sum(kind == "slice" for kind, _ in sliced.steps) > 0
+    with pytest.raises(ValueError, match="slices cut channel blocks: they need block=1, not 8"):
+        unshuffled_v2(model, slices=True, block=8)
+
+
 def test_v1_pools_become_depthwise_convs_and_other_models_stay() -> None:
     v1 = lively_model("shufflenet_v1_g3_x0_5")
     with pytest.raises(UnsupportedModel):

@@ -221,10 +221,12 @@ class _Writer:
                 ins = [values[i] for i in arg]
                 (name,) = self.node("Concat", [v.name for v in ins], axis=1)
                 y = _Value(name, sum(v.chs for v in ins), ins[0].hw)
-            else:  # "add" (of two slots) or "relu" (of one)
+            elif kind in ("add", "relu"):  # of two slots, of one
                 ins = [values[i] for i in (arg if kind == "add" else [arg])]
                 (name,) = self.node(kind.capitalize(), [v.name for v in ins])
                 y = _Value(name, ins[0].chs, ins[0].hw)
+            else:  # a slice cuts the blocks this graph keeps whole: never written with block > 1
+                raise UnsupportedModel(f"the blocked ONNX graph has no {kind!r} step")
             values.append(y)
         return values[-1]
 

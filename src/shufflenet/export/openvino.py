@@ -2,7 +2,7 @@
 reproduces PyTorch.
 
 The IR is converted by OpenVINO's own ONNX frontend. A plain ShuffleNet V2 goes in its shuffle-free
-form (:func:`~shufflenet.export.unshuffled.unshuffled_v2`: convs, channel Concats and Adds only):
+form (:func:`~shufflenet.export.unshuffled.unshuffled_v2`: convs, channel Slices and Concats only):
 OpenVINO computes in NHWC, where torchvision's shuffle costs a ShuffleChannels copy per unit and our
 paired ONNX graph ~40 layout reorders; the shuffle-free IR has neither and ran 1.12-1.18x faster than
 the paired one (``docs/results/deployment.md``, "OpenVINO"), and its int8 form (ONNX Runtime's QDQ
@@ -36,9 +36,14 @@ from shufflenet.utils.optional import require
 
 __all__ = ["export_openvino"]
 
-#: the shuffle-free V2 as OpenVINO runs it fastest: each branch reads one Concat, groups down to 4
-#: channels get their own conv (XNNPACK's limits, 5 tensors and 8, cost OpenVINO 3-5%)
-_OV_SHUFFLE_FREE: dict[str, Any] = {"max_cat": None, "min_group": 4}
+#: the shuffle-free V2 as OpenVINO runs it fastest, float and int8: each branch reads one Concat (XNNPACK's
+#: limit of 5 tensors cost 3-5%); in float each branch's last conv is one conv sliced for its readers (a conv
+#: per reader cost 4-13% more: its small groups fill the vectors poorly), in int8 a conv per group of >= 4
+#: channels (the sliced int8 IR ran 9% slower at batch 1 and 18% at batch 64; docs/results/deployment.md)
+_OV_SHUFFLE_FREE: dict[str, dict[str, Any]] = {
+    "float32": {"max_cat": None, "min_group": 1, "slices": True},
+    "int8": {"max_cat": None, "min_group": 4},
+}
 
 
 def _onnx_source(
@@ -49,7 +54,7 @@ def _onnx_source(
     writer's name."""
     if layout is None:
         try:
-            free = unshuffled_v2(model, **_OV_SHUFFLE_FREE)
+            free = unshuffled_v2(model, **_OV_SHUFFLE_FREE["float32" if calibration is None else "int8"])
         except UnsupportedModel:
             pass
         else:

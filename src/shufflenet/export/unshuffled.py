@@ -11,6 +11,9 @@ every branch writes its channels in *groups*, one conv per future reader, and ea
 groups it needs with one Concat along channels, its first 1x1 conv's columns re-indexed to their
 order. What is left per unit is one Concat of the half a branch reads: channel-axis ops only, which
 the converter maps to NHWC without a Transpose. The logits equal the model's up to float rounding.
+OpenVINO runs each branch's last conv faster as one conv whose output is sliced for the readers
+(``slices=True``) than as small convs that fill its vectors poorly; XNNPACK, where a channel slice is a
+strided copy, the reverse (``docs/results/deployment.md``, fifteenth session).
 
 For ONNX Runtime's blocked (NCHWc) layout (``block``: 8 floats with AVX2, 16 with AVX-512) every tensor
 must hold whole blocks, or the op leaves the layout with a reorder on each side: the groups, the branch
@@ -56,14 +59,21 @@ class UnshuffledV2(nn.Module):
     """A straight-line program of convs, channel Concats and Adds; built by :func:`unshuffled_v2`."""
 
     def __init__(
-        self, stem: nn.Module, pool: nn.Module, fc: nn.Module, max_cat: int | None, min_group: int, block: int
+        self,
+        stem: nn.Module,
+        pool: nn.Module,
+        fc: nn.Module,
+        max_cat: int | None,
+        min_group: int,
+        block: int,
+        slices: bool = False,
     ) -> None:
         super().__init__()
         self.stem, self.pool, self.fc = stem, pool, fc
-        self.max_cat, self.min_group, self.block = max_cat, min_group, block  # see unshuffled_v2
+        self.max_cat, self.min_group, self.block, self.slices = max_cat, min_group, block, slices  # see unshuffled_v2
         self.convs = nn.ModuleList()
-        # step k writes slot k + 1 (slot 0: the stem's output):
-        # ("conv", (conv index, input slot)), ("cat", slots), ("add", slots) or ("relu", slot)
+        # step k writes slot k + 1 (slot 0: the stem's output): ("conv", (conv index, input slot)),
+        # ("cat", slots), ("add", slots), ("relu", slot) or ("slice", (slot, first channel, end))
         self.steps: list[tuple[str, Any]] = []
 
     def _step(self, kind: str, arg: Any) -> int:
@@ -102,6 +112,8 @@ class UnshuffledV2(nn.Module):
                 t.append(torch.cat([t[s] for s in arg], 1))
             elif kind == "add":
                 t.append(t[arg[0]] + t[arg[1]])
+            elif kind == "slice":
+                t.append(t[arg[0]][:, arg[1] : arg[2]])
             else:
                 t.append(torch.relu(t[arg]))
         return self.fc(torch.flatten(self.pool(t[-1]), 1))
@@ -169,17 +181,21 @@ def _emit(
     net: UnshuffledV2, chunks: list[_Group], block: Any, positions: np.ndarray, chs: int, remaining: int
 ) -> list[_Group]:
     """The 1x1 conv ``block`` on ``chunks``, its output channel ``i`` bound for stage position
-    ``positions[i]``: one conv per run of readers (:func:`_partition`)."""
+    ``positions[i]``: one conv per run of readers (:func:`_partition`), or with ``net.slices`` one conv
+    whose output is sliced into the runs."""
     conv, relu = conv_of(block)
     w, b = weights(conv)
     readers = np.array([_reader(int(p), chs, remaining) for p in positions])
     by_reader = [np.flatnonzero(readers == r) for r in np.unique(readers)]
-    out = []
-    for i, j in _partition([len(r) for r in by_reader], net.block, net.min_group):
-        rows = _padded(np.concatenate(by_reader[i:j]), net.block)
-        wr, br = _rows(w, b, rows)
-        out.append(_Group(net.pointwise(chunks, wr, br, conv, relu), np.where(rows >= 0, positions[rows], -1)))
-    return out
+    runs = [_padded(np.concatenate(by_reader[i:j]), net.block)
+            for i, j in _partition([len(r) for r in by_reader], net.block, net.min_group)]  # fmt: skip
+    if net.slices:
+        whole = net.pointwise(chunks, *_rows(w, b, np.concatenate(runs)), conv, relu)
+        ends = np.cumsum([0, *map(len, runs)])
+        slots = [net._step("slice", (whole, int(a), int(z))) for a, z in zip(ends[:-1], ends[1:])]
+    else:
+        slots = [net.pointwise(chunks, *_rows(w, b, rows), conv, relu) for rows in runs]
+    return [_Group(slot, np.where(rows >= 0, positions[rows], -1)) for slot, rows in zip(slots, runs)]
 
 
 def _depthwise(net: UnshuffledV2, chunks: list[_Group], block: Any) -> list[_Group]:
@@ -223,16 +239,25 @@ def _unit(net: UnshuffledV2, held: list[_Group], chs: int, unit: Any, remaining:
 
 
 def unshuffled_v2(
-    model: nn.Module, *, max_cat: int | None = _MAX_CAT, min_group: int = _MIN_GROUP, block: int = 1
+    model: nn.Module,
+    *,
+    max_cat: int | None = _MAX_CAT,
+    min_group: int = _MIN_GROUP,
+    block: int = 1,
+    slices: bool = False,
 ) -> UnshuffledV2:
     """``model`` (a plain ShuffleNet V2, any width) as an :class:`UnshuffledV2` with the same logits.
 
     ``max_cat``: the most tensors one Concat joins (None: no limit; a branch then reads one tensor);
     ``min_group``: the fewest channels one conv of a branch's end writes (smaller groups share a conv);
     ``block``: every tensor zero-padded to whole blocks of this many channels (ONNX Runtime's blocked
-    layout; 1: no padding). The defaults suit XNNPACK (ExecuTorch, LiteRT); OpenVINO runs
-    ``max_cat=None, min_group=4`` faster (``docs/results/deployment.md``, "OpenVINO").
+    layout; 1: no padding); ``slices``: a branch's last conv is one conv whose output is sliced into its
+    groups, rather than a conv per group (a slice cuts a block, so only without padding). The defaults suit
+    XNNPACK (ExecuTorch, LiteRT); OpenVINO runs ``max_cat=None, min_group=1, slices=True`` faster
+    (``docs/results/deployment.md``, "OpenVINO").
     """
+    if slices and block > 1:
+        raise ValueError(f"slices cut channel blocks: they need block=1, not {block}")
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
     if not isinstance(model, ShuffleNetV2) or not plain_v2(model):
@@ -240,7 +265,7 @@ def unshuffled_v2(
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
         raise UnsupportedModel("the classifier head must be (dropout +) a linear layer")
     fused: Any = fuse_conv_bn(model)
-    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc, max_cat, min_group, block)
+    net = UnshuffledV2(fused.stem, fused.global_pool, fused.fc, max_cat, min_group, block, slices)
     last = [m for m in fused.stem if isinstance(m, ConvBnAct)][-1]
     chs = last.conv.out_channels
     rows = _padded(np.arange(chs), block)  # the stem in whole blocks too: its conv and max-pool stay blocked
