@@ -32,9 +32,10 @@ def _field(text: str, key: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _lscpu() -> str:
+def _output(argv: list[str]) -> str:
+    """What a system command prints, or "" where it is missing or fails (a record is made without it)."""
     try:
-        return subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10, check=False).stdout
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -50,19 +51,12 @@ def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
         family, model = _field(text, "cpu family"), _field(text, "model")
         return f"{name}, family {family} model {model}" if family and model else name
     if "CPU implementer" in text:  # ARM Linux
-        listing = _lscpu() if lscpu is None else lscpu
+        listing = _output(["lscpu"]) if lscpu is None else lscpu
         core = " ".join(filter(None, (_field(listing, "Vendor ID"), _field(listing, "Model name"))))
         board = _field(text, "Model")  # Raspberry Pi and other boards name themselves
         return ", ".join(filter(None, (board, core))) or platform.machine()
-    if platform.system() == "Darwin":
-        try:
-            brand = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
-                                   timeout=10, check=False).stdout.strip()  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            brand = ""
-        if brand:
-            return brand
-    return platform.processor() or platform.machine()
+    brand = _output(["sysctl", "-n", "machdep.cpu.brand_string"]).strip() if platform.system() == "Darwin" else ""
+    return brand or platform.processor() or platform.machine()
 
 
 @lru_cache(maxsize=1)
@@ -93,13 +87,8 @@ def _gpu_state() -> dict[str, str | None]:
     keys = ("gpu_driver", "gpu_sm_clock_mhz", "gpu_sm_clock_max_mhz")
     if not torch.cuda.is_available():
         return dict.fromkeys(keys)
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version,clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits",
-             "--id=0"], capture_output=True, text=True, timeout=10, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return dict.fromkeys(keys)
+    out = _output(["nvidia-smi", "--query-gpu=driver_version,clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits",
+                   "--id=0"])  # fmt: skip
     values = [v.strip() for v in out.strip().split(",")]
     return dict(zip(keys, values)) if len(values) == len(keys) else dict.fromkeys(keys)
 

@@ -150,18 +150,22 @@ def fit_to_input(img: Any, cfg: dict[str, Any]) -> Any:
     from torchvision.transforms.functional import center_crop, resize
 
     _, h, w = cfg["input_size"]
+    side = _crop_from(cfg)
+    return center_crop(resize(img, side), [h, w]) if side else resize(img, [h, w])
+
+
+def _crop_from(cfg: dict[str, Any]) -> int:
+    """The shorter side an image is resized to before its centre is cropped (0: no crop, a stretch)."""
+    _, h, w = cfg["input_size"]
     crop_pct = cfg.get("crop_pct")
-    if crop_pct:
-        return center_crop(resize(img, round(min(h, w) / crop_pct)), [h, w])
-    return resize(img, [h, w])
+    return round(min(h, w) / crop_pct) if crop_pct else 0
 
 
 def decode_size(cfg: dict[str, Any]) -> tuple[int, int]:
     """The smallest (width, height) an image may be decoded at (JPEG's draft mode) before :func:`fit_to_input`
     without being enlarged again: the resize before the crop, not the crop."""
     _, h, w = cfg["input_size"]
-    crop_pct = cfg.get("crop_pct")
-    side = round(min(h, w) / crop_pct) if crop_pct else 0
+    side = _crop_from(cfg)
     return max(w, side), max(h, side)
 
 
