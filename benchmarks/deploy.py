@@ -1,7 +1,7 @@
 """Deployment speed: our ShuffleNet V2 (1x by default) against torchvision's, with the same
 weights, in each runtime, measured side by side in one run.
 
-    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--threads 2] [--batches 1 8] [--rounds 25]
+    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--layout LAYOUT] [--threads 2] [--batches 1 8] [--rounds 25]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
@@ -42,7 +42,7 @@ from common import add_race_args, race_options, shuffle_deleted
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
-from shufflenet.export.graph import TARGETS
+from shufflenet.export.graph import LAYOUTS, TARGETS, target_layout
 from shufflenet.runtimes import ort_session
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -94,6 +94,9 @@ def main() -> int:
         default="portable",
         help="the CPU class our file is written for (export --target; the file never depends on this host)",
     )
+    ap.add_argument(
+        "--layout", choices=LAYOUTS, help="how our file writes plain V2 units (export --layout; default: the target's)"
+    )
     add_race_args(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,7 +110,8 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
           f"torch {info['torch']}, onnxruntime {info['onnxruntime']}")  # fmt: skip
-    print(f"# ours: export_onnx(target={args.target!r}), paired layout")
+    layout = target_layout(args.target, args.layout)[1]
+    print(f"# ours: export_onnx(target={args.target!r}, layout={layout!r})")
     theory = "unknown clock" if peak.theoretical_gflops is None else (
         f"{peak.theoretical_gflops:.0f} GFLOP/s = 2 x {peak.lanes} lanes x {peak.fma_units} FMA units x "
         f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip
@@ -123,7 +127,11 @@ def main() -> int:
             x = torch.randn(batch, 3, 224, 224)
             xn = x.numpy()
             ours_path = shufflenet.export_onnx(
-                ours, Path(tmp) / f"ours{batch}.onnx", input_shape=tuple(x.shape), target=args.target
+                ours,
+                Path(tmp) / f"ours{batch}.onnx",
+                input_shape=tuple(x.shape),
+                target=args.target,
+                layout=layout,
             ).path
             ours_ort = shufflenet.Predictor(ours_path, threads=args.threads).predict
             ours_one = shufflenet.Predictor(ours_path, threads=args.threads, split_batch=False).predict

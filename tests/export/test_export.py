@@ -97,9 +97,15 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for target in ("avx2", "portable"):
         path = tmp_path / f"{target}.onnx"
         argv = ["export", "shufflenet_v2_x1_0", "--img-size", "32", "--small-input", "--target", target]
-        assert main([*argv, "-o", str(path)]) == 0
+        assert main([*argv, "--layout", "paired", "-o", str(path)]) == 0
         sizes[target] = path.stat().st_size
     assert sizes["avx2"] < sizes["portable"]
+    # each target's own layout when none is named: portable paired (one Split per stride-1 unit), a CPU class pieces
+    for target, splits in (("portable", 13), ("avx2", 0), ("avx512", 0)):
+        path = tmp_path / f"default-{target}.onnx"
+        assert main(["export", "shufflenet_v2_x1_0", "--img-size", "32", "--target", target, "-o", str(path)]) == 0
+        nodes = " ".join(capsys.readouterr().out.split()).split("nodes:")[-1]
+        assert (f"Split {splits}" in nodes) if splits else ("Split" not in nodes)
     # the layout of plain V2 units, by name: paired has one Split per stride-1 unit, pieces none
     for layout, splits in (("pieces", 0), ("paired", 13), ("auto", 13)):
         path = tmp_path / f"{layout}.onnx"

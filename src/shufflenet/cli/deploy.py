@@ -137,16 +137,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--target",
         choices=tuple(TARGETS),
         default="portable",
-        help="CPU class the V2 graph's channels are padded for: portable (default: runs blocked on AVX2 "
-        "and AVX-512 alike; the same file whatever host writes it), avx512, avx2 (less padding)",
+        help="CPU class the V2 graph is written for: portable (default: runs blocked on AVX2 and AVX-512 "
+        "alike; the same file whatever host writes it), avx512 or avx2 (in pieces padded to that class's blocks: "
+        "the fastest file there)",
     )
     p.add_argument(
         "--layout",
         choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
         default=None,
-        help="plain V2 units in the ONNX graph: paired (ONNX's default; one Concat + Split per unit) or pieces "
-        "(shuffle-free, every tensor in whole blocks: no Split or reorder, more multiply-adds); OpenVINO gets "
-        "a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
+        help="plain V2 units in the ONNX graph: paired (one Concat + Split per unit; portable's default) or pieces "
+        "(shuffle-free, every tensor in whole blocks: no Split or reorder, more multiply-adds; avx512's and avx2's "
+        "default); OpenVINO gets a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument(

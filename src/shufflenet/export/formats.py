@@ -76,7 +76,7 @@ def export_artifact(
 ) -> ExportResult:
     """Write ``model`` as a ``fmt`` artifact at ``path``, verified against PyTorch (on ``images`` too,
     when given). int8 formats need ``calibration`` (batches of normalised real images); ``target``,
-    ``layout`` (None: each format's best; ONNX's is ``paired``), ``opset`` and ``optimize`` shape the ONNX
+    ``layout`` (None: each format's best; ONNX's is the target's, see ``export_onnx``), ``opset`` and ``optimize`` shape the ONNX
     graph (and the OpenVINO IR, when a layout is named: else a plain V2 goes to OpenVINO shuffle-free)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -86,7 +86,7 @@ def export_artifact(
     shape = tuple(input_shape)
     if fmt == "onnx":
         return export_onnx(model, path, input_shape=shape, optimize=optimize, opset=opset, target=target,
-                           layout=layout or "paired")  # fmt: skip
+                           layout=layout)  # fmt: skip
     if fmt == "onnx-int8":
         assert calibration is not None
         return export_onnx_int8(model, path, calibration, input_shape=shape, opset=opset)

@@ -5,12 +5,12 @@
 further copy. Channel shuffle is a fixed permutation, so this writer never
 materialises it as a Transpose:
 
-* **V2, paired** (the default layout, and always for units with SE, a residual or an extra
+* **V2, paired** (``portable``'s layout, and always for units with SE, a residual or an extra
   depthwise conv): a unit's output is kept as ``(N, C/2, 2H, W)``, rows
   ``[i, :H]`` the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory
   is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
   Concat along the height axis, a Reshape reads it back and the next split is one Split.
-* **V2, pieces** (``layout="pieces"``): the shuffle-free program
+* **V2, pieces** (``layout="pieces"``, the layout of ``avx2`` and ``avx512``): the shuffle-free program
   of :func:`~shufflenet.export.unshuffled.unshuffled_v2` with every tensor in whole blocks. Each
   conv that ends a branch writes its channels as *pieces*, one per run of later units that read
   them; a branch reads its pieces with one channel Concat. ONNX Runtime keeps every conv and
@@ -27,11 +27,12 @@ in its fast blocked (NCHWc) layout only when its channels are multiples of its b
 floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
 (zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-Why paired by default: in plain ONNX Runtime sessions on an AVX2 host, timed in short alternating
-blocks (two files that are the same differ by at most 4% so), pieces were level with paired or up to 8%
-ahead with blocks of 8 (``avx2``; never 5% in every cell), and with blocks of 16 (``portable``,
-``avx512``) pieces carry 26% more multiply-adds and were behind paired (``docs/results/deployment.md``,
-"Layouts"); AVX-512 hosts are unmeasured.
+Which layout by default (:data:`DEFAULT_LAYOUTS`): pieces for a named CPU class, paired for ``portable``.
+In plain ONNX Runtime sessions, timed in short alternating blocks, pieces in blocks of 8 (``avx2``) were level
+with paired or up to 8% ahead on an AVX2 host, and pieces in blocks of 16 (``avx512``) 1.27-1.37x
+torchvision's export at batch 1 against paired's 1.21-1.23x on an AVX-512 host (level at batch 8); but
+pieces in blocks of 16 on an AVX2 host, with 26% more multiply-adds than the network's, fell behind
+paired, so the file meant for every host stays paired (``docs/results/deployment.md``, "Layouts").
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -52,7 +53,7 @@ from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
+__all__ = ["DEFAULT_LAYOUTS", "LAYOUTS", "TARGETS", "UnsupportedModel", "target_layout", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -65,6 +66,10 @@ TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
+
+#: the layout each target writes when none is named (see the module docstring: pieces pay where their
+#: blocks are the host's own)
+DEFAULT_LAYOUTS = {"portable": "paired", "avx512": "pieces", "avx2": "pieces"}
 
 
 @dataclass(frozen=True)
@@ -283,14 +288,15 @@ class _Writer:
         return _Value(y, chs, out.hw)
 
 
-def channel_block(target: str, layout: str = "paired") -> int:
-    """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`);
-    an unknown target or ``layout`` raises, naming the choices."""
+def target_layout(target: str, layout: str | None = None) -> tuple[int, str]:
+    """The channels V2 pieces and branches are padded to for ``target`` (:data:`TARGETS`) and the layout:
+    ``layout``, or the target's own (:data:`DEFAULT_LAYOUTS`) when None. An unknown target or layout
+    raises, naming the choices."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    if layout not in LAYOUTS:
+    if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    return TARGETS[target]
+    return TARGETS[target], layout or DEFAULT_LAYOUTS[target]
 
 
 def write_shuffle_graph(
@@ -300,15 +306,15 @@ def write_shuffle_graph(
     opset: int = 18,
     *,
     target: str = "portable",
-    layout: str = "paired",
+    layout: str | None = None,
 ) -> None:
     """Write the shuffle-aware graph of a BN-folded ShuffleNet V1/V2 to ``path``.
 
     The batch axis is dynamic; height and width are those of ``input_shape``. V2 channels are
     zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
     the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
-    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding);
-    see the module docstring. SE blocks and residual V2 units are written too; raises
+    ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding), or
+    None: the target's own (:data:`DEFAULT_LAYOUTS`); see the module docstring. SE blocks and residual V2 units are written too; raises
     :class:`UnsupportedModel` for anything else (other families, other activations).
     """
     onnx = require("onnx", "onnx")
@@ -316,7 +322,7 @@ def write_shuffle_graph(
     from shufflenet.models.shufflenet_v1 import ShuffleNetV1
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
-    block = channel_block(target, layout)
+    block, layout = target_layout(target, layout)
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
