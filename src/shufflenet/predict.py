@@ -259,9 +259,10 @@ def load_predictor(
         from shufflenet.export.formats import exported_predictor
 
         return exported_predictor(model, runtime.removesuffix("-shufflenet"), shape, threads=threads)
+    from shufflenet.bench.machine import onnx_target
     from shufflenet.export.onnx import onnx_predictor
 
-    return onnx_predictor(model, shape, threads=threads)
+    return onnx_predictor(model, shape, threads=threads, target=onnx_target())
 
 
 @torch.no_grad()

@@ -34,6 +34,23 @@ def test_onnxruntime_and_eager_give_the_same_outputs() -> None:
     np.testing.assert_allclose(ort.numpy(), eager.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("target", ["avx2", "avx512", "portable"])
+def test_our_onnx_runtime_runs_the_file_of_this_hosts_class(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a file made and run here only is written for this CPU's class (pieces for avx2/avx512), with the same logits
+    from shufflenet.bench import runtimes
+    from shufflenet.export import onnx
+
+    targets = []
+    export = onnx.export_onnx
+    monkeypatch.setattr(runtimes, "onnx_target", lambda: target)
+    monkeypatch.setattr(onnx, "export_onnx", lambda *a, **kw: targets.append(kw["target"]) or export(*a, **kw))
+    model = shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10).eval()
+    x = torch.randn(2, 3, 64, 64)
+    ours = get_runtime("onnxruntime-shufflenet").prepare(model, x[:1], 1)(x)
+    np.testing.assert_allclose(ours.numpy(), get_runtime("eager").prepare(model, x, 1)(x).numpy(), rtol=1e-4, atol=1e-5)
+    assert targets == [target]
+
+
 def test_time_budget_stops_cleanly_with_partial_results() -> None:
     suite = benchmark_many(
         ["shufflenet_v2_x0_5"], batches=[1, 2, 4], img_size=32, small_input=True, min_time_s=0.05, time_budget_s=0.0

@@ -25,6 +25,14 @@ def test_compute_peak_from_vector_width_fma_units_and_clock(monkeypatch: pytest.
     assert machine.compute_peak(2, cpufreq_max=tmp_path / "max").clock_ghz == pytest.approx(3.5)
 
 
+def test_onnx_target_follows_the_hosts_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ONNX Runtime's channel blocks: 16 floats with AVX-512, 8 with AVX2; an ARM core has neither
+    for line, target in (("flags\t: fpu avx2 fma avx512f", "avx512"), ("flags\t: fpu avx avx2 fma", "avx2"),
+                         ("Features\t: fp asimd", "portable")):  # fmt: skip
+        monkeypatch.setattr(machine, "_cpuinfo", lambda line=line: line + "\n")
+        assert machine.onnx_target() == target
+
+
 def test_avx2_host_has_eight_lanes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(machine, "_cpuinfo", lambda: "cpu MHz\t: 2245.780\nflags\t: fpu avx avx2 fma\n")
     monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 1.0)

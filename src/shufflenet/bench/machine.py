@@ -137,6 +137,14 @@ def cpu_flags() -> list[str]:
     return [f for f in _VECTOR_FLAGS if f in have]
 
 
+def onnx_target() -> str:
+    """The export target whose channel blocks are ONNX Runtime's on this CPU (``avx512``, ``avx2``, else
+    ``portable``): for an ONNX file made and run on this host only (a benchmark, an evaluation), where the
+    fastest file for its class is the right one, never for a file a user keeps (that names its target)."""
+    flags = cpu_flags()
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "portable"
+
+
 _CPUFREQ_MAX = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
 
 

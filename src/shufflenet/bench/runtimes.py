@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shufflenet.bench.machine import onnx_target
 from shufflenet.export.formats import exported_predictor
 from shufflenet.export.onnx import export_onnx_file, onnx_predictor
 from shufflenet.export.openvino import export_openvino
@@ -89,7 +90,7 @@ def _onnxruntime(model: nn.Module, example: Tensor, threads: int | None) -> Pred
 
 
 def _onnxruntime_shufflenet(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
-    return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False)
+    return onnx_predictor(model, tuple(example.shape), threads=threads, verify=False, target=onnx_target())
 
 
 def _numpy_predict(run: Callable[[np.ndarray], np.ndarray]) -> Predict:
@@ -147,7 +148,7 @@ RUNTIMES: dict[str, Runtime] = {
                 "graphs)", _compiled("reduce-overhead"), cuda_only=True),
         Runtime("onnxruntime", "torch.onnx.export + ONNX Runtime", _onnxruntime, float32_only=True),
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
-        Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph in a Predictor (ONNX Runtime)",
+        Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph for this CPU class in a Predictor (ONNX Runtime)",
                 _onnxruntime_shufflenet, float32_only=True, cpu_only=True),
         Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True,
                 static_shapes=True, cpu_only=True),

@@ -134,11 +134,16 @@ def export_onnx(
 
 @renamed_kwargs(input_size="input_shape")
 def onnx_predictor(
-    model: nn.Module, input_shape: Sequence[int], *, threads: int | None = None, verify: bool = True
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    threads: int | None = None,
+    verify: bool = True,
+    target: str = "portable",
 ) -> Predictor:
-    """``model`` exported (optimised) to a temporary file and loaded in a :class:`Predictor`."""
+    """``model`` exported (optimised, for ``target``) to a temporary file and loaded in a :class:`Predictor`."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = export_onnx(model, Path(tmp) / "model.onnx", input_shape=input_shape, verify=verify)
+        result = export_onnx(model, Path(tmp) / "model.onnx", input_shape=input_shape, verify=verify, target=target)
         return Predictor(result.path, threads=threads)
 
 
