@@ -42,7 +42,7 @@ from common import add_race_args, race_options, shuffle_deleted
 from shufflenet.bench import machine_info, race, round_ratio
 from shufflenet.bench.machine import compute_peak
 from shufflenet.complexity import analyze
-from shufflenet.export.graph import LAYOUTS, TARGETS, target_layout
+from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.runtimes import ort_session
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -110,8 +110,7 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
           f"torch {info['torch']}, onnxruntime {info['onnxruntime']}")  # fmt: skip
-    layout = target_layout(args.target, args.layout)[1]
-    print(f"# ours: export_onnx(target={args.target!r}, layout={layout!r})")
+    print(f"# ours: export_onnx(target={args.target!r}, layout={args.layout or 'the target choice'!r})")
     theory = "unknown clock" if peak.theoretical_gflops is None else (
         f"{peak.theoretical_gflops:.0f} GFLOP/s = 2 x {peak.lanes} lanes x {peak.fma_units} FMA units x "
         f"{peak.clock_ghz:.2f} GHz x {peak.cores} cores")  # fmt: skip
@@ -131,7 +130,7 @@ def main() -> int:
                 Path(tmp) / f"ours{batch}.onnx",
                 input_shape=tuple(x.shape),
                 target=args.target,
-                layout=layout,
+                layout=args.layout,
             ).path
             ours_ort = shufflenet.Predictor(ours_path, threads=args.threads).predict
             ours_one = shufflenet.Predictor(ours_path, threads=args.threads, split_batch=False).predict

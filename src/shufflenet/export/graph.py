@@ -27,12 +27,14 @@ in its fast blocked (NCHWc) layout only when its channels are multiples of its b
 floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
 (zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-Which layout by default (:data:`DEFAULT_LAYOUTS`): pieces for a named CPU class, paired for ``portable``.
-In plain ONNX Runtime sessions, timed in short alternating blocks, pieces in blocks of 8 (``avx2``) were level
-with paired or up to 8% ahead on an AVX2 host, and pieces in blocks of 16 (``avx512``) 1.27-1.37x
-torchvision's export at batch 1 against paired's 1.21-1.23x on an AVX-512 host (level at batch 8); but
-pieces in blocks of 16 on an AVX2 host, with 26% more multiply-adds than the network's, fell behind
-paired, so the file meant for every host stays paired (``docs/results/deployment.md``, "Layouts").
+Which layout by default: paired for ``portable``; for a named CPU class pieces, unless their zero
+channels add more than :data:`PIECES_MAX_OVERHEAD` of the network's multiply-adds. In plain ONNX Runtime
+sessions, timed in short alternating blocks, pieces in blocks of 8 (``avx2``, +12% multiply-adds on V2 1x)
+were level with paired or up to 8% ahead on an AVX2 host; on an AVX-512 host pieces in blocks of 16 ran
+1.27-1.37x torchvision's export at batch 1 against paired's 1.21-1.23x on V2 1x (+26%) and were ahead on
+V2 2x (+11%), but behind on V2 0.5x (+46%: 1.16x / 1.14x against 1.18x / 1.24x at batch 1 / 8); pieces in
+16s on an AVX2 host fell behind paired, so the file meant for every host stays paired
+(``docs/results/deployment.md``, "Layouts").
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -53,7 +55,7 @@ from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["DEFAULT_LAYOUTS", "LAYOUTS", "TARGETS", "UnsupportedModel", "target_layout", "write_shuffle_graph"]
+__all__ = ["LAYOUTS", "PIECES_MAX_OVERHEAD", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -67,9 +69,9 @@ TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
 
-#: the layout each target writes when none is named (see the module docstring: pieces pay where their
-#: blocks are the host's own)
-DEFAULT_LAYOUTS = {"portable": "paired", "avx512": "pieces", "avx2": "pieces"}
+#: a named CPU class writes a plain V2 in pieces when none is named unless their zero channels add more than
+#: this share of the network's multiply-adds (see the module docstring: +26% paid, +46% lost)
+PIECES_MAX_OVERHEAD = 0.3
 
 
 @dataclass(frozen=True)
@@ -288,15 +290,29 @@ class _Writer:
         return _Value(y, chs, out.hw)
 
 
-def target_layout(target: str, layout: str | None = None) -> tuple[int, str]:
-    """The channels V2 pieces and branches are padded to for ``target`` (:data:`TARGETS`) and the layout:
-    ``layout``, or the target's own (:data:`DEFAULT_LAYOUTS`) when None. An unknown target or layout
-    raises, naming the choices."""
+def channel_block(target: str, layout: str | None = None) -> int:
+    """Channels that V2 pieces and branches are padded to for ``target`` (see :data:`TARGETS`);
+    an unknown target or ``layout`` raises, naming the choices."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    return TARGETS[target], layout or DEFAULT_LAYOUTS[target]
+    return TARGETS[target]
+
+
+def _pieces(net: Any, target: str, layout: str | None, input_shape: Sequence[int]) -> UnshuffledV2 | None:
+    """The shuffle-free program a plain V2 is written as for ``target`` and ``layout`` (None: the target's
+    choice, see the module docstring), or None where its units are paired."""
+    from shufflenet.complexity import analyze
+
+    if layout == "paired" or (layout is None and target == "portable") or not plain_v2(net):
+        return None
+    free = unshuffled_v2(net, max_cat=None, min_group=1, block=TARGETS[target])
+    if layout is None:
+        shape = (1, *input_shape[1:])
+        if analyze(free, shape).flops > (1 + PIECES_MAX_OVERHEAD) * analyze(net, shape).flops:
+            return None
+    return free
 
 
 def write_shuffle_graph(
@@ -314,7 +330,7 @@ def write_shuffle_graph(
     zero-padded for ONNX Runtime's blocked layout of ``target`` (:data:`TARGETS`; never guessed from
     the CPU that writes the file, so every host writes the same file). ``layout``: plain V2 units
     ``paired`` (one Concat and one Split per unit) or in ``pieces`` (shuffle-free, more padding), or
-    None: the target's own (:data:`DEFAULT_LAYOUTS`); see the module docstring. SE blocks and residual V2 units are written too; raises
+    None: the target's choice; see the module docstring. SE blocks and residual V2 units are written too; raises
     :class:`UnsupportedModel` for anything else (other families, other activations).
     """
     onnx = require("onnx", "onnx")
@@ -322,7 +338,7 @@ def write_shuffle_graph(
     from shufflenet.models.shufflenet_v1 import ShuffleNetV1
     from shufflenet.models.shufflenet_v2 import ShuffleNetV2
 
-    block, layout = target_layout(target, layout)
+    block = channel_block(target, layout)
     if not isinstance(model, (ShuffleNetV1, ShuffleNetV2)):
         raise UnsupportedModel(f"{type(model).__name__} is not a ShuffleNet V1/V2")
     if not isinstance(model.drop, (nn.Identity, nn.Dropout)) or not isinstance(model.fc, nn.Linear):
@@ -333,11 +349,7 @@ def write_shuffle_graph(
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     # a plain V2 in pieces: the shuffle-free program, its every tensor in whole blocks (stem included)
-    free = (
-        unshuffled_v2(net, max_cat=None, min_group=1, block=block)
-        if v2 and plain_v2(net) and layout == "pieces"
-        else None
-    )
+    free = _pieces(net, target, layout, input_shape) if v2 else None
     stem: Any = net.stem if free is None else free.stem
     for layer in stem:
         if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.export.graph import UnsupportedModel, target_layout, write_shuffle_graph
+from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.export.verify import check_close, exportable
 from shufflenet.layers.fuse import fuse_conv_bn
@@ -87,8 +87,8 @@ def export_onnx(
     ``target``: the CPU class the V2 graph's channels are padded for (:data:`~shufflenet.export.graph.TARGETS`:
     ``portable``, the default, runs blocked on AVX2 and AVX-512 alike; ``avx2`` pads less). The file never
     depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` or in ``pieces``; None, the
-    default, takes the target's (:data:`~shufflenet.export.graph.DEFAULT_LAYOUTS`: paired for ``portable``,
-    pieces for a named CPU class; ``docs/deployment.md`` says when each is faster).
+    default, takes the target's choice (paired for ``portable``; for a named CPU class pieces unless their
+    padding costs too much, see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is faster).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
@@ -100,7 +100,7 @@ def export_onnx(
     newest = require("onnx", "onnx").defs.onnx_opset_version()
     if not 17 <= opset <= newest:
         raise ValueError(f"opset must be 17..{newest} (the newest this onnx knows), got {opset}")
-    target_layout(target, layout)  # a bad target or layout fails before anything is written
+    channel_block(target, layout)  # a bad target or layout fails before anything is written
     if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
         raise ValueError(f"input_shape must be (N, C, H, W) with positive sizes, got {tuple(input_shape)}")
     reference = model = exportable(model, input_shape)
