@@ -10,7 +10,7 @@ materialises it as a Transpose:
   ``[i, :H]`` the kept channel ``i`` and rows ``[i, H:]`` the branch output ``i``, which in memory
   is exactly channels ``2i`` and ``2i + 1`` of the shuffled tensor; concat + shuffle is one
   Concat along the height axis, a Reshape reads it back and the next split is one Split.
-* **V2, pieces** (``layout="pieces"``, the layout of ``avx2`` and ``avx512``): the shuffle-free program
+* **V2, pieces** (``layout="pieces"``; ``avx2`` and ``avx512`` write V2 1x and 2x so): the shuffle-free program
   of :func:`~shufflenet.export.unshuffled.unshuffled_v2` with every tensor in whole blocks. Each
   conv that ends a branch writes its channels as *pieces*, one per run of later units that read
   them; a branch reads its pieces with one channel Concat. ONNX Runtime keeps every conv and
@@ -27,14 +27,14 @@ in its fast blocked (NCHWc) layout only when its channels are multiples of its b
 floats with AVX-512, 8 with AVX2): branches and pieces are zero-padded for a *target*
 (zero weights: the logits do not change), never for the CPU that happens to write the file.
 
-Which layout by default: paired for ``portable``; for a named CPU class pieces, unless their zero
-channels add more than :data:`PIECES_MAX_OVERHEAD` of the network's multiply-adds. In plain ONNX Runtime
-sessions, timed in short alternating blocks, pieces in blocks of 8 (``avx2``, +12% multiply-adds on V2 1x)
-were level with paired or up to 8% ahead on an AVX2 host; on an AVX-512 host pieces in blocks of 16 ran
-1.27-1.37x torchvision's export at batch 1 against paired's 1.21-1.23x on V2 1x (+26%) and were ahead on
-V2 2x (+11%), but behind on V2 0.5x (+46%: 1.16x / 1.14x against 1.18x / 1.24x at batch 1 / 8); pieces in
-16s on an AVX2 host fell behind paired, so the file meant for every host stays paired
-(``docs/results/deployment.md``, "Layouts").
+Which layout by default: paired for ``portable``; for a named CPU class pieces where most units' branches
+are not whole blocks of the target (V2 1x and 2x), else paired (V2 0.5x and 1.5x). In plain ONNX Runtime
+sessions, timed in short alternating blocks, on an AVX-512 host (blocks of 16), pieces ran V2 1x 1.27-1.37x
+torchvision's export at batch 1 against paired's 1.21-1.23x and were ahead on V2 2x, but behind on V2 0.5x
+and 1.5x, whose branches in stages 3 and 4 are whole blocks; the pieces' extra multiply-adds (zero
+channels: +26%, +11%, +46%, +18%) do not predict it. With blocks of 8 on an AVX2 host pieces were level
+with paired or up to 8% ahead on V2 1x. Pieces in 16s on an AVX2 host fell behind paired, so the file meant
+for every host stays paired (``docs/results/deployment.md``, "Layouts").
 
 BN must be folded first (:func:`shufflenet.layers.fuse_conv_bn`); the
 result is checked against PyTorch by :func:`shufflenet.export.onnx.export_onnx`.
@@ -55,7 +55,7 @@ from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["LAYOUTS", "PIECES_MAX_OVERHEAD", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
+__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -68,10 +68,6 @@ TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
 
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
-
-#: a named CPU class writes a plain V2 in pieces when none is named unless their zero channels add more than
-#: this share of the network's multiply-adds (see the module docstring: +26% paid, +46% lost)
-PIECES_MAX_OVERHEAD = 0.3
 
 
 @dataclass(frozen=True)
@@ -300,19 +296,16 @@ def channel_block(target: str, layout: str | None = None) -> int:
     return TARGETS[target]
 
 
-def _pieces(net: Any, target: str, layout: str | None, input_shape: Sequence[int]) -> UnshuffledV2 | None:
+def _pieces(net: Any, target: str, layout: str | None) -> UnshuffledV2 | None:
     """The shuffle-free program a plain V2 is written as for ``target`` and ``layout`` (None: the target's
     choice, see the module docstring), or None where its units are paired."""
-    from shufflenet.complexity import analyze
-
     if layout == "paired" or (layout is None and target == "portable") or not plain_v2(net):
         return None
-    free = unshuffled_v2(net, max_cat=None, min_group=1, block=TARGETS[target])
-    if layout is None:
-        shape = (1, *input_shape[1:])
-        if analyze(free, shape).flops > (1 + PIECES_MAX_OVERHEAD) * analyze(net, shape).flops:
-            return None
-    return free
+    block = TARGETS[target]
+    widths = [unit.branch[-1].conv.out_channels for stage in net.stages for unit in stage]
+    if layout is None and 2 * sum(w % block != 0 for w in widths) <= len(widths):
+        return None  # most branches are whole blocks: paired was the faster there
+    return unshuffled_v2(net, max_cat=None, min_group=1, block=block)
 
 
 def write_shuffle_graph(
@@ -349,7 +342,7 @@ def write_shuffle_graph(
     x = _Value("input", c, (h, w))
     v2 = isinstance(model, ShuffleNetV2)
     # a plain V2 in pieces: the shuffle-free program, its every tensor in whole blocks (stem included)
-    free = _pieces(net, target, layout, input_shape) if v2 else None
+    free = _pieces(net, target, layout) if v2 else None
     stem: Any = net.stem if free is None else free.stem
     for layer in stem:
         if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):

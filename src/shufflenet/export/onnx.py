@@ -87,8 +87,9 @@ def export_onnx(
     ``target``: the CPU class the V2 graph's channels are padded for (:data:`~shufflenet.export.graph.TARGETS`:
     ``portable``, the default, runs blocked on AVX2 and AVX-512 alike; ``avx2`` pads less). The file never
     depends on the CPU that writes it. ``layout``: plain V2 units ``paired`` or in ``pieces``; None, the
-    default, takes the target's choice (paired for ``portable``; for a named CPU class pieces unless their
-    padding costs too much, see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is faster).
+    default, takes the target's choice (paired for ``portable``; for a named CPU class pieces where most
+    branches are not whole blocks, see :mod:`shufflenet.export.graph`; ``docs/deployment.md`` says when each is
+    faster).
 
     Verification runs a random input and a batch of a different size (the batch
     axis is dynamic) through both; a difference above ``atol`` is an error and no
