@@ -1,7 +1,7 @@
 """Ours against each runtime's standard path, per runtime, same weights, measured side by side.
 
     .venv/bin/python benchmarks/runtimes.py [--models shufflenet_v2_x1_0 ...] [--runtimes onnxruntime openvino]
-        [--batches 1 8] [--threads 2] [--rounds 25]
+        [--target avx512] [--batches 1 8] [--threads 2] [--rounds 25]
 
 For each model and runtime, two files of the same weights run in that runtime's plain API (no help
 from our Python code beyond one call per batch):
@@ -13,8 +13,8 @@ from our Python code beyond one call per batch):
   ``torch.export`` lowered to XNNPACK into an ExecuTorch program (one image per call), or
   ``litert_torch.convert`` into a LiteRT interpreter (XNNPACK; one image per call). The PyTorch model is
   torchvision's where torchvision has the network (ShuffleNet V2 0.5x-2x, MobileNet V2), else ours.
-* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn`` / ``executorch`` / ``litert``),
-  opened with the runtime's API. For ExecuTorch and LiteRT both use our exporter (the runtime's own
+* **ours**: ``shufflenet export`` (``--format onnx`` / ``openvino`` / ``ncnn`` / ``executorch`` / ``litert``;
+  the ONNX file for ``--target``, by default this host's CPU class), opened with the runtime's API. For ExecuTorch and LiteRT both use our exporter (the runtime's own
   converter, verified): the standard path's network is torchvision's, ours is our eager model.
 
 Both are float32, static batch, ``--threads`` threads. Contenders are raced (``shufflenet.bench.race``):
@@ -43,9 +43,10 @@ import torchvision
 import shufflenet
 from common import add_race_args, race_options
 from shufflenet.bench import machine_info, race, round_ratio
-from shufflenet.bench.machine import compute_peak
+from shufflenet.bench.machine import compute_peak, onnx_target
 from shufflenet.complexity import analyze
 from shufflenet.export.executorch import export_executorch
+from shufflenet.export.graph import TARGETS
 from shufflenet.export.litert import export_litert
 from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.openvino import export_openvino
@@ -113,9 +114,9 @@ def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, t
     return OpenVinoRunner(ov_compile(ir, threads)).run
 
 
-def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int) -> Run:
+def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int, target: str) -> Run:
     if runtime == "onnxruntime":
-        path = shufflenet.export_onnx(model, tmp / "ours.onnx", input_shape=tuple(x.shape)).path
+        path = shufflenet.export_onnx(model, tmp / "ours.onnx", input_shape=tuple(x.shape), target=target).path
         session = ort_session(str(path), threads, torch.device("cpu"))
         name = session.get_inputs()[0].name
         return lambda a: session.run(None, {name: a})[0]
@@ -137,6 +138,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["shufflenet_v2_x1_0"])
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    ap.add_argument("--target", choices=tuple(TARGETS), default=onnx_target(),
+                    help="the CPU class our ONNX file is written for (export --target; default: this host's)")  # fmt: skip
     add_race_args(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -145,7 +148,8 @@ def main() -> int:
     import openvino
 
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; torch "
-          f"{info['torch']}, onnxruntime {info['onnxruntime']}, openvino {openvino.__version__}")  # fmt: skip
+          f"{info['torch']}, onnxruntime {info['onnxruntime']}, openvino {openvino.__version__}; our ONNX file: "
+          f"--target {args.target}")  # fmt: skip
     print("| model | runtime | batch | standard ms | ours ms | speed-up | ours / floor | max abs diff |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
@@ -157,7 +161,7 @@ def main() -> int:
             xn = x.numpy()
             with tempfile.TemporaryDirectory() as tmp:
                 pairs = {rt: (standard(rt, theirs, x, Path(tmp), args.threads), ours(rt, mine, x, Path(tmp),
-                         args.threads)) for rt in args.runtimes}  # fmt: skip
+                         args.threads, args.target)) for rt in args.runtimes}  # fmt: skip
             with torch.no_grad():
                 want = mine(x).numpy()
             diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}

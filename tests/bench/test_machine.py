@@ -25,6 +25,20 @@ def test_compute_peak_from_vector_width_fma_units_and_clock(monkeypatch: pytest.
     assert machine.compute_peak(2, cpufreq_max=tmp_path / "max").clock_ghz == pytest.approx(3.5)
 
 
+def test_sgemm_rate_is_the_faster_of_pytorch_and_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    # MKL runs its AVX2 path on AMD CPUs; ONNX Runtime's own kernels may be twice as fast: the floor takes the faster
+    import numpy as np
+
+    b = np.eye(64, dtype=np.float32)
+    run = machine._ort_matmul(b, 1)
+    assert run is not None
+    x = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
+    np.testing.assert_allclose(run(x)[0], x, rtol=1e-6)  # type: ignore[index]
+    real = machine.sgemm_peak_gflops(1, size=256, seconds=0.05)
+    monkeypatch.setattr(machine, "_ort_matmul", lambda b, threads: lambda x: None)  # an instant "GEMM"
+    assert machine.sgemm_peak_gflops(1, size=256, seconds=0.05) > 10 * real
+
+
 def test_onnx_target_follows_the_hosts_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     # ONNX Runtime's channel blocks: 16 floats with AVX-512, 8 with AVX2; an ARM core has neither
     for line, target in (("flags\t: fpu avx2 fma avx512f", "avx512"), ("flags\t: fpu avx avx2 fma", "avx2"),
