@@ -105,7 +105,7 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
     runtime can do better, so ``latency / floor`` says how much is left to win.
     """
     a, b = torch.randn(size, size), torch.randn(size, size)
-    calls = [lambda: torch.mm(a, b)]
+    calls: list[Callable[[], object]] = [lambda: torch.mm(a, b)]
     ort_mm = _ort_matmul(b.numpy(), threads)
     if ort_mm is not None:
         x = a.numpy()
