@@ -114,7 +114,9 @@ def standard(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, t
     return OpenVinoRunner(ov_compile(ir, threads)).run
 
 
-def ours(runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int, target: str) -> Run:
+def ours(
+    runtime: str, model: torch.nn.Module, x: torch.Tensor, tmp: Path, threads: int, target: str = "portable"
+) -> Run:
     if runtime == "onnxruntime":
         path = shufflenet.export_onnx(model, tmp / "ours.onnx", input_shape=tuple(x.shape), target=target).path
         session = ort_session(str(path), threads, torch.device("cpu"))
