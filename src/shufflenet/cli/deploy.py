@@ -138,8 +138,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=tuple(TARGETS),
         default="portable",
         help="CPU class the V2 graph is written for: portable (default: runs blocked on AVX2 and AVX-512 "
-        "alike; the same file whatever host writes it), avx512 or avx2 (in pieces padded to that class's blocks: "
-        "the fastest file there)",
+        "alike; the same file whatever host writes it), avx512 or avx2 (padded to that class's blocks, V2 1x and 2x "
+        "in pieces: the fastest file there)",
     )
     p.add_argument(
         "--layout",
@@ -147,7 +147,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="plain V2 units in the ONNX graph: paired (one Concat + Split per unit; portable's default) or pieces "
         "(shuffle-free, every tensor in whole blocks: no Split or reorder, more multiply-adds; avx512's and avx2's "
-        "default); OpenVINO gets a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
+        "default where most branches are not whole blocks); OpenVINO gets a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
     )
     p.add_argument("--channel-block", type=int, default=None, help=argparse.SUPPRESS)  # old spelling of --target
     p.add_argument(

@@ -76,8 +76,9 @@ def export_artifact(
 ) -> ExportResult:
     """Write ``model`` as a ``fmt`` artifact at ``path``, verified against PyTorch (on ``images`` too,
     when given). int8 formats need ``calibration`` (batches of normalised real images); ``target``,
-    ``layout`` (None: each format's best; ONNX's is the target's, see ``export_onnx``), ``opset`` and ``optimize`` shape the ONNX
-    graph (and the OpenVINO IR, when a layout is named: else a plain V2 goes to OpenVINO shuffle-free)."""
+    ``layout`` (None: each format's best; ONNX's is the target's, see ``export_onnx``), ``opset`` and
+    ``optimize`` shape the ONNX graph (and the OpenVINO IR, when a layout is named: else a plain V2 goes to
+    OpenVINO shuffle-free)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if FORMATS[fmt].int8 and calibration is None:
