@@ -1,7 +1,7 @@
 """Deployment speed: our ShuffleNet V2 (1x by default) against torchvision's, with the same
 weights, in each runtime, measured side by side in one run.
 
-    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target portable] [--layout LAYOUT] [--threads 2] [--batches 1 8] [--rounds 25]
+    .venv/bin/python benchmarks/deploy.py [--model shufflenet_v2_x1_0] [--target avx512] [--layout LAYOUT] [--threads 2] [--batches 1 8] [--rounds 25]
 
 torchvision's model runs as its users run it: PyTorch eager in inference mode, and
 ``torch.onnx.export`` with its defaults (the dynamo exporter) in an ONNX Runtime
@@ -40,7 +40,7 @@ import torchvision
 import shufflenet
 from common import add_race_args, race_options, shuffle_deleted
 from shufflenet.bench import machine_info, race, round_ratio
-from shufflenet.bench.machine import compute_peak
+from shufflenet.bench.machine import compute_peak, onnx_target
 from shufflenet.complexity import analyze
 from shufflenet.export.graph import LAYOUTS, TARGETS
 from shufflenet.runtimes import ort_session
@@ -91,8 +91,9 @@ def main() -> int:
     ap.add_argument(
         "--target",
         choices=tuple(TARGETS),
-        default="portable",
-        help="the CPU class our file is written for (export --target; the file never depends on this host)",
+        default=onnx_target(),
+        help="the CPU class our file is written for (export --target; default: this host's, as a user exports "
+        "for the CPU they ship to)",
     )
     ap.add_argument(
         "--layout", choices=LAYOUTS, help="how our file writes plain V2 units (export --layout; default: the target's)"
