@@ -28,6 +28,8 @@ from shufflenet.models._pretrained import PRETRAINED_DIR
 
 W = "shufflenet_v2_x0_5:fashion-mnist"
 SMALL = ["--model", "shufflenet_v2_x0_5", "--train-subset", "64", "--epochs", "1"]
+#: a 10-class checkpoint evaluated on a folder dataset of three classes (a, b, c)
+FOLDER_EVAL = ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three"]
 
 
 def _png_claiming(path: Path, width: int, height: int) -> Path:
@@ -224,27 +226,18 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("eval 10 other classes", ["eval", "{d}/folder10.pt", "--data-dir", "{d}/fmnist"], "not Fashion-MNIST"),
     (
         "eval folder of unknown classes",
-        ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three"],
+        FOLDER_EVAL,
         "class folders the model does not know: a, b, c",
     ),
     ("eval folder without dir", ["eval", "{d}/folder10.pt", "--dataset", "imagefolder"], "needs --data-dir"),
     (
         "eval missing class map",
-        ["eval", "{d}/folder10.pt", "--dataset", "imagefolder", "--data-dir", "{d}/three", "--class-map", "{d}/no.txt"],
+        [*FOLDER_EVAL, "--class-map", "{d}/no.txt"],
         "--class-map {d}/no.txt: cannot read it as text (FileNotFoundError)",
     ),
     (
         "eval class map of other size",
-        [
-            "eval",
-            "{d}/folder10.pt",
-            "--dataset",
-            "imagefolder",
-            "--data-dir",
-            "{d}/three",
-            "--class-map",
-            "{d}/map3.txt",
-        ],
+        [*FOLDER_EVAL, "--class-map", "{d}/map3.txt"],
         "--class-map {d}/map3.txt names 3 classes, one per line; the model has 10",
     ),
     (
@@ -254,30 +247,12 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     (
         "eval class map naming a folder twice",
-        [
-            "eval",
-            "{d}/folder10.pt",
-            "--dataset",
-            "imagefolder",
-            "--data-dir",
-            "{d}/three",
-            "--class-map",
-            "{d}/map_twice.txt",
-        ],
+        [*FOLDER_EVAL, "--class-map", "{d}/map_twice.txt"],
         "--class-map {d}/map_twice.txt names a, b on more than one line",
     ),
     (
         "eval folder not in the class map",
-        [
-            "eval",
-            "{d}/folder10.pt",
-            "--dataset",
-            "imagefolder",
-            "--data-dir",
-            "{d}/three",
-            "--class-map",
-            "{d}/map10.txt",
-        ],
+        [*FOLDER_EVAL, "--class-map", "{d}/map10.txt"],
         "class folders not in --class-map {d}/map10.txt: c; its classes are a, b, x0",
     ),
     (
