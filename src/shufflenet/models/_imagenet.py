@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from shufflenet.models._pretrained import list_shipped, read_record
-from shufflenet.models._registry import get_entry, register_pretrained_source
+from shufflenet.models._registry import get_entry, plain_arch, register_pretrained_source
 from shufflenet.models._torchvision import from_torchvision
 from shufflenet.models._weights import load_state_dict_file
 
@@ -118,8 +118,7 @@ def load_imagenet(name: str, path: str | os.PathLike[str] | None = None) -> nn.M
         classes = int(model.num_classes)  # type: ignore[arg-type]
         if classes != len(cfg["class_names"]):  # a fine-tuned file: not ImageNet's classes
             cfg.update(class_names=[f"class_{i}" for i in range(classes)], dataset=None, top1=None)
-    cfg["arch"] = {"model": name, "num_classes": len(cfg["class_names"]), "in_chans": 3, "small_input": False,
-                   "options": {}}  # fmt: skip
+    cfg["arch"] = plain_arch(name, len(cfg["class_names"]))
     model.pretrained_cfg = cfg  # type: ignore[assignment]
     return model.eval()
 

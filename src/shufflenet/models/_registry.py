@@ -206,6 +206,12 @@ def create_model(
     return entry.builder(num_classes=num_classes, in_chans=in_chans, small_input=small_input, **options)
 
 
+def plain_arch(model: str, num_classes: int = 1000, in_chans: int = 3) -> dict[str, Any]:
+    """The architecture record of ``model`` at its standard input with default options (ImageNet-style weights,
+    which do not record one)."""
+    return {"model": model, "num_classes": num_classes, "in_chans": in_chans, "small_input": False, "options": {}}
+
+
 def create_from_arch(arch: dict[str, Any]) -> nn.Module:
     """The network an architecture record (``model``, ``num_classes``, ``in_chans``, ``small_input``,
     ``options``) describes, as checkpoints and shipped weights store it."""

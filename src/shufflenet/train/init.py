@@ -17,7 +17,7 @@ from torch import nn
 
 from shufflenet.models import create_model, get_entry
 from shufflenet.models._pretrained import pretrained_path, read_metadata
-from shufflenet.models._registry import load_weights_file
+from shufflenet.models._registry import load_weights_file, plain_arch
 from shufflenet.train.checkpoint import load_checkpoint, model_from_checkpoint
 from shufflenet.train.config import TrainConfig
 
@@ -40,8 +40,7 @@ def _kind(ref: str) -> str:
 
 
 def _plain_arch(model: str, net: nn.Module) -> dict[str, Any]:
-    return {"model": model, "num_classes": net.num_classes, "in_chans": net.in_chans, "small_input": False,
-            "options": {}}  # fmt: skip
+    return plain_arch(model, int(net.num_classes), int(net.in_chans))  # type: ignore[arg-type]
 
 
 def source_arch(ref: str, model: str) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def source_arch(ref: str, model: str) -> dict[str, Any]:
         path = pretrained_path(name, tag) if kind == "tag" else Path(ref)
         return dict(read_metadata(path)["arch"])
     get_entry(model)
-    return {"model": model, "num_classes": 1000, "in_chans": 3, "small_input": False, "options": {}}
+    return plain_arch(model)
 
 
 def load_init(ref: str, model: str) -> InitSource:
