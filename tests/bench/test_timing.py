@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from shufflenet.bench import LatencyStats, measure, race, round_ratio
+from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
 from shufflenet.bench.timing import percentile
 
 
@@ -54,3 +54,4 @@ def test_race_and_round_ratio_tell_a_slow_contender_from_a_fast_one() -> None:
     assert round_ratio([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == 3.0
     with pytest.raises(ValueError):
         round_ratio([1.0], [])
+    assert round_ratios([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == [2.0, 3.0, 4.0]  # each round's ratio, sorted

@@ -3,7 +3,7 @@
 from shufflenet.bench.engine import BenchResult, BenchSuite, benchmark, benchmark_many, speedups_over_torchvision
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import RUNTIMES, get_runtime
-from shufflenet.bench.timing import LatencyStats, measure, race, round_ratio
+from shufflenet.bench.timing import LatencyStats, measure, race, round_ratio, round_ratios
 
 __all__ = [
     "RUNTIMES",
@@ -17,5 +17,6 @@ __all__ = [
     "measure",
     "race",
     "round_ratio",
+    "round_ratios",
     "speedups_over_torchvision",
 ]

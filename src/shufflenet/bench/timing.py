@@ -157,6 +157,12 @@ def race(contenders: Mapping[K, Callable[[], object]], **kwargs: Any) -> dict[K,
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
     """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
     round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings."""
+    return statistics.median(round_ratios(base, other))
+
+
+def round_ratios(base: Sequence[float], other: Sequence[float]) -> list[float]:
+    """``base / other`` in each round, sorted. Their spread shows what a median hides: a cloud host can switch
+    between regimes that change the ratio itself, not only the times (``docs/measuring.md``)."""
     if len(base) != len(other) or not base:
         raise ValueError("round_ratio needs two equally long, non-empty series")
-    return statistics.median(b / o for b, o in zip(base, other))
+    return sorted(b / o for b, o in zip(base, other))
