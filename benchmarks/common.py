@@ -1,5 +1,6 @@
-"""What the side-by-side benchmarks share: the command-line face of ``shufflenet.bench.race``, and
-torchvision's V2 without its channel shuffle (the ceiling of any rewrite of the shuffle).
+"""What the side-by-side benchmarks share: the command-line face of ``shufflenet.bench.race``, the race with
+the host-regime probe, and torchvision's V2 without its channel shuffle (the ceiling of any rewrite of the
+shuffle).
 
 The defaults are the protocol that held on a noisy 2-core host: 25 rounds of 0.2 s blocks with 0.1 s
 of rest before each; the same file raced against itself stayed within 1-4%, against up to 15% with 9
@@ -10,10 +11,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+import statistics
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import torchvision.models.shufflenetv2 as tv_shufflenet
+
+from shufflenet.bench import race, round_ratio
+from shufflenet.bench.machine import parallel_speedup
+from shufflenet.bench.timing import full_rounds, probed_race
+
+K = TypeVar("K", bound=Hashable)
 
 
 def add_race_args(ap: argparse.ArgumentParser, *, batches: Sequence[int] | None = (1, 8)) -> None:
@@ -41,3 +49,27 @@ def shuffle_deleted() -> Iterator[None]:
 def race_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of ``shufflenet.bench.race`` that ``add_race_args`` parsed."""
     return {"rounds": args.rounds, "block_s": args.seconds, "pause_s": args.pause}
+
+
+def regime_race(
+    contenders: Mapping[K, Callable[[], object]], args: argparse.Namespace, **kwargs: Any
+) -> tuple[dict[K, list[float]], list[bool], str]:
+    """The race of ``race_options(args)`` with the host-regime probe (``parallel_speedup``) as each round
+    starts: the round times, which rounds ran in the host's best regime, and a line saying so (cloud hosts
+    switch regimes within minutes and a ratio can differ between them; docs/measuring.md)."""
+    if args.threads < 2:
+        return race(contenders, **race_options(args), **kwargs), [True] * args.rounds, "# one thread: no regime probe"
+    times, probes = probed_race(contenders, lambda: parallel_speedup(args.threads), **race_options(args), **kwargs)
+    full = full_rounds(probes)
+    rest = [p for p, f in zip(probes, full) if not f]
+    note = (f"# regime probe ({args.threads} threads over 1 on a cached chain): best round {max(probes):.2f}x; "
+            f"{sum(full)}/{len(full)} rounds within 12% of it (median {statistics.median(p for p, f in zip(probes, full) if f):.2f}x)")  # fmt: skip
+    if rest:
+        note += f", {len(rest)} below (median {statistics.median(rest):.2f}x)"
+    return times, full, note
+
+
+def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:
+    """The median per-round ``base / other`` over the best-regime rounds, with their count."""
+    keep = [i for i, f in enumerate(full) if f]
+    return f"{round_ratio([base[i] for i in keep], [other[i] for i in keep]):.2f}x ({len(keep)})"

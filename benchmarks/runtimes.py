@@ -21,9 +21,11 @@ Both are float32, static batch, ``--threads`` threads. Contenders are raced (``s
 blocks of calls with a pause before each (ONNX Runtime's spinning threads settle), the order rotated
 every round. The table
 gives the median latency over rounds, the median per-round speed-up (standard / ours) with the 10th-90th
-percentile of the rounds' speed-ups (a wide range: the host switched regimes during the run,
-``docs/measuring.md``) and ours against the compute floor (``shufflenet.bench.machine.ComputePeak``). Under
-each batch's rows: the runtime that ran ours fastest, and its time against ours in ONNX Runtime (per round).
+percentile of the rounds' speed-ups, the median speed-up over the rounds that ran in the host's best regime
+(a probe as each round starts, ``shufflenet.bench.machine.parallel_speedup``: cloud hosts switch regimes
+within minutes, and the ratio differs between them; ``docs/measuring.md``), and ours against the compute floor
+(``shufflenet.bench.machine.ComputePeak``). Under each batch's rows: the runtime that ran ours fastest, its
+time against ours in ONNX Runtime (per round), and the probe's summary.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ import torch
 import torchvision
 
 import shufflenet
-from common import add_race_args, race_options
-from shufflenet.bench import machine_info, race, round_ratio, round_ratios
+from common import add_race_args, full_ratio, regime_race
+from shufflenet.bench import machine_info, round_ratio, round_ratios
 from shufflenet.bench.machine import compute_peak, onnx_target
 from shufflenet.bench.timing import percentile
 from shufflenet.complexity import analyze
@@ -165,8 +167,9 @@ def main() -> int:
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; torch "
           f"{info['torch']}, onnxruntime {info['onnxruntime']}, openvino {openvino.__version__}; our ONNX file: "
           f"--target {args.target}")  # fmt: skip
-    print("| model | runtime | batch | standard ms | ours ms | speed-up | p10-p90 | ours / floor | max abs diff |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | runtime | batch | standard ms | ours ms | speed-up | p10-p90 | best-regime rounds | ours / floor "
+          "| max abs diff |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
     for name in args.models:
         theirs, mine = models(name)
@@ -180,8 +183,8 @@ def main() -> int:
             with torch.no_grad():
                 want = mine(x).numpy()
             diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}
-            times = race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items() for i, fn in enumerate(fns)},
-                         min_iters=3, **race_options(args))  # fmt: skip
+            times, full, note = regime_race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items()
+                                             for i, fn in enumerate(fns)}, args, min_iters=3)  # fmt: skip
             for rt in pairs:
                 std_ms, our_ms = statistics.median(times[(rt, 0)]), statistics.median(times[(rt, 1)])
                 spread = round_ratios(times[(rt, 0)], times[(rt, 1)])
@@ -189,8 +192,8 @@ def main() -> int:
                 worst = max(worst, diffs[rt])
                 print(f"| {name} | {rt} | {batch} | {std_ms:.2f} | {our_ms:.2f} | {ratio:.2f}x | "
                       f"{percentile(spread, 10):.2f}-{percentile(spread, 90):.2f} | "
-                      f"{our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
-            print(fastest(times, name, batch), flush=True)
+                      f"{full_ratio(times[(rt, 0)], times[(rt, 1)], full)} | {our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
+            print(fastest(times, name, batch), note, sep="\n", flush=True)
     if worst > 1e-3:
         print(f"logits differ by {worst:.2g} (> 1e-3)", file=sys.stderr)
         return 1

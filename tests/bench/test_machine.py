@@ -66,3 +66,9 @@ def test_cpu_name_tells_hosts_apart_where_the_model_name_does_not() -> None:
     assert machine.cpu_name(pi, lscpu) == "Raspberry Pi 5 Model B Rev 1.0, ARM Cortex-A76"
     graviton = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd40\n"
     assert machine.cpu_name(graviton, "Vendor ID: ARM\nModel name: Neoverse-V1\n") == "ARM Neoverse-V1"
+
+
+def test_parallel_speedup_compares_threads_with_one() -> None:
+    """One thread against one: the same chain timed twice (minimum of 10 calls each), so ~1."""
+    assert 0.6 < machine.parallel_speedup(1) < 1.6
+    assert machine.parallel_speedup(2) > 0

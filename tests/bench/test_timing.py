@@ -3,7 +3,7 @@ import time
 import pytest
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
-from shufflenet.bench.timing import percentile
+from shufflenet.bench.timing import full_rounds, percentile, probed_race
 
 
 def test_percentile_interpolates() -> None:
@@ -55,3 +55,21 @@ def test_race_and_round_ratio_tell_a_slow_contender_from_a_fast_one() -> None:
     with pytest.raises(ValueError):
         round_ratio([1.0], [])
     assert round_ratios([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == [2.0, 3.0, 4.0]  # each round's ratio, sorted
+
+
+def test_probed_race_probes_once_as_each_round_starts() -> None:
+    calls: list[str] = []
+    count = iter(range(100))
+    times, probes = probed_race({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                lambda: calls.append("probe") or float(next(count)), rounds=3, block_s=0.0,
+                                pause_s=0.0, min_iters=1)  # fmt: skip
+    assert probes == [0.0, 1.0, 2.0] and len(times["a"]) == len(times["b"]) == 3
+    starts = [i for i, c in enumerate(calls) if c == "probe"]
+    assert len(starts) == 3 and starts[0] == 0 and all(calls[i + 1] != "probe" for i in starts)
+
+
+def test_full_rounds_keeps_the_best_regime() -> None:
+    assert full_rounds([1.82, 1.48, 1.85, 1.50, 1.70]) == [True, False, True, False, True]
+    assert full_rounds([1.5, 1.45, 1.48]) == [True, True, True]  # one regime throughout: every round
+    with pytest.raises(ValueError):
+        full_rounds([])

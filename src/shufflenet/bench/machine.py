@@ -115,6 +115,26 @@ def sgemm_peak_gflops(threads: int | None = None, size: int = 1024, seconds: flo
     return 2 * size**3 / best_ms / 1e6
 
 
+def parallel_speedup(threads: int = 2, reps: int = 10) -> float:
+    """How much faster ``threads`` threads run a cache-resident chain of elementwise ops than one: a few ms that
+    say whether this host's cores work together at full speed right now.
+
+    Cloud VMs switch between regimes within minutes: on a 2-vCPU Zen 5 this chain ran 1.7-1.9x faster on two
+    threads in one and 1.4-1.6x in the other, where every 2-thread runtime slowed ~1.7x (V2 1x: 1.27 -> 2.11 ms
+    in ONNX Runtime) and ours' lead over torchvision's graph grew (1.28x -> 1.39x), while one thread ran as fast
+    as ever (``docs/measuring.md``).
+    """
+    x = torch.randn(64, 56, 56)
+
+    def best_ms(n: int) -> float:
+        with num_threads(n):
+            chain = measure(lambda: [torch.relu(x) for _ in range(10)], warmup=2, warmup_s=0, min_iters=reps,
+                            min_time_s=0)  # fmt: skip
+            return chain.min_ms
+
+    return best_ms(1) / best_ms(threads)
+
+
 def _ort_matmul(b: np.ndarray, threads: int | None) -> Callable[[np.ndarray], object] | None:
     """``x @ b`` (``x`` square) in an ONNX Runtime session; None where onnx or onnxruntime is not installed."""
     try:

@@ -154,6 +154,32 @@ def race(contenders: Mapping[K, Callable[[], object]], **kwargs: Any) -> dict[K,
     return {k: [s.median_ms for s in rounds] for k, rounds in race_stats(contenders, **kwargs).items()}
 
 
+def probed_race(
+    contenders: Mapping[K, Callable[[], object]], probe: Callable[[], float], **kwargs: Any
+) -> tuple[dict[K, list[float]], list[float]]:
+    """:func:`race` (same arguments), with ``probe()`` called as each round starts: the round times and the
+    probe's value per round (e.g. :func:`~shufflenet.bench.machine.parallel_speedup`, to tell the host's
+    regimes apart with :func:`full_rounds`). The probe, too, runs after a pause: the last block's threads may
+    still spin."""
+    values: list[float] = []
+
+    def progress(key: K, round_: int) -> None:
+        if len(values) < round_:
+            time.sleep(kwargs.get("pause_s", 0.1))
+            values.append(probe())
+
+    return race(contenders, progress=progress, **kwargs), values
+
+
+def full_rounds(probes: Sequence[float], tolerance: float = 0.88) -> list[bool]:
+    """Which rounds ran in the host's best regime: a probe (higher is better) within ``tolerance`` of the best
+    round's. A run that never left one regime keeps every round."""
+    if not probes:
+        raise ValueError("no probe values")
+    best = max(probes)
+    return [p >= tolerance * best for p in probes]
+
+
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
     """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
     round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings."""
