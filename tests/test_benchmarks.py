@@ -18,8 +18,11 @@ TINY = ["--rounds", "1", "--seconds", "0.01", "--pause", "0"]
         ("deploy.py", ["--model", "shufflenet_v2_x0_5", "--batches", "2"], "| onnxruntime | 2 |"),
         ("layouts.py", ["--model", "shufflenet_v2_x0_5", "--batches", "1"], "| pieces, avx2 | off | 1 |"),
         ("shuffle_cost.py", ["--model", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime"], "| onnxruntime |"),
-        ("runtimes.py", ["--models", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime", "openvino", "--batches", "1"],
-         "fastest for ours (shufflenet_v2_x0_5, batch 1): "),
+        (
+            "runtimes.py",
+            ["--models", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime", "openvino", "--batches", "1"],
+            "fastest for ours (shufflenet_v2_x0_5, batch 1): ",
+        ),
     ],
 )
 def test_script_prints_its_table(script: str, args: list[str], row: str) -> None:
