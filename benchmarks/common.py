@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import torchvision.models.shufflenetv2 as tv_shufflenet
 
-from shufflenet.bench import race, round_ratio
+from shufflenet.bench import round_ratio
 from shufflenet.bench.machine import parallel_speedup
-from shufflenet.bench.timing import full_rounds, probed_race
+from shufflenet.bench.timing import probed_race, steady_rounds
 
 K = TypeVar("K", bound=Hashable)
 
@@ -54,19 +54,20 @@ def race_options(args: argparse.Namespace) -> dict[str, Any]:
 def regime_race(
     contenders: Mapping[K, Callable[[], object]], args: argparse.Namespace, **kwargs: Any
 ) -> tuple[dict[K, list[float]], list[bool], str]:
-    """The race of ``race_options(args)`` with the host-regime probe (``parallel_speedup``) as each round
-    starts: the round times, which rounds ran in the host's best regime, and a line saying so (cloud hosts
-    switch regimes within minutes and a ratio can differ between them; docs/measuring.md)."""
-    if args.threads < 2:
-        return race(contenders, **race_options(args), **kwargs), [True] * args.rounds, "# one thread: no regime probe"
-    times, probes = probed_race(contenders, lambda: parallel_speedup(args.threads), **race_options(args), **kwargs)
-    full = full_rounds(probes)
-    rest = [p for p, f in zip(probes, full) if not f]
-    note = (f"# regime probe ({args.threads} threads over 1 on a cached chain): best round {max(probes):.2f}x; "
-            f"{sum(full)}/{len(full)} rounds within 12% of it (median {statistics.median(p for p, f in zip(probes, full) if f):.2f}x)")  # fmt: skip
-    if rest:
-        note += f", {len(rest)} below (median {statistics.median(rest):.2f}x)"
-    return times, full, note
+    """The race of ``race_options(args)``: the round times, which rounds ran in the host's best regime
+    (``steady_rounds``), and a line saying so with the host probe (``parallel_speedup``, as each round starts)
+    in each kind of round (cloud hosts switch regimes within minutes, and a ratio can differ between them;
+    docs/measuring.md)."""
+    probe = (lambda: parallel_speedup(args.threads)) if args.threads > 1 else (lambda: 1.0)
+    times, probes = probed_race(contenders, probe, **race_options(args), **kwargs)
+    steady = steady_rounds(times)
+    slow = [statistics.median(times[k][r] / min(times[k]) for k in times) for r, ok in enumerate(steady) if not ok]
+    note = (f"# {sum(steady)}/{len(steady)} rounds near every contender's best (median slowdown <= 1.25x), host "
+            f"probe ({args.threads} threads over 1) {statistics.median(p for p, ok in zip(probes, steady) if ok):.2f}x")  # fmt: skip
+    if slow:
+        others = statistics.median(p for p, ok in zip(probes, steady) if not ok)
+        note += f"; {len(slow)} rounds {statistics.median(slow):.2f}x slower, probe {others:.2f}x"
+    return times, steady, note
 
 
 def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:

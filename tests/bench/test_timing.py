@@ -3,7 +3,7 @@ import time
 import pytest
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
-from shufflenet.bench.timing import full_rounds, percentile, probed_race
+from shufflenet.bench.timing import percentile, probed_race, steady_rounds
 
 
 def test_percentile_interpolates() -> None:
@@ -68,8 +68,10 @@ def test_probed_race_probes_once_as_each_round_starts() -> None:
     assert len(starts) == 3 and starts[0] == 0 and all(calls[i + 1] != "probe" for i in starts)
 
 
-def test_full_rounds_keeps_the_best_regime() -> None:
-    assert full_rounds([1.82, 1.48, 1.85, 1.50, 1.70]) == [True, False, True, False, True]
-    assert full_rounds([1.5, 1.45, 1.48]) == [True, True, True]  # one regime throughout: every round
+def test_steady_rounds_drops_rounds_where_every_contender_slowed() -> None:
+    """Rounds 1 and 3: the host's slow regime (both contenders ~1.7x); round 2 only one contender hiccuped."""
+    times = {"tv": [1.3, 2.2, 1.3, 2.1, 1.25], "ours": [1.05, 1.55, 1.4, 1.5, 1.0]}
+    assert steady_rounds(times) == [True, False, True, False, True]
+    assert steady_rounds({"a": [2.1, 2.2, 2.0]}) == [True, True, True]  # one regime throughout: every round
     with pytest.raises(ValueError):
-        full_rounds([])
+        steady_rounds({})

@@ -159,7 +159,7 @@ def probed_race(
 ) -> tuple[dict[K, list[float]], list[float]]:
     """:func:`race` (same arguments), with ``probe()`` called as each round starts: the round times and the
     probe's value per round (e.g. :func:`~shufflenet.bench.machine.parallel_speedup`, to tell the host's
-    regimes apart with :func:`full_rounds`). The probe, too, runs after a pause: the last block's threads may
+    regimes apart; :func:`steady_rounds` tells them by the contenders' own times). The probe, too, runs after a pause: the last block's threads may
     still spin."""
     values: list[float] = []
 
@@ -171,13 +171,16 @@ def probed_race(
     return race(contenders, progress=progress, **kwargs), values
 
 
-def full_rounds(probes: Sequence[float], tolerance: float = 0.88) -> list[bool]:
-    """Which rounds ran in the host's best regime: a probe (higher is better) within ``tolerance`` of the best
-    round's. A run that never left one regime keeps every round."""
-    if not probes:
-        raise ValueError("no probe values")
-    best = max(probes)
-    return [p >= tolerance * best for p in probes]
+def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> list[bool]:
+    """Which rounds ran in the host's best regime: those where the contenders' median slowdown against their own
+    fastest round stays within ``slack``. Cloud hosts switch regimes within minutes, in which every
+    multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them (``docs/measuring.md``). A run
+    that never left one regime keeps every round, even the slow one: the times themselves then say which."""
+    if not times or not all(times.values()):
+        raise ValueError("no rounds to judge")
+    best = {k: min(v) for k, v in times.items()}
+    rounds = len(next(iter(times.values())))
+    return [statistics.median(times[k][r] / best[k] for k in times) <= slack for r in range(rounds)]
 
 
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
