@@ -158,8 +158,8 @@ def probed_race(
     contenders: Mapping[K, Callable[[], object]], probe: Callable[[], float], **kwargs: Any
 ) -> tuple[dict[K, list[float]], list[float]]:
     """:func:`race` (same arguments), with ``probe()`` called as each round starts: the round times and the
-    probe's value per round (e.g. :func:`~shufflenet.bench.machine.parallel_speedup`, to tell the host's
-    regimes apart; :func:`steady_rounds` tells them by the contenders' own times). The probe, too, runs after a pause: the last block's threads may
+    probe's value per round (e.g. :func:`~shufflenet.bench.machine.parallel_speedup`, a witness of the host's
+    regime beside :func:`steady_rounds`). The probe, too, runs after a pause: the last block's threads may
     still spin."""
     values: list[float] = []
 
