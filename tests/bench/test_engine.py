@@ -190,3 +190,6 @@ def test_speedup_over_torchvision_is_the_median_per_round_ratio() -> None:
     assert speedups_over_torchvision([mine, theirs]) == {0: pytest.approx(1.1)}
     unraced = replace(theirs, round_ms=())  # no rounds to pair: the ratio of the medians
     assert speedups_over_torchvision([mine, unraced]) == {0: pytest.approx(3.3)}
+    # rounds 2 and 3 in a cloud host's slow regime (both ~1.6x), where ours' lead grew: the steady round counts
+    slow = replace(mine, round_ms=(1.0, 1.5, 1.5)), replace(theirs, round_ms=(1.2, 2.1, 2.1))
+    assert speedups_over_torchvision(list(slow)) == {0: pytest.approx(1.2)}  # all rounds: 1.4

@@ -21,7 +21,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, race_stats, round_ratio
+from shufflenet.bench.timing import LatencyStats, race_stats, round_ratio, steady_rounds
 from shufflenet.complexity import analyze
 from shufflenet.models import create_from_arch, create_model
 from shufflenet.runtimes import num_threads
@@ -119,17 +119,26 @@ def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float
     """For each result of one of our models whose torchvision namesake (``torchvision:NAME``) was timed at the
     same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours, the
     median of the per-round ratios where both were raced in the same rounds (:func:`round_ratio`: the least
-    touched by the host's swings), else the ratio of the medians."""
+    touched by the host's swings) over the rounds in which the race's points ran near their best
+    (:func:`steady_rounds`: a cloud host's slow regime changes the ratio itself), else the ratio of the medians."""
 
     def key(r: BenchResult, model: str) -> tuple:
         return model, r.runtime, r.batch, r.device, r.dtype, r.img_size
 
     theirs = {key(r, r.model.removeprefix(TORCHVISION_PREFIX)): r for r in results
               if r.model.startswith(TORCHVISION_PREFIX)}  # fmt: skip
+    races: dict[tuple, dict[int, tuple[float, ...]]] = {}  # the points of a batch are raced together
+    for i, r in enumerate(results):
+        if r.round_ms:
+            races.setdefault((r.batch, r.device, len(r.round_ms)), {})[i] = r.round_ms
+    steady = {race: steady_rounds(points) for race, points in races.items()}
 
     def ratio(ours: BenchResult, other: BenchResult) -> float:
         if ours.round_ms and len(ours.round_ms) == len(other.round_ms):
-            return round_ratio(other.round_ms, ours.round_ms)
+            keep = steady[(ours.batch, ours.device, len(ours.round_ms))]
+            return round_ratio(
+                [t for t, k in zip(other.round_ms, keep) if k], [t for t, k in zip(ours.round_ms, keep) if k]
+            )
         return other.latency_ms_median / ours.latency_ms_median
 
     return {
