@@ -70,7 +70,13 @@ def regime_race(
     return times, steady, note
 
 
-def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:
-    """The median per-round ``base / other`` over the best-regime rounds, with their count."""
+def kept_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> tuple[float, int]:
+    """The median per-round ``base / other`` over the best-regime rounds, and their count."""
     keep = [i for i, f in enumerate(full) if f]
-    return f"{round_ratio([base[i] for i in keep], [other[i] for i in keep]):.2f}x ({len(keep)})"
+    return round_ratio([base[i] for i in keep], [other[i] for i in keep]), len(keep)
+
+
+def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:
+    """:func:`kept_ratio` as a table cell: ``1.17x (7)``."""
+    ratio, count = kept_ratio(base, other, full)
+    return f"{ratio:.2f}x ({count})"

@@ -28,8 +28,8 @@ import torch
 import torchvision
 
 import shufflenet
-from common import add_race_args, race_options
-from shufflenet.bench import machine_info, race, round_ratio
+from common import add_race_args, full_ratio, regime_race
+from shufflenet.bench import machine_info, round_ratio
 from shufflenet.runtimes import ort_session
 
 Run = Callable[[np.ndarray], np.ndarray]
@@ -58,8 +58,8 @@ def main() -> int:
     info = machine_info()
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; "
           f"torch {info['torch']}, onnxruntime {info['onnxruntime']}; {args.model}")  # fmt: skip
-    print("| contender | spinning | batch | ms | speed-up vs torchvision (per round) |")
-    print("|---|---|---:|---:|---:|")
+    print("| contender | spinning | batch | ms | speed-up vs torchvision (per round) | best-regime rounds |")
+    print("|---|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for batch in args.batches:
             x = torch.randn(batch, 3, 224, 224)
@@ -80,12 +80,12 @@ def main() -> int:
                     if diff > 1e-4:
                         print(f"{k}: logits differ by {diff:.2g}", file=sys.stderr)
                         return 1
-                times = race({k: (lambda fn=fn: fn(xn)) for k, fn in runs.items()}, **race_options(args))
+                times, steady, note = regime_race({k: (lambda fn=fn: fn(xn)) for k, fn in runs.items()}, args)
                 base = times["torchvision export"]
                 for k, ts in times.items():
-                    ratio = round_ratio(base, ts)
-                    print(f"| {k} | {'on' if spin else 'off'} | {batch} | {statistics.median(ts):.2f} | {ratio:.2f}x |")
-                sys.stdout.flush()
+                    print(f"| {k} | {'on' if spin else 'off'} | {batch} | {statistics.median(ts):.2f} | "
+                          f"{round_ratio(base, ts):.2f}x | {full_ratio(base, ts, steady)} |")  # fmt: skip
+                print(note, flush=True)
     return 0
 
 

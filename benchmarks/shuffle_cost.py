@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from common import add_race_args, race_options, shuffle_deleted
+from common import add_race_args, kept_ratio, regime_race, shuffle_deleted
 from runtimes import RUNTIMES, TORCHVISION, models, standard
-from shufflenet.bench import machine_info, race, round_ratio
+from shufflenet.bench import machine_info, round_ratio
 
 
 def main() -> int:
@@ -47,13 +47,15 @@ def main() -> int:
                 with shuffle_deleted() if variant == "identity" else contextlib.nullcontext():
                     runs[(rt, variant)] = standard(rt, tv, x, folder, args.threads)
     xn = x.numpy()
-    times = race({k: (lambda f=f: f(xn)) for k, f in runs.items()}, min_iters=3, **race_options(args))
-    print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share |")
-    print("|---|---:|---:|---:|")
+    times, steady, note = regime_race({k: (lambda f=f: f(xn)) for k, f in runs.items()}, args, min_iters=3)
+    print("| runtime | torchvision's V2 ms | shuffle as identity ms | shuffle's share | best-regime rounds |")
+    print("|---|---:|---:|---:|---:|")
     for rt in args.runtimes:
         with_ms, without_ms = statistics.median(times[(rt, "shuffle")]), statistics.median(times[(rt, "identity")])
         share = 1 - round_ratio(times[(rt, "identity")], times[(rt, "shuffle")])
-        print(f"| {rt} | {with_ms:.2f} | {without_ms:.2f} | {100 * share:.0f}% |")
+        best, kept = kept_ratio(times[(rt, "identity")], times[(rt, "shuffle")], steady)
+        print(f"| {rt} | {with_ms:.2f} | {without_ms:.2f} | {100 * share:.0f}% | {100 * (1 - best):.0f}% ({kept}) |")
+    print(note)
     return 0
 
 
