@@ -19,7 +19,7 @@ import torchvision.models.shufflenetv2 as tv_shufflenet
 
 from shufflenet.bench import round_ratio
 from shufflenet.bench.machine import parallel_speedup
-from shufflenet.bench.timing import probed_race, steady_rounds
+from shufflenet.bench.timing import probed_race, round_slowdowns, steady_rounds
 
 K = TypeVar("K", bound=Hashable)
 
@@ -61,7 +61,7 @@ def regime_race(
     probe = (lambda: parallel_speedup(args.threads)) if args.threads > 1 else (lambda: 1.0)
     times, probes = probed_race(contenders, probe, **race_options(args), **kwargs)
     steady = steady_rounds(times)
-    slow = [statistics.median(times[k][r] / min(times[k]) for k in times) for r, ok in enumerate(steady) if not ok]
+    slow = [s for s, ok in zip(round_slowdowns(times), steady) if not ok]
     note = (f"# {sum(steady)}/{len(steady)} rounds near every contender's best (median slowdown <= 1.25x), host "
             f"probe ({args.threads} threads over 1) {statistics.median(p for p, ok in zip(probes, steady) if ok):.2f}x")  # fmt: skip
     if slow:

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
-from shufflenet.bench.timing import percentile, probed_race, steady_rounds
+from shufflenet.bench.timing import percentile, probed_race, round_slowdowns, steady_rounds
 
 
 def test_percentile_interpolates() -> None:
@@ -72,6 +72,7 @@ def test_steady_rounds_drops_rounds_where_every_contender_slowed() -> None:
     """Rounds 1 and 3: the host's slow regime (both contenders ~1.7x); round 2 only one contender hiccuped."""
     times = {"tv": [1.3, 2.2, 1.3, 2.1, 1.25], "ours": [1.05, 1.55, 1.4, 1.5, 1.0]}
     assert steady_rounds(times) == [True, False, True, False, True]
+    assert round_slowdowns({"a": [1.0, 2.0], "b": [2.0, 2.0]}) == [1.0, 1.5]  # median of 2/1 and 2/2
     assert steady_rounds({"a": [2.1, 2.2, 2.0]}) == [True, True, True]  # one regime throughout: every round
     with pytest.raises(ValueError):
         steady_rounds({})

@@ -176,11 +176,16 @@ def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> li
     fastest round stays within ``slack``. Cloud hosts switch regimes within minutes, in which every
     multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them (``docs/measuring.md``). A run
     that never left one regime keeps every round, even the slow one: the times themselves then say which."""
+    return [slowdown <= slack for slowdown in round_slowdowns(times)]
+
+
+def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
+    """Each round's median over contenders of its time / that contender's fastest round (1.0: all at their best)."""
     if not times or not all(times.values()):
         raise ValueError("no rounds to judge")
     best = {k: min(v) for k, v in times.items()}
     rounds = len(next(iter(times.values())))
-    return [statistics.median(times[k][r] / best[k] for k in times) <= slack for r in range(rounds)]
+    return [statistics.median(times[k][r] / best[k] for k in times) for r in range(rounds)]
 
 
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
