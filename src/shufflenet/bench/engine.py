@@ -115,6 +115,20 @@ def build_model(model: str | nn.Module, in_chans: int = 3, small_input: bool = F
     return type(model).__name__, model
 
 
+def _race_key(r: BenchResult) -> tuple[int, str, int]:
+    return r.batch, r.device, len(r.round_ms)  # the points of a batch are raced together
+
+
+def race_regimes(results: Sequence[BenchResult]) -> dict[tuple[int, str, int], list[bool]]:
+    """For each race among ``results`` (key: batch, device, rounds): which of its rounds ran in the host's best
+    regime (:func:`steady_rounds` over the race's points); :func:`speedups_over_torchvision` counts only those."""
+    races: dict[tuple[int, str, int], dict[int, tuple[float, ...]]] = {}
+    for i, r in enumerate(results):
+        if r.round_ms:
+            races.setdefault(_race_key(r), {})[i] = r.round_ms
+    return {race: steady_rounds(points) for race, points in races.items()}
+
+
 def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
     """For each result of one of our models whose torchvision namesake (``torchvision:NAME``) was timed at the
     same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours, the
@@ -127,15 +141,11 @@ def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float
 
     theirs = {key(r, r.model.removeprefix(TORCHVISION_PREFIX)): r for r in results
               if r.model.startswith(TORCHVISION_PREFIX)}  # fmt: skip
-    races: dict[tuple, dict[int, tuple[float, ...]]] = {}  # the points of a batch are raced together
-    for i, r in enumerate(results):
-        if r.round_ms:
-            races.setdefault((r.batch, r.device, len(r.round_ms)), {})[i] = r.round_ms
-    steady = {race: steady_rounds(points) for race, points in races.items()}
+    steady = race_regimes(results)
 
     def ratio(ours: BenchResult, other: BenchResult) -> float:
         if ours.round_ms and len(ours.round_ms) == len(other.round_ms):
-            keep = steady[(ours.batch, ours.device, len(ours.round_ms))]
+            keep = steady[_race_key(ours)]
             return round_ratio(
                 [t for t, k in zip(other.round_ms, keep) if k], [t for t, k in zip(ours.round_ms, keep) if k]
             )

@@ -14,7 +14,14 @@ from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
 from shufflenet.bench.breakdown import GROUPS, breakdown
-from shufflenet.bench.engine import DTYPES, TORCHVISION_PREFIX, artifact_input, benchmark_artifacts, build_model
+from shufflenet.bench.engine import (
+    DTYPES,
+    TORCHVISION_PREFIX,
+    artifact_input,
+    benchmark_artifacts,
+    build_model,
+    race_regimes,
+)
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
     GuidelineResult,
@@ -285,6 +292,12 @@ def _report_bench(
         headers = (*headers, "vs_torchvision")
         rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
     render(console, args.format, headers, rows, records=records, title=title)
+    if ratios and args.format == "table":
+        compared = {results[i].batch for i in ratios}
+        for (batch, _, rounds), steady in race_regimes(results).items():
+            if batch in compared and not all(steady):
+                console.print(f"[dim]vs_torchvision at batch {batch}: {sum(steady)} of {rounds} rounds; in the others "
+                              "the host ran slower (a regime; docs/measuring.md, 'Host regimes')[/dim]")  # fmt: skip
 
 
 def _where(machine: dict[str, object], device: str) -> str:
