@@ -74,5 +74,6 @@ def test_steady_rounds_drops_rounds_where_every_contender_slowed() -> None:
     assert steady_rounds(times) == [True, False, True, False, True]
     assert round_slowdowns({"a": [1.0, 2.0], "b": [2.0, 2.0]}) == [1.0, 1.5]  # median of 2/1 and 2/2
     assert steady_rounds({"a": [2.1, 2.2, 2.0]}) == [True, True, True]  # one regime throughout: every round
+    assert steady_rounds({"a": [1.0, 2.0], "b": [2.0, 1.0]}) == [True, True]  # no round at 1: the least slowed
     with pytest.raises(ValueError):
         steady_rounds({})

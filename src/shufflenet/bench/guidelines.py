@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import race
+from shufflenet.bench.timing import race, steady_rounds
 from shufflenet.complexity import analyze
 from shufflenet.runtimes import num_threads
 from shufflenet.utils.devices import torch_device
@@ -269,7 +269,8 @@ def run_guideline(
 
     Variants are raced (:func:`~shufflenet.bench.timing.race`) over ``rounds`` rounds, each block
     ``min_time_s / rounds`` long, and the median of the rounds' medians is kept, so slow drifts of a
-    noisy machine (frequency, other processes) hit every variant alike.
+    noisy machine (frequency, other processes) hit every variant alike; rounds of a cloud host's slow regime
+    (:func:`~shufflenet.bench.timing.steady_rounds`) are left out.
     """
     dev = torch_device(device)
     platform = platform_of(dev)
@@ -299,6 +300,8 @@ def run_guideline(
             calls = {label: partial(predict, x) for label, (predict, x) in predictors.items()}
             medians = race(calls, rounds=rounds, block_s=min_time_s / rounds, pause_s=0.05, min_iters=5,
                            sync=sync, progress=say)  # fmt: skip
+            steady = steady_rounds(medians)
             for label, ms in medians.items():
-                result.images_per_s[(label, scale)] = batch * 1e3 / statistics.median(ms)
+                kept = [m for m, ok in zip(ms, steady) if ok]
+                result.images_per_s[(label, scale)] = batch * 1e3 / statistics.median(kept)
     return result

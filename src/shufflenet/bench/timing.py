@@ -173,10 +173,11 @@ def probed_race(
 
 def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> list[bool]:
     """Which rounds ran in the host's best regime: those where the contenders' median slowdown against their own
-    fastest round stays within ``slack``. Cloud hosts switch regimes within minutes, in which every
+    fastest round stays within ``slack`` of the least slowed round's (~1). Cloud hosts switch regimes within minutes, in which every
     multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them (``docs/measuring.md``). A run
     that never left one regime keeps every round, even the slow one: the times themselves then say which."""
-    return [slowdown <= slack for slowdown in round_slowdowns(times)]
+    slowdowns = round_slowdowns(times)
+    return [slowdown <= slack * min(slowdowns) for slowdown in slowdowns]  # the least slowed round always counts
 
 
 def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
