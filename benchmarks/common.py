@@ -72,8 +72,7 @@ def regime_race(
 
 def kept_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> tuple[float, int]:
     """The median per-round ``base / other`` over the best-regime rounds, and their count."""
-    keep = [i for i, f in enumerate(full) if f]
-    return round_ratio([base[i] for i in keep], [other[i] for i in keep]), len(keep)
+    return round_ratio(base, other, keep=full), sum(full)
 
 
 def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:

@@ -55,6 +55,7 @@ def test_race_and_round_ratio_tell_a_slow_contender_from_a_fast_one() -> None:
     with pytest.raises(ValueError):
         round_ratio([1.0], [])
     assert round_ratios([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == [2.0, 3.0, 4.0]  # each round's ratio, sorted
+    assert round_ratio([2.0, 4.0, 9.0], [1.0, 1.0, 3.0], keep=[True, False, True]) == 2.5  # rounds 1 and 3 only
 
 
 def test_probed_race_probes_once_as_each_round_starts() -> None:

@@ -145,10 +145,7 @@ def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float
 
     def ratio(ours: BenchResult, other: BenchResult) -> float:
         if ours.round_ms and len(ours.round_ms) == len(other.round_ms):
-            keep = steady[_race_key(ours)]
-            return round_ratio(
-                [t for t, k in zip(other.round_ms, keep) if k], [t for t, k in zip(ours.round_ms, keep) if k]
-            )
+            return round_ratio(other.round_ms, ours.round_ms, keep=steady[_race_key(ours)])
         return other.latency_ms_median / ours.latency_ms_median
 
     return {

@@ -173,9 +173,10 @@ def probed_race(
 
 def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> list[bool]:
     """Which rounds ran in the host's best regime: those where the contenders' median slowdown against their own
-    fastest round stays within ``slack`` of the least slowed round's (~1). Cloud hosts switch regimes within minutes, in which every
-    multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them (``docs/measuring.md``). A run
-    that never left one regime keeps every round, even the slow one: the times themselves then say which."""
+    fastest round stays within ``slack`` of the least slowed round's (~1). Cloud hosts switch regimes within
+    minutes, in which every multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them
+    (``docs/measuring.md``). A run that never left one regime keeps every round, even the slow one: the times
+    themselves then say which."""
     slowdowns = round_slowdowns(times)
     return [slowdown <= slack * min(slowdowns) for slowdown in slowdowns]  # the least slowed round always counts
 
@@ -189,9 +190,12 @@ def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
     return [statistics.median(times[k][r] / best[k] for k in times) for r in range(rounds)]
 
 
-def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
+def round_ratio(base: Sequence[float], other: Sequence[float], keep: Sequence[bool] | None = None) -> float:
     """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
-    round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings."""
+    round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings. ``keep``:
+    only the rounds marked True (e.g. :func:`steady_rounds`)."""
+    if keep is not None:
+        base, other = [b for b, k in zip(base, keep) if k], [o for o, k in zip(other, keep) if k]
     return statistics.median(round_ratios(base, other))
 
 
