@@ -19,7 +19,7 @@ import torchvision.models.shufflenetv2 as tv_shufflenet
 
 from shufflenet.bench import round_ratio
 from shufflenet.bench.machine import parallel_speedup
-from shufflenet.bench.timing import probed_race, round_slowdowns, steady_rounds
+from shufflenet.bench.timing import pair_rounds, probed_race, round_slowdowns, steady_rounds
 
 K = TypeVar("K", bound=Hashable)
 
@@ -53,11 +53,11 @@ def race_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def regime_race(
     contenders: Mapping[K, Callable[[], object]], args: argparse.Namespace, **kwargs: Any
-) -> tuple[dict[K, list[float]], list[bool], str]:
-    """The race of ``race_options(args)``: the round times, which rounds ran in the host's best regime
-    (``steady_rounds``), and a line saying so with the host probe (``parallel_speedup``, as each round starts)
-    in each kind of round (cloud hosts switch regimes within minutes, and a ratio can differ between them;
-    docs/measuring.md)."""
+) -> tuple[dict[K, list[float]], str]:
+    """The race of ``race_options(args)``: the round times, and a line on the host's regimes during it: how many
+    rounds ran near every contender's best (``steady_rounds``), with the host probe (``parallel_speedup``, as each
+    round starts) in each kind of round (cloud hosts switch regimes within minutes, and a ratio can differ between
+    them; docs/measuring.md). Each ratio's best-regime figure counts its own pair's rounds (:func:`kept_ratio`)."""
     probe = (lambda: parallel_speedup(args.threads)) if args.threads > 1 else (lambda: 1.0)
     times, probes = probed_race(contenders, probe, **race_options(args), **kwargs)
     steady = steady_rounds(times)
@@ -67,15 +67,17 @@ def regime_race(
     if slow:
         others = statistics.median(p for p, ok in zip(probes, steady) if not ok)
         note += f"; {len(slow)} rounds {statistics.median(slow):.2f}x slower, probe {others:.2f}x"
-    return times, steady, note
+    return times, note + "; a best-regime ratio counts the rounds where both its sides ran near their best"
 
 
-def kept_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> tuple[float, int]:
-    """The median per-round ``base / other`` over the best-regime rounds, and their count."""
-    return round_ratio(base, other, keep=full), sum(full)
+def kept_ratio(base: Sequence[float], other: Sequence[float]) -> tuple[float, int]:
+    """The median per-round ``base / other`` over the rounds where both ran near their best (``pair_rounds``),
+    and their count."""
+    keep = pair_rounds(base, other)
+    return round_ratio(base, other, keep=keep), sum(keep)
 
 
-def full_ratio(base: Sequence[float], other: Sequence[float], full: Sequence[bool]) -> str:
+def full_ratio(base: Sequence[float], other: Sequence[float]) -> str:
     """:func:`kept_ratio` as a table cell: ``1.17x (7)``."""
-    ratio, count = kept_ratio(base, other, full)
+    ratio, count = kept_ratio(base, other)
     return f"{ratio:.2f}x ({count})"

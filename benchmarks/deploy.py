@@ -17,7 +17,7 @@ drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
 measured seconds apart, so the least touched by the machine's speed swings), that median over the rounds run
-in the host's best regime (``common.regime_race``: cloud hosts switch regimes, and the ratio with them), and
+in which both sides ran in the host's best regime (``common.kept_ratio``: cloud hosts switch regimes, and the ratio with them), and
 ours against the compute floor (multiply-adds at this CPU's peak: the higher of its vector width x FMA
 units x clock and a tuned GEMM's measured rate; see ``shufflenet.bench.machine.ComputePeak``).
 """
@@ -153,7 +153,7 @@ def main() -> int:
                 NO_SHUFFLE: (without_shuffle(theirs, x, Path(tmp) / f"tvid{batch}.onnx", args.threads), ours_one),
             }
             diffs = {k: float(np.abs(a(xn) - b(xn)).max()) for k, (a, b) in pairs.items() if k != NO_SHUFFLE}
-            times, full, note = regime_race({(k, i): (lambda fn=fn: fn(xn)) for k, fns in pairs.items()
+            times, note = regime_race({(k, i): (lambda fn=fn: fn(xn)) for k, fns in pairs.items()
                                              for i, fn in enumerate(fns)}, args)  # fmt: skip
             for k in pairs:
                 tv, us = statistics.median(times[(k, 0)]), statistics.median(times[(k, 1)])
@@ -162,7 +162,7 @@ def main() -> int:
                 worst = max(worst, diffs.get(k, 0.0))
                 diff = f"{diffs[k]:.1e}" if k in diffs else "(wrong logits)"
                 print(f"| {k} | {batch} | {tv:.2f} | {us:.2f} | {tv / us:.2f}x | {paired:.2f}x | "
-                      f"{full_ratio(times[(k, 0)], times[(k, 1)], full)} | {us / floor:.2f}x | {diff} |")  # fmt: skip
+                      f"{full_ratio(times[(k, 0)], times[(k, 1)])} | {us / floor:.2f}x | {diff} |")  # fmt: skip
             print(note)
     if worst > 1e-4:
         print(f"logits differ by {worst:.2g} (> 1e-4)", file=sys.stderr)

@@ -21,8 +21,8 @@ Both are float32, static batch, ``--threads`` threads. Contenders are raced (``s
 blocks of calls with a pause before each (ONNX Runtime's spinning threads settle), the order rotated
 every round. The table
 gives the median latency over rounds, the median per-round speed-up (standard / ours) with the 10th-90th
-percentile of the rounds' speed-ups, the median speed-up over the rounds that ran in the host's best regime
-(a probe as each round starts, ``shufflenet.bench.machine.parallel_speedup``: cloud hosts switch regimes
+percentile of the rounds' speed-ups, the median speed-up over the rounds in which both sides ran in the host's
+best regime (``common.kept_ratio``; a probe as each round starts, ``shufflenet.bench.machine.parallel_speedup``: cloud hosts switch regimes
 within minutes, and the ratio differs between them; ``docs/measuring.md``), and ours against the compute floor
 (``shufflenet.bench.machine.ComputePeak``). Under each batch's rows: the runtime that ran ours fastest, its
 time against ours in ONNX Runtime (per round), and the probe's summary.
@@ -183,7 +183,7 @@ def main() -> int:
             with torch.no_grad():
                 want = mine(x).numpy()
             diffs = {rt: max(float(np.abs(f(xn) - want).max()) for f in fs) for rt, fs in pairs.items()}
-            times, full, note = regime_race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items()
+            times, note = regime_race({(rt, i): (lambda fn=fn: fn(xn)) for rt, fns in pairs.items()
                                              for i, fn in enumerate(fns)}, args, min_iters=3)  # fmt: skip
             for rt in pairs:
                 std_ms, our_ms = statistics.median(times[(rt, 0)]), statistics.median(times[(rt, 1)])
@@ -192,7 +192,7 @@ def main() -> int:
                 worst = max(worst, diffs[rt])
                 print(f"| {name} | {rt} | {batch} | {std_ms:.2f} | {our_ms:.2f} | {ratio:.2f}x | "
                       f"{percentile(spread, 10):.2f}-{percentile(spread, 90):.2f} | "
-                      f"{full_ratio(times[(rt, 0)], times[(rt, 1)], full)} | {our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
+                      f"{full_ratio(times[(rt, 0)], times[(rt, 1)])} | {our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
             print(fastest(times, name, batch), note, sep="\n", flush=True)
     if worst > 1e-3:
         print(f"logits differ by {worst:.2g} (> 1e-3)", file=sys.stderr)

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
-from shufflenet.bench.timing import percentile, probed_race, round_slowdowns, steady_rounds
+from shufflenet.bench.timing import pair_rounds, percentile, probed_race, round_slowdowns, steady_rounds
 
 
 def test_percentile_interpolates() -> None:
@@ -78,3 +78,12 @@ def test_steady_rounds_drops_rounds_where_every_contender_slowed() -> None:
     assert steady_rounds({"a": [1.0, 2.0], "b": [2.0, 1.0]}) == [True, True]  # no round at 1: the least slowed
     with pytest.raises(ValueError):
         steady_rounds({})
+
+
+def test_pair_rounds_drop_a_round_where_either_side_slowed() -> None:
+    # round 2: only the first side slowed (a regime switch inside the round); round 3: both, ~1.7x
+    assert pair_rounds([1.0, 1.7, 1.7, 1.05], [2.0, 2.0, 3.4, 2.1]) == [True, False, False, True]
+    assert pair_rounds([2.0, 2.1], [4.0, 4.1]) == [True, True]  # one regime throughout: every round
+    assert pair_rounds([1.0, 2.0], [2.0, 1.0]) == [True, True]  # never both at their best: the least slowed
+    with pytest.raises(ValueError, match="equally long"):
+        pair_rounds([1.0], [1.0, 2.0])

@@ -21,7 +21,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, race_stats, round_ratio, steady_rounds
+from shufflenet.bench.timing import LatencyStats, pair_rounds, race_stats, round_ratio
 from shufflenet.complexity import analyze
 from shufflenet.models import create_from_arch, create_model
 from shufflenet.runtimes import num_threads
@@ -115,43 +115,38 @@ def build_model(model: str | nn.Module, in_chans: int = 3, small_input: bool = F
     return type(model).__name__, model
 
 
-def _race_key(r: BenchResult) -> tuple[int, str, int]:
-    return r.batch, r.device, len(r.round_ms)  # the points of a batch are raced together
-
-
-def race_regimes(results: Sequence[BenchResult]) -> dict[tuple[int, str, int], list[bool]]:
-    """For each race among ``results`` (key: batch, device, rounds): which of its rounds ran in the host's best
-    regime (:func:`steady_rounds` over the race's points); :func:`speedups_over_torchvision` counts only those."""
-    races: dict[tuple[int, str, int], dict[int, tuple[float, ...]]] = {}
-    for i, r in enumerate(results):
-        if r.round_ms:
-            races.setdefault(_race_key(r), {})[i] = r.round_ms
-    return {race: steady_rounds(points) for race, points in races.items()}
-
-
-def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
-    """For each result of one of our models whose torchvision namesake (``torchvision:NAME``) was timed at the
-    same runtime, batch, device and precision: its index in ``results`` -> torchvision's latency / ours, the
-    median of the per-round ratios where both were raced in the same rounds (:func:`round_ratio`: the least
-    touched by the host's swings) over the rounds in which the race's points ran near their best
-    (:func:`steady_rounds`: a cloud host's slow regime changes the ratio itself), else the ratio of the medians."""
+def _namesakes(results: Sequence[BenchResult]) -> dict[int, BenchResult]:
+    """Each of our results whose torchvision namesake (``torchvision:NAME``) was timed at the same runtime, batch,
+    device, precision and size: its index in ``results`` -> that namesake."""
 
     def key(r: BenchResult, model: str) -> tuple:
         return model, r.runtime, r.batch, r.device, r.dtype, r.img_size
 
     theirs = {key(r, r.model.removeprefix(TORCHVISION_PREFIX)): r for r in results
               if r.model.startswith(TORCHVISION_PREFIX)}  # fmt: skip
-    steady = race_regimes(results)
+    return {i: theirs[key(r, r.model)] for i, r in enumerate(results)
+            if not r.model.startswith(TORCHVISION_PREFIX) and key(r, r.model) in theirs}  # fmt: skip
 
-    def ratio(ours: BenchResult, other: BenchResult) -> float:
-        if ours.round_ms and len(ours.round_ms) == len(other.round_ms):
-            return round_ratio(other.round_ms, ours.round_ms, keep=steady[_race_key(ours)])
-        return other.latency_ms_median / ours.latency_ms_median
 
+def torchvision_rounds(results: Sequence[BenchResult]) -> dict[int, list[bool]]:
+    """For each of our results raced in the same rounds as its torchvision namesake: the rounds its ratio counts,
+    those in which both ran near their best (:func:`pair_rounds`: a cloud host's slow regime changes the ratio
+    itself, and can start inside a round)."""
+    return {i: pair_rounds(other.round_ms, results[i].round_ms) for i, other in _namesakes(results).items()
+            if results[i].round_ms and len(results[i].round_ms) == len(other.round_ms)}  # fmt: skip
+
+
+def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
+    """For each of our results whose torchvision namesake was timed too (:func:`_namesakes`): its index in
+    ``results`` -> torchvision's latency / ours, the median of the per-round ratios where both were raced in the
+    same rounds (:func:`round_ratio`: the least touched by the host's swings) over the rounds
+    :func:`torchvision_rounds` counts, else the ratio of the medians."""
+    kept = torchvision_rounds(results)
     return {
-        i: ratio(r, theirs[key(r, r.model)])
-        for i, r in enumerate(results)
-        if key(r, r.model) in theirs and not r.model.startswith(TORCHVISION_PREFIX)
+        i: round_ratio(other.round_ms, results[i].round_ms, keep=kept[i])
+        if i in kept
+        else other.latency_ms_median / results[i].latency_ms_median
+        for i, other in _namesakes(results).items()
     }
 
 

@@ -181,6 +181,18 @@ def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> li
     return [slowdown <= slack * min(slowdowns) for slowdown in slowdowns]  # the least slowed round always counts
 
 
+def pair_rounds(base: Sequence[float], other: Sequence[float], slack: float = 1.25) -> list[bool]:
+    """The rounds a ratio of two contenders should count: those in which *both* ran within ``slack`` of their
+    fastest round (relative to the round where the slower of the two was least slowed, which always counts).
+    A race's round lasts seconds and a host can switch regime inside one, so a round where the race as a whole
+    (:func:`steady_rounds`) ran near its best can still hold one side's slow block: ratios of 0.60x and 0.75x
+    beside 1.13-1.20x in a 5-round race on a Zen 5 (``docs/measuring.md``)."""
+    if len(base) != len(other) or not base:
+        raise ValueError("pair_rounds needs two equally long, non-empty series")
+    worst = [max(b / min(base), o / min(other)) for b, o in zip(base, other)]
+    return [w <= slack * min(worst) for w in worst]
+
+
 def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
     """Each round's median over contenders of its time / that contender's fastest round (1.0: all at their best)."""
     if not times or not all(times.values()):
@@ -193,7 +205,7 @@ def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
 def round_ratio(base: Sequence[float], other: Sequence[float], keep: Sequence[bool] | None = None) -> float:
     """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
     round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings. ``keep``:
-    only the rounds marked True (e.g. :func:`steady_rounds`)."""
+    only the rounds marked True (e.g. :func:`pair_rounds`)."""
     if keep is not None:
         base, other = [b for b, k in zip(base, keep) if k], [o for o, k in zip(other, keep) if k]
     return statistics.median(round_ratios(base, other))

@@ -20,7 +20,7 @@ from shufflenet.bench.engine import (
     artifact_input,
     benchmark_artifacts,
     build_model,
-    race_regimes,
+    torchvision_rounds,
 )
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
@@ -293,11 +293,15 @@ def _report_bench(
         rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
     render(console, args.format, headers, rows, records=records, title=title)
     if ratios and args.format == "table":
-        compared = {results[i].batch for i in ratios}
-        for (batch, _, rounds), steady in race_regimes(results).items():
-            if batch in compared and not all(steady):
-                console.print(f"[dim]vs_torchvision at batch {batch}: {sum(steady)} of {rounds} rounds; in the others "
-                              "the host ran slower (a regime; docs/measuring.md, 'Host regimes')[/dim]")  # fmt: skip
+        kept = torchvision_rounds(results)
+        for batch in sorted({results[i].batch for i in kept}):
+            counts = sorted(sum(k) for i, k in kept.items() if results[i].batch == batch)
+            rounds = max(len(k) for i, k in kept.items() if results[i].batch == batch)
+            if counts[0] < rounds:
+                span = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+                console.print(f"[dim]vs_torchvision at batch {batch}: {span} of {rounds} rounds, those in which both "
+                              "sides ran near their best; in the others one side ran slower (a regime; "
+                              "docs/measuring.md, 'Host regimes')[/dim]")  # fmt: skip
 
 
 def _where(machine: dict[str, object], device: str) -> str:
