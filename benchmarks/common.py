@@ -17,9 +17,8 @@ from typing import Any, TypeVar
 
 import torchvision.models.shufflenetv2 as tv_shufflenet
 
-from shufflenet.bench import round_ratio
 from shufflenet.bench.machine import parallel_speedup
-from shufflenet.bench.timing import pair_rounds, probed_race, round_slowdowns, steady_rounds
+from shufflenet.bench.timing import probed_race, round_slowdowns, steady_ratios, steady_rounds
 
 K = TypeVar("K", bound=Hashable)
 
@@ -71,10 +70,10 @@ def regime_race(
 
 
 def kept_ratio(base: Sequence[float], other: Sequence[float]) -> tuple[float, int]:
-    """The median per-round ``base / other`` over the rounds where both ran near their best (``pair_rounds``),
+    """The median per-round ``base / other`` over the rounds where both ran near their best (``steady_ratios``),
     and their count."""
-    keep = pair_rounds(base, other)
-    return round_ratio(base, other, keep=keep), sum(keep)
+    ratios = steady_ratios(base, other)
+    return statistics.median(ratios), len(ratios)
 
 
 def full_ratio(base: Sequence[float], other: Sequence[float]) -> str:

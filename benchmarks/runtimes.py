@@ -48,7 +48,7 @@ import shufflenet
 from common import add_race_args, full_ratio, regime_race
 from shufflenet.bench import machine_info, round_ratio, round_ratios
 from shufflenet.bench.machine import compute_peak, onnx_target
-from shufflenet.bench.timing import percentile
+from shufflenet.bench.timing import percentile, steady_ratios
 from shufflenet.complexity import analyze
 from shufflenet.export.executorch import export_executorch
 from shufflenet.export.graph import TARGETS
@@ -157,8 +157,14 @@ def main() -> int:
     ap.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
     ap.add_argument("--target", choices=tuple(TARGETS), default=onnx_target(),
                     help="the CPU class our ONNX file is written for (export --target; default: this host's)")  # fmt: skip
+    ap.add_argument("--plot", help="also draw the best-regime speed-ups per runtime and batch to this figure "
+                    "(.png, .svg, .pdf)")  # fmt: skip
     add_race_args(ap)
     args = ap.parse_args()
+    if args.plot:
+        from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
+
+        check_figure_path(args.plot)
     torch.set_num_threads(args.threads)
     info = machine_info()
     peak = compute_peak(args.threads)
@@ -171,6 +177,7 @@ def main() -> int:
           "| max abs diff |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
+    speedups: dict[str, dict[str, list[float]]] = {}  # runtime (and model) -> batch -> best-regime per-round ratios
     for name in args.models:
         theirs, mine = models(name)
         macs = analyze(mine, (1, 3, 224, 224)).flops
@@ -193,7 +200,16 @@ def main() -> int:
                 print(f"| {name} | {rt} | {batch} | {std_ms:.2f} | {our_ms:.2f} | {ratio:.2f}x | "
                       f"{percentile(spread, 10):.2f}-{percentile(spread, 90):.2f} | "
                       f"{full_ratio(times[(rt, 0)], times[(rt, 1)])} | {our_ms / peak.floor_ms(macs * batch):.2f}x | {diffs[rt]:.1e} |", flush=True)  # fmt: skip
+                group = rt if len(args.models) == 1 else f"{name}\n{rt}"
+                speedups.setdefault(group, {})[f"batch {batch}"] = steady_ratios(times[(rt, 0)], times[(rt, 1)])
             print(fastest(times, name, batch), note, sep="\n", flush=True)
+    if args.plot:
+        from shufflenet.bench.plots import plot_speedups
+
+        what = args.models[0] if len(args.models) == 1 else "ours"
+        plot_speedups(speedups, args.plot, title=f"{what} against each runtime's conversion of torchvision's, best-regime "
+                      f"rounds ({info['cpu']}, {args.threads} threads)")  # fmt: skip
+        print(f"# plot written to {args.plot}")
     if worst > 1e-3:
         print(f"logits differ by {worst:.2g} (> 1e-3)", file=sys.stderr)
         return 1

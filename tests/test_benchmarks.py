@@ -20,17 +20,21 @@ TINY = ["--rounds", "1", "--seconds", "0.01", "--pause", "0"]
         ("shuffle_cost.py", ["--model", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime"], "| onnxruntime |"),
         (
             "runtimes.py",
-            ["--models", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime", "openvino", "--batches", "1"],
+            ["--models", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime", "openvino", "--batches", "1", "--plot",
+             "{tmp}/r.png"],
             "fastest for ours (shufflenet_v2_x0_5, batch 1): ",
         ),
     ],
 )
-def test_script_prints_its_table(script: str, args: list[str], row: str) -> None:
+def test_script_prints_its_table(script: str, args: list[str], row: str, tmp_path: Path) -> None:
+    args = [a.format(tmp=tmp_path) for a in args]
     run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args, *TINY], capture_output=True, text=True,
                          timeout=600, cwd=BENCHMARKS.parent)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("# ") and "threads" in run.stdout.splitlines()[0]  # the host, first
     assert row in run.stdout
+    for figure in (a for a in args if a.endswith(".png")):
+        assert Path(figure).read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.slow  # converts and exports a V2 0.5x: ~10 s

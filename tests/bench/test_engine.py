@@ -198,8 +198,8 @@ def test_speedup_over_torchvision_is_the_median_per_round_ratio() -> None:
     split = replace(mine, round_ms=(1.0, 1.0, 1.0)), replace(theirs, round_ms=(1.2, 2.1, 1.25))
     other = [replace(r, runtime="onnxruntime", round_ms=(1.0, 1.0, 1.0)) for r in split]
     assert speedups_over_torchvision([*split, *other]) == {0: pytest.approx(1.225), 2: pytest.approx(1.0)}
-    from shufflenet.bench.engine import torchvision_rounds
+    from shufflenet.bench.engine import torchvision_round_ratios
 
     eight = replace(mine, batch=8, round_ms=(2.0, 2.0))  # no namesake at batch 8: no ratio, no rounds
-    assert torchvision_rounds([*slow, eight]) == {0: [True, False, False]}
-    assert torchvision_rounds([*split, eight]) == {0: [True, False, True]}
+    assert torchvision_round_ratios([*slow, eight]) == {0: [pytest.approx(1.2)]}
+    assert torchvision_round_ratios([*split, eight]) == {0: [pytest.approx(1.2), pytest.approx(1.25)]}

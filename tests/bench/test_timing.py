@@ -3,7 +3,14 @@ import time
 import pytest
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
-from shufflenet.bench.timing import pair_rounds, percentile, probed_race, round_slowdowns, steady_rounds
+from shufflenet.bench.timing import (
+    pair_rounds,
+    percentile,
+    probed_race,
+    round_slowdowns,
+    steady_ratios,
+    steady_rounds,
+)
 
 
 def test_percentile_interpolates() -> None:
@@ -55,7 +62,6 @@ def test_race_and_round_ratio_tell_a_slow_contender_from_a_fast_one() -> None:
     with pytest.raises(ValueError):
         round_ratio([1.0], [])
     assert round_ratios([2.0, 4.0, 9.0], [1.0, 1.0, 3.0]) == [2.0, 3.0, 4.0]  # each round's ratio, sorted
-    assert round_ratio([2.0, 4.0, 9.0], [1.0, 1.0, 3.0], keep=[True, False, True]) == 2.5  # rounds 1 and 3 only
 
 
 def test_probed_race_probes_once_as_each_round_starts() -> None:
@@ -87,3 +93,8 @@ def test_pair_rounds_drop_a_round_where_either_side_slowed() -> None:
     assert pair_rounds([1.0, 2.0], [2.0, 1.0]) == [True, True]  # never both at their best: the least slowed
     with pytest.raises(ValueError, match="equally long"):
         pair_rounds([1.0], [1.0, 2.0])
+
+
+def test_steady_ratios_are_the_ratios_of_the_pairs_rounds() -> None:
+    # round 2 caught one side slow: its 3.0x is left out; rounds 1 and 3 give 2.0x and 2.1x
+    assert steady_ratios([2.0, 3.0, 2.1], [1.0, 1.0, 1.0]) == [pytest.approx(2.0), pytest.approx(2.1)]

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import statistics
 import subprocess
 import sys
 import warnings
@@ -90,21 +91,24 @@ def test_bench_json_records(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_bench_times_torchvision_beside_ours_with_the_ratio(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from shufflenet.bench import round_ratio
-    from shufflenet.bench.timing import steady_rounds
+    from shufflenet.bench.timing import steady_ratios
 
     out = tmp_path / "r.json"
     argv = ["bench", "shufflenet_v2_x0_5", "torchvision:shufflenet_v2_x0_5", "--img-size", "32", "--threads", "1",
-            "--min-time", "0.05", "--precision", "bfloat16", "--format", "md", "--out", str(out)]  # fmt: skip
+            "--min-time", "0.05", "--precision", "bfloat16", "--format", "md", "--out", str(out),
+            "--plot", str(tmp_path / "s.png")]  # fmt: skip
     assert main(argv) == 0
-    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if "shufflenet_v2_x0_5" in line]
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr()
+    assert "speed-up plot written" in printed.err  # ours' speed-up per runtime, not speed vs FLOPs
+    rows = [line.split("|") for line in printed.out.splitlines() if "shufflenet_v2_x0_5" in line]
     ours, theirs = (next(r for r in rows if r[1].strip() == name) for name in ("shufflenet_v2_x0_5",
                                                                                 "torchvision:shufflenet_v2_x0_5"))  # fmt: skip
     mine, tv = json.loads(out.read_text())
     assert len(mine["round_ms"]) == len(tv["round_ms"]) == 5  # the default rounds, raced together
     ratio = float(ours[-2].strip().rstrip("x"))  # the median of the per-round ratios, over the steady rounds
-    steady = steady_rounds({"ours": mine["round_ms"], "tv": tv["round_ms"]})  # a busy host's slow rounds are left out
-    assert ratio == pytest.approx(round_ratio(tv["round_ms"], mine["round_ms"], keep=steady), abs=0.006)
+    steady = steady_ratios(tv["round_ms"], mine["round_ms"])  # a busy host's slow rounds are left out
+    assert ratio == pytest.approx(statistics.median(steady), abs=0.006)
     assert theirs[-2].strip() == "-"
     assert main(["bench", "torchvision:no_such_net", "--img-size", "32"]) == 2
     assert "torchvision has no model of that name" in capsys.readouterr().err

@@ -9,6 +9,7 @@ convention) so speed can be read against FLOPs and MAC.
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, pair_rounds, race_stats, round_ratio
+from shufflenet.bench.timing import LatencyStats, race_stats, steady_ratios
 from shufflenet.complexity import analyze
 from shufflenet.models import create_from_arch, create_model
 from shufflenet.runtimes import num_threads
@@ -128,24 +129,22 @@ def _namesakes(results: Sequence[BenchResult]) -> dict[int, BenchResult]:
             if not r.model.startswith(TORCHVISION_PREFIX) and key(r, r.model) in theirs}  # fmt: skip
 
 
-def torchvision_rounds(results: Sequence[BenchResult]) -> dict[int, list[bool]]:
-    """For each of our results raced in the same rounds as its torchvision namesake: the rounds its ratio counts,
-    those in which both ran near their best (:func:`pair_rounds`: a cloud host's slow regime changes the ratio
-    itself, and can start inside a round)."""
-    return {i: pair_rounds(other.round_ms, results[i].round_ms) for i, other in _namesakes(results).items()
+def torchvision_round_ratios(results: Sequence[BenchResult]) -> dict[int, list[float]]:
+    """For each of our results raced in the same rounds as its torchvision namesake (:func:`_namesakes`): its index
+    -> torchvision's latency / ours in each round in which both ran near their best, sorted (:func:`steady_ratios`:
+    a cloud host's slow regime changes the ratio itself, and can start inside a round)."""
+    return {i: steady_ratios(other.round_ms, results[i].round_ms) for i, other in _namesakes(results).items()
             if results[i].round_ms and len(results[i].round_ms) == len(other.round_ms)}  # fmt: skip
 
 
 def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float]:
     """For each of our results whose torchvision namesake was timed too (:func:`_namesakes`): its index in
     ``results`` -> torchvision's latency / ours, the median of the per-round ratios where both were raced in the
-    same rounds (:func:`round_ratio`: the least touched by the host's swings) over the rounds
-    :func:`torchvision_rounds` counts, else the ratio of the medians."""
-    kept = torchvision_rounds(results)
+    same rounds (the least touched by the host's swings) over the rounds :func:`torchvision_round_ratios` counts,
+    else the ratio of the medians."""
+    per_round = torchvision_round_ratios(results)
     return {
-        i: round_ratio(other.round_ms, results[i].round_ms, keep=kept[i])
-        if i in kept
-        else other.latency_ms_median / results[i].latency_ms_median
+        i: statistics.median(per_round[i]) if i in per_round else other.latency_ms_median / results[i].latency_ms_median
         for i, other in _namesakes(results).items()
     }
 

@@ -13,6 +13,7 @@ import torch
 
 from shufflenet.bench.engine import BenchResult
 from shufflenet.bench.guidelines import GuidelineResult
+from shufflenet.bench.timing import percentile
 from shufflenet.utils.files import atomic_write
 from shufflenet.utils.optional import require
 
@@ -29,6 +30,7 @@ __all__ = [
     "plot_guideline",
     "plot_history",
     "plot_speed_vs_flops",
+    "plot_speedups",
 ]
 
 #: the most classes a confusion matrix labels every cell and tick of
@@ -91,6 +93,38 @@ def plot_speed_vs_flops(results: Sequence[BenchResult], path: str | os.PathLike[
     ax.set_xlabel("MFLOPs (multiply-adds, per image)")
     ax.set_ylabel("images/s (measured)")
     ax.grid(True, which="both", lw=0.3)
+    return _save(fig, path)
+
+
+def plot_speedups(
+    groups: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike[str], *, title: str
+) -> Path:
+    """Ours against a baseline side by side: one bar per series (e.g. a batch size) in each group (e.g. a runtime)
+    at the median of its per-round speed-ups, with a whisker over their 10th-90th percentile, the median written
+    above; the line at 1 is parity."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) + 2), 4))
+    series = list(dict.fromkeys(s for g in groups.values() for s in g))
+    width = 0.8 / max(len(series), 1)
+    for i, name in enumerate(series):
+        xs, mids, lows, highs = [], [], [], []
+        for j, g in enumerate(groups.values()):
+            if name not in g:
+                continue
+            ratios = sorted(g[name])
+            mid, lo, hi = (percentile(ratios, q) for q in (50, 10, 90))
+            xs.append(j + (i - (len(series) - 1) / 2) * width)
+            mids.append(mid)
+            lows.append(mid - lo)
+            highs.append(hi - mid)
+        bars = ax.bar(xs, mids, width, yerr=[lows, highs], capsize=3, label=name)
+        ax.bar_label(bars, labels=[f"{m:.2f}x" for m in mids], fontsize=7, padding=2)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(list(groups), fontsize=8)
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_ylabel("speed-up (median per round, p10-p90)")
+    ax.set_title(title, fontsize=9)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
     return _save(fig, path)
 
 

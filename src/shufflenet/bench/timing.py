@@ -202,13 +202,17 @@ def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
     return [statistics.median(times[k][r] / best[k] for k in times) for r in range(rounds)]
 
 
-def round_ratio(base: Sequence[float], other: Sequence[float], keep: Sequence[bool] | None = None) -> float:
+def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
     """Median over rounds of ``base / other`` (a speed-up of ``other`` when both are latencies): each
-    round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings. ``keep``:
-    only the rounds marked True (e.g. :func:`pair_rounds`)."""
-    if keep is not None:
-        base, other = [b for b, k in zip(base, keep) if k], [o for o, k in zip(other, keep) if k]
+    round's two blocks ran seconds apart, so the ratio is the least touched by the host's swings."""
     return statistics.median(round_ratios(base, other))
+
+
+def steady_ratios(base: Sequence[float], other: Sequence[float]) -> list[float]:
+    """:func:`round_ratios` over the rounds in which both ran near their best (:func:`pair_rounds`): a ratio in the
+    host's best regime, its median the figure to claim (``docs/measuring.md``, "Host regimes")."""
+    keep = pair_rounds(base, other)
+    return round_ratios([b for b, k in zip(base, keep) if k], [o for o, k in zip(other, keep) if k])
 
 
 def round_ratios(base: Sequence[float], other: Sequence[float]) -> list[float]:

@@ -20,7 +20,7 @@ from shufflenet.bench.engine import (
     artifact_input,
     benchmark_artifacts,
     build_model,
-    torchvision_rounds,
+    torchvision_round_ratios,
 )
 from shufflenet.bench.guidelines import (
     EXPERIMENTS,
@@ -207,10 +207,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     _report_bench(args, console, suite.results, BENCH_HEADERS, _bench_rows(suite.results),
                   _where(machine_info(), args.device))  # fmt: skip
     if args.plot and suite.results:
-        from shufflenet.bench.plots import plot_speed_vs_flops  # matplotlib: only when plotting
-
-        plot_speed_vs_flops(suite.results, args.plot)
-        err.print(f"speed-vs-FLOPs plot written to {args.plot}", highlight=False)
+        _plot_bench(suite.results, args.plot, err)
     if suite.skipped:
         err.print(f"time budget spent: {len(suite.skipped)} point(s) not measured", highlight=False)
     return 0
@@ -293,15 +290,36 @@ def _report_bench(
         rows = [(*row, f"{ratios[i]:.2f}x" if i in ratios else "-") for i, row in enumerate(rows)]
     render(console, args.format, headers, rows, records=records, title=title)
     if ratios and args.format == "table":
-        kept = torchvision_rounds(results)
+        kept = torchvision_round_ratios(results)
         for batch in sorted({results[i].batch for i in kept}):
-            counts = sorted(sum(k) for i, k in kept.items() if results[i].batch == batch)
-            rounds = max(len(k) for i, k in kept.items() if results[i].batch == batch)
+            counts = sorted(len(k) for i, k in kept.items() if results[i].batch == batch)
+            rounds = max(len(results[i].round_ms) for i in kept if results[i].batch == batch)
             if counts[0] < rounds:
                 span = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
                 console.print(f"[dim]vs_torchvision at batch {batch}: {span} of {rounds} rounds, those in which both "
                               "sides ran near their best; in the others one side ran slower (a regime; "
                               "docs/measuring.md, 'Host regimes')[/dim]")  # fmt: skip
+
+
+def _plot_bench(results: list[BenchResult], path: str, err: Console) -> None:
+    """Ours' speed-up over torchvision's namesakes per runtime where they were raced, else speed vs FLOPs."""
+    from shufflenet.bench.plots import plot_speed_vs_flops, plot_speedups  # matplotlib: only when plotting
+
+    per_round = torchvision_round_ratios(results)
+    if not per_round:
+        plot_speed_vs_flops(results, path)
+        err.print(f"speed-vs-FLOPs plot written to {path}", highlight=False)
+        return
+    models = {results[i].model for i in per_round}
+    groups: dict[str, dict[str, list[float]]] = {}
+    for i, ratios in per_round.items():
+        r = results[i]
+        group = r.runtime if len(models) == 1 else f"{r.model}\n{r.runtime}"
+        groups.setdefault(group, {})[f"batch {r.batch}"] = ratios
+    what = next(iter(models)) if len(models) == 1 else "ours"
+    where = _where(machine_info(), results[0].device)
+    plot_speedups(groups, path, title=f"{what} against torchvision's, the same weights, raced ({where})")
+    err.print(f"speed-up plot written to {path}", highlight=False)
 
 
 def _where(machine: dict[str, object], device: str) -> str:
@@ -499,7 +517,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
     p.add_argument(
         "--plot",
-        help="figure (.png, .svg, .pdf): speed vs FLOPs, or with --breakdown the bar chart (default shufflenet-breakdown.png)",
+        help="figure (.png, .svg, .pdf): speed vs FLOPs; with torchvision's namesakes (torchvision:NAME) ours' speed-up "
+        "over them per runtime; with --breakdown the bar chart (default shufflenet-breakdown.png)",
     )
     _add_tool_args(p, "exported files as they are, registered and trained models exported for each --runtime")
     add_shape_args(p, batch=False)
