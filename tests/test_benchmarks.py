@@ -20,8 +20,7 @@ TINY = ["--rounds", "1", "--seconds", "0.01", "--pause", "0"]
         ("shuffle_cost.py", ["--model", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime"], "| onnxruntime |"),
         (
             "runtimes.py",
-            ["--models", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime", "openvino", "--batches", "1", "--plot",
-             "{tmp}/r.png"],
+            "--models shufflenet_v2_x0_5 --runtimes onnxruntime openvino --batches 1 --plot {tmp}/r.png".split(),
             "fastest for ours (shufflenet_v2_x0_5, batch 1): ",
         ),
     ],
