@@ -16,8 +16,9 @@ contender once per round, in blocks of calls with a pause before each block: ``s
 drift of the machine hits all alike; the table
 gives the median over rounds of each round's median latency, the ratio
 torchvision / ours of those medians, the median of the per-round ratios (each
-measured seconds apart, so the least touched by the machine's speed swings), that median over the rounds run
-in which both sides ran in the host's best regime (``common.kept_ratio``: cloud hosts switch regimes, and the ratio with them), and
+measured seconds apart, so the least touched by the machine's speed swings), that median over the rounds
+in which both sides ran in the host's best regime (``common.kept_ratio``: cloud hosts switch regimes, and the
+ratio with them), and
 ours against the compute floor (multiply-adds at this CPU's peak: the higher of its vector width x FMA
 units x clock and a tuned GEMM's measured rate; see ``shufflenet.bench.machine.ComputePeak``).
 """

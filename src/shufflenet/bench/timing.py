@@ -171,35 +171,40 @@ def probed_race(
     return race(contenders, progress=progress, **kwargs), values
 
 
-def steady_rounds(times: Mapping[K, Sequence[float]], slack: float = 1.25) -> list[bool]:
-    """Which rounds ran in the host's best regime: those where the contenders' median slowdown against their own
-    fastest round stays within ``slack`` of the least slowed round's (~1). Cloud hosts switch regimes within
-    minutes, in which every multi-threaded runtime slowed ~1.7x at once, and a ratio differs between them
-    (``docs/measuring.md``). A run that never left one regime keeps every round, even the slow one: the times
-    themselves then say which."""
-    slowdowns = round_slowdowns(times)
+def steady_rounds(
+    times: Mapping[K, Sequence[float]],
+    slack: float = 1.25,
+    combine: Callable[[list[float]], float] = statistics.median,
+) -> list[bool]:
+    """Which rounds ran in the host's best regime: those where the contenders' median slowdown (or ``combine``'s)
+    against their own fastest round stays within ``slack`` of the least slowed round's (~1). Cloud hosts switch
+    regimes within minutes, in which every multi-threaded runtime slowed ~1.7x at once, and a ratio differs
+    between them (``docs/measuring.md``). A run that never left one regime keeps every round, even the slow one:
+    the times themselves then say which."""
+    slowdowns = round_slowdowns(times, combine)
     return [slowdown <= slack * min(slowdowns) for slowdown in slowdowns]  # the least slowed round always counts
 
 
 def pair_rounds(base: Sequence[float], other: Sequence[float], slack: float = 1.25) -> list[bool]:
-    """The rounds a ratio of two contenders should count: those in which *both* ran within ``slack`` of their
-    fastest round (relative to the round where the slower of the two was least slowed, which always counts).
-    A race's round lasts seconds and a host can switch regime inside one, so a round where the race as a whole
-    (:func:`steady_rounds`) ran near its best can still hold one side's slow block: ratios of 0.60x and 0.75x
-    beside 1.13-1.20x in a 5-round race on a Zen 5 (``docs/measuring.md``)."""
+    """The rounds a ratio of two contenders should count: :func:`steady_rounds` judged by the slower of the two,
+    so that *both* ran near their best. A race's round lasts seconds and a host can switch regime inside one, so a
+    round where the race as a whole ran near its best can still hold one side's slow block: ratios of 0.60x and
+    0.75x beside 1.13-1.20x in a 5-round race on a Zen 5 (``docs/measuring.md``)."""
     if len(base) != len(other) or not base:
         raise ValueError("pair_rounds needs two equally long, non-empty series")
-    worst = [max(b / min(base), o / min(other)) for b, o in zip(base, other)]
-    return [w <= slack * min(worst) for w in worst]
+    return steady_rounds({0: base, 1: other}, slack, combine=max)
 
 
-def round_slowdowns(times: Mapping[K, Sequence[float]]) -> list[float]:
-    """Each round's median over contenders of its time / that contender's fastest round (1.0: all at their best)."""
+def round_slowdowns(
+    times: Mapping[K, Sequence[float]], combine: Callable[[list[float]], float] = statistics.median
+) -> list[float]:
+    """Each round's median (or ``combine``) over contenders of its time / that contender's fastest round (1.0: all
+    at their best)."""
     if not times or not all(times.values()):
         raise ValueError("no rounds to judge")
     best = {k: min(v) for k, v in times.items()}
     rounds = len(next(iter(times.values())))
-    return [statistics.median(times[k][r] / best[k] for k in times) for r in range(rounds)]
+    return [combine([times[k][r] / best[k] for k in times]) for r in range(rounds)]
 
 
 def round_ratio(base: Sequence[float], other: Sequence[float]) -> float:
