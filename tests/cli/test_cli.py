@@ -177,6 +177,15 @@ def test_bench_breakdown_writes_chart(tmp_path, capsys: pytest.CaptureFixture[st
     assert svg.stat().st_size > 1000 and "<svg" in svg.read_text()
 
 
+def test_bench_breakdown_needs_a_profiler(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A runtime whose profiler Python cannot read is refused before any work, and no chart is left."""
+    argv = ["bench", "--breakdown", "shufflenet_v2_x0_5", "--runtime", "eager,ncnn", "--plot", str(tmp_path / "b.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ncnn has none that Python can read" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_other_libraries_fork_warnings_are_not_shown(monkeypatch, recwarn) -> None:
     """JAX's warning at OpenVINO's telemetry fork is dropped; our own notes still reach the user."""
     import argparse

@@ -1,10 +1,12 @@
 """Where the time goes: run time per operator class (the V2 paper's Figure 2).
 
-Two sources: the PyTorch profiler (self time of every ATen operator) and ONNX
-Runtime's own profiler (time of every graph node). Operators are classed with
-the analyser's classes, merged into the figure's groups: convolution,
-depthwise convolution, element-wise, data movement (concat, shuffle, split,
-reshape and layout reorders), pooling, other.
+Each runtime's own profiler: PyTorch's (self time of every ATen operator), ONNX Runtime's (every
+graph node) and OpenVINO's (every node of the compiled graph, ``PERF_COUNT``), for the standard
+conversion of the model (``onnxruntime``, ``openvino``) and for our export of it
+(``onnxruntime-shufflenet``, ``openvino-shufflenet``), so a shuffle's cost is seen where the runtime
+spends it. Operators are classed with the analyser's classes, merged into the figure's groups:
+convolution, depthwise convolution, element-wise, data movement (concat, shuffle, split, reshape and
+layout reorders), pooling, other.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from shufflenet.bench.machine import onnx_target
+from shufflenet.bench.runtimes import OPENVINO_IRS
 from shufflenet.complexity import OpType, classify_conv, classify_op
-from shufflenet.runtimes import num_threads, ort_session
+from shufflenet.runtimes import num_threads, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed_kwargs
 
-__all__ = ["GROUPS", "Breakdown", "breakdown"]
+__all__ = ["BREAKDOWN_RUNTIMES", "GROUPS", "Breakdown", "breakdown"]
+
+#: the runtimes whose profilers are read
+BREAKDOWN_RUNTIMES = ("eager", "onnxruntime", "onnxruntime-shufflenet", "openvino", "openvino-shufflenet")
 
 GROUPS = ("conv", "depthwise", "elementwise", "data_movement", "pooling", "other")
 _GROUP = {
@@ -43,6 +50,21 @@ _ORT_OPS = {
     "elementwise": {
         "Relu", "Add", "Mul", "Sigmoid", "Clip", "BatchNormalization", "Sum", "Div", "Sub", "HardSigmoid",
         "HardSwish", "QLinearAdd", "QLinearMul", "QLinearSigmoid",
+    },
+}  # fmt: skip
+
+#: OpenVINO's CPU node types (its profiler's ``node_type``); "Subgraph" is its fused element-wise code
+_OV_OPS = {
+    "conv": {"Convolution", "GroupConvolution", "FullyConnected", "MatMul", "Deconvolution"},
+    "data_movement": {
+        "Concat", "ShuffleChannels", "Transpose", "Reshape", "Split", "VariadicSplit", "Reorder", "Gather",
+        "StridedSlice", "Slice", "Squeeze", "Unsqueeze", "DepthToSpace", "SpaceToDepth", "Convert", "Pad",
+        "Broadcast", "Tile",
+    },
+    "pooling": {"MaxPool", "AvgPool", "ReduceMean", "ReduceMax", "AdaptiveAvgPool", "AdaptiveMaxPool"},
+    "elementwise": {
+        "Eltwise", "Subgraph", "Multiply", "Add", "Relu", "Sigmoid", "Clamp", "Swish", "HSwish", "HSigmoid",
+        "FakeQuantize",
     },
 }  # fmt: skip
 
@@ -89,6 +111,14 @@ def _ort_group(op: str, shapes: Sequence[Sequence[int]]) -> str:
     return next((g for g, ops in _ORT_OPS.items() if op in ops), "other")
 
 
+def _ov_group(node_type: str, exec_type: str) -> str:
+    """OpenVINO names its depthwise kernels ``*_dw_*`` (``brgconv_avx512_dw_f32``); a grouped 1x1 conv
+    is the same node type with another kernel."""
+    if node_type == "GroupConvolution" and "_dw" in exec_type:
+        return "depthwise"
+    return next((g for g, ops in _OV_OPS.items() if node_type in ops), "other")
+
+
 def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown:
     from torch.profiler import ProfilerActivity, profile
 
@@ -103,14 +133,17 @@ def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown
     return Breakdown("eager", dict(ms))
 
 
-def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None) -> Breakdown:
+def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None, ours: bool) -> Breakdown:
     import onnxruntime as ort
 
-    from shufflenet.export.onnx import export_onnx_file
+    from shufflenet.export.onnx import export_onnx, export_onnx_file
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
-        export_onnx_file(model, x, path)
+        if ours:
+            export_onnx(model, path, input_shape=tuple(x.shape), verify=False, target=onnx_target())
+        else:
+            export_onnx_file(model, x, path)
         plain = ort_session(path, threads, x.device)  # warm-up without profiling
         feed = {plain.get_inputs()[0].name: x.numpy()}
         plain.run(None, feed)
@@ -130,7 +163,20 @@ def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int |
     for e in nodes[len(nodes) // (iters + 1) :]:  # drop the first (warm-up) run
         shapes = [next(iter(t.values())) for t in e["args"].get("input_type_shape", [])]
         ms[_ort_group(e["args"]["op_name"], shapes)] += e["dur"] / 1e3 / iters
-    return Breakdown("onnxruntime", dict(ms))
+    return Breakdown("onnxruntime-shufflenet" if ours else "onnxruntime", dict(ms))
+
+
+def _ov_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None, runtime: str) -> Breakdown:
+    request = ov_compile(OPENVINO_IRS[runtime](model, x), threads, profile=True).create_infer_request()
+    feed = [x.numpy()]
+    request.infer(feed)  # warm-up: its first run's times are not the steady state's
+    ms: dict[str, float] = defaultdict(float)
+    for _ in range(iters):
+        request.infer(feed)
+        for node in request.get_profiling_info():  # the last run's times
+            if node.status == node.Status.EXECUTED:
+                ms[_ov_group(node.node_type, node.exec_type)] += node.real_time.total_seconds() * 1e3 / iters
+    return Breakdown(runtime, dict(ms))
 
 
 @renamed_kwargs(input_size="img_size")
@@ -144,12 +190,15 @@ def breakdown(
     threads: int | None = None,
     iters: int = 20,
 ) -> Breakdown:
-    """Profile ``iters`` forward passes and sum operator time per group (ms per pass)."""
-    if runtime not in ("eager", "onnxruntime"):
-        raise ValueError(f"breakdown supports the eager and onnxruntime runtimes, not {runtime!r}")
+    """Profile ``iters`` forward passes in ``runtime`` (one of :data:`BREAKDOWN_RUNTIMES`) and sum
+    operator time per group (ms per pass)."""
+    if runtime not in BREAKDOWN_RUNTIMES:
+        raise ValueError(f"breakdown reads the profilers of {', '.join(BREAKDOWN_RUNTIMES)}, not {runtime!r}")
     x = torch.randn(batch, in_chans, img_size, img_size)
     model = model.eval()
     with num_threads(threads):
         if runtime == "eager":
             return _torch_breakdown(model, x, iters)
-        return _ort_breakdown(model, x, iters, threads)
+        if runtime.startswith("openvino"):
+            return _ov_breakdown(model, x, iters, threads, runtime)
+        return _ort_breakdown(model, x, iters, threads, ours=runtime == "onnxruntime-shufflenet")

@@ -129,18 +129,24 @@ def plot_speedups(
 
 
 def plot_breakdown(shares: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str]) -> Path:
-    """The V2 paper's Figure 2 style: stacked share of run time per operator class, one bar per run."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    """The V2 paper's Figure 2 style: stacked share of run time per operator class, one bar per run
+    (``"MODEL\nRUNTIME"``; one model is named once, in the title)."""
     runs = list(shares)
-    classes = sorted({c for s in shares.values() for c in s})
+    models = {r.split("\n")[0] for r in runs}
+    single = len(models) == 1 and all("\n" in r for r in runs)
+    labels = [r.split("\n", 1)[1] if single else r for r in runs]
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.5 + max(1.4, 0.075 * longest) * len(runs)), 4))  # labels apart
+    classes = list(dict.fromkeys(c for s in shares.values() for c in s))  # the caller's order
     bottom = [0.0] * len(runs)
     for cls in classes:
         vals = [100 * shares[r].get(cls, 0.0) for r in runs]
-        ax.bar(runs, vals, bottom=bottom, label=cls)
+        ax.bar(range(len(runs)), vals, bottom=bottom, label=cls)
         bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_xticks(range(len(runs)), labels, fontsize=7)
     ax.set_ylabel("% of run time")
     ax.legend(fontsize=7, bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("run time by operator class", fontsize=9)
+    ax.set_title("run time by operator class" + (f": {models.pop()}" if single else ""), fontsize=9)
     return _save(fig, path)
 
 

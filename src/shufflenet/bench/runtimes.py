@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
 
-__all__ = ["RUNTIMES", "RUNTIME_ALIASES", "Runtime", "get_runtime", "resolve_runtime_name"]
+__all__ = ["OPENVINO_IRS", "RUNTIMES", "RUNTIME_ALIASES", "Runtime", "get_runtime", "resolve_runtime_name"]
 
 Predict = Callable[[Tensor], Tensor]
 
@@ -98,25 +99,40 @@ def _numpy_predict(run: Callable[[np.ndarray], np.ndarray]) -> Predict:
     return lambda x: torch.from_numpy(run(x.detach().numpy()))
 
 
-def _openvino_runner(ir: object, example: Tensor, threads: int | None) -> Predict:
-    ir.reshape(list(example.shape))  # type: ignore[attr-defined]  # static shapes: what a deployment compiles
-    return _numpy_predict(OpenVinoRunner(ov_compile(ir, threads)).run)
-
-
-def _openvino(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+def _openvino_ir(model: nn.Module, example: Tensor) -> Any:
+    """OpenVINO's conversion of ``model`` (its PyTorch frontend), static for the example's shape."""
     ov = require("openvino", "openvino")
     with warnings.catch_warnings():  # the tracer's notes on Python control flow
         warnings.simplefilter("ignore")
         ir = ov.convert_model(model.eval(), example_input=example)
-    return _openvino_runner(ir, example, threads)
+    ir.reshape(list(example.shape))  # static shapes: what a deployment compiles
+    return ir
 
 
-def _openvino_shufflenet(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+def _openvino_shufflenet_ir(model: nn.Module, example: Tensor) -> Any:
+    """Our OpenVINO export of ``model`` as a user loads it (``read_model``), static for the example's shape."""
     ov = require("openvino", "openvino")
     with tempfile.TemporaryDirectory() as tmp:
         export_openvino(model, Path(tmp) / "m.xml", input_shape=tuple(example.shape))
-        ir = ov.Core().read_model(str(Path(tmp) / "m.xml"))
-        return _openvino_runner(ir, example, threads)
+        core = ov.Core()
+        core.set_property({"ENABLE_MMAP": False})  # the weights read into memory: the folder goes next
+        ir = core.read_model(str(Path(tmp) / "m.xml"))
+    ir.reshape(list(example.shape))
+    return ir
+
+
+#: how each OpenVINO runtime makes its model (also profiled by :mod:`shufflenet.bench.breakdown`)
+OPENVINO_IRS: dict[str, Callable[[nn.Module, Tensor], Any]] = {
+    "openvino": _openvino_ir,
+    "openvino-shufflenet": _openvino_shufflenet_ir,
+}
+
+
+def _openvino(ir_of: Callable[[nn.Module, Tensor], Any]) -> Callable[[nn.Module, Tensor, int | None], Predict]:
+    def prepare(model: nn.Module, example: Tensor, threads: int | None) -> Predict:
+        return _numpy_predict(OpenVinoRunner(ov_compile(ir_of(model, example), threads)).run)
+
+    return prepare
 
 
 def _artifact(fmt: str) -> Callable[[nn.Module, Tensor, int | None], Predict]:
@@ -150,11 +166,13 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("torch-fused", "our inference form (model.fuse(): BN folded, channels-last), PyTorch eager", _torch_fused),
         Runtime("onnxruntime-shufflenet", "our shuffle-aware ONNX graph for this CPU class in a Predictor (ONNX Runtime)",
                 _onnxruntime_shufflenet, float32_only=True, cpu_only=True),
-        Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino, float32_only=True,
+        Runtime("openvino", "OpenVINO's PyTorch frontend (ov.convert_model), float32", _openvino(_openvino_ir),
+                float32_only=True,
                 static_shapes=True, cpu_only=True),
         Runtime("cudagraph", "our inference form replayed from a CUDA graph per input shape", _cudagraph,
                 cuda_only=True),
-        Runtime("openvino-shufflenet", "our OpenVINO export (a plain V2 shuffle-free), float32", _openvino_shufflenet,
+        Runtime("openvino-shufflenet", "our OpenVINO export (a plain V2 shuffle-free), float32",
+                _openvino(_openvino_shufflenet_ir),
                 float32_only=True, static_shapes=True, cpu_only=True),
         Runtime("ncnn", "ncnn (pnnx's conversion of the model), float32, one image per call", _artifact("ncnn"),
                 float32_only=True, cpu_only=True),

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from shufflenet.bench import RUNTIMES, BenchResult, benchmark_many, get_runtime, machine_info, speedups_over_torchvision
-from shufflenet.bench.breakdown import GROUPS, breakdown
+from shufflenet.bench.breakdown import BREAKDOWN_RUNTIMES, GROUPS, breakdown
 from shufflenet.bench.engine import (
     DTYPES,
     TORCHVISION_PREFIX,
@@ -55,7 +55,7 @@ from shufflenet.cli.common import (
 from shufflenet.cli.render import FORMATS, records_csv, render
 from shufflenet.complexity import human
 from shufflenet.export.formats import artifact_files
-from shufflenet.models import create_model, get_entry
+from shufflenet.models import get_entry
 from shufflenet.utils.devices import torch_device
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import atomic_write, check_output_dir, check_output_file
@@ -158,6 +158,9 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     args.runtime = args.runtime or ["eager"]
     for runtime in args.runtime:
         get_runtime(runtime)
+        if args.breakdown and runtime not in BREAKDOWN_RUNTIMES:
+            raise CliError(f"--breakdown reads the profilers of {', '.join(BREAKDOWN_RUNTIMES)}; {runtime} has "
+                           "none that Python can read (time it without --breakdown)")  # fmt: skip
     if args.time_budget is not None and not args.time_budget > 0:
         raise CliError("--time-budget must be a positive duration (leave it out to measure every point)")
     input_shape(args, batch=1)  # sizes checked before any work
@@ -336,7 +339,7 @@ def _where(machine: dict[str, object], device: str) -> str:
 def _bench_breakdown(args: argparse.Namespace, console: Console, err: Console) -> int:
     shares: dict[str, dict[str, float]] = {}
     for name in args.models:
-        model = create_model(name, in_chans=args.in_chans, small_input=args.small_input)
+        _, model = build_model(name, args.in_chans, args.small_input)
         parts = []
         for runtime in args.runtime:
             with err.status(f"profiling {name} in {runtime}"):
@@ -514,7 +517,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", "-o", "--output", dest="output", help="also write the records to FILE.csv or FILE.json "
                    "(--output is the old spelling)")  # fmt: skip
-    p.add_argument("--breakdown", action="store_true", help="time per operator class instead (profilers)")
+    p.add_argument("--breakdown", action="store_true", help="time per operator class instead, read from the "
+                   f"runtime's own profiler ({', '.join(BREAKDOWN_RUNTIMES)})")  # fmt: skip
     p.add_argument(
         "--plot",
         help="figure (.png, .svg, .pdf): speed vs FLOPs; with torchvision's namesakes (torchvision:NAME) ours' speed-up "
