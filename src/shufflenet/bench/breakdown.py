@@ -11,6 +11,7 @@ layout reorders), pooling, other.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import statistics
@@ -156,14 +157,12 @@ def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int |
             session.run(None, feed)
         with open(session.end_profiling(), encoding="utf-8") as f:
             events = json.load(f)
-    runs = sorted(
-        (e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e["name"] == "model_run"
-    )
-    passes: list[dict[str, float]] = [defaultdict(float) for _ in runs]
+    starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    passes: list[dict[str, float]] = [defaultdict(float) for _ in starts]
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
             shapes = [next(iter(t.values())) for t in e["args"].get("input_type_shape", [])]
-            run = next(i for i, (start, end) in enumerate(runs) if start <= e["ts"] <= end)
+            run = max(bisect.bisect_right(starts, e["ts"]) - 1, 0)  # the pass that started last before it
             passes[run][_ort_group(e["args"]["op_name"], shapes)] += e["dur"] / 1e3
     return Breakdown("onnxruntime-shufflenet" if ours else "onnxruntime", _median_pass(passes[1:]))
 
