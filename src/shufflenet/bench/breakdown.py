@@ -1,10 +1,10 @@
 """Where the time goes: run time per operator class (the V2 paper's Figure 2).
 
 Each runtime's own profiler: PyTorch's (self time of every ATen operator), ONNX Runtime's (every
-graph node) and OpenVINO's (every node of the compiled graph, ``PERF_COUNT``), for the standard
-conversion of the model (``onnxruntime``, ``openvino``) and for our export of it
-(``onnxruntime-shufflenet``, ``openvino-shufflenet``), so a shuffle's cost is seen where the runtime
-spends it. Operators are classed with the analyser's classes, merged into the figure's groups:
+graph node) and OpenVINO's (every node of the compiled graph, ``PERF_COUNT``), for the model as built or
+converted by the runtime (``eager``, ``onnxruntime``, ``openvino``) and for our inference form or export of it
+(``torch-fused``, ``onnxruntime-shufflenet``, ``openvino-shufflenet``), so a shuffle's cost is seen where the
+runtime spends it. Operators are classed with the analyser's classes, merged into the figure's groups:
 convolution, depthwise convolution, element-wise, data movement (concat, shuffle, split, reshape and
 layout reorders), pooling, other.
 """
@@ -26,6 +26,7 @@ from torch import nn
 from shufflenet.bench.machine import onnx_target
 from shufflenet.bench.runtimes import OPENVINO_IRS
 from shufflenet.complexity import OpType, classify_conv, classify_op
+from shufflenet.layers import deploy
 from shufflenet.runtimes import num_threads, ort_session, ov_compile
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.quiet import quiet_fds
@@ -33,7 +34,9 @@ from shufflenet.utils.quiet import quiet_fds
 __all__ = ["BREAKDOWN_RUNTIMES", "GROUPS", "Breakdown", "breakdown"]
 
 #: the runtimes whose profilers are read
-BREAKDOWN_RUNTIMES = ("eager", "onnxruntime", "onnxruntime-shufflenet", "openvino", "openvino-shufflenet")
+BREAKDOWN_RUNTIMES = (
+    "eager", "torch-fused", "onnxruntime", "onnxruntime-shufflenet", "openvino", "openvino-shufflenet",
+)  # fmt: skip
 
 #: the profiler's label of one forward pass (PyTorch's)
 _PASS = "shufflenet.breakdown.pass"
@@ -125,7 +128,7 @@ def _ov_group(node_type: str, exec_type: str) -> str:
     return next((g for g, ops in _OV_OPS.items() if node_type in ops), "other")
 
 
-def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown:
+def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int, runtime: str) -> Breakdown:
     from torch.profiler import ProfilerActivity, profile, record_function
 
     with torch.inference_mode():
@@ -142,7 +145,7 @@ def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int) -> Breakdown
         if e.name != _PASS:
             run = max(bisect.bisect_right(starts, e.time_range.start) - 1, 0)
             passes[run][_torch_group(e.name, e.input_shapes or [])] += e.self_cpu_time_total / 1e3
-    return Breakdown("eager", _median_pass(passes))
+    return Breakdown(runtime, _median_pass(passes))
 
 
 def _median_pass(passes: Sequence[Mapping[str, float]]) -> dict[str, float]:
@@ -211,8 +214,8 @@ def breakdown(
     x = torch.randn(batch, in_chans, img_size, img_size)
     model = model.eval()
     with num_threads(threads):
-        if runtime == "eager":
-            return _torch_breakdown(model, x, iters or 20)
+        if runtime in ("eager", "torch-fused"):
+            return _torch_breakdown(deploy(model) if runtime == "torch-fused" else model, x, iters or 20, runtime)
         iters = iters or 100
         if runtime.startswith("openvino"):
             return _ov_breakdown(model, x, iters, threads, runtime)
