@@ -10,6 +10,7 @@ guideline experiments G1-G4, the run-time breakdown and speed against FLOPs.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from shufflenet import create_model
 from shufflenet.bench import benchmark, benchmark_many, machine_info
-from shufflenet.bench.breakdown import GROUPS, breakdown
+from shufflenet.bench.breakdown import BREAKDOWN_RUNTIMES, GROUPS, breakdown
 from shufflenet.bench.guidelines import EXPERIMENTS, run_guideline
 from shufflenet.bench.plots import plot_breakdown, plot_guideline, plot_speed_vs_flops
 from shufflenet.complexity import human
@@ -111,15 +112,18 @@ def main() -> int:
     shares = {}
     rows = []
     model = create_model("shufflenet_v2_x1_0")
-    parts = [breakdown(model, runtime=rt, threads=args.threads) for rt in ("eager", "onnxruntime")]
+    profiled = [
+        rt for rt in BREAKDOWN_RUNTIMES if not rt.startswith("openvino") or importlib.util.find_spec("openvino")
+    ]
+    parts = [breakdown(model, runtime=rt, threads=args.threads) for rt in profiled]
     for p in parts:
         shares[f"shufflenet_v2_x1_0\n{p.runtime}"] = p.shares()
     for g in GROUPS:
         rows.append((g, *(f"{p.ms.get(g, 0.0):.2f} ms ({100 * p.shares()[g]:.0f}%)" for p in parts)))
     rows.append(("total", *(f"{p.total_ms:.2f} ms" for p in parts)))
     plot_breakdown(shares, out / "breakdown.png")
-    md += ["## Where the time goes: ShuffleNet V2 1x, batch 1 (profilers)", ""]
-    md += [markdown_table(("operator class", "eager", "onnxruntime"), rows), "![breakdown](breakdown.png)", ""]
+    md += ["## Where the time goes: ShuffleNet V2 1x, batch 1 (each runtime's profiler; ours beside each)", ""]
+    md += [markdown_table(("operator class", *profiled), rows), "![breakdown](breakdown.png)", ""]
 
     log("speed vs FLOPs")
     many = benchmark_many(
