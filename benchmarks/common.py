@@ -78,5 +78,9 @@ def kept_ratio(base: Sequence[float], other: Sequence[float]) -> tuple[float, in
 
 def full_ratio(base: Sequence[float], other: Sequence[float]) -> str:
     """:func:`kept_ratio` as a table cell: ``1.17x (7)``."""
-    ratio, count = kept_ratio(base, other)
-    return f"{ratio:.2f}x ({count})"
+    return ratio_cell(steady_ratios(base, other))
+
+
+def ratio_cell(ratios: Sequence[float]) -> str:
+    """Best-regime per-round ratios (``steady_ratios``) as a table cell: their median and count, ``1.17x (7)``."""
+    return f"{statistics.median(ratios):.2f}x ({len(ratios)})"

@@ -17,7 +17,7 @@ import os
 import statistics
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -140,12 +140,18 @@ def _torch_breakdown(model: nn.Module, x: torch.Tensor, iters: int, runtime: str
                         model(x)
             events = prof.events()
     starts = sorted(e.time_range.start for e in events if e.name == _PASS)
+    timed = ((e.time_range.start, _torch_group(e.name, e.input_shapes or []), e.self_cpu_time_total / 1e3)
+             for e in events if e.name != _PASS)  # fmt: skip
+    return Breakdown(runtime, _median_pass(_by_pass(starts, timed)))
+
+
+def _by_pass(starts: Sequence[float], timed: Iterable[tuple[float, str, float]]) -> list[dict[str, float]]:
+    """ms per group in each profiled pass: each ``(start, group, ms)`` goes to the pass that began last before it
+    (``starts``: the passes' start times, sorted; a profiler lists its events, not the passes they belong to)."""
     passes: list[dict[str, float]] = [defaultdict(float) for _ in starts]
-    for e in events:
-        if e.name != _PASS:
-            run = max(bisect.bisect_right(starts, e.time_range.start) - 1, 0)
-            passes[run][_torch_group(e.name, e.input_shapes or [])] += e.self_cpu_time_total / 1e3
-    return Breakdown(runtime, _median_pass(passes))
+    for start, group, ms in timed:
+        passes[max(bisect.bisect_right(starts, start) - 1, 0)][group] += ms
+    return passes
 
 
 def _median_pass(passes: Sequence[Mapping[str, float]]) -> dict[str, float]:
@@ -171,13 +177,10 @@ def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int |
         with open(session.end_profiling(), encoding="utf-8") as f:
             events = json.load(f)
     starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
-    passes: list[dict[str, float]] = [defaultdict(float) for _ in starts]
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            shapes = [next(iter(t.values())) for t in e["args"].get("input_type_shape", [])]
-            run = max(bisect.bisect_right(starts, e["ts"]) - 1, 0)  # the pass that started last before it
-            passes[run][_ort_group(e["args"]["op_name"], shapes)] += e["dur"] / 1e3
-    return Breakdown("onnxruntime-shufflenet" if ours else "onnxruntime", _median_pass(passes[1:]))
+    nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    shapes = [[next(iter(t.values())) for t in e["args"].get("input_type_shape", [])] for e in nodes]
+    timed = ((e["ts"], _ort_group(e["args"]["op_name"], s), e["dur"] / 1e3) for e, s in zip(nodes, shapes))
+    return Breakdown("onnxruntime-shufflenet" if ours else "onnxruntime", _median_pass(_by_pass(starts, timed)[1:]))
 
 
 def _ov_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None, runtime: str) -> Breakdown:
