@@ -15,7 +15,9 @@ from shufflenet.data.images import preprocess, report_unreadable
 from shufflenet.export.predictor import ARTIFACT_SUFFIXES, Predictor, artifact_runtime
 from shufflenet.models import create_model, list_models
 from shufflenet.models._registry import load_weights_file
+from shufflenet.runtimes.cuda_graphs import precision_dtype
 from shufflenet.utils.deprecation import renamed
+from shufflenet.utils.devices import torch_device
 from shufflenet.utils.files import folder_given
 
 __all__ = [
@@ -229,13 +231,21 @@ def load_for_prediction(ref: str, *, use_ema: bool = True) -> nn.Module:
 
 
 def load_predictor(
-    ref: str, *, runtime: str | None = None, threads: int | None = None, use_ema: bool = True
+    ref: str,
+    *,
+    runtime: str | None = None,
+    threads: int | None = None,
+    use_ema: bool = True,
+    device: str = "cpu",
+    precision: str = "float32",
 ) -> Predictor:
     """A :class:`Predictor` for a checkpoint, ``MODEL:TAG``, or an exported file (any of ``ARTIFACT_SUFFIXES``).
 
     ``runtime`` (default ``"torch-fused"``) other than ``"torch-fused"`` exports a trained model to that
     runtime's verified artifact first (our ONNX graph, OpenVINO IR, ncnn net, ExecuTorch program or LiteRT
     model), in a temporary folder. An exported file runs in its own runtime: naming another is an error.
+    ``device`` and ``precision`` are the PyTorch runtime's (on ``cuda``: replayed from CUDA graphs); the
+    exported runtimes run float32 on the CPU, so anything else with them is an error.
     """
     if not use_ema and _trained_kind(ref) != "checkpoint":  # silently the same weights otherwise
         raise ValueError(f"use_ema=False (--no-ema) picks a training checkpoint's raw weights; {ref} holds one set "
@@ -244,7 +254,13 @@ def load_predictor(
         runtime = renamed(runtime, RUNTIME_ALIASES, "runtime")
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    precision_dtype(precision)  # an unknown name or device fails before any model is loaded or exported
+    on_torch = torch_device(device).type != "cpu" or precision != "float32"
     own = artifact_runtime(ref)
+    if on_torch and (own is not None or runtime not in (None, "torch-fused")):
+        what = f"{ref} is an exported {own} file, which" if own else f"runtime {runtime}"
+        raise ValueError(f"{what} runs in float32 on the CPU; device {device!r} and precision {precision!r} are "
+                         "for a trained model in PyTorch (a checkpoint or MODEL:TAG, runtime torch-fused)")  # fmt: skip
     if own is not None:
         if runtime is not None and runtime.removesuffix("-shufflenet") != own:
             raise ValueError(f"{ref} is an exported {own} file and runs in {own} only, not {runtime}; leave "
@@ -253,7 +269,7 @@ def load_predictor(
     runtime = runtime or "torch-fused"
     model = load_trained(ref, use_ema=use_ema)
     if runtime == "torch-fused":
-        return Predictor(model, threads=threads)
+        return Predictor(model, threads=threads, device=device, precision=precision)
     shape = (1, *model.pretrained_cfg["input_size"])  # type: ignore[index]
     if runtime in ("openvino-shufflenet", "ncnn", "executorch", "litert"):
         from shufflenet.export.formats import exported_predictor

@@ -118,7 +118,11 @@ PROBES: list[tuple[str, list[str], str]] = [
     ("negative lr", ["train", *SMALL, "--lr", "-1"], "lr (--lr) must be > 0"),
     ("val split over 1", ["train", *SMALL, "--val-split", "1.5"], "val_split (--val-split) must be < 1"),
     ("ema of 1", ["train", *SMALL, "--ema", "1"], "ema_decay (--ema) must be < 1"),
-    ("zero time budget", ["train", *SMALL, "--time-budget", "0s"], "--time-budget 0s: give a positive duration"),
+    (
+        "zero time budget",
+        ["train", *SMALL, "--time-budget", "0s"],
+        "--time-budget 0s: give a positive duration, or off",
+    ),
     ("budget without unit", ["train", *SMALL, "--time-budget", "30"], "give a duration with its unit"),
     (
         "size for fashion",
@@ -307,6 +311,19 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["eval", "{d}/corrupt.onnx", "--runtime", "ncnn"],
         "{d}/corrupt.onnx is an exported onnxruntime file and runs in onnxruntime only, not ncnn",
     ),
+    (
+        "eval an exported file in bfloat16",
+        ["eval", "{d}/corrupt.onnx", "--precision", "bfloat16"],
+        "{d}/corrupt.onnx is an exported onnxruntime file, which runs in float32 on the CPU; device 'cpu' and "
+        "precision 'bfloat16' are for a trained model in PyTorch",
+    ),
+    (
+        "predict in another runtime in float16",
+        ["predict", W, "{d}/img.png", "--runtime", "ncnn", "--precision", "float16"],
+        "runtime ncnn runs in float32 on the CPU; device 'cpu' and precision 'float16' are for",
+    ),
+    ("eval on an unknown device", ["eval", W, "--device", "tpu"], "unknown device 'tpu'; use cpu, cuda or cuda:N"),
+    ("eval precision int8", ["eval", W, "--precision", "int8"], "argument --precision: invalid choice: 'int8'"),
     (
         "bench a file in another runtime",
         ["bench", "{d}/corrupt.onnx", "--runtime", "openvino"],

@@ -38,6 +38,11 @@ def test_train_eval_predict_ship(
     assert main(["eval", str(trained), "--data-dir", str(fake_fmnist), "--format", "json", "--tta"]) == 0
     tta = json.loads(capsys.readouterr().out)
     assert tta["tta"] and not summary["tta"] and tta["images"] == 200
+    assert main(["eval", str(trained), "--data-dir", str(fake_fmnist), "--format", "json", "--precision",
+                 "bfloat16"]) == 0  # fmt: skip
+    bf16 = json.loads(capsys.readouterr().out)
+    assert (bf16["runtime"], bf16["precision"], summary["precision"]) == ("torch-fused", "bfloat16", "float32")
+    assert bf16["loss"] == pytest.approx(summary["loss"], rel=0.05) and bf16["loss"] != summary["loss"]
     assert (tmp_path / "cm.png").stat().st_size > 1000
     img_dir = tmp_path / "imgs"
     img_dir.mkdir()
@@ -46,6 +51,11 @@ def test_train_eval_predict_ship(
     assert main(["predict", str(trained), str(img_dir), "--topk", "2", "--format", "json"]) == 0
     preds = json.loads(capsys.readouterr().out)
     assert len(preds) == 2 and len(preds[0]["top"]) == 2
+    if not torch.cuda.is_available():  # a GPU asked for where there is none: one line, before any work
+        assert main(["predict", str(trained), str(img_dir), "--device", "cuda"]) == 2
+        assert capsys.readouterr().err == (
+            "error: device 'cuda', but PyTorch sees no GPU on this machine; use device 'cpu'\n"
+        )
     assert main(["save-pretrained", str(trained), "--tag", "test", "--out", str(tmp_path / "ship")]) == 0
     model = load_pretrained("shufflenet_v2_x0_5", "test", tmp_path / "ship")
     assert model.pretrained_cfg["class_names"][0] == "T-shirt/top" and model.in_chans == 1
@@ -226,6 +236,24 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(
     assert main(["export", "shufflenet_v2_x0_5", "--format", "onnx-int8", "-o", str(tmp_path / "r.onnx")]) == 2
     assert "needs a trained model" in capsys.readouterr().err
     assert not (tmp_path / "r.onnx").exists()
+
+
+def test_epochs_replace_a_recipes_time_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    from shufflenet.cli.main import build_parser
+    from shufflenet.cli.training import _given_fields
+
+    def given(*flags: str) -> dict[str, object]:
+        return _given_fields(build_parser().parse_args(["train", "--recipe", "fashion-mnist-gpu", *flags]))
+
+    assert "time_budget" not in given()  # the recipe's 95 s stand
+    assert given("--epochs", "40") == {"epochs": 40, "time_budget": 0.0}  # else the budget would ignore them
+    assert given("--time-budget", "off") == {"time_budget": 0.0}
+    assert given("--time-budget", "off", "--epochs", "3") == {"time_budget": 0.0, "epochs": 3}
+    assert given("--time-budget", "2m")["time_budget"] == 2.0
+    assert main(["train", "--recipe", "fashion-mnist-gpu", "--epochs", "3", "--time-budget", "2m"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --epochs and --time-budget both say how long to train; give one of them"
+    )
 
 
 def test_time_budget_needs_a_unit(fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

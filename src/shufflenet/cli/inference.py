@@ -33,7 +33,8 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
 
         check_output_file(args.confusion, "--confusion")
         check_figure_path(args.confusion)
-    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema)
+    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema,
+                               device=args.device, precision=args.precision)  # fmt: skip
     cfg = predictor.pretrained_cfg
     if not cfg:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
@@ -59,7 +60,8 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
             "hardest classes",
             [f"the {len(rows)} hardest of {len(scored)} classes with test images; --format csv lists every class"],
         )
-    summary = {"checkpoint": str(args.checkpoint), "runtime": predictor.runtime, "dataset": args.dataset,
+    summary = {"checkpoint": str(args.checkpoint), "runtime": predictor.runtime, "device": str(predictor.device),
+               "precision": args.precision, "dataset": args.dataset,
                "data_dir": args.data_dir, "tta": args.tta, "images": result.count, "top1": result.top1,
                "top5": result.top5, "loss": result.loss, "per_class": accuracy}  # fmt: skip
     how = " (with its mirror image, --tta)" if args.tta else ""
@@ -81,7 +83,8 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.data.images import find_images
     from shufflenet.predict import load_predictor, predict_files
 
-    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads)
+    predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, device=args.device,
+                               precision=args.precision)  # fmt: skip
     paths = find_images(args.images)
     if not paths:
         raise ValueError("no images given (pass image files or folders of .png/.jpg images)")
@@ -140,6 +143,7 @@ def _shown(value: object) -> str:
 
 def add_runtime_args(p: argparse.ArgumentParser) -> None:
     from shufflenet.predict import RUNTIME_ALIASES, RUNTIMES
+    from shufflenet.runtimes.cuda_graphs import PRECISIONS
 
     p.add_argument(
         "--runtime",
@@ -150,6 +154,18 @@ def add_runtime_args(p: argparse.ArgumentParser) -> None:
         "onnxruntime are the old names",
     )
     p.add_argument("--threads", type=positive_int, help="intra-op threads (default: the runtime's)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default), cuda or cuda:N: on a GPU the trained model runs in PyTorch, replayed from one CUDA "
+        "graph per batch shape (the exported runtimes run on the CPU)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default="float32",
+        help="the PyTorch runtime's arithmetic (default float32; float16 and bfloat16 for a GPU)",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

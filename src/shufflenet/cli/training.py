@@ -183,6 +183,10 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         given["model_options"] = json_object(str(given["model_options"]), "--model-options")
     if "time_budget" in given:
         given["time_budget"] = _minutes(str(given["time_budget"]))
+        if given["time_budget"] and "epochs" in given:  # else one of the two would be silently ignored
+            raise CliError("--epochs and --time-budget both say how long to train; give one of them")
+    elif "epochs" in given:  # a recipe's budget (fashion-mnist-gpu's) would ignore the epochs the user asked for
+        given["time_budget"] = 0.0
     if "init" in given and "model" not in given:  # the source names its network (ImageNet: --model's default)
         from shufflenet.train.init import source_arch
 
@@ -199,10 +203,12 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _minutes(text: str) -> float:
-    """``88m``, ``1.5h`` or ``5280s`` in minutes (what ``TrainConfig.time_budget`` holds)."""
+    """``88m``, ``1.5h`` or ``5280s`` in minutes (what ``TrainConfig.time_budget`` holds); ``off``: 0."""
+    if text == "off":
+        return 0.0
     seconds = parse_duration(text, "--time-budget")
     if seconds <= 0:
-        raise CliError(f"--time-budget {text}: give a positive duration (leave the flag out to train for --epochs)")
+        raise CliError(f"--time-budget {text}: give a positive duration, or off to train for --epochs")
     return seconds / 60
 
 
@@ -268,7 +274,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="DURATION",
         help="train for this long (88m, 1.5h, 5280s; evaluations included) instead of --epochs: the lr "
         "decays to 0 over the time, so the run fills it on any machine; not reproducible step "
-        "for step (default: off)",
+        "for step (default: off; off, or --epochs, replaces a recipe's budget)",
     )
     p.add_argument("--batch-size", type=int, help=f"per process (paper recipe: {d.batch_size})")
     p.add_argument("--lr", type=float, help=f"per 1024 images, scaled linearly (paper recipe: {d.lr})")
