@@ -38,12 +38,11 @@ def test_onnxruntime_and_eager_give_the_same_outputs() -> None:
 def test_our_onnx_runtime_runs_the_file_of_this_hosts_class(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # a file made and run here only is written for this CPU's class (pieces for avx2/avx512), with the same logits
     from shufflenet.bench import runtimes
-    from shufflenet.export import onnx
 
     targets = []
-    export = onnx.export_onnx
+    export = runtimes.export_onnx
     monkeypatch.setattr(runtimes, "onnx_target", lambda: target)
-    monkeypatch.setattr(onnx, "export_onnx", lambda *a, **kw: targets.append(kw["target"]) or export(*a, **kw))
+    monkeypatch.setattr(runtimes, "export_onnx", lambda *a, **kw: targets.append(kw["target"]) or export(*a, **kw))
     model = shufflenet.create_model("shufflenet_v2_x0_5", num_classes=10).eval()
     x = torch.randn(2, 3, 64, 64)
     ours = get_runtime("onnxruntime-shufflenet").prepare(model, x[:1], 1)(x)

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from shufflenet.bench.machine import onnx_target
-from shufflenet.bench.runtimes import OPENVINO_IRS
+from shufflenet.bench.runtimes import ONNX_WRITERS, OPENVINO_IRS
 from shufflenet.complexity import OpType, classify_conv, classify_op
 from shufflenet.layers import deploy
 from shufflenet.runtimes import num_threads, ort_session, ov_compile
@@ -162,14 +161,10 @@ def _median_pass(passes: Sequence[Mapping[str, float]]) -> dict[str, float]:
 
 
 def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None, ours: bool) -> Breakdown:
-    from shufflenet.export.onnx import export_onnx, export_onnx_file
-
+    runtime = "onnxruntime-shufflenet" if ours else "onnxruntime"
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
-        if ours:
-            export_onnx(model, path, input_shape=tuple(x.shape), verify=False, target=onnx_target())
-        else:
-            export_onnx_file(model, x, path)
+        ONNX_WRITERS[runtime](model, x, path)
         session = ort_session(path, threads, x.device, profile=os.path.join(tmp, "profile"))
         feed = {session.get_inputs()[0].name: x.numpy()}
         for _ in range(iters + 1):  # the first is a warm-up
@@ -180,7 +175,7 @@ def _ort_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int |
     nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
     shapes = [[next(iter(t.values())) for t in e["args"].get("input_type_shape", [])] for e in nodes]
     timed = ((e["ts"], _ort_group(e["args"]["op_name"], s), e["dur"] / 1e3) for e, s in zip(nodes, shapes))
-    return Breakdown("onnxruntime-shufflenet" if ours else "onnxruntime", _median_pass(_by_pass(starts, timed)[1:]))
+    return Breakdown(runtime, _median_pass(_by_pass(starts, timed)[1:]))
 
 
 def _ov_breakdown(model: nn.Module, x: torch.Tensor, iters: int, threads: int | None, runtime: str) -> Breakdown:
