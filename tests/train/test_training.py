@@ -92,6 +92,23 @@ def test_training_decreases_loss_and_writes_logs(fake_fmnist: Path, tmp_path: Pa
     assert model.pretrained_cfg["input_size"] == [1, 28, 28] and len(model.pretrained_cfg["class_names"]) == 10
 
 
+def test_progress_reads_the_running_loss_at_most_every_report_s(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each reading waits for the device (a GPU's queue runs dry): within REPORT_S the report repeats the last one,
+    # and the epoch's record still sums every step
+    from shufflenet.train import loop
+
+    monkeypatch.setattr(loop, "REPORT_S", 1e9)
+    steps: list[dict] = []
+    result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=2, batch_size=32, train_subset=128),
+                   progress=lambda e: steps.append(e) if e["event"] == "step" else None)  # fmt: skip
+    for epoch, record in enumerate(result.history):
+        shown = {(e["loss"], e["acc"]) for e in steps if e["epoch"] == epoch}
+        assert len(shown) == 1 and [e["step"] for e in steps if e["epoch"] == epoch] == [1, 2, 3, 4]
+        assert next(iter(shown))[0] != record["train_loss"]  # the first step's loss, not the epoch's mean
+
+
 @pytest.mark.slow  # 17 s where bfloat16 is emulated (CPUs without AVX-512 BF16/AMX): CI's slow set
 def test_bfloat16_mixed_precision_trains_float32_weights(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

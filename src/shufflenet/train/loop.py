@@ -13,6 +13,7 @@ import contextlib
 import copy
 import gc
 import itertools
+import math
 import os
 import time
 import warnings
@@ -37,6 +38,10 @@ from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
+
+#: seconds between two readings of an epoch's running loss and accuracy for the progress report (each waits for
+#: the device)
+REPORT_S = 0.25
 
 __all__ = ["ModelEma", "TrainResult", "resume_training", "train"]
 
@@ -243,8 +248,12 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         net.train()
         for module in frozen:  # frozen stages keep the source's BatchNorm statistics
             module.eval()
-        t0 = time.perf_counter()
-        loss_sum = correct = seen = 0.0
+        t0 = shown_at = time.perf_counter()
+        # the epoch's sums stay on the device: reading them waits for the GPU, whose queue then runs dry while the
+        # next step is prepared, so they are read for the progress report at most every REPORT_S, not per step
+        loss_sum = torch.zeros((), dtype=torch.float64, device=env.device)
+        correct = torch.zeros((), dtype=torch.int64, device=env.device)
+        seen, shown = 0.0, (math.nan, math.nan)
         size = train_size_at(epoch, cfg.epochs, data.img_size, cfg.min_train_size, cfg.resize_ramp)
         mix = seeded_generator(cfg.seed, epoch, env.rank, 11) if cfg.cutmix > 0 else None
         for i, (x, y) in enumerate(data.train_batches(epoch)):
@@ -274,17 +283,19 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             optimizer.step()
             if ema is not None:
                 ema.update(model, step)
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == label).sum().item()
+            loss_sum += loss.detach().double() * len(y)
+            correct += (logits.argmax(1) == label).sum()
             seen += len(y)
             if progress:
+                if i == 0 or time.perf_counter() - shown_at >= REPORT_S:
+                    shown, shown_at = (loss_sum.item() / seen, correct.item() / seen), time.perf_counter()
                 progress({"event": "step", "epoch": epoch, "epochs": None if budget else cfg.epochs, "step": i + 1,
-                          "steps": steps, "loss": loss_sum / seen, "acc": correct / seen,
+                          "steps": steps, "loss": shown[0], "acc": shown[1],
                           "images_per_s": seen * env.world_size / (time.perf_counter() - t0),
                           "budget_left_s": budget.seconds - budget.elapsed() if budget else None})  # fmt: skip
             if budget is not None and budget.over:  # every rank stops after the same step (rank 0's clock)
                 break
-        loss_sum, correct, seen = all_reduce_sum([loss_sum, correct, seen], env)
+        total_loss, total_correct, seen = all_reduce_sum([loss_sum.item(), float(correct.item()), seen], env)
         train_time = time.perf_counter() - t0
         if budget is not None:
             budget.guess_evaluation(data.val_len, seen / train_time)
@@ -297,7 +308,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             if budget is not None:
                 budget.note_evaluation(time.perf_counter() - t_eval)
         record = {
-            "epoch": epoch + 1, "lr": lr, "train_size": size, "train_images": int(seen), "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            "epoch": epoch + 1, "lr": lr, "train_size": size, "train_images": int(seen), "train_loss": total_loss / seen,
+            "train_acc": total_correct / seen,
             **val, "images_per_s": seen / train_time, "epoch_s": time.perf_counter() - t0,
         }  # fmt: skip
         if budget is not None:
