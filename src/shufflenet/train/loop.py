@@ -65,11 +65,10 @@ class ModelEma:
         d = min(self.decay, (1 + step) / (10 + step))
         current = model.state_dict()
         floats = [k for k, v in current.items() if v.dtype.is_floating_point]
+        counts = [k for k, v in current.items() if not v.dtype.is_floating_point]  # BatchNorm's batch counters
         # one fused call for all weights: a loop of per-tensor ops takes twice as long (4.6 vs 2.2 ms for V2 1.5x)
         torch._foreach_lerp_([self.state[k] for k in floats], [current[k] for k in floats], 1 - d)
-        for k, v in current.items():
-            if not v.dtype.is_floating_point:
-                self.state[k].copy_(v)
+        torch._foreach_copy_([self.state[k] for k in counts], [current[k] for k in counts])  # one launch, not ~50
 
 
 @dataclass
