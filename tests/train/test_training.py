@@ -248,6 +248,12 @@ def test_device_choice() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="sees no GPU"):
             resolve_device("cuda")
+        with pytest.raises(ValueError, match="sees no GPU"):
+            resolve_device("cuda:1")
+    with pytest.raises(ValueError, match="under torchrun each process takes the GPU of its LOCAL_RANK"):
+        resolve_device("cuda:1", local_rank=0, world_size=2)
+    with pytest.raises(ValueError, match="PyTorch sees .* GPU"):
+        resolve_device(f"cuda:{max(1, torch.cuda.device_count())}")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

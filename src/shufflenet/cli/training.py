@@ -325,7 +325,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "(the fashion-mnist recipe's choice); default float32",
     )
     p.add_argument("--threads", type=int)
-    p.add_argument("--device", help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu or cuda")
+    p.add_argument(
+        "--device",
+        help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu, cuda or cuda:N (one process)",
+    )
     p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")
     p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
     p.add_argument(

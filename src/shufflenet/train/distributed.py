@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from shufflenet.utils.devices import torch_device
+
 __all__ = ["DistEnv", "all_reduce_sum", "broadcast_state", "resolve_device", "setup_distributed"]
 
 
@@ -27,17 +29,27 @@ class DistEnv:
         return self.world_size > 1
 
 
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is this process's GPU (``cuda:LOCAL_RANK``) when there is one, else the CPU."""
+def resolve_device(device: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """``auto`` is this process's GPU (``cuda:LOCAL_RANK``) when there is one, else the CPU; ``cuda:N`` one GPU of
+    several for a single process."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda:"):
+        if world_size > 1:
+            raise ValueError(f"--device {device}: under torchrun each process takes the GPU of its LOCAL_RANK; give "
+                             "--device cuda (CUDA_VISIBLE_DEVICES picks which GPUs)")  # fmt: skip
+        dev = torch_device(device)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: PyTorch sees {torch.cuda.device_count()} GPU(s), cuda:0 and on")
+        torch.cuda.set_device(dev)
+        return dev
     if device == "cuda":
         if not torch.cuda.is_available():
             raise ValueError("--device cuda, but PyTorch sees no GPU here; use --device cpu")
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     if device != "cpu":
-        raise ValueError(f"unknown device {device!r}; choose auto, cpu or cuda")
+        raise ValueError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
     return torch.device("cpu")
 
 
@@ -48,7 +60,7 @@ def setup_distributed(device: str = "cpu") -> DistEnv:
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = resolve_device(device, local)
+    dev = resolve_device(device, local, world)
     if world <= 1:
         return DistEnv(device=dev)
     env = DistEnv(int(os.environ["RANK"]), world, local, dev)
