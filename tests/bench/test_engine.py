@@ -64,7 +64,7 @@ def test_time_budget_stops_cleanly_with_partial_results() -> None:
         ({"batch": 0}, "batch must be >= 1"),
         ({"runtime": "tvm"}, "unknown runtime 'tvm'"),
         ({"threads": 0}, "threads must be >= 1"),
-        ({"dtype": "int3"}, "unknown dtype"),
+        ({"precision": "int3"}, "unknown precision 'int3'"),
         (
             {"device": "cuda"} if not torch.cuda.is_available() else {"batch": -1},
             "sees no GPU on this machine|batch must",
@@ -80,6 +80,8 @@ def test_bad_setup_is_a_clear_error(kwargs: dict, match: str) -> None:
 def test_input_size_is_the_old_name_of_img_size() -> None:
     with pytest.warns(FutureWarning, match=r"benchmark\(\): input_size= is now img_size="):
         assert benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01).img_size == 32
+    with pytest.warns(FutureWarning, match=r"benchmark\(\): dtype= is now precision="):  # Predictor's word
+        assert benchmark("shufflenet_v2_x0_5", dtype="float32", img_size=32, small_input=True, min_time_s=0.01)
 
 
 @pytest.mark.slow

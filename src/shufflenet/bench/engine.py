@@ -83,13 +83,13 @@ class BenchResult:
         return {**asdict(self), "gmac_per_s": self.gmac_per_s}
 
 
-def _check_setup(batch: int, img_size: int, in_chans: int, device: str, dtype: str) -> None:
+def _check_setup(batch: int, img_size: int, in_chans: int, device: str, precision: str) -> None:
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     if img_size < 1 or in_chans < 1:
         raise ValueError(f"image side and channels must be >= 1, got {img_size} and {in_chans}")
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    if precision not in DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(DTYPES)}")
     torch_device(device)
 
 
@@ -149,7 +149,7 @@ def speedups_over_torchvision(results: Sequence[BenchResult]) -> dict[int, float
     }
 
 
-@renamed_kwargs(input_size="img_size")
+@renamed_kwargs(input_size="img_size", dtype="precision")
 def benchmark(
     model: str | nn.Module,
     *,
@@ -160,7 +160,7 @@ def benchmark(
     threads: int | None = None,
     runtime: str = "eager",
     device: str = "cpu",
-    dtype: str = "float32",
+    precision: str = "float32",
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
     name: str | None = None,
@@ -168,7 +168,7 @@ def benchmark(
     """Measure one (model, runtime, batch) point; see :func:`benchmark_many` for grids."""
     suite = benchmark_many(
         [model], batches=[batch], runtimes=[runtime], img_size=img_size, in_chans=in_chans,
-        small_input=small_input, threads=threads, device=device, dtype=dtype,
+        small_input=small_input, threads=threads, device=device, precision=precision,
         min_time_s=min_time_s, max_time_s=max_time_s,
     )  # fmt: skip
     result = suite.results[0]
@@ -212,7 +212,7 @@ def _race_points(
                       pause_s=pause_s, min_iters=max(3, -(-10 // rounds)), **kwargs)  # fmt: skip
 
 
-@renamed_kwargs(input_size="img_size")
+@renamed_kwargs(input_size="img_size", dtype="precision")
 def benchmark_many(
     models: Sequence[str | nn.Module],
     *,
@@ -223,7 +223,7 @@ def benchmark_many(
     small_input: bool = False,
     threads: int | None = None,
     device: str = "cpu",
-    dtype: str = "float32",
+    precision: str = "float32",
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
     time_budget_s: float | None = None,
@@ -243,10 +243,10 @@ def benchmark_many(
     if rounds < 1:  # checked before any model is built
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     for b in batches:
-        _check_setup(b, img_size, in_chans, device, dtype)
+        _check_setup(b, img_size, in_chans, device, precision)
     specs = [get_runtime(r) for r in runtimes]
     for spec in specs:
-        if dtype != "float32" and spec.float32_only:
+        if precision != "float32" and spec.float32_only:
             raise ValueError(f"the {spec.name} runtime measures float32 only")
         spec.check_device(torch.device(device))
     start = time.perf_counter()
@@ -259,14 +259,14 @@ def benchmark_many(
         for model in models:
             name, net = build_model(model, in_chans, small_input)
             report = analyze(net.eval(), (1, in_chans, img_size, img_size))  # counted in float32 on the CPU
-            built.append((name, net.to(dev, DTYPES[dtype]), report))
+            built.append((name, net.to(dev, DTYPES[precision]), report))
         points = [(m, r) for m in range(len(built)) for r in range(len(specs))]
         prepared: dict[tuple[int, int], Callable[[torch.Tensor], object]] = {}
         for bi, b in enumerate(batches if points else []):
             if bi and time_budget_s is not None and time.perf_counter() - start > time_budget_s:
                 skipped += [(built[m][0], specs[r].name, b) for m, r in points]
                 continue
-            x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[dtype])
+            x = torch.randn(b, in_chans, img_size, img_size, device=dev, dtype=DTYPES[precision])
             for m, r in points:
                 if (m, r) not in prepared or specs[r].static_shapes:
                     if progress:
@@ -283,7 +283,7 @@ def benchmark_many(
                 name, _, report = built[m]
                 results[(m, r, bi)] = _result(
                     blocks, model=name, runtime=specs[r].name, batch=b, img_size=img_size, in_chans=in_chans,
-                    threads=used_threads, device=str(dev), dtype=dtype, flops=report.flops, params=report.params,
+                    threads=used_threads, device=str(dev), dtype=precision, flops=report.flops, params=report.params,
                     mac=report.mac,
                 )  # fmt: skip
     return BenchSuite([results[k] for k in sorted(results)], skipped)

@@ -191,7 +191,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         suite = benchmark_many(
             names, batches=args.batch, runtimes=args.runtime, img_size=args.img_size,
             in_chans=args.in_chans, small_input=args.small_input, threads=args.threads, device=args.device,
-            dtype=args.precision, min_time_s=args.min_time, time_budget_s=args.time_budget, rounds=args.rounds,
+            precision=args.precision, min_time_s=args.min_time, time_budget_s=args.time_budget, rounds=args.rounds,
             progress=lambda what: status.update(f"benchmarking {what}"),
         )  # fmt: skip
         for ref, model in models.items():  # at the input it was trained for, as an exported file is
