@@ -54,17 +54,19 @@ def test_init_keeps_the_source_and_resets_its_classifier(superclass_folder: Path
     assert lrs == {1.0, 10.0}
 
 
-def test_an_init_run_resumes_exactly(superclass_folder: Path, tmp_path: Path) -> None:
-    train(_cfg(superclass_folder, tmp_path / "straight"))
+@pytest.mark.parametrize("workers", [0, 2])  # images decoded and augmented in the process, or in two others
+def test_an_init_run_resumes_exactly(superclass_folder: Path, tmp_path: Path, workers: int) -> None:
+    train(_cfg(superclass_folder, tmp_path / "straight", workers=workers))
 
     def interrupt(event: dict) -> None:
         if event["event"] == "step" and event["epoch"] == 1 and event["step"] == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(_cfg(superclass_folder, tmp_path / "cut"), progress=interrupt)
+        train(_cfg(superclass_folder, tmp_path / "cut", workers=workers), progress=interrupt)
     resume_training(str(tmp_path / "cut" / "last.pt"))
     straight, after = (load_checkpoint(tmp_path / d / "last.pt") for d in ("straight", "cut"))
+    assert straight["config"]["workers"] == after["config"]["workers"] == workers
     for key, value in straight["model"].items():
         assert torch.equal(after["model"][key], value), key
 
@@ -82,8 +84,24 @@ def test_init_errors(superclass_folder: Path, tmp_path: Path) -> None:
         TrainConfig(freeze_stages=1)
     with pytest.raises(ValueError, match="--mean and --std go together"):
         TrainConfig(mean=(0.5,))
+    with pytest.raises(ValueError, match="--workers 2: only for --dataset imagefolder"):
+        TrainConfig(workers=2)
     with pytest.raises(ValueError, match="needs a network built of stem and stages"):
         freeze_stages(create_model("resnet18"), 1)
+
+
+def test_workers_default_to_none_on_a_cpu_and_leave_cores_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shufflenet.train.distributed import DistEnv
+    from shufflenet.train.loop import _default_workers
+
+    assert _default_workers(DistEnv()) == 0  # the CPU's cores compute the step
+    gpu = DistEnv(device=torch.device("cuda", 0))
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert _default_workers(gpu) == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # eight GPUs share 64 cores: 7 each, one left for the step
+    assert _default_workers(gpu) == 7
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert _default_workers(gpu) == 1
 
 
 def test_val_split_is_stratified() -> None:

@@ -326,6 +326,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int)
     p.add_argument(
+        "--workers",
+        type=int,
+        help="imagefolder: processes decoding and augmenting images (default: 0 on a CPU, up to 8 per GPU)",
+    )
+    p.add_argument(
         "--device",
         help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu, cuda or cuda:N (one process)",
     )

@@ -88,6 +88,9 @@ class TrainConfig:
     # on small images is launch-bound); the first steps of each input shape pay the compilation
     compile: str = option("off", choices=COMPILE_MODES)
     threads: int | None = option(None, ge=1)
+    # imagefolder: processes that decode and augment the images (None: 0 on a CPU, up to 8 per GPU, resolved when the
+    # run starts and recorded, as the augmentation each image gets depends on the count)
+    workers: int | None = option(None, ge=0)
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
     out_dir: str = option("runs/train", flag="--out")
 
@@ -95,8 +98,8 @@ class TrainConfig:
         validate(self)
         check_options(self.model, self.model_options)
         if self.dataset == "fashion-mnist":
-            given = [f"{flag} {value}" for flag, value in (("--img-size", self.img_size),
-                     ("--in-chans", self.in_chans), ("--val-dir", self.val_dir)) if value is not None]  # fmt: skip
+            given = [f"{flag} {value}" for flag, value in (("--img-size", self.img_size), ("--in-chans", self.in_chans),
+                     ("--val-dir", self.val_dir), ("--workers", self.workers)) if value is not None]  # fmt: skip
             if given:
                 raise ValueError(f"{', '.join(given)}: only for --dataset imagefolder (Fashion-MNIST images are "
                                  "1x28x28 grey); drop the flag or use --dataset imagefolder")  # fmt: skip

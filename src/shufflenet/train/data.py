@@ -120,8 +120,15 @@ class DataBundle:
             return
         torch.manual_seed(seeded_generator(cfg.seed, epoch, self.env.rank).initial_seed())  # per-sample v2 transforms
         dataset = cast("Dataset[tuple[Tensor, int]]", self.train_set)  # an ImageFolder-like dataset
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch))
+        # workers draw from seeds the loader takes from the global generator, seeded above: the same each epoch
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch),
+                            **self._loading())  # fmt: skip
         yield from loader
+
+    def _loading(self) -> dict[str, Any]:
+        """Decoding in ``workers`` processes (not kept between epochs, so a resumed epoch draws as the first did),
+        into page-locked memory on a GPU run (its copies then overlap the step)."""
+        return {"num_workers": self.config.workers or 0, "pin_memory": self.env.device.type == "cuda"}
 
     def val_batches(self, batch_size: int = 128) -> Batches:
         """This rank's contiguous share of the validation set (all of it for one process);
@@ -132,7 +139,7 @@ class DataBundle:
             part = self.val_tensors.subset(torch.arange(start, end, device=self.env.device))
             yield from part.batches(self.mean, self.std, batch_size)
             return
-        yield from DataLoader(Subset(self.val_set, range(start, end)), batch_size=batch_size)  # type: ignore[arg-type]
+        yield from DataLoader(Subset(self.val_set, range(start, end)), batch_size=batch_size, **self._loading())  # type: ignore[arg-type]
 
 
 def _stats(images: Tensor) -> tuple[list[float], list[float]]:

@@ -172,6 +172,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX), so bfloat16 training would be slower "
             "than float32; use --precision float32"
         )
+    if cfg.workers is None and cfg.dataset == "imagefolder":
+        cfg = replace(cfg, workers=_default_workers(env))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -346,6 +348,15 @@ def _note(progress: Progress | None, text: str) -> None:
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convs natively here (else it emulates them, slower than float32)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _default_workers(env: DistEnv) -> int:
+    """Image-decoding processes per training process: none on a CPU, whose cores compute the step (decoding
+    between steps), else up to 8, sharing the machine's cores with the other processes of this node."""
+    if env.device.type == "cpu":
+        return 0
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
+    return max(1, min(8, (os.cpu_count() or 1) // per_node - 1))
 
 
 def _native_bf16(device: torch.device) -> bool:
