@@ -322,6 +322,7 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["predict", W, "{d}/img.png", "--runtime", "ncnn", "--precision", "float16"],
         "runtime ncnn runs in float32 on the CPU; device 'cpu' and precision 'float16' are for",
     ),
+    ("eval workers -1", ["eval", W, "--workers", "-1"], "argument --workers: must be >= 0, got -1"),
     ("eval on an unknown device", ["eval", W, "--device", "tpu"], "unknown device 'tpu'; use cpu, cuda or cuda:N"),
     ("eval precision int8", ["eval", W, "--precision", "int8"], "argument --precision: invalid choice: 'int8'"),
     (

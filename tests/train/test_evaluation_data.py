@@ -102,6 +102,10 @@ def test_eval_cli_on_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         and record["per_class"]["dog"] is None  # no image of it: no accuracy, not 0%
         and record["per_class"]["cat"] is not None
     )
+    # decoded in two worker processes: the same scores
+    assert main(["eval", str(ckpt), "--dataset", "imagefolder", "--data-dir", str(data), "--format", "json",
+                 "--workers", "2"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out) == record
 
 
 def test_eval_cli_of_many_classes_tables_the_hardest_and_lists_all_in_csv(

@@ -91,17 +91,15 @@ def test_init_errors(superclass_folder: Path, tmp_path: Path) -> None:
 
 
 def test_workers_default_to_none_on_a_cpu_and_leave_cores_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shufflenet.train.distributed import DistEnv
-    from shufflenet.train.loop import _default_workers
+    from shufflenet.train.data import default_workers
 
-    assert _default_workers(DistEnv()) == 0  # the CPU's cores compute the step
-    gpu = DistEnv(device=torch.device("cuda", 0))
+    assert default_workers(torch.device("cpu")) == 0  # the CPU's cores compute the step
+    gpu = torch.device("cuda", 0)
     monkeypatch.setattr("os.cpu_count", lambda: 64)
-    assert _default_workers(gpu) == 8
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # eight GPUs share 64 cores: 7 each, one left for the step
-    assert _default_workers(gpu) == 7
+    assert default_workers(gpu) == 8
+    assert default_workers(gpu, processes=8) == 7  # eight GPUs share 64 cores: 7 each, one left for the step
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert _default_workers(gpu) == 1
+    assert default_workers(gpu) == 1
 
 
 def test_val_split_is_stratified() -> None:

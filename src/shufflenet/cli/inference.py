@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from shufflenet.cli.common import positive_int, progress_bar, stderr_console
+from shufflenet.cli.common import non_negative_int, positive_int, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
 
@@ -26,7 +26,7 @@ REF_HELP = "a training checkpoint, MODEL:TAG of pretrained weights, or an export
 def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import load_predictor
     from shufflenet.train import evaluate
-    from shufflenet.train.data import evaluation_data
+    from shufflenet.train.data import default_workers, evaluation_data
 
     if args.confusion:
         from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
@@ -38,7 +38,8 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     cfg = predictor.pretrained_cfg
     if not cfg:
         raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
-    batches, count = evaluation_data(cfg, args.dataset, args.data_dir, class_map=args.class_map)
+    workers = args.workers if args.workers is not None else default_workers(predictor.device)
+    batches, count = evaluation_data(cfg, args.dataset, args.data_dir, class_map=args.class_map, workers=workers)
     names = cfg["class_names"]
     with progress_bar() as bar:
         task = bar.add_task("evaluating", total=count)
@@ -195,6 +196,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="test-time augmentation: average each image's class probabilities with its mirror image's",
     )
     add_runtime_args(p)
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        help="imagefolder: processes decoding images (default: 0 on the CPU, up to 8 with --device cuda)",
+    )
     p.add_argument("--confusion", help="write the confusion matrix as a figure (.png, .svg or .pdf)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.set_defaults(func=_cmd_eval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,15 @@ from shufflenet.data.images import fit_to_input, to_input
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 
-__all__ = ["DataBundle", "evaluation_data", "folder_transforms", "prepare_data", "seeded_generator", "stratified_split"]
+__all__ = [
+    "DataBundle",
+    "default_workers",
+    "evaluation_data",
+    "folder_transforms",
+    "prepare_data",
+    "seeded_generator",
+    "stratified_split",
+]
 
 Batches = Iterator[tuple[Tensor, Tensor]]
 
@@ -32,6 +41,14 @@ def seeded_generator(*parts: int, device: torch.device | str = "cpu") -> torch.G
     for p in parts:
         seed = seed * 1_000_003 + p
     return torch.Generator(device).manual_seed(seed % (2**63))
+
+
+def default_workers(device: torch.device, processes: int = 1) -> int:
+    """Image-decoding processes for each of ``processes`` training or evaluating processes on this machine: none on
+    a CPU, whose cores compute the model (decoding between batches), else up to 8 each, one core left per process."""
+    if device.type == "cpu":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 1) // processes - 1))
 
 
 def stratified_split(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
@@ -225,13 +242,14 @@ def evaluation_data(
     data_dir: str | None = None,
     batch_size: int = 256,
     class_map: str | None = None,
+    workers: int = 0,
 ) -> tuple[Batches, int]:
     """Normalised (images, labels) batches of a test set, labels in the *model's* class order, and
     their count. The test set's classes are matched to the model's (:func:`~shufflenet.data.folders.match_classes`:
     by name, by ``class_map``, or ImageNet's WordNet-id folders): a model of other classes (a 10-class ImageFolder
     checkpoint on Fashion-MNIST) is refused rather than scored against labels that mean something else; a folder
     may hold a subset of the model's classes. Folder images are resized as the weights were evaluated
-    (:func:`~shufflenet.data.images.fit_to_input`)."""
+    (:func:`~shufflenet.data.images.fit_to_input`), in ``workers`` processes."""
     names = list(pretrained_cfg["class_names"])
     chans, size = int(pretrained_cfg["input_size"][0]), int(pretrained_cfg["input_size"][-1])
     mean, std = pretrained_cfg["mean"], pretrained_cfg["std"]
@@ -258,7 +276,7 @@ def evaluation_data(
 
     def batches() -> Batches:  # an image that fails to decode is named and left out, not scored twice
         for batch in DataLoader(cast("Dataset[tuple[Tensor, int]]", folder), batch_size=batch_size,
-                                collate_fn=readable_collate):  # fmt: skip
+                                collate_fn=readable_collate, num_workers=workers):  # fmt: skip
             if batch is not None:
                 yield batch[0], remap[batch[1]]
 

@@ -32,7 +32,7 @@ from shufflenet.models import create_from_arch
 from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, lr_at, train_size_at
-from shufflenet.train.data import DataBundle, prepare_data, seeded_generator
+from shufflenet.train.data import DataBundle, default_workers, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
 from shufflenet.train.history import write_history
@@ -173,7 +173,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             "than float32; use --precision float32"
         )
     if cfg.workers is None and cfg.dataset == "imagefolder":
-        cfg = replace(cfg, workers=_default_workers(env))
+        cfg = replace(cfg, workers=default_workers(env.device, int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -348,15 +348,6 @@ def _note(progress: Progress | None, text: str) -> None:
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convs natively here (else it emulates them, slower than float32)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def _default_workers(env: DistEnv) -> int:
-    """Image-decoding processes per training process: none on a CPU, whose cores compute the step (decoding
-    between steps), else up to 8, sharing the machine's cores with the other processes of this node."""
-    if env.device.type == "cpu":
-        return 0
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
-    return max(1, min(8, (os.cpu_count() or 1) // per_node - 1))
 
 
 def _native_bf16(device: torch.device) -> bool:
