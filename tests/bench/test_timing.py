@@ -1,15 +1,19 @@
 import time
 
 import pytest
+import torch
 
 from shufflenet.bench import LatencyStats, measure, race, round_ratio, round_ratios
 from shufflenet.bench.timing import (
+    cuda_events,
+    device_timer,
     pair_rounds,
     percentile,
     probed_race,
     round_slowdowns,
     steady_ratios,
     steady_rounds,
+    wall_clock,
 )
 
 
@@ -30,6 +34,25 @@ def test_measure_sleeps() -> None:
     stats = measure(lambda: time.sleep(0.002), warmup=1, min_iters=5, min_time_s=0.02)
     assert stats.iterations >= 5 and not stats.truncated
     assert 2.0 <= stats.median_ms < 50.0
+
+
+def test_each_call_is_timed_by_the_timer_given_and_a_gpu_by_its_events() -> None:
+    calls: list[int] = []
+    fake = lambda fn: (fn(), 0.004)[1]  # noqa: E731  # a device clock that says 4 ms whatever the host saw
+    stats = measure(lambda: calls.append(1), warmup=2, warmup_s=0.0, min_iters=6, min_time_s=0.0, timer=fake)
+    assert stats.median_ms == pytest.approx(4.0) and stats.iterations == len(calls) - 2 >= 6
+    synced: list[int] = []
+    slept = wall_clock(sync=lambda: (time.sleep(0.003), synced.append(1)))(lambda: None)
+    assert slept >= 0.003 and synced == [1]  # the host's clock stops after the sync
+    assert device_timer("cpu").__qualname__ == wall_clock().__qualname__
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_events_time_what_the_gpu_spent() -> None:
+    a = torch.randn(2048, 2048, device="cuda")
+    on_gpu = measure(lambda: a @ a, min_iters=20, min_time_s=0.1, timer=cuda_events()).median_ms
+    on_host = measure(lambda: a @ a, min_iters=20, min_time_s=0.1, sync=torch.cuda.synchronize).median_ms
+    assert 0 < on_gpu <= on_host * 1.1
 
 
 def test_measure_stops_at_max_time_with_partial_results() -> None:

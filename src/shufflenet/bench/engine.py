@@ -22,7 +22,7 @@ from torch import nn
 
 from shufflenet.bench.machine import machine_info
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import LatencyStats, race_stats, steady_ratios
+from shufflenet.bench.timing import LatencyStats, device_timer, race_stats, steady_ratios
 from shufflenet.complexity import analyze
 from shufflenet.models import create_from_arch, create_model
 from shufflenet.runtimes import num_threads
@@ -253,7 +253,7 @@ def benchmark_many(
     results: dict[tuple[int, int, int], BenchResult] = {}  # (model, runtime, batch) indices -> record
     skipped: list[tuple[str, str, int]] = []
     dev = torch.device(device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    timer = device_timer(dev.type)
     with num_threads(threads) as used_threads:
         built = []
         for model in models:
@@ -278,7 +278,7 @@ def benchmark_many(
                     progress(f"{built[key[0]][0]} {specs[key[1]].name} batch {b}: round {round_}/{rounds}")
 
             timed = _race_points({(m, r): partial(prepared[(m, r)], x) for m, r in points}, rounds, min_time_s,
-                                 max_time_s, pause_s, sync=sync, progress=say)  # fmt: skip
+                                 max_time_s, pause_s, timer=timer, progress=say)  # fmt: skip
             for (m, r), blocks in timed.items():
                 name, _, report = built[m]
                 results[(m, r, bi)] = _result(

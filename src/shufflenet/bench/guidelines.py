@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from shufflenet.bench.runtimes import get_runtime
-from shufflenet.bench.timing import race, steady_rounds
+from shufflenet.bench.timing import device_timer, race, steady_rounds
 from shufflenet.complexity import analyze
 from shufflenet.runtimes import num_threads
 from shufflenet.utils.devices import torch_device
@@ -279,7 +279,7 @@ def run_guideline(
     spec.check_device(dev)
     batch = batch or PLATFORM_BATCH[platform]
     result = GuidelineResult(exp, runtime=spec.name, scales=list(scales or exp.scales), batch=batch, device=str(dev))
-    sync = torch.cuda.synchronize if dev.type == "cuda" else None
+    timer = device_timer(dev.type)
     with num_threads(threads):
         for scale in result.scales:
             predictors = {}
@@ -299,7 +299,7 @@ def run_guideline(
 
             calls = {label: partial(predict, x) for label, (predict, x) in predictors.items()}
             medians = race(calls, rounds=rounds, block_s=min_time_s / rounds, pause_s=0.05, min_iters=5,
-                           sync=sync, progress=say)  # fmt: skip
+                           timer=timer, progress=say)  # fmt: skip
             steady = steady_rounds(medians)
             for label, ms in medians.items():
                 kept = [m for m, ok in zip(ms, steady) if ok]

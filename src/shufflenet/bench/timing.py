@@ -20,9 +20,53 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["LatencyStats", "measure", "percentile", "race", "race_stats", "rotating_rounds", "round_ratio"]
+__all__ = [
+    "LatencyStats",
+    "Timer",
+    "cuda_events",
+    "device_timer",
+    "measure",
+    "percentile",
+    "race",
+    "race_stats",
+    "rotating_rounds",
+    "round_ratio",
+    "wall_clock",
+]
 
 K = TypeVar("K", bound=Hashable)
+#: times one call of a function: seconds
+Timer = Callable[[Callable[[], object]], float]
+
+
+def wall_clock(sync: Callable[[], None] | None = None) -> Timer:
+    """The host's clock around the call, ``sync`` (e.g. ``torch.cuda.synchronize``) called before it stops."""
+
+    def time_call(fn: Callable[[], object]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        if sync is not None:
+            sync()
+        return time.perf_counter() - t0
+
+    return time_call
+
+
+def cuda_events() -> Timer:
+    """The GPU's own clock: CUDA events recorded before and after the call's launches, read once the second has
+    passed (the time the GPU took, its waits for launches included, without the host's synchronisation latency)."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def time_call(fn: Callable[[], object]) -> float:
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+    return time_call
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -63,6 +107,11 @@ class LatencyStats:
         )  # fmt: skip
 
 
+def device_timer(device_type: str) -> Timer:
+    """How a call on a device is timed: by CUDA events on a GPU, else by the host's clock."""
+    return cuda_events() if device_type == "cuda" else wall_clock()
+
+
 def measure(
     fn: Callable[[], object],
     *,
@@ -72,17 +121,20 @@ def measure(
     min_time_s: float = 1.0,
     max_time_s: float = 30.0,
     sync: Callable[[], None] | None = None,
+    timer: Timer | None = None,
 ) -> LatencyStats:
     """Time ``fn()`` after at least ``warmup`` untimed calls and ``warmup_s`` seconds
     (thread pools, caches and allocators settle before timing starts).
 
     Runs at least ``min_iters`` calls and ``min_time_s`` seconds, and stops at
     ``max_time_s`` whatever the count (``truncated`` then says so, if fewer
-    than ``min_iters`` calls fit). ``sync`` (e.g. ``torch.cuda.synchronize``)
-    is called around each timed call for asynchronous devices.
+    than ``min_iters`` calls fit). Each call is timed by ``timer`` (default: :func:`wall_clock` with
+    ``sync``, e.g. ``torch.cuda.synchronize``, called around each call for an asynchronous device;
+    :func:`cuda_events` times a GPU by its own clock).
     """
     if min_iters < 1 or max_time_s <= 0:
         raise ValueError("min_iters must be >= 1 and max_time_s > 0")
+    timer = timer or wall_clock(sync)
     sync = sync or (lambda: None)
     start = time.perf_counter()
     calls = 0
@@ -95,11 +147,8 @@ def measure(
     samples: list[float] = []
     begin = time.perf_counter()
     while True:
-        t0 = time.perf_counter()
-        fn()
-        sync()
+        samples.append(timer(fn))
         t1 = time.perf_counter()
-        samples.append(t1 - t0)
         elapsed = t1 - begin
         if len(samples) >= min_iters and elapsed >= min_time_s:
             return LatencyStats.from_samples(samples)
@@ -116,6 +165,7 @@ def race_stats(
     min_iters: int = 5,
     max_time_s: float = 30.0,
     sync: Callable[[], None] | None = None,
+    timer: Timer | None = None,
     progress: Callable[[K, int], None] | None = None,
 ) -> dict[K, list[LatencyStats]]:
     """The timing of each contender's block in each of ``rounds`` rounds.
@@ -134,7 +184,9 @@ def race_stats(
             progress(k, r + 1)  # the contender and round about to run
         time.sleep(pause_s)
         stats[k].append(
-            measure(contenders[k], min_time_s=block_s, min_iters=min_iters, max_time_s=max_time_s, sync=sync)
+            measure(
+                contenders[k], min_time_s=block_s, min_iters=min_iters, max_time_s=max_time_s, sync=sync, timer=timer
+            )  # fmt: skip
         )
     return stats
 
