@@ -38,9 +38,7 @@ def resolve_device(device: str, local_rank: int = 0, world_size: int = 1) -> tor
         if world_size > 1:
             raise ValueError(f"--device {device}: under torchrun each process takes the GPU of its LOCAL_RANK; give "
                              "--device cuda (CUDA_VISIBLE_DEVICES picks which GPUs)")  # fmt: skip
-        dev = torch_device(device)
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: PyTorch sees {torch.cuda.device_count()} GPU(s), cuda:0 and on")
+        dev = torch_device(device)  # names an index past the GPUs
         torch.cuda.set_device(dev)
         return dev
     if device == "cuda":

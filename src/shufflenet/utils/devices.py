@@ -18,4 +18,6 @@ def torch_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device {str(device)!r}: shufflenet runs on cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r}, but PyTorch sees no GPU on this machine; use device 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r}: PyTorch sees {torch.cuda.device_count()} GPU(s), cuda:0 and on")
     return dev
