@@ -27,7 +27,7 @@ from shufflenet.export.onnx import export_onnx, export_onnx_file
 from shufflenet.export.openvino import export_openvino
 from shufflenet.export.predictor import Predictor
 from shufflenet.layers import deploy
-from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import OpenVinoRunner, ort_session, ov_compile, ov_core
 from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
 from shufflenet.utils.deprecation import renamed
 from shufflenet.utils.optional import require
@@ -134,12 +134,10 @@ def _openvino_ir(model: nn.Module, example: Tensor) -> Any:
 
 def _openvino_shufflenet_ir(model: nn.Module, example: Tensor) -> Any:
     """Our OpenVINO export of ``model`` as a user loads it (``read_model``), static for the example's shape."""
-    ov = require("openvino", "openvino")
     with tempfile.TemporaryDirectory() as tmp:
         export_openvino(model, Path(tmp) / "m.xml", input_shape=tuple(example.shape))
-        core = ov.Core()
-        core.set_property({"ENABLE_MMAP": False})  # the weights read into memory: the folder goes next
-        ir = core.read_model(str(Path(tmp) / "m.xml"))
+        # the weights read into memory: the folder goes next
+        ir = ov_core().read_model(str(Path(tmp) / "m.xml"), config={"ENABLE_MMAP": False})
     ir.reshape(list(example.shape))
     return ir
 

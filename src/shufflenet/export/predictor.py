@@ -16,7 +16,7 @@ from torch import nn
 from shufflenet.runtimes import num_threads, ort_session
 from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form, precision_dtype
 from shufflenet.utils.devices import torch_device
-from shufflenet.utils.optional import MissingExtra, require
+from shufflenet.utils.optional import MissingExtra
 from shufflenet.utils.quiet import quiet_fds
 
 __all__ = ["ARTIFACT_SUFFIXES", "DETECTOR_METADATA_KEY", "METADATA_KEY", "Predictor", "artifact_runtime"]
@@ -132,9 +132,9 @@ class Predictor:
             self.pretrained_cfg = json.loads(meta[METADATA_KEY])
 
     def _open_openvino(self, p: Path) -> None:
-        from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile, read_ov_cfg
+        from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile, ov_core, read_ov_cfg
 
-        ov = require("openvino", "openvino")
+        core = ov_core()  # without OpenVINO installed: the extra to install, before any look at the file
         if not p.with_suffix(".bin").is_file():
             raise FileNotFoundError(f"{p}'s weights {p.with_suffix('.bin')} are missing (an IR is an .xml and a .bin)")
         with open(p, "rb") as f:
@@ -143,7 +143,7 @@ class Predictor:
                                  "`shufflenet export MODEL --format openvino`")  # fmt: skip
         try:
             with quiet_fds():
-                model = ov.Core().read_model(str(p))
+                model = core.read_model(str(p))
             self._runner = OpenVinoRunner(ov_compile(model, self.threads))
         except Exception as exc:  # OpenVINO raises RuntimeError for any bad file, its first lines name its source
             lines = [ln for ln in str(exc).strip().splitlines() if ln and not ln.startswith("Exception from src/")]

@@ -8,7 +8,7 @@ verifies artifacts), so neither has to import the other to open a session.
 from shufflenet.runtimes.executorch import ExecuTorchRunner
 from shufflenet.runtimes.litert import LiteRtRunner
 from shufflenet.runtimes.ncnn import NcnnRunner
-from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile
+from shufflenet.runtimes.openvino import OpenVinoRunner, ov_compile, ov_core
 from shufflenet.runtimes.ort import ort_session
 from shufflenet.runtimes.threads import num_threads
 
@@ -20,4 +20,5 @@ __all__ = [
     "num_threads",
     "ort_session",
     "ov_compile",
+    "ov_core",
 ]

@@ -7,6 +7,7 @@ compute, so their speeds and results compare. ``"bf16"`` or ``"f16"`` ask for th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 
 from shufflenet.utils.optional import require
 
-__all__ = ["OV_PRECISIONS", "OV_RT_INFO", "OpenVinoRunner", "ov_compile", "read_ov_cfg"]
+__all__ = ["OV_PRECISIONS", "OV_RT_INFO", "OpenVinoRunner", "ov_compile", "ov_core", "read_ov_cfg"]
 
 OV_PRECISIONS = ("f32", "bf16", "f16")
 
@@ -30,11 +31,23 @@ def read_ov_cfg(model: Any) -> dict | None:
     return json.loads(model.get_rt_info(OV_RT_INFO).astype(str))
 
 
+@functools.cache
+def ov_core() -> Any:
+    """The process's one ``openvino.Core``, never released.
+
+    Each Core's CPU plugin gives the thread that loads it an alternate signal stack and, when released,
+    puts back the one it found and unmaps its own. Two Cores released in the order they were made leave
+    the thread's signal stack pointing at unmapped memory, and the next signal a Python handler takes
+    (Python installs them on that stack) kills the process: in CI, two compiled models, then a DataLoader
+    with workers (its SIGCHLD handler), then any child process's exit. One Core sets it up once.
+    """
+    return require("openvino", "openvino").Core()
+
+
 def ov_compile(model: Any, threads: int | None = None, *, precision: str = "f32", profile: bool = False) -> Any:
     """``model`` (an ``openvino.Model`` or the path of an IR ``.xml``/ONNX file) compiled for the CPU,
     optimised for latency, on ``threads`` threads (OpenVINO's choice when None); with ``profile`` its
     requests count each node's time (``get_profiling_info``)."""
-    ov = require("openvino", "openvino")
     if precision not in OV_PRECISIONS:
         raise ValueError(f"unknown OpenVINO precision {precision!r}; choose from {', '.join(OV_PRECISIONS)}")
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
@@ -42,7 +55,7 @@ def ov_compile(model: Any, threads: int | None = None, *, precision: str = "f32"
         config["INFERENCE_NUM_THREADS"] = threads
     if profile:
         config["PERF_COUNT"] = True
-    core = ov.Core()
+    core = ov_core()
     if isinstance(model, str | os.PathLike):
         model = core.read_model(str(model))
     return core.compile_model(model, "CPU", config)
