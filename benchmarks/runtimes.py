@@ -55,7 +55,15 @@ from shufflenet.export.graph import TARGETS
 from shufflenet.export.litert import export_litert
 from shufflenet.export.ncnn import export_ncnn
 from shufflenet.export.openvino import export_openvino
-from shufflenet.runtimes import ExecuTorchRunner, LiteRtRunner, NcnnRunner, OpenVinoRunner, ort_session, ov_compile
+from shufflenet.runtimes import (
+    ExecuTorchRunner,
+    LiteRtRunner,
+    NcnnRunner,
+    OpenVinoRunner,
+    ort_session,
+    ov_compile,
+    ov_core,
+)
 from shufflenet.utils.quiet import quiet_fds
 
 Run = Callable[[np.ndarray], np.ndarray]
@@ -133,10 +141,8 @@ def ours(
         return LiteRtRunner(export_litert(model, tmp / "ours.tflite", input_shape=tuple(x.shape)).path, threads).run
     if runtime == "ncnn":
         return NcnnRunner(export_ncnn(model, tmp / "ours.ncnn.param", input_shape=tuple(x.shape)).path, threads).run
-    import openvino as ov
-
     export_openvino(model, tmp / "ours.xml", input_shape=tuple(x.shape))
-    ir = ov.Core().read_model(str(tmp / "ours.xml"))  # the file alone, through OpenVINO's own API
+    ir = ov_core().read_model(str(tmp / "ours.xml"))  # the file alone, through OpenVINO's own API
     ir.reshape(list(x.shape))
     return OpenVinoRunner(ov_compile(ir, threads)).run
 
