@@ -213,7 +213,8 @@ def plot_history(
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=x == "epoch"))
         ax.title.set_fontsize(9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # the score's panel is empty until the first evaluation
+            ax.legend(fontsize=7)
     return _save(fig, path)
 
 
