@@ -125,7 +125,7 @@ def test_gpu_recipe_is_the_shipped_network_on_one_gpu(fake_fmnist: Path, capsys:
     assert 0 < cfg.time_budget * 60 <= 100  # training leaves room for start-up and the last evaluation in 120 s
     if not torch.cuda.is_available():  # without a GPU: a one-line error before any work
         assert main(["train", "--recipe", "fashion-mnist-gpu", "--data-dir", str(fake_fmnist)]) != 0
-        assert "error: --device cuda, but PyTorch sees no GPU here" in capsys.readouterr().err
+        assert "error: device 'cuda', but PyTorch sees no GPU on this machine" in capsys.readouterr().err
     wide = recipe("fashion-mnist-gpu-wide")  # the >= 95.5% attempt: the same recipe, wider, under 1M parameters
     assert {**wide.to_dict(), "model_options": None, "time_budget": 0} == {
         **cfg.to_dict(),

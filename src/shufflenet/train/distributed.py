@@ -34,21 +34,16 @@ def resolve_device(device: str, local_rank: int = 0, world_size: int = 1) -> tor
     several for a single process."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda:"):
-        if world_size > 1:
-            raise ValueError(f"--device {device}: under torchrun each process takes the GPU of its LOCAL_RANK; give "
-                             "--device cuda (CUDA_VISIBLE_DEVICES picks which GPUs)")  # fmt: skip
-        dev = torch_device(device)  # names an index past the GPUs
-        torch.cuda.set_device(dev)
-        return dev
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda, but PyTorch sees no GPU here; use --device cpu")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    if device != "cpu":
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise ValueError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
-    return torch.device("cpu")
+    if device.startswith("cuda:") and world_size > 1:
+        raise ValueError(f"--device {device}: under torchrun each process takes the GPU of its LOCAL_RANK; give "
+                         "--device cuda (CUDA_VISIBLE_DEVICES picks which GPUs)")  # fmt: skip
+    dev = torch_device(device)  # the one parser: no GPU, or an index past them, is named there
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
+        torch.cuda.set_device(dev)
+    return dev
 
 
 def setup_distributed(device: str = "cpu") -> DistEnv:
