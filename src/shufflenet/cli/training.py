@@ -315,7 +315,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--compile",
         choices=COMPILE_MODES,
         help="torch.compile the training step: default, reduce-overhead (CUDA graphs on a GPU) or max-autotune; "
-        "each input shape compiles once (default off: eager)",
+        "each input shape compiles once, and an epoch's short last batch is left out (default off: eager)",
     )
     p.add_argument(
         "--precision",

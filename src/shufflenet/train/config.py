@@ -85,7 +85,8 @@ class TrainConfig:
     # device computes it natively, else float32 (resolved when the run starts; checkpoints record the result)
     precision: str = option("float32", choices=PRECISIONS)
     # torch.compile the model for the training step: one fused program instead of a kernel launch per layer (a GPU
-    # on small images is launch-bound); the first steps of each input shape pay the compilation
+    # on small images is launch-bound); the first steps of each input shape pay the compilation, and an epoch's
+    # short last batch is left out (DataBundle.whole_batches)
     compile: str = option("off", choices=COMPILE_MODES)
     threads: int | None = option(None, ge=1)
     # imagefolder: processes that decode and augment the images (None: 0 on a CPU, up to 8 per GPU, resolved when the

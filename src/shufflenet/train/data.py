@@ -107,9 +107,16 @@ class DataBundle:
     def val_len(self) -> int:
         return len(self.val_tensors) if self.val_tensors is not None else len(self.val_set)  # type: ignore[arg-type]
 
+    @property
+    def whole_batches(self) -> bool:
+        """A compiled step trains on whole batches only: the short last batch of an epoch would be a second input
+        shape, compiled again (tens of seconds on a GPU) and marked dynamic, the batch size then a variable in
+        every kernel. The shuffle differs each epoch, so the few images left out differ too."""
+        return self.config.compile != "off"
+
     def steps_per_epoch(self) -> int:
         per_rank = math.ceil(self.train_len / self.env.world_size)
-        return math.ceil(per_rank / self.config.batch_size)
+        return (math.floor if self.whole_batches else math.ceil)(per_rank / self.config.batch_size)
 
     def _sampler(self, n: int, shuffle: bool, epoch: int) -> DistributedSampler[int]:
         sampler: DistributedSampler[int] = DistributedSampler(
@@ -129,6 +136,8 @@ class DataBundle:
             order = torch.tensor(list(self._sampler(self.train_len, True, epoch)), device=self.env.device)
             g = seeded_generator(cfg.seed, epoch, self.env.rank, device=self.env.device)
             for chunk in order.split(cfg.batch_size):
+                if self.whole_batches and len(chunk) < cfg.batch_size:
+                    return
                 x = augment_batch(
                     self.train_tensors.images[chunk], self.mean, self.std, g,
                     crop_padding=cfg.crop_padding, hflip=cfg.hflip, erasing=cfg.random_erasing,
@@ -139,7 +148,7 @@ class DataBundle:
         dataset = cast("Dataset[tuple[Tensor, int]]", self.train_set)  # an ImageFolder-like dataset
         # workers draw from seeds the loader takes from the global generator, seeded above: the same each epoch
         loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=self._sampler(self.train_len, True, epoch),
-                            **self._loading())  # fmt: skip
+                            drop_last=self.whole_batches, **self._loading())  # fmt: skip
         yield from loader
 
     def _loading(self) -> dict[str, Any]:

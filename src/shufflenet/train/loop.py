@@ -182,6 +182,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         source = load_init(cfg.init, cfg.model)
         cfg = resolve_init(cfg, source[1], source[0].pretrained_cfg)  # type: ignore[arg-type]
     data = prepare_data(cfg, env)
+    if data.steps_per_epoch() == 0:  # only a compiled step, which skips a short batch, can have none
+        raise ValueError(f"--compile trains on whole batches only, and --batch-size {cfg.batch_size} exceeds the "
+                         f"{data.train_len // env.world_size} training images per process; use a smaller --batch-size")  # fmt: skip
     if cfg.batch_size * env.world_size > data.train_len:
         warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
                       "training images: each step sees all of them, but the lr is scaled for the batch asked for; "
