@@ -1,6 +1,8 @@
 """Test data the tests make (no downloads): IDX files and a learnable fake Fashion-MNIST."""
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -71,3 +73,14 @@ def fake_checkpoint(path: Path, classes: list[str], in_chans: int = 1, size: int
         state.pop(key)
     save_checkpoint(state, path)
     return path
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/NAME.py`` imported as a module (the scripts are not a package): its functions and ``main``."""
+    spec = importlib.util.spec_from_file_location(
+        f"bench_{name}", Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

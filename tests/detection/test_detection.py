@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import load_benchmark
 from shufflenet.cli.main import main
 from shufflenet.detection import (
     CocoDetectionData,
@@ -311,13 +312,7 @@ def test_detect_train_under_torchrun(fake_fmnist: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow  # four backbones trained: CI runs it (make test SLOW=1)
 def test_detection_benchmark_table(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_detection", Path(__file__).parents[2] / "benchmarks" / "detection.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("detection")
     make_detection_set(tmp_path / "set", train_images=4, val_images=2, img_size=64, data_dir=str(fake_fmnist))
     argv = ["--data-dir", str(tmp_path / "set"), "--epochs", "1", "--img-size", "64", "--threads", "1",
             "--out", str(tmp_path / "runs"), "--only", "0,1", "--seeds", "0,1", "--json", str(tmp_path / "t.json")]  # fmt: skip

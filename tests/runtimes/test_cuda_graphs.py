@@ -3,16 +3,12 @@ GPU when there is one), the precisions, and the errors for a machine without a G
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pytest
 import torch
 
 import shufflenet
-from helpers import lively_model
+from helpers import lively_model, load_benchmark
 from shufflenet.bench import get_runtime
 from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form
 
@@ -74,18 +70,10 @@ def test_cudagraph_runtime_needs_a_gpu() -> None:
         benchmark("shufflenet_v2_x0_5", runtime="cudagraph", img_size=32, small_input=True, min_time_s=0.01)
 
 
-def _gpu_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_gpu", Path(__file__).parents[2] / "benchmarks" / "gpu.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
 @pytest.mark.slow  # 45 s on a 2-core AVX2 host (a training subprocess and ~20 models); CI runs it
 def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     """benchmarks/gpu.py is run whenever a GPU is lent: its plumbing is checked here on tiny CPU sizes."""
-    script = _gpu_script()
+    script = load_benchmark("gpu")
     out = tmp_path / "gpu.md"
     assert script.main(["--device", "cpu", "--smoke", "--out", str(out)]) == 0
     table = out.read_text()
@@ -104,6 +92,6 @@ def test_the_gpu_script_judges_the_compiled_training_step() -> None:
     recipe's 95 s once the compilation (epoch 1's time beyond epoch 2's pace) is paid."""
     runs = {(256, "off"): (10_000.0, 7.0, 59_904), (256, "reduce-overhead"): (30_000.0, 32.9968, 59_904),
             (1024, "reduce-overhead"): (90_000.0, 30.0, 59_392)}  # fmt: skip
-    (line,) = _gpu_script().training_verdicts(runs)  # batch 1024 has no eager run beside it: no verdict
+    (line,) = load_benchmark("gpu").training_verdicts(runs)  # batch 1024 has no eager run beside it: no verdict
     assert line.startswith("- batch 256, compile reduce-overhead: 3.00x eager here, 3.06x the issue's eager 9,800")
     assert "compilation ~31 s; 32 epochs would fit in the recipe's 95 s (46 reached 95.0% on a CPU)" in line
