@@ -20,11 +20,11 @@ their verdicts. The later sections, each saved as it finishes:
   (``shufflenet guidelines --device cuda``).
 * The training step (``--train-batches``; no value skips it): the recipe's network (the shipped
   ``fashion-mnist-hires-wide``, bfloat16 autocast, channels-last, the training set resident on the GPU and
-  augmented there), eager and compiled (``--compile`` modes), two epochs each on ``--data-dir`` (default:
-  random 28x28 images of its size, as fast to train on); the second epoch's images/s is reported (the
-  first pays the compilation). Batch 256 by default: the issue's reference for today's eager path there is
+  augmented there), eager, captured in CUDA graphs (``--cuda-graph``) and compiled (``--compile`` modes), two
+  epochs each on ``--data-dir`` (default: random 28x28 images of its size, as fast to train on); the second
+  epoch's images/s is reported (the first pays the capture or compilation). Batch 256 by default: the issue's reference for today's eager path there is
   9.8k images/s (36.9k at 1024; H200, eager bf16 channels-last), its target >= 3x that, and the recipe moves
-  to batch 256 if the compiled step fits the 46 epochs that reached 95.0% on a CPU into the recipe's 95 s,
+  to batch 256 if a captured or compiled step fits the 46 epochs that reached 95.0% on a CPU into the recipe's 95 s,
   compilation included (docs/results/training.md): both verdicts are printed under the table. The recipe's
   section above gives batch 1024's eager speed.
 
@@ -34,11 +34,12 @@ most of it). The tables go to ``--out`` as Markdown with the GPU, driver and clo
 On the device machine, with the data copied into the tree (``mkdir -p data && cp -r
 /usr/share/datasets/fashion-mnist data/``) and carried (``carry: ["data/fashion-mnist"]``):
 ``PYTHONPATH=src python3 benchmarks/gpu.py --out $OUT/gpu.md --data-dir data/fashion-mnist``.
-Then, if the recipe missed 95.0% and the training verdict says 46 epochs fit at batch 256, the recipe there in
-a second call (2 minutes; timed from launch by ``time``):
+Then, if the recipe missed 95.0% and the training verdicts say 46 epochs fit at batch 256, the recipe there in
+a second call with the step that fits the most (2 minutes; timed from launch by ``time``; STEP is ``--cuda-graph``
+or ``--compile reduce-overhead``):
 ``mkdir -p $OUT/b256 && time (PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu
---batch-size 256 --ema 0.998 --compile reduce-overhead --data-dir data/fashion-mnist --out $OUT/b256 2>&1 | tail
--40 > $OUT/b256/train.log)``. Else, if 6.5 minutes of the lease are left, the attempt at ">= 95.5% with <= 1M
+--batch-size 256 --ema 0.998 STEP --data-dir data/fashion-mnist --out $OUT/b256 2>&1 | tail -40 >
+$OUT/b256/train.log)``. Else, if 6.5 minutes of the lease are left, the attempt at ">= 95.5% with <= 1M
 parameters" (5 minutes of training; its checkpoints and log come back in ``$OUT/wide``):
 ``mkdir -p $OUT/wide && PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu-wide
 --data-dir data/fashion-mnist --out $OUT/wide 2>&1 | tail -40 > $OUT/wide/train.log``.
@@ -118,22 +119,23 @@ def random_fashion_mnist(root: Path, n_train: int, n_test: int) -> Path:
 #: issue #35's eager training step on an H200 (torch 2.11, bfloat16, channels-last): its ">= 3x" reference
 ISSUE_EAGER = {256: 9_800, 1024: 36_900}
 #: 46 epochs at batch 256 reach 95.02% on a CPU (docs/results/training.md): the recipe moves to batch 256 if a
-#: compiled step fits them in its 95-second budget, the compilation included
+#: captured or compiled step fits them in its 95-second budget, the capture or compilation included
 EPOCHS_NEEDED, BUDGET_S = 46, 95
 
 
 def training_verdicts(runs: dict[tuple[int, str], tuple[float, float, int]]) -> list[str]:
     """The issue's >= 3x target and the recipe's batch-256 question, from ``{(batch, mode): (images/s of epoch 2,
-    seconds of epoch 1, images per epoch)}``; the compilation is epoch 1's time beyond epoch 2's pace."""
+    seconds of epoch 1, images per epoch)}`` (mode: eager ``off``, ``cuda-graph`` or a compile mode); the capture or
+    compilation is epoch 1's time beyond epoch 2's pace."""
     lines = []
     for (batch, mode), (ips, first_s, images) in runs.items():
         if mode == "off" or (batch, "off") not in runs:
             continue
         compile_s = max(0.0, first_s - images / ips)
-        line = f"- batch {batch}, compile {mode}: {ips / runs[(batch, 'off')][0]:.2f}x eager here"
+        line = f"- batch {batch}, step {mode}: {ips / runs[(batch, 'off')][0]:.2f}x eager here"
         if batch in ISSUE_EAGER:
             line += f", {ips / ISSUE_EAGER[batch]:.2f}x the issue's eager {ISSUE_EAGER[batch]:,} images/s"
-        line += f" (target >= 3x); compilation ~{compile_s:.0f} s"
+        line += f" (target >= 3x); {'capture' if mode == 'cuda-graph' else 'compilation'} ~{compile_s:.0f} s"
         if batch == 256:
             fit = (BUDGET_S - compile_s) * ips / images
             line += (
@@ -144,20 +146,21 @@ def training_verdicts(runs: dict[tuple[int, str], tuple[float, float, int]]) -> 
 
 
 def training_table(args: argparse.Namespace, device: torch.device) -> list[str]:
-    """Training images/s of the second epoch, eager and compiled, per batch size (Markdown lines)."""
-    lines = ["| training, batch | compile | images/s (epoch 2) | epoch 1 s (with compilation) | train loss |",
+    """Training images/s of the second epoch, eager, captured and compiled, per batch size (Markdown lines)."""
+    lines = ["| training, batch | step | images/s (epoch 2) | epoch 1 s (with capture or compilation) | train loss |",
              "|---:|---|---:|---:|---:|"]  # fmt: skip
     runs: dict[tuple[int, str], tuple[float, float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         n = 512 if args.smoke else 60000
         data = args.data_dir or str(random_fashion_mnist(Path(tmp) / "data", n, 1000 if not args.smoke else 100))
         for batch in [32] if args.smoke else args.train_batches:
-            for mode in ["off"] if args.smoke else args.compile:
+            for mode in ["off"] if args.smoke else args.steps:
                 cfg = recipe(
                     "fashion-mnist-gpu", time_budget=0, epochs=2, warmup_epochs=1.0, eval_every=2, data_dir=data,
-                    device=str(device), batch_size=batch, compile=mode, out_dir=f"{tmp}/{batch}-{mode}",
+                    device=str(device), batch_size=batch, compile="off" if mode == "cuda-graph" else mode,
+                    cuda_graph=mode == "cuda-graph", out_dir=f"{tmp}/{batch}-{mode}",
                     precision="bfloat16" if device.type == "cuda" else "float32",
-                    train_subset=n // batch * batch,  # whole batches: eager and compiled epochs do the same work
+                    train_subset=n // batch * batch,  # whole batches: every step mode's epochs do the same work
                 )  # fmt: skip
                 h = train(cfg).history
                 runs[(batch, mode)] = (h[-1]["images_per_s"], h[0]["epoch_s"], h[0]["train_images"])
@@ -279,7 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="gpu.md")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script, not the GPU")
     ap.add_argument("--train-batches", type=int, nargs="*", default=[256])
-    ap.add_argument("--compile", nargs="+", default=["off", "reduce-overhead"], choices=COMPILE_MODES)
+    ap.add_argument(
+        "--steps",
+        nargs="+",
+        default=["off", "cuda-graph", "reduce-overhead"],
+        choices=[*COMPILE_MODES, "cuda-graph"],
+        help="training steps: eager (off), captured, compiled",
+    )
     ap.add_argument("--data-dir", help="Fashion-MNIST (IDX files); default: random images of its size")
     args = ap.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():

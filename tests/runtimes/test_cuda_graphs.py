@@ -87,11 +87,14 @@ def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[st
         assert "sees no GPU here" in capsys.readouterr().out and not (tmp_path / "no.md").exists()
 
 
-def test_the_gpu_script_judges_the_compiled_training_step() -> None:
+def test_the_gpu_script_judges_the_captured_and_compiled_training_steps() -> None:
     """Its verdicts: speed-up over eager here and over the issue's figure, and the epochs batch 256 fits in the
-    recipe's 95 s once the compilation (epoch 1's time beyond epoch 2's pace) is paid."""
+    recipe's 95 s once the capture or compilation (epoch 1's time beyond epoch 2's pace) is paid."""
     runs = {(256, "off"): (10_000.0, 7.0, 59_904), (256, "reduce-overhead"): (30_000.0, 32.9968, 59_904),
+            (256, "cuda-graph"): (40_000.0, 3.4976, 59_904),
             (1024, "reduce-overhead"): (90_000.0, 30.0, 59_392)}  # fmt: skip
-    (line,) = load_benchmark("gpu").training_verdicts(runs)  # batch 1024 has no eager run beside it: no verdict
-    assert line.startswith("- batch 256, compile reduce-overhead: 3.00x eager here, 3.06x the issue's eager 9,800")
-    assert "compilation ~31 s; 32 epochs would fit in the recipe's 95 s (46 reached 95.0% on a CPU)" in line
+    compiled, captured = load_benchmark("gpu").training_verdicts(runs)  # 1024 has no eager run beside it: no verdict
+    assert compiled.startswith("- batch 256, step reduce-overhead: 3.00x eager here, 3.06x the issue's eager 9,800")
+    assert "compilation ~31 s; 32 epochs would fit in the recipe's 95 s (46 reached 95.0% on a CPU)" in compiled
+    assert captured.startswith("- batch 256, step cuda-graph: 4.00x eager here, 4.08x the issue's eager 9,800")
+    assert "capture ~2 s; 62 epochs would fit" in captured

@@ -1,4 +1,4 @@
-"""A compiled training step sees one batch shape: the short last batch of an epoch is left out."""
+"""A compiled or captured training step sees one batch shape: the short last batch of an epoch is left out."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def test_a_compiled_step_trains_on_whole_batches_of_the_in_memory_set(fake_fmnis
     assert _sizes(TrainConfig(**{**cfg.to_dict(), "compile": "default"})) == (5, [96] * 5)
     two = DistEnv(rank=1, world_size=2)  # 256 images per process: 2 x 96 + 64
     assert _sizes(TrainConfig(**{**cfg.to_dict(), "compile": "reduce-overhead"}), two) == (2, [96, 96])
+    assert _sizes(TrainConfig(**{**cfg.to_dict(), "cuda_graph": True})) == (5, [96] * 5)
 
 
 def test_a_compiled_step_trains_on_whole_batches_of_an_image_folder(tmp_path: Path) -> None:

@@ -88,6 +88,9 @@ class TrainConfig:
     # on small images is launch-bound); the first steps of each input shape pay the compilation, and an epoch's
     # short last batch is left out (DataBundle.whole_batches)
     compile: str = option("off", choices=COMPILE_MODES)
+    # or capture the eager step's forward and backward in CUDA graphs (one GPU; seconds, not a compilation; whole
+    # batches too): see shufflenet.train.graphs
+    cuda_graph: bool = False
     threads: int | None = option(None, ge=1)
     # imagefolder: processes that decode and augment the images (None: 0 on a CPU, up to 8 per GPU, resolved when the
     # run starts and recorded, as the augmentation each image gets depends on the count)
@@ -121,6 +124,12 @@ class TrainConfig:
         if not self.time_budget and self.warmup_epochs >= self.epochs:  # a quick run of a recipe, perhaps: a note
             warnings.warn(f"--warmup-epochs {self.warmup_epochs:g} spans the whole run (--epochs {self.epochs}): the "
                           "learning rate never leaves its warm-up", stacklevel=3)  # fmt: skip
+        if self.cuda_graph and self.compile != "off":
+            raise ValueError(f"--cuda-graph and --compile {self.compile} both remove the step's launches; choose one "
+                             "(--compile reduce-overhead is torch.compile's own CUDA graphs)")  # fmt: skip
+        if self.cuda_graph and self.min_train_size:
+            raise ValueError("--cuda-graph records one input shape, and progressive resizing (--min-train-size) "
+                             "changes it; drop one of them")  # fmt: skip
         if self.time_budget and self.min_train_size:
             raise ValueError("progressive resizing follows the epochs, so it cannot be combined with a time budget")
 

@@ -109,10 +109,11 @@ class DataBundle:
 
     @property
     def whole_batches(self) -> bool:
-        """A compiled step trains on whole batches only: the short last batch of an epoch would be a second input
-        shape, compiled again (tens of seconds on a GPU) and marked dynamic, the batch size then a variable in
-        every kernel. The shuffle differs each epoch, so the few images left out differ too."""
-        return self.config.compile != "off"
+        """A compiled or captured step trains on whole batches only: the short last batch of an epoch would be a
+        second input shape, compiled again (tens of seconds on a GPU) and marked dynamic, the batch size then a
+        variable in every kernel, or not replayable by the captured graph. The shuffle differs each epoch, so the
+        few images left out differ too."""
+        return self.config.compile != "off" or self.config.cuda_graph
 
     def steps_per_epoch(self) -> int:
         per_rank = math.ceil(self.train_len / self.env.world_size)

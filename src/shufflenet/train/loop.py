@@ -35,6 +35,7 @@ from shufflenet.train.config import TrainConfig, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, default_workers, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
+from shufflenet.train.graphs import capture_step, check_capturable
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
@@ -172,6 +173,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX), so bfloat16 training would be slower "
             "than float32; use --precision float32"
         )
+    if cfg.cuda_graph:
+        check_capturable(env.device, distributed=env.enabled)
     if cfg.workers is None and cfg.dataset == "imagefolder":
         cfg = replace(cfg, workers=default_workers(env.device, int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))))
     if cfg.threads:
@@ -182,8 +185,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         source = load_init(cfg.init, cfg.model)
         cfg = resolve_init(cfg, source[1], source[0].pretrained_cfg)  # type: ignore[arg-type]
     data = prepare_data(cfg, env)
-    if data.steps_per_epoch() == 0:  # only a compiled step, which skips a short batch, can have none
-        raise ValueError(f"--compile trains on whole batches only, and --batch-size {cfg.batch_size} exceeds the "
+    if data.steps_per_epoch() == 0:  # only a compiled or captured step, which skips a short batch, can have none
+        flag = "--cuda-graph" if cfg.cuda_graph else "--compile"
+        raise ValueError(f"{flag} trains on whole batches only, and --batch-size {cfg.batch_size} exceeds the "
                          f"{data.train_len // env.world_size} training images per process; use a smaller --batch-size")  # fmt: skip
     if cfg.batch_size * env.world_size > data.train_len:
         warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
@@ -277,6 +281,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 )
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
+            if cfg.cuda_graph and net is model:  # captured at the first step (in epoch 1's time, as a compilation is)
+                net = capture_step(model, torch.zeros_like(x), bf16=cfg.precision == "bfloat16")  # zeros: no RNG drawn
             with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
                 logits = net(x)
             loss = criterion(logits.float(), y)
