@@ -46,8 +46,9 @@ def test_the_loop_captures_once_at_the_first_step_and_trains_as_the_eager_loop(
     """The loop's side of the capture, on the CPU: torch's capture (a GPU's) replaced by its warm-up calls alone."""
     samples = []
 
-    def warm_up_only(step: nn.Module, sample_args: tuple[torch.Tensor, ...]) -> nn.Module:
+    def warm_up_only(step: nn.Module, sample_args: tuple[torch.Tensor, ...], capture_error_mode: str) -> nn.Module:
         assert not torch.is_autocast_cache_enabled()  # torch refuses a capture with autocast's cache on
+        assert capture_error_mode == "thread_local"  # a pin-memory thread's CUDA calls must not break the capture
         samples.append(sample_args[0])
         for _ in range(3):  # as make_graphed_callables does, moving BatchNorm's statistics
             step(*sample_args)
