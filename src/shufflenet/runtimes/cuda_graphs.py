@@ -110,6 +110,8 @@ class GraphedModule:
                 self.module(static)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool):
+        # thread-local: a DataLoader's pin-memory thread may call CUDA (cudaHostAlloc) while this thread captures,
+        # which in the default global mode breaks the capture and poisons that thread
+        with torch.inference_mode(), torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
             out = self.module(static)
         return _Entry(static, out, graph.replay)

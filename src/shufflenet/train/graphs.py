@@ -70,6 +70,6 @@ def capture_step(model: nn.Module, sample: Tensor, *, bf16: bool) -> nn.Module:
     step = _Step(model)
     step.training = model.training  # not step.train(): that would reset the frozen stages' modes
     with kept_buffers(model), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
-        # thread-local: a DataLoader's pin-memory thread (image folders) may call CUDA while this thread captures
+        # thread-local, as GraphedModule's: an image folder's pin-memory thread may call CUDA while this one captures
         graphed = torch.cuda.make_graphed_callables(step, (sample,), capture_error_mode="thread_local")
     return graphed  # type: ignore[return-value]
