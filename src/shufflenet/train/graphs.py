@@ -11,8 +11,10 @@ stay eager (a few fused kernels), so the learning-rate schedule and checkpoints 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +48,15 @@ def kept_buffers(module: nn.Module) -> Iterator[None]:
                 buffer.copy_(value)
 
 
+def _thread_local() -> dict[str, Any]:
+    """Capture in thread-local error mode, as GraphedModule does: an image folder's pin-memory thread may call CUDA
+    while this one captures, which in the default global mode breaks the capture. Before torch 2.14 (2.13 checked;
+    the GPU machines here have 2.11) the option is missing: the capture is global there, fine for in-memory data,
+    which has no such thread."""
+    known = inspect.signature(torch.cuda.make_graphed_callables).parameters
+    return {"capture_error_mode": "thread_local"} if "capture_error_mode" in known else {}
+
+
 class _Step(nn.Module):
     """A shell whose ``forward`` the capture replaces: the model keeps its own, so the copies that
     evaluation and checkpoints make of it run eagerly on their own weights."""
@@ -70,6 +81,5 @@ def capture_step(model: nn.Module, sample: Tensor, *, bf16: bool) -> nn.Module:
     step = _Step(model)
     step.training = model.training  # not step.train(): that would reset the frozen stages' modes
     with kept_buffers(model), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16, cache_enabled=False):
-        # thread-local, as GraphedModule's: an image folder's pin-memory thread may call CUDA while this one captures
-        graphed = torch.cuda.make_graphed_callables(step, (sample,), capture_error_mode="thread_local")
+        graphed = torch.cuda.make_graphed_callables(step, (sample,), **_thread_local())
     return graphed  # type: ignore[return-value]
