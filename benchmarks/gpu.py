@@ -22,11 +22,12 @@ their verdicts. The later sections, each saved as it finishes:
   ``fashion-mnist-hires-wide``, bfloat16 autocast, channels-last, the training set resident on the GPU and
   augmented there), eager, captured in CUDA graphs (``--cuda-graph``) and compiled (``--compile`` modes), two
   epochs each on ``--data-dir`` (default: random 28x28 images of its size, as fast to train on); the second
-  epoch's images/s is reported (the first pays the capture or compilation). Batch 256 by default: the issue's reference for today's eager path there is
-  9.8k images/s (36.9k at 1024; H200, eager bf16 channels-last), its target >= 3x that, and the recipe moves
-  to batch 256 if a captured or compiled step fits the 46 epochs that reached 95.0% on a CPU into the recipe's 95 s,
-  compilation included (docs/results/training.md): both verdicts are printed under the table. The recipe's
-  section above gives batch 1024's eager speed.
+  epoch's images/s is reported (the first pays the capture or compilation). Batch 256 by default: the
+  issue's reference for today's eager path there is 9.8k images/s (36.9k at 1024; H200, eager bf16
+  channels-last), its target >= 3x that, and the recipe moves to batch 256 if a captured or compiled step
+  fits the 46 epochs that reached 95.0% on a CPU into the recipe's 95 s, the capture or compilation
+  included (docs/results/training.md): both verdicts are printed under the table. The recipe's section
+  above gives batch 1024's eager speed.
 
 By estimate ~7 minutes on an H200 (the recipe's 2 minutes and the compilation of the training step are
 most of it). The tables go to ``--out`` as Markdown with the GPU, driver and clocks.
