@@ -3,6 +3,9 @@ GPU when there is one), the precisions, and the errors for a machine without a G
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +90,30 @@ def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[st
     if not torch.cuda.is_available():
         assert script.main(["--out", str(tmp_path / "no.md")]) == 2
         assert "sees no GPU here" in capsys.readouterr().out and not (tmp_path / "no.md").exists()
+
+
+def test_the_gpu_script_keeps_the_other_contenders_when_a_capture_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture that fails on the lent GPU (an older torch there, say) is a row saying why: torchvision's and our
+    eager rows are still timed, and their logits are compared with ours in float32 (the same weights)."""
+    script = load_benchmark("gpu")
+
+    def broken(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("operation not permitted when stream is capturing\nsecond line")
+
+        return run
+
+    monkeypatch.setattr(script, "GraphedModule", broken)
+    args = argparse.Namespace(model="shufflenet_v2_x0_5", smoke=True, block_s=0.01)
+    lines = script.inference_table(args, torch.device("cpu"))
+    failed = [line for line in lines if "| ours cudagraph | RuntimeError: operation not permitted" in line]
+    assert len(failed) == 6 and not any("second line" in line for line in lines)  # 3 precisions x 2 batches
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in lines if line.startswith("| ")]
+    timed = {tuple(row[:3]): row[-1] for row in rows if "eager" in row[2]}
+    assert {contender for _, _, contender in timed} == {"torchvision eager", "ours eager (fuse)"} and len(timed) == 12
+    for (precision, _, _), diff in timed.items():  # float32: the same weights; half precisions: their rounding
+        assert float(diff) < (1e-4 if precision == "float32" else 0.1)
+    assert not any("batch 1 float16:" in line for line in lines)  # no captured figure, no verdict on it
 
 
 def test_the_gpu_script_judges_the_captured_and_compiled_training_steps() -> None:
