@@ -121,7 +121,13 @@ def test_gpu_recipe_is_the_shipped_network_on_one_gpu(fake_fmnist: Path, capsys:
     cfg = recipe("fashion-mnist-gpu")
     shipped = read_record("shufflenet_v2_x0_5", "fashion-mnist-hires-wide")["recipe"]
     assert (cfg.model, cfg.model_options, cfg.crop_padding) == (shipped["model"], shipped["model_options"], 2)
-    assert (cfg.batch_size, cfg.lr, cfg.device, cfg.precision) == (1024, shipped["lr"], "cuda", "bfloat16")
+    assert (cfg.batch_size, cfg.lr, cfg.device, cfg.precision) == (256, shipped["lr"], "cuda", "bfloat16")
+    # batch 256 (46 epochs of it reached 95.0% on a CPU, twice) is launch-bound in eager PyTorch: the step is captured
+    assert cfg.cuda_graph and cfg.compile == "off"
+    # the EMA's horizon in images: the shipped run's decay per step of 2 processes x its batch
+    assert cfg.ema_decay == pytest.approx(
+        shipped["ema_decay"] ** (cfg.batch_size / (2 * shipped["batch_size"])), abs=5e-4
+    )
     assert 0 < cfg.time_budget * 60 <= 100  # training leaves room for start-up and the last evaluation in 120 s
     if not torch.cuda.is_available():  # without a GPU: a one-line error before any work
         assert main(["train", "--recipe", "fashion-mnist-gpu", "--data-dir", str(fake_fmnist)]) != 0
@@ -253,7 +259,16 @@ def test_epochs_replace_a_recipes_time_budget(capsys: pytest.CaptureFixture[str]
     def given(*flags: str) -> dict[str, object]:
         return _given_fields(build_parser().parse_args(["train", "--recipe", "fashion-mnist-gpu", *flags]))
 
-    assert "time_budget" not in given()  # the recipe's 95 s stand
+    assert "time_budget" not in given() and "cuda_graph" not in given()  # the recipe's 95 s and capture stand
+    # the recipe's capture gives way to a CPU, a compiler or resizing asked for; asked for itself, it stays (and the
+    # config refuses the clash in one line)
+    assert given("--device", "cpu")["cuda_graph"] is False and given("--device", "cuda:1").get("cuda_graph") is None
+    assert given("--device", "auto").get("cuda_graph") is None  # a GPU if there is one: the capture stays
+    assert given("--compile", "reduce-overhead")["cuda_graph"] is False
+    assert given("--min-train-size", "20")["cuda_graph"] is False
+    assert given("--compile", "off").get("cuda_graph") is None
+    assert given("--device", "cpu", "--cuda-graph")["cuda_graph"] is True
+    assert given("--no-cuda-graph")["cuda_graph"] is False
     assert given("--epochs", "40") == {"epochs": 40, "time_budget": 0.0}  # else the budget would ignore them
     assert given("--time-budget", "off") == {"time_budget": 0.0}
     assert given("--time-budget", "off", "--epochs", "3") == {"time_budget": 0.0, "epochs": 3}

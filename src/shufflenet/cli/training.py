@@ -187,6 +187,12 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
             raise CliError("--epochs and --time-budget both say how long to train; give one of them")
     elif "epochs" in given:  # a recipe's budget (fashion-mnist-gpu's) would ignore the epochs the user asked for
         given["time_budget"] = 0.0
+    if "cuda_graph" not in given and (
+        str(given.get("device", "cuda")).split(":")[0] not in ("cuda", "auto")
+        or given.get("compile", "off") != "off"
+        or given.get("min_train_size")
+    ):
+        given["cuda_graph"] = False  # a recipe's capture (fashion-mnist-gpu's) gives way to what the user asked for
     if "init" in given and "model" not in given:  # the source names its network (ImageNet: --model's default)
         from shufflenet.train.init import source_arch
 
@@ -225,7 +231,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=tuple(RECIPES),
         help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe), "
         f"'fashion-mnist' (the shipped V2 1.5x run: {RECIPES['fashion-mnist']['epochs']} epochs, channels-last, bfloat16, "
-        "EMA, label smoothing ...) or 'fashion-mnist-gpu' (the shipped 95.06%% network at batch 1024 for 95 s on one GPU)",
+        "EMA, label smoothing ...) or 'fashion-mnist-gpu' (the shipped 95.06%% network for 95 s on one GPU, batch 256, "
+        "the step captured in CUDA graphs)",
     )
     p.add_argument("--model", help=f"default {d.model}")
     p.add_argument("--model-options", help="JSON of model options, e.g. '{\"se\": true}'")
@@ -319,9 +326,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--cuda-graph",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="capture the step's forward and backward in CUDA graphs (one GPU): replayed with one launch each, "
-        "captured in seconds where --compile takes tens; an epoch's short last batch is left out",
+        "captured in seconds where --compile takes tens; an epoch's short last batch is left out (fashion-mnist-gpu's "
+        "default; --device cpu, --compile or --min-train-size turn a recipe's capture off)",
     )
     p.add_argument(
         "--precision",

@@ -26,10 +26,10 @@ def check_capturable(device: torch.device, *, distributed: bool) -> None:
     """A one-line error, before any work, where a run cannot capture its step."""
     if device.type != "cuda":
         raise ValueError(f"--cuda-graph captures the training step in CUDA graphs, which need a GPU (this run is on "
-                         f"{device}); drop --cuda-graph here")  # fmt: skip
+                         f"{device}); drop --cuda-graph here (--no-cuda-graph turns a recipe's off)")  # fmt: skip
     if distributed:  # DDP's gradient hooks inside a captured backward: not run here, so not offered
         raise ValueError("--cuda-graph captures one process's step; under torchrun use --compile reduce-overhead "
-                         "(torch.compile's own CUDA graphs)")  # fmt: skip
+                         "(torch.compile's own CUDA graphs), which turns a recipe's capture off")  # fmt: skip
 
 
 @contextmanager
