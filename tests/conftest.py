@@ -10,6 +10,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core (make test): on
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``@pytest.mark.gpu`` tests skip, with their reason, where PyTorch sees no GPU (CI); on a lent GPU
+    ``pytest -m gpu`` runs exactly them."""
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skipif(True, reason="needs a GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

@@ -47,7 +47,7 @@ def test_each_call_is_timed_by_the_timer_given_and_a_gpu_by_its_events() -> None
     assert device_timer("cpu").__qualname__ == wall_clock().__qualname__
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.gpu
 def test_cuda_events_time_what_the_gpu_spent() -> None:
     a = torch.randn(2048, 2048, device="cuda")
     on_gpu = measure(lambda: a @ a, min_iters=20, min_time_s=0.1, timer=cuda_events()).median_ms

@@ -63,7 +63,7 @@ def test_augment_is_deterministic_and_shape_preserving() -> None:
 
 @pytest.mark.parametrize(
     "device",
-    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU"))],
+    ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)],
 )
 def test_augment_runs_where_the_images_are(device: str) -> None:
     """A GPU keeps the training set and augments it there, with a generator of its own."""

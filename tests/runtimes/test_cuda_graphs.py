@@ -15,7 +15,7 @@ from helpers import lively_model, load_benchmark
 from shufflenet.bench import get_runtime
 from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU"))]
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -13,8 +13,6 @@ from shufflenet.train import TrainConfig, train
 from shufflenet.train.checkpoint import load_checkpoint
 from shufflenet.train.graphs import check_capturable, kept_buffers
 
-GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (CUDA graphs)")
-
 
 def test_kept_buffers_undo_the_warm_up_calls_in_place() -> None:
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)).train()
@@ -82,7 +80,7 @@ def test_cuda_graph_on_the_cpu_is_refused_before_any_work(
     assert not out.exists()
 
 
-@GPU
+@pytest.mark.gpu
 def test_a_captured_step_learns_like_the_eager_one(fake_fmnist: Path, tmp_path: Path) -> None:
     kw = dict(model="shufflenet_v2_x0_5", data_dir=str(fake_fmnist), epochs=2, batch_size=64, lr=2.0,
               warmup_epochs=0.5, crop_padding=0, seed=1, device="cuda", precision="bfloat16", channels_last=True,

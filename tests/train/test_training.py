@@ -256,7 +256,7 @@ def test_device_choice() -> None:
         resolve_device(f"cuda:{max(1, torch.cuda.device_count())}")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.gpu
 def test_training_on_a_gpu(fake_fmnist: Path, tmp_path: Path) -> None:
     result = train(_cfg(fake_fmnist, tmp_path / "gpu", device="cuda"))
     assert result.last["train_images"] == 512 and (tmp_path / "gpu" / "last.pt").is_file()
