@@ -14,10 +14,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``@pytest.mark.gpu`` tests skip, with their reason, where PyTorch sees no GPU (CI); on a lent GPU
     ``pytest -m gpu`` runs exactly them."""
     if not torch.cuda.is_available():
-        skip = pytest.mark.skipif(True, reason="needs a GPU")
         for item in items:
-            if "gpu" in item.keywords:
-                item.add_marker(skip)
+            if item.get_closest_marker("gpu"):
+                item.add_marker(pytest.mark.skip(reason="needs a GPU"))
 
 
 @pytest.fixture(autouse=True)
