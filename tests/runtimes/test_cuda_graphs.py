@@ -94,7 +94,8 @@ def test_the_prepared_gpu_script_runs(tmp_path, capsys: pytest.CaptureFixture[st
 
 def test_the_gpu_script_keeps_the_other_contenders_when_a_capture_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     """A capture that fails on the lent GPU (an older torch there, say) is a row saying why: torchvision's and our
-    eager rows are still timed, and their logits are compared with ours in float32 (the same weights)."""
+    eager rows are still timed, and their logits are compared with ours in float32 (the same weights); a precision
+    that cannot be built costs its own rows only."""
     script = load_benchmark("gpu")
 
     def broken(module: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -114,6 +115,12 @@ def test_the_gpu_script_keeps_the_other_contenders_when_a_capture_fails(monkeypa
     for (precision, _, _), diff in timed.items():  # float32: the same weights; half precisions: their rounding
         assert float(diff) < (1e-4 if precision == "float32" else 0.1)
     assert not any("batch 1 float16:" in line for line in lines)  # no captured figure, no verdict on it
+
+    real = script.inference_form
+    monkeypatch.setattr(script, "inference_form", lambda m, d, p: real(m, d, p) if p != "bfloat16" else 1 / 0)
+    lines = script.inference_table(args, torch.device("cpu"))
+    assert "| bfloat16 | | all | ZeroDivisionError: division by zero | | | |" in lines
+    assert sum("| float16 |" in line for line in lines) == 6  # the other precisions' rows stay
 
 
 def test_the_gpu_script_judges_the_captured_and_compiled_training_steps() -> None:
