@@ -290,8 +290,9 @@ def guidelines_table(device: torch.device, smoke: bool) -> list[str]:
 
 def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]:
     """Torchvision eager, ours eager and ours captured, per precision and batch (Markdown lines): blocks of calls
-    alternated, the median block; every contender's logits against ours in float32 eager, the same weights. A
-    contender that fails (a capture, say) is a row saying why; the others' rows and verdicts stay."""
+    alternated, the median block; every contender's logits against ours in float32 eager, the same weights (a float32
+    contender off by 1e-3 or more is called out under the table). A contender that fails (a capture, say) is a row
+    saying why; the others' rows and verdicts stay."""
     side, batches, rounds = (32, [1, 2], 1) if args.smoke else (224, args.batches, args.rounds)
     torch.manual_seed(0)
     tv = torchvision.models.get_model(args.model, weights=None).eval()
@@ -301,6 +302,7 @@ def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]
              "| precision | batch | contender | ms | images/s | vs torchvision eager | max diff vs float32 eager |",
              "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
     graphed: dict[tuple[str, int], tuple[float, float, float]] = {}
+    differ = []  # float32 contenders whose logits are not the reference's: their timings are of another network
     for precision in PRECISIONS:
         try:  # a precision the device or this torch cannot build in costs its own rows only
             runs = contenders(tv, ours, device, precision)
@@ -329,7 +331,10 @@ def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]
                              f"{base / ms:.2f}x | {diffs[name]:.1e} |")  # fmt: skip
                 if name == "ours cudagraph":
                     graphed[(precision, batch)] = (ms, batch / ms * 1e3, base / ms)
-    lines.append("")
+                if precision == "float32" and not diffs[name] < 1e-3:
+                    differ.append(f"- float32, batch {batch}: {name}'s logits differ from ours in eager by "
+                                  f"{diffs[name]:.1e} (>= 1e-3): not the same network")  # fmt: skip
+    lines += ["", *differ]
     if (b1 := graphed.get(("float16", 1))) is not None:
         lines.append(f"- batch 1 float16: {b1[0]:.3f} ms (target <= 0.5) and {b1[2]:.2f}x torchvision eager (>= 6)")
     if big := [graphed[(p, 256)][1] for p in ("float16", "bfloat16") if (p, 256) in graphed]:

@@ -115,11 +115,18 @@ def test_the_gpu_script_keeps_the_other_contenders_when_a_capture_fails(monkeypa
     for (precision, _, _), diff in timed.items():  # float32: the same weights; half precisions: their rounding
         assert float(diff) < (1e-4 if precision == "float32" else 0.1)
     assert not any("batch 1 float16:" in line for line in lines)  # no captured figure, no verdict on it
+    assert not any("not the same network" in line for line in lines)
 
     real = script.inference_form
     monkeypatch.setattr(script, "inference_form", lambda m, d, p: real(m, d, p) if p != "bfloat16" else 1 / 0)
     lines = script.inference_table(args, torch.device("cpu"))
     assert "| bfloat16 | | all | ZeroDivisionError: division by zero | | | |" in lines
+
+    # float32 logits that are not the reference's are called out (the script once stopped on them; now it says so)
+    monkeypatch.setattr(script, "GraphedModule", lambda module: lambda x: module(x) + 1)
+    lines = script.inference_table(args, torch.device("cpu"))
+    wrong = [line for line in lines if "not the same network" in line]
+    assert len(wrong) == 2 and all("ours cudagraph's logits differ from ours in eager by 1.0e+00" in w for w in wrong)
     assert sum("| float16 |" in line for line in lines) == 6  # the other precisions' rows stay
 
 
