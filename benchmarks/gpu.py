@@ -6,9 +6,10 @@
 For each precision (float32, float16, bfloat16) and batch: torchvision's model in PyTorch eager
 (inference mode), our inference form in eager (``model.fuse()``) and the same
 replayed from a CUDA graph per shape (:class:`~shufflenet.runtimes.cuda_graphs.GraphedModule`, what
-``Predictor(model, device="cuda")`` runs). Each contender is timed with CUDA events over blocks of
-calls (wall-clock on the CPU), blocks of all contenders alternated, the median block reported; every
-contender's logits are compared with ours in float32 eager. The acceptance lines of the issue
+``Predictor(model, device="cuda")`` runs). The contenders are raced as ``shufflenet bench`` races them
+(:func:`~shufflenet.bench.timing.race`: blocks of calls, every contender once per round in a rotating order), each
+call timed by CUDA events (its latency, the host's launches included; wall-clock on the CPU), the median over
+rounds of each block's median reported; every contender's logits are compared with ours in float32 eager. The acceptance lines of the issue
 (batch 1 float16 <= 0.5 ms and >= 6x torchvision eager; batch 256 >= 100k images/s) are printed with
 their verdicts. The later sections, each saved as it finishes (a contender or section that fails is a
 line saying why, and the rest still run):
@@ -70,6 +71,7 @@ from torch import Tensor, nn
 
 from shufflenet.bench import benchmark_many, machine_info
 from shufflenet.bench.guidelines import EXPERIMENTS, get_experiment, run_guideline
+from shufflenet.bench.timing import device_timer, race
 from shufflenet.data import write_idx
 from shufflenet.models import from_torchvision
 from shufflenet.runtimes.cuda_graphs import PRECISIONS, GraphedModule, inference_form
@@ -83,22 +85,6 @@ def failure(exc: Exception) -> str:
     """An exception as one short line for a table."""
     first = str(exc).splitlines()[0][:300] if str(exc) else ""
     return f"{type(exc).__name__}: {first}".replace("|", "/")
-
-
-def block_ms(fn: Run, x: Tensor, calls: int) -> float:
-    """Milliseconds per call over a block of ``calls`` (CUDA events on a GPU)."""
-    if x.device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(calls):
-            fn(x)
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / calls
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn(x)
-    return (time.perf_counter() - t0) * 1e3 / calls
 
 
 def eager(model: nn.Module) -> Run:
@@ -289,8 +275,8 @@ def guidelines_table(device: torch.device, smoke: bool) -> list[str]:
 
 
 def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]:
-    """Torchvision eager, ours eager and ours captured, per precision and batch (Markdown lines): blocks of calls
-    alternated, the median block; every contender's logits against ours in float32 eager, the same weights (a float32
+    """Torchvision eager, ours eager and ours captured, per precision and batch (Markdown lines): raced, the median
+    per-call latency; every contender's logits against ours in float32 eager, the same weights (a float32
     contender off by 1e-3 or more is called out under the table). A contender that fails (a capture, say) is a row
     saying why; the others' rows and verdicts stay."""
     side, batches, rounds = (32, [1, 2], 1) if args.smoke else (224, args.batches, args.rounds)
@@ -312,18 +298,14 @@ def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]
         for batch in batches:
             x32 = torch.randn(batch, 3, side, side, device=device)
             want, x = reference(x32), x32.to(PRECISIONS[precision])
-            diffs, calls = {}, {}
-            for name, fn in runs.items():  # the first call captures; calls per block from a short trial
+            diffs = {}
+            for name, fn in runs.items():  # the first call captures
                 try:
                     diffs[name] = (fn(x).float() - want).abs().max().item()
-                    calls[name] = max(1, int(args.block_s * 1e3 / max(block_ms(fn, x, 3), 1e-3)))
                 except Exception as exc:
                     lines.append(f"| {precision} | {batch} | {name} | {failure(exc)} | | | |")
-            times: dict[str, list[float]] = {name: [] for name in calls}
-            for r in range(rounds):
-                names = list(times)
-                for name in names[r % len(names) :] + names[: r % len(names)]:
-                    times[name].append(block_ms(runs[name], x, calls[name]))
+            times = race({name: (lambda fn=runs[name]: fn(x)) for name in diffs}, rounds=rounds, block_s=args.block_s,
+                         pause_s=0.02, timer=device_timer(device.type))  # fmt: skip
             base = statistics.median(times["torchvision eager"]) if "torchvision eager" in times else float("nan")
             for name, ts in times.items():
                 ms = statistics.median(ts)
@@ -348,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 256, 1024])
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--block-s", type=float, default=0.3, help="seconds per block of calls")
+    ap.add_argument("--block-s", type=float, default=0.2, help="seconds per block of calls")
     ap.add_argument("--out", default="gpu.md")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one round: checks the script, not the GPU")
     ap.add_argument("--train-batches", type=int, nargs="*", default=[256])
