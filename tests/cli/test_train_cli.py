@@ -8,6 +8,7 @@ from helpers import write_idx
 from shufflenet import create_model, list_pretrained
 from shufflenet.cli.main import main
 from shufflenet.models import load_pretrained
+from shufflenet.train import TrainConfig
 from shufflenet.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 
@@ -251,27 +252,35 @@ def test_export_int8_then_eval_and_predict_the_onnx_files(
     assert not (tmp_path / "r.onnx").exists()
 
 
-def test_epochs_replace_a_recipes_time_budget(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_recipes_choices_give_way_to_the_flags_that_clash(capsys: pytest.CaptureFixture[str]) -> None:
     from shufflenet.cli.main import build_parser
     from shufflenet.cli.training import _given_fields
+    from shufflenet.train import recipe
 
-    def given(*flags: str) -> dict[str, object]:
-        return _given_fields(build_parser().parse_args(["train", "--recipe", "fashion-mnist-gpu", *flags]))
+    def cfg(*flags: str) -> TrainConfig:  # what `train --recipe fashion-mnist-gpu FLAGS` runs
+        return recipe("fashion-mnist-gpu", **_given_fields(build_parser().parse_args(["train", "--recipe",
+                      "fashion-mnist-gpu", *flags])))  # fmt: skip
 
-    assert "time_budget" not in given() and "cuda_graph" not in given()  # the recipe's 95 s and capture stand
+    assert cfg().time_budget > 0 and cfg().cuda_graph  # the recipe's 95 s and capture stand
     # the recipe's capture gives way to a CPU, a compiler or resizing asked for; asked for itself, it stays (and the
     # config refuses the clash in one line)
-    assert given("--device", "cpu")["cuda_graph"] is False and given("--device", "cuda:1").get("cuda_graph") is None
-    assert given("--device", "auto").get("cuda_graph") is None  # a GPU if there is one: the capture stays
-    assert given("--compile", "reduce-overhead")["cuda_graph"] is False
-    assert given("--min-train-size", "20")["cuda_graph"] is False
-    assert given("--compile", "off").get("cuda_graph") is None
-    assert given("--device", "cpu", "--cuda-graph")["cuda_graph"] is True
-    assert given("--no-cuda-graph")["cuda_graph"] is False
-    assert given("--epochs", "40") == {"epochs": 40, "time_budget": 0.0}  # else the budget would ignore them
-    assert given("--time-budget", "off") == {"time_budget": 0.0}
-    assert given("--time-budget", "off", "--epochs", "3") == {"time_budget": 0.0, "epochs": 3}
-    assert given("--time-budget", "2m")["time_budget"] == 2.0
+    assert not cfg("--device", "cpu").cuda_graph and cfg("--device", "cuda:1").cuda_graph
+    assert cfg("--device", "auto").cuda_graph  # a GPU if there is one: the capture stays
+    assert not cfg("--compile", "reduce-overhead").cuda_graph
+    assert not cfg("--min-train-size", "20", "--epochs", "5").cuda_graph
+    assert cfg("--compile", "off").cuda_graph and cfg("--device", "cpu", "--cuda-graph").cuda_graph
+    assert not cfg("--no-cuda-graph").cuda_graph
+    with pytest.raises(ValueError, match="--cuda-graph and --compile max-autotune both remove the step's launches"):
+        cfg("--compile", "max-autotune", "--cuda-graph")
+    assert (cfg("--epochs", "40").epochs, cfg("--epochs", "40").time_budget) == (40, 0)  # else the budget ignores them
+    assert cfg("--time-budget", "off").time_budget == 0 and cfg("--time-budget", "off", "--epochs", "5").epochs == 5
+    assert cfg("--time-budget", "2m").time_budget == 2.0
+    # a Python caller gets the same: the recipe's capture and budget give way to what it names
+    assert recipe("fashion-mnist-gpu", compile="reduce-overhead", epochs=5) == recipe(
+        "fashion-mnist-gpu", compile="reduce-overhead", cuda_graph=False, epochs=5, time_budget=0
+    )
+    with pytest.raises(ValueError, match="progressive resizing follows the epochs"):
+        recipe("fashion-mnist-gpu", min_train_size=20)  # the budget is the recipe's own: it stays
     assert main(["train", "--recipe", "fashion-mnist-gpu", "--epochs", "3", "--time-budget", "2m"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --epochs and --time-budget both say how long to train; give one of them"

@@ -185,14 +185,6 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         given["time_budget"] = _minutes(str(given["time_budget"]))
         if given["time_budget"] and "epochs" in given:  # else one of the two would be silently ignored
             raise CliError("--epochs and --time-budget both say how long to train; give one of them")
-    elif "epochs" in given:  # a recipe's budget (fashion-mnist-gpu's) would ignore the epochs the user asked for
-        given["time_budget"] = 0.0
-    if "cuda_graph" not in given and (
-        str(given.get("device", "cuda")).split(":")[0] not in ("cuda", "auto")
-        or given.get("compile", "off") != "off"
-        or given.get("min_train_size")
-    ):
-        given["cuda_graph"] = False  # a recipe's capture (fashion-mnist-gpu's) gives way to what the user asked for
     if "init" in given and "model" not in given:  # the source names its network (ImageNet: --model's default)
         from shufflenet.train.init import source_arch
 

@@ -123,7 +123,7 @@ class TrainConfig:
             )
         if not self.time_budget and self.warmup_epochs >= self.epochs:  # a quick run of a recipe, perhaps: a note
             warnings.warn(f"--warmup-epochs {self.warmup_epochs:g} spans the whole run (--epochs {self.epochs}): the "
-                          "learning rate never leaves its warm-up", stacklevel=3)  # fmt: skip
+                          "learning rate never leaves its warm-up", stacklevel=4)  # fmt: skip
         if self.cuda_graph and self.compile != "off":
             raise ValueError(f"--cuda-graph and --compile {self.compile} both remove the step's launches; choose one "
                              "(--compile reduce-overhead is torch.compile's own CUDA graphs)")  # fmt: skip
@@ -190,10 +190,25 @@ RECIPES["fashion-mnist-gpu-wide"] = {
 
 
 def recipe(name: str, **overrides: object) -> TrainConfig:
-    """The config of recipe ``name`` with ``overrides`` (any :class:`TrainConfig` field) on top."""
+    """The config of recipe ``name`` with ``overrides`` (any :class:`TrainConfig` field) on top.
+
+    The recipe's own choices give way to the overrides they would clash with, as whoever asked expects: its time
+    budget to ``epochs`` (the budget would ignore them), its CUDA-graph capture (fashion-mnist-gpu's) to a ``device``
+    that is no GPU, a ``compile`` mode or progressive resizing (``min_train_size``). A ``time_budget`` or
+    ``cuda_graph`` in ``overrides`` is kept, and :class:`TrainConfig` refuses its clashes.
+    """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
-    return TrainConfig(**{**RECIPES[name], **overrides})  # type: ignore[arg-type]
+    own = dict(RECIPES[name])
+    if "epochs" in overrides and "time_budget" not in overrides:
+        own["time_budget"] = 0.0
+    if "cuda_graph" not in overrides and (
+        str(overrides.get("device", "cuda")).split(":")[0] not in ("cuda", "auto")
+        or overrides.get("compile", "off") != "off"
+        or overrides.get("min_train_size")
+    ):
+        own["cuda_graph"] = False
+    return TrainConfig(**{**own, **overrides})  # type: ignore[arg-type]
 
 
 #: progressive resizing moves in steps of this many pixels: few distinct shapes, so
