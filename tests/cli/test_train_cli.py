@@ -149,7 +149,8 @@ def test_list_pretrained_names_shipped_and_imagenet_tags_with_their_top1() -> No
     tags = {(p.model, p.tag): p for p in list_pretrained()}
     assert tags["shufflenet_v2_x1_0", "imagenet"].top1 == pytest.approx(69.362)  # torchvision's metadata
     assert tags["shufflenet_v2_x0_5", "fashion-mnist-hires-wide"].top1 == pytest.approx(95.06)  # its record
-    assert len(SHIPPED) == 6 and {p.model for p in list_pretrained() if p.tag == "imagenet"} >= {
+    assert tags["shufflenet_v2_x0_5", "fashion-mnist-hires-wider"].top1 == pytest.approx(95.41)
+    assert len(SHIPPED) == 7 and {p.model for p in list_pretrained() if p.tag == "imagenet"} >= {
         "shufflenet_v2_x0_5", "shufflenet_v2_x2_0", "mobilenet_v2_x1_0", "squeezenet1_1", "resnet50"}  # fmt: skip
 
 

@@ -49,5 +49,7 @@ def test_what_is_not_a_history_is_named(tmp_path: Path) -> None:
 def test_shipped_weights_bring_the_log_of_the_run_that_made_them() -> None:
     history = read_history("shufflenet_v2_x0_5:fashion-mnist-hires-wide")
     assert len(history) == 28 and round(100 * history[-1]["test_top1"], 2) == 95.06
+    history = read_history("shufflenet_v2_x0_5:fashion-mnist-hires-wider")  # a run of 50 epochs in two sittings
+    assert [e["epoch"] for e in history] == list(range(1, 51)) and round(100 * history[-1]["test_top1"], 2) == 95.41
     with pytest.raises(ValueError, match="no pretrained weights 'shufflenet_v2_x0_5' with tag 'nope'"):
         read_history("shufflenet_v2_x0_5:nope")
