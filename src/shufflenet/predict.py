@@ -102,7 +102,7 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
     if Path(ref).suffix in ARTIFACT_SUFFIXES:
         return {**info, **_describe_artifact(Path(ref))}
     if kind == "checkpoint":
-        from shufflenet.train.checkpoint import KINDS, load_marked
+        from shufflenet.train.checkpoint import KINDS, load_marked, trained_on
         from shufflenet.train.history import best_and_last, score_key
 
         state = load_marked(ref, None, "checkpoint", "bare weights name no network")
@@ -115,7 +115,7 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         }
         info |= {"kind": KINDS[state["format"]][0], "model" if "arch" in state else "backbone": arch.get("model"),
                  "options": arch.get("options") or {},
-                 "epochs": state.get("epoch"), "ema weights": bool(state.get("ema"))}  # fmt: skip
+                 "epochs": state.get("epoch"), "ema weights": bool(state.get("ema")), "trained on": trained_on(state)}  # fmt: skip
         score = score_key(history)
         if score:  # top-1 in percent, as the tags and the shipped records give it; a detector's AP as COCO does
             scale, unit = (100.0, " %") if score.endswith("_top1") else (1.0, "")

@@ -4,12 +4,13 @@ from pathlib import Path
 import pytest
 
 from shufflenet.bench import machine
+from shufflenet.utils import host
 
 XEON = "model name\t: Intel(R) Xeon(R) Gold @ 2.00GHz\ncpu MHz\t\t: 1999.998\nflags\t\t: fpu sse avx2 fma avx512f amx_tile\n"
 
 
 def test_compute_peak_from_vector_width_fma_units_and_clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(machine, "_cpuinfo", lambda: XEON)
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: XEON)
     monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 100.0)
     cores = min(2, os.cpu_count() or 1)
     peak = machine.compute_peak(2, cpufreq_max=tmp_path / "absent")
@@ -43,12 +44,12 @@ def test_onnx_target_follows_the_hosts_blocks(monkeypatch: pytest.MonkeyPatch) -
     # ONNX Runtime's channel blocks: 16 floats with AVX-512, 8 with AVX2; an ARM core has neither
     for line, target in (("flags\t: fpu avx2 fma avx512f", "avx512"), ("flags\t: fpu avx avx2 fma", "avx2"),
                          ("Features\t: fp asimd", "portable")):  # fmt: skip
-        monkeypatch.setattr(machine, "_cpuinfo", lambda line=line: line + "\n")
+        monkeypatch.setattr(host, "read_cpuinfo", lambda line=line: line + "\n")
         assert machine.onnx_target() == target
 
 
 def test_avx2_host_has_eight_lanes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(machine, "_cpuinfo", lambda: "cpu MHz\t: 2245.780\nflags\t: fpu avx avx2 fma\n")
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "cpu MHz\t: 2245.780\nflags\t: fpu avx avx2 fma\n")
     monkeypatch.setattr(machine, "sgemm_peak_gflops", lambda cores: 1.0)
     peak = machine.compute_peak(1, cpufreq_max=tmp_path / "absent")
     assert (peak.lanes, peak.clock_ghz) == (8, pytest.approx(2.24578))

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -164,7 +165,14 @@ def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp
         TrainConfig(cutmix=1.5)
 
 
-def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp_path: Path) -> None:
+def test_resume_after_interruption_gives_the_same_weights(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shufflenet.predict import describe
+    from shufflenet.train import loop
+    from shufflenet.train.checkpoint import ship_checkpoint
+    from shufflenet.utils.host import describe_host
+
     options = dict(epochs=2, ema_decay=0.9, random_erasing=0.5, cutmix=0.5)
     train(_cfg(fake_fmnist, tmp_path / "straight", **options))
 
@@ -175,6 +183,7 @@ def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(fake_fmnist, tmp_path / "cut", **options), progress=interrupt)
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(loop, "describe_host", lambda: "another host")  # resumed on another machine
     resumed = resume_training(str(tmp_path / "cut" / "last.pt"))
     straight = load_checkpoint(tmp_path / "straight" / "last.pt")
     after = load_checkpoint(tmp_path / "cut" / "last.pt")
@@ -182,6 +191,16 @@ def test_resume_after_interruption_gives_the_same_weights(fake_fmnist: Path, tmp
         for key, value in straight[part].items():
             assert torch.equal(after[part][key], value), (part, key)
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight["history"]]
+    # the checkpoint, the shipped record and `shufflenet info` say where the epochs ran
+    here = describe_host()
+    assert straight["hosts"] == [{"from_epoch": 1, "host": here}]
+    assert after["hosts"] == [{"from_epoch": 1, "host": here}, {"from_epoch": 2, "host": "another host"}]
+    records = {}
+    for run in ("straight", "cut"):
+        ship_checkpoint(tmp_path / run / "last.pt", "t", tmp_path / f"ship-{run}")
+        records[run] = json.loads(next((tmp_path / f"ship-{run}").glob("*.json")).read_text())["machine"]
+    assert records == {"straight": here, "cut": f"epochs 1-1: {here}; epochs 2-2: another host"}
+    assert describe(str(tmp_path / "cut" / "last.pt"))["trained on"] == records["cut"]
 
 
 def test_crash_mid_save_keeps_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +15,8 @@ import torch
 
 from shufflenet.bench.timing import measure
 from shufflenet.runtimes import num_threads, ort_session
+from shufflenet.utils import host
+from shufflenet.utils.host import cpu_flags, cpu_name
 from shufflenet.utils.optional import MissingExtra, require
 
 __all__ = [
@@ -27,39 +28,6 @@ __all__ = [
     "machine_info",
     "sgemm_peak_gflops",
 ]
-
-
-def _field(text: str, key: str) -> str | None:
-    """The value of the first ``key : value`` line of ``text`` (/proc/cpuinfo, lscpu)."""
-    m = re.search(rf"^{re.escape(key)}\s*:\s*(.+?)\s*$", text, re.M)
-    return m.group(1) if m else None
-
-
-def _output(argv: list[str]) -> str:
-    """What a system command prints, or "" where it is missing or fails (a record is made without it)."""
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
-    """This CPU as a record names it. A virtual machine's x86 model name is often a brand only ("AMD EPYC"
-    on Zen 2 to Zen 5 alike), so its family and model numbers follow it; an ARM board's /proc/cpuinfo has
-    no model name, so lscpu's core name (``Cortex-A76``) is used, after the board's own name where it
-    gives one; elsewhere the platform's processor string."""
-    text = _cpuinfo() if cpuinfo is None else cpuinfo
-    name = _field(text, "model name")
-    if name:
-        family, model = _field(text, "cpu family"), _field(text, "model")
-        return f"{name}, family {family} model {model}" if family and model else name
-    if "CPU implementer" in text:  # ARM Linux
-        listing = _output(["lscpu"]) if lscpu is None else lscpu
-        core = " ".join(filter(None, (_field(listing, "Vendor ID"), _field(listing, "Model name"))))
-        board = _field(text, "Model")  # Raspberry Pi and other boards name themselves
-        return ", ".join(filter(None, (board, core))) or platform.machine()
-    brand = _output(["sysctl", "-n", "machdep.cpu.brand_string"]).strip() if platform.system() == "Darwin" else ""
-    return brand or platform.processor() or platform.machine()
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +58,7 @@ def _gpu_state() -> dict[str, str | None]:
     keys = ("gpu_driver", "gpu_sm_clock_mhz", "gpu_sm_clock_max_mhz")
     if not torch.cuda.is_available():
         return dict.fromkeys(keys)
-    out = _output(["nvidia-smi", "--query-gpu=driver_version,clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits",
+    out = host.output(["nvidia-smi", "--query-gpu=driver_version,clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits",
                    "--id=0"])  # fmt: skip
     values = [v.strip() for v in out.strip().split(",")]
     return dict(zip(keys, values)) if len(values) == len(keys) else dict.fromkeys(keys)
@@ -156,9 +124,6 @@ def _ort_matmul(b: np.ndarray, threads: int | None) -> Callable[[np.ndarray], ob
 
 
 #: vector extensions that decide which kernels ONNX Runtime and oneDNN run, in the order reported
-_VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
-
-
 def available_memory(device: torch.device | None = None) -> int | None:
     """Bytes free for new tensors: a GPU's free memory, else Linux's MemAvailable; None where unknown."""
     if device is not None and device.type == "cuda":
@@ -171,20 +136,6 @@ def available_memory(device: torch.device | None = None) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
-
-
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return ""
-
-
-def cpu_flags() -> list[str]:
-    """The vector extensions of this CPU that the runtimes' kernels choose between (empty off Linux)."""
-    line = next((x for x in _cpuinfo().splitlines() if x.startswith(("flags", "Features"))), "")
-    have = set(line.partition(":")[2].split())
-    return [f for f in _VECTOR_FLAGS if f in have]
 
 
 def onnx_target() -> str:
@@ -241,6 +192,6 @@ def compute_peak(threads: int | None = None, cpufreq_max: Path = _CPUFREQ_MAX) -
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
     fma_units = 2  # an upper bound for x86 cores of today, so the floor stays a floor
     cores = min(threads or torch.get_num_threads(), os.cpu_count() or 1)
-    clock = _clock_ghz(_cpuinfo(), cpufreq_max)
+    clock = _clock_ghz(host.read_cpuinfo(), cpufreq_max)
     theoretical = 2 * lanes * fma_units * clock * cores if clock else None
     return ComputePeak(lanes, fma_units, clock, cores, theoretical, sgemm_peak_gflops(cores))

@@ -18,7 +18,7 @@ from shufflenet.models import create_from_arch
 from shufflenet.models._weights import load_matching_state_dict, safe_torch_load
 from shufflenet.utils.files import atomic_write, folder_given
 
-__all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint"]
+__all__ = ["FORMAT", "load_checkpoint", "model_from_checkpoint", "save_checkpoint", "ship_checkpoint", "trained_on"]
 
 FORMAT = "shufflenet-checkpoint/1"
 DETECTOR_FORMAT = "shufflenet-detector/1"  # shufflenet.detection's; here so that either kind names the other
@@ -86,6 +86,19 @@ def model_from_checkpoint(state: dict[str, Any], use_ema: bool = True) -> nn.Mod
     return model
 
 
+def trained_on(state: dict[str, Any]) -> str | None:
+    """Where a checkpoint's epochs ran, in one line: the host, or each host with its epochs (a run resumed on
+    another machine); None for checkpoints of earlier releases, which do not say."""
+    hosts = state.get("hosts")
+    if not hosts:
+        return None
+    ends = [h["from_epoch"] - 1 for h in hosts[1:]] + [state["epoch"]]
+    spans = [(h["from_epoch"], end, h["host"]) for h, end in zip(hosts, ends)]
+    if len(spans) == 1 and spans[0][0] == 1:  # one host ran every epoch
+        return str(spans[0][2])
+    return "; ".join(f"epochs {first}-{last}: {host}" for first, last, host in spans)
+
+
 def ship_checkpoint(
     path: str | os.PathLike[str], tag: str, directory: str | os.PathLike[str], *, half: bool = False
 ) -> Path:
@@ -98,5 +111,7 @@ def ship_checkpoint(
     model = model_from_checkpoint(state)
     record = {"checkpoint": str(path), "recipe": state["config"], "epochs": state["epoch"],
               "weights": "ema" if state.get("ema") else "raw", "history": state["history"]}  # fmt: skip
+    if machine := trained_on(state):
+        record["machine"] = machine
     dtype = torch.float16 if half else None
     return export_pretrained(model, state["arch"], dict(state["data"]), record, tag, Path(directory), dtype=dtype)

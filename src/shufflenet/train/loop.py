@@ -39,6 +39,7 @@ from shufflenet.train.graphs import capture_step, check_capturable
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
+from shufflenet.utils.host import describe_host
 
 #: seconds between two readings of an epoch's running loss and accuracy for the progress report (each waits for
 #: the device)
@@ -227,14 +228,19 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     history: list[dict[str, float | None]] = []
     best, start_epoch = -1.0, 0
+    hosts: list[dict[str, Any]] = []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None and state.get("ema"):
             ema.state = {k: v.to(env.device) for k, v in state["ema"].items()}
         history, best, start_epoch = list(state["history"]), float(state["best_top1"]), int(state["epoch"])
+        hosts = list(state.get("hosts") or [])  # checkpoints before hosts were recorded: none known
         if budget is not None:
             budget.restore(state["budget"])
+    here = describe_host()  # where the coming epochs run: a record of a run resumed elsewhere names both hosts
+    if not hosts or hosts[-1]["host"] != here:
+        hosts.append({"from_epoch": start_epoch + 1, "host": here})
     net: nn.Module = model
     if env.enabled:
         net = nn.parallel.DistributedDataParallel(
@@ -335,7 +341,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
                 "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.img_size, data.img_size],
                          "class_names": list(data.classes), "dataset": cfg.dataset},
-                "budget": budget.state() if budget else None,
+                "budget": budget.state() if budget else None, "hosts": hosts,
             }  # fmt: skip
             save_checkpoint(state, out / "last.pt")
             if improved:

@@ -1,0 +1,78 @@
+"""This machine as a record names it: the CPU, its vector extensions, the GPU, the library versions.
+
+Below every room that writes a record (a benchmark's, a training checkpoint's): a figure means nothing without the
+host it was measured on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+__all__ = ["cpu_flags", "cpu_name", "describe_host", "output", "read_cpuinfo"]
+
+
+def _field(text: str, key: str) -> str | None:
+    """The value of the first ``key : value`` line of ``text`` (/proc/cpuinfo, lscpu)."""
+    m = re.search(rf"^{re.escape(key)}\s*:\s*(.+?)\s*$", text, re.M)
+    return m.group(1) if m else None
+
+
+def output(argv: list[str]) -> str:
+    """What a system command prints, or "" where it is missing or fails (a record is made without it)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
+    """This CPU as a record names it. A virtual machine's x86 model name is often a brand only ("AMD EPYC"
+    on Zen 2 to Zen 5 alike), so its family and model numbers follow it; an ARM board's /proc/cpuinfo has
+    no model name, so lscpu's core name (``Cortex-A76``) is used, after the board's own name where it
+    gives one; elsewhere the platform's processor string."""
+    text = read_cpuinfo() if cpuinfo is None else cpuinfo
+    name = _field(text, "model name")
+    if name:
+        family, model = _field(text, "cpu family"), _field(text, "model")
+        return f"{name}, family {family} model {model}" if family and model else name
+    if "CPU implementer" in text:  # ARM Linux
+        listing = output(["lscpu"]) if lscpu is None else lscpu
+        core = " ".join(filter(None, (_field(listing, "Vendor ID"), _field(listing, "Model name"))))
+        board = _field(text, "Model")  # Raspberry Pi and other boards name themselves
+        return ", ".join(filter(None, (board, core))) or platform.machine()
+    brand = output(["sysctl", "-n", "machdep.cpu.brand_string"]).strip() if platform.system() == "Darwin" else ""
+    return brand or platform.processor() or platform.machine()
+
+
+_VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
+
+
+def read_cpuinfo() -> str:
+    """/proc/cpuinfo as text; "" off Linux."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def cpu_flags() -> list[str]:
+    """The vector extensions of this CPU that the runtimes' kernels choose between (empty off Linux)."""
+    line = next((x for x in read_cpuinfo().splitlines() if x.startswith(("flags", "Features"))), "")
+    have = set(line.partition(":")[2].split())
+    return [f for f in _VECTOR_FLAGS if f in have]
+
+
+def describe_host() -> str:
+    """This machine in one line (cores, CPU, vector extensions, GPU, torch), as a training record names where its
+    epochs ran."""
+    import torch
+
+    flags = " ".join(cpu_flags())
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{os.cpu_count()}-core {cpu_name()}" + (f" ({flags})" if flags else "") + f"; {gpu}; torch {torch.__version__}"
+    )
