@@ -104,6 +104,23 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
     assert cfg["momentum"] == 0.9 and cfg["nesterov"] is True  # neither: TrainConfig's defaults
 
 
+def test_a_log_without_a_bar_gets_step_lines(
+    fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Captured stderr is no terminal, so no bar is drawn: the steps show as lines, as often as LOG_EVERY_S allows."""
+    import shufflenet.cli.training as cli_training
+
+    argv = ["train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist), "--epochs", "1",
+            "--train-subset", "64", "--batch-size", "32", "--threads", "1", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 0
+    assert " step " not in capsys.readouterr().err  # the default minute has not passed in two steps
+    monkeypatch.setattr(cli_training, "LOG_EVERY_S", 0.0)
+    assert main([*argv[:-1], str(tmp_path / "again")]) == 0
+    steps = [line for line in capsys.readouterr().err.splitlines() if " step " in line]
+    assert [line.split(":")[0] for line in steps] == ["epoch 1/1 step 1/2", "epoch 1/1 step 2/2"]
+    assert all("img/s" in line for line in steps)
+
+
 def test_unknown_recipe_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     from shufflenet.train import recipe
 

@@ -139,6 +139,17 @@ def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(
     assert not (tmp_path / "run").exists()
 
 
+def test_native_bfloat16_follows_the_cpu_flags_not_onednns_emulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shufflenet.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: False)  # flags without AVX-512 BF16/AMX, whatever oneDNN says
+    assert loop.cpu_has_native_bf16() is False
+    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: True)
+    assert loop.cpu_has_native_bf16() is True
+    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: None)  # no /proc/cpuinfo: oneDNN's answer
+    assert loop.cpu_has_native_bf16() is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_is_bfloat16_only_where_native(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool

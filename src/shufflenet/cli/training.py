@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import cast
 
@@ -18,6 +19,10 @@ from shufflenet.utils.files import check_output_dir, check_output_file
 from shufflenet.utils.optional import MissingExtra
 
 __all__ = ["add_commands"]
+
+#: in a log file or a pipe, where no bar is drawn, a training step's line at most this often, so that a long epoch
+#: shows it is alive and how fast it goes (on a terminal the bar does that)
+LOG_EVERY_S = 60.0
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
@@ -41,6 +46,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         out = Path(args.resume).parent if cfg is None else Path(cfg.out_dir)
         curves = CurvesWriter(out / "curves.png", err)
 
+        logged_at = [time.monotonic()]  # without a bar (a log file, a pipe) a step line now and then instead
+
         def on_event(e: dict) -> None:
             if e["event"] == "step":
                 info = f"loss {e['loss']:.3f} acc {100 * e['acc']:.1f}% {e['images_per_s']:.0f} img/s"
@@ -48,6 +55,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                     info += f" {e['budget_left_s'] / 60:.1f} min left"
                 epoch = f"{e['epoch'] + 1}" + (f"/{e['epochs']}" if e["epochs"] else "")
                 bar.update(task, total=e["steps"], completed=e["step"], epoch=epoch, info=info)
+                if bar.disable and not quiet and time.monotonic() - logged_at[0] >= LOG_EVERY_S:
+                    logged_at[0] = time.monotonic()
+                    bar.console.print(f"epoch {epoch} step {e['step']}/{e['steps']}: {info}", highlight=False)
             elif e["event"] == "note":
                 if not quiet:
                     bar.console.print(e["text"], highlight=False)

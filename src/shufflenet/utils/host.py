@@ -59,11 +59,24 @@ def read_cpuinfo() -> str:
         return ""
 
 
+def _all_cpu_flags() -> set[str]:
+    """Every flag /proc/cpuinfo lists for the first CPU (x86 "flags", ARM "Features"); empty off Linux."""
+    line = next((x for x in read_cpuinfo().splitlines() if x.startswith(("flags", "Features"))), "")
+    return set(line.partition(":")[2].split())
+
+
 def cpu_flags() -> list[str]:
     """The vector extensions of this CPU that the runtimes' kernels choose between (empty off Linux)."""
-    line = next((x for x in read_cpuinfo().splitlines() if x.startswith(("flags", "Features"))), "")
-    have = set(line.partition(":")[2].split())
+    have = _all_cpu_flags()
     return [f for f in _VECTOR_FLAGS if f in have]
+
+
+def cpu_bf16_native() -> bool | None:
+    """Whether this CPU has bfloat16 arithmetic instructions (x86 AVX-512 BF16 or AMX-BF16, ARM BF16); None where
+    /proc/cpuinfo cannot say. Not torch's ``mkldnn._is_mkldnn_bf16_supported()``: that is true on any AVX-512 CPU,
+    where oneDNN emulates bfloat16, and training then runs slower than in float32 (docs/training.md)."""
+    have = _all_cpu_flags()
+    return bool(have & {"avx512_bf16", "amx_bf16", "bf16"}) if have else None
 
 
 def describe_host() -> str:
