@@ -46,9 +46,9 @@ the eager alternative ``--batch-size 1024 --ema 0.992 --no-cuda-graph`` (~55 epo
 ``mkdir -p $OUT/alt && time (PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu ALT
 --data-dir data/fashion-mnist --out $OUT/alt 2>&1 | tail -40 > $OUT/alt/train.log)``. Else, if 5 minutes of the
 lease are left, the attempt at ">= 95.5% with <= 1M parameters" (50 epochs at batch 128, 3M images: 2.5 minutes at
-20k images/s; its arithmetic reached 95.41% on a CPU, so add the flags of a variant that a CPU run puts ahead, such as
-``--random-erasing 0.25`` once its CPU run beats it (docs/results/training.md); its checkpoints and log come
-back in ``$OUT/wide``, and a run cut short resumes from them):
+20k images/s; its arithmetic reached 95.41% on a CPU; add the flags of a variant only once a CPU run of it beats
+that (none has finished yet: ``--random-erasing 0.25`` is the one tried, docs/results/training.md); its checkpoints
+and log come back in ``$OUT/wide``, and a run cut short resumes from them):
 ``mkdir -p $OUT/wide && PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu-wide
 --data-dir data/fashion-mnist --out $OUT/wide 2>&1 | tail -40 > $OUT/wide/train.log``.
 """
