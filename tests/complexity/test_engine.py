@@ -101,12 +101,14 @@ def test_by_type_totals_and_renderings() -> None:
     assert len(report.to_rich()) == 2 and len(report.to_rich(per_layer=False)) == 1
 
 
-def test_meta_device_matches_real_and_mode_restored() -> None:
-    real = create_model("shufflenet_v1_g3_x0_25").train()
+@pytest.mark.parametrize("name", ["shufflenet_v1_g3_x0_25", "shufflenet_v2_x0_5", "mobilenet_v2_x0_5"])
+def test_meta_device_matches_real_and_mode_restored(name: str) -> None:
+    real = create_model(name).train()
     with torch.device("meta"):
-        meta = create_model("shufflenet_v1_g3_x0_25")
+        meta = create_model(name)
     a, b = analyze(real, (1, 3, 96, 96)), analyze(meta, (1, 3, 96, 96))
     assert (a.flops, a.mac, a.params) == (b.flops, b.mac, b.params)
+    assert a.rows == b.rows  # every operator, BatchNorm's shortcut on meta included, with its module and shape
     assert real.training  # analysis runs in eval mode and restores the mode
 
 

@@ -29,15 +29,19 @@ aten = torch.ops.aten
 _CONV_OPS = {aten.convolution.default, aten._convolution.default, aten.convolution_overrideable.default}
 _MATMUL_OPS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
 _FREE_OPS = {aten._unsafe_view.default, aten.detach.default, aten.lift_fresh.default, aten.alias.default}
+#: BatchNorm at inference; on the meta device its shape function is a Python decomposition that took half of
+#: `shufflenet models` (the output is the input's shape, the saved statistics are empty at inference)
+_BN_OPS = {aten.native_batch_norm.default, aten._native_batch_norm_legit_no_training.default}
 
 
 def _tensors(tree: object) -> list[Tensor]:
     return [t for t in tree_flatten(tree)[0] if isinstance(t, Tensor)]
 
 
-def _price(func: torch._ops.OpOverload, args: tuple, out: object) -> tuple[OpType, OpCost]:
-    """Type and cost of one executed operator: the only place that reads ATen schemas."""
-    outputs = [t.shape for t in _tensors(out)]
+def _price(func: torch._ops.OpOverload, args: tuple, outs: list[Tensor]) -> tuple[OpType, OpCost]:
+    """Type and cost of one executed operator (``outs``: its output tensors): the only place that reads ATen
+    schemas."""
+    outputs = [t.shape for t in outs]
     if func in _CONV_OPS:
         x, w, b = args[0], args[1], args[2]
         transposed = bool(args[6])
@@ -71,12 +75,16 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        if func in _BN_OPS and args[0].is_meta:
+            x = args[0]
+            out = (torch.empty_like(x), x.new_empty(0), x.new_empty(0))
+        else:
+            out = func(*args, **kwargs)
         inputs = _tensors((args, kwargs))
         if not inputs or func.is_view or func in _FREE_OPS:
             return out
-        kind, cost = _price(func, args, out)
         outs = _tensors(out)
+        kind, cost = _price(func, args, outs)
         self.rows.append(
             LayerRow(
                 module=self.module_stack[-1],

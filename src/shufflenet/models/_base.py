@@ -91,6 +91,8 @@ class Classifier(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
+        if next(self.parameters()).is_meta:
+            return  # shapes only (analysis): meta tensors hold no values, and their init runs Python decompositions
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
