@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -295,10 +296,17 @@ def test_training_on_a_gpu(fake_fmnist: Path, tmp_path: Path) -> None:
 @pytest.mark.slow  # the compilation of a forward and backward pass takes a while on two CPU cores
 def test_a_compiled_training_step_learns_like_the_eager_one(fake_fmnist: Path, tmp_path: Path) -> None:
     kw = dict(epochs=2, batch_size=32, crop_padding=0, seed=1)
-    eager = train(_cfg(fake_fmnist, tmp_path / "eager", **kw))
-    compiled = train(_cfg(fake_fmnist, tmp_path / "compiled", compile="default", **kw))
+    first: dict[str, float] = {}
+
+    def first_step(run: str) -> Callable[[dict], None]:
+        return lambda e: first.setdefault(run, e["loss"]) if e["event"] == "step" else None
+
+    train(_cfg(fake_fmnist, tmp_path / "eager", **kw), progress=first_step("eager"))
+    compiled = train(_cfg(fake_fmnist, tmp_path / "compiled", compile="default", **kw), progress=first_step("compiled"))
+    # the same weights and batch give the same loss; the epochs' means are not compared: at this learning rate on
+    # random images the runs' rounding differences grow within an epoch (epoch 1: 2.886 vs 3.073 on an Intel Xeon)
+    assert first["compiled"] == pytest.approx(first["eager"], rel=1e-4)
     assert compiled.history[-1]["train_loss"] < compiled.history[0]["train_loss"]
-    assert abs(compiled.history[0]["train_loss"] - eager.history[0]["train_loss"]) < 0.05  # same data, same start
     state = load_checkpoint(tmp_path / "compiled" / "last.pt")
     assert all(not k.startswith("_orig_mod") for k in state["model"])  # the plain model is saved, not the wrapper
     assert model_from_checkpoint(state) is not None
