@@ -19,6 +19,7 @@ import torchvision.models.shufflenetv2 as tv_shufflenet
 
 from shufflenet.bench.machine import parallel_speedup
 from shufflenet.bench.timing import probed_race, round_slowdowns, steady_ratios, steady_rounds
+from shufflenet.utils.host import cpu_steal_counters, stolen_share
 
 K = TypeVar("K", bound=Hashable)
 
@@ -58,7 +59,9 @@ def regime_race(
     round starts) in each kind of round (cloud hosts switch regimes within minutes, and a ratio can differ between
     them; docs/measuring.md). Each ratio's best-regime figure counts its own pair's rounds (:func:`kept_ratio`)."""
     probe = (lambda: parallel_speedup(args.threads)) if args.threads > 1 else (lambda: 1.0)
+    before = cpu_steal_counters()
     times, probes = probed_race(contenders, probe, **race_options(args), **kwargs)
+    stolen = stolen_share(before, cpu_steal_counters())
     steady = steady_rounds(times)
     slow = [s for s, ok in zip(round_slowdowns(times), steady) if not ok]
     note = (f"# {sum(steady)}/{len(steady)} rounds near every contender's best (median slowdown <= 1.25x), host "
@@ -66,6 +69,8 @@ def regime_race(
     if slow:
         others = statistics.median(p for p, ok in zip(probes, steady) if not ok)
         note += f"; {len(slow)} rounds {statistics.median(slow):.2f}x slower, probe {others:.2f}x"
+    if stolen is not None:  # a virtual machine's slow spells often have this cause
+        note += f"; {100 * stolen:.0f}% of the CPU time taken by the hypervisor"
     return times, note + "; a best-regime ratio counts the rounds where both its sides ran near their best"
 
 

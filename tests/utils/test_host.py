@@ -19,3 +19,17 @@ def test_bfloat16_is_native_only_with_its_instructions(
 ) -> None:
     monkeypatch.setattr(host, "read_cpuinfo", lambda: cpuinfo)
     assert host.cpu_bf16_native() is native
+
+
+def test_stolen_share_is_the_hypervisors_part_of_the_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /proc/stat: user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
+    monkeypatch.setattr(
+        host, "read_proc_stat", lambda: "cpu  100 0 20 800 0 0 0 80 0 0\ncpu0 50 0 10 400 0 0 0 40 0 0\n"
+    )
+    start = host.cpu_steal_counters()
+    assert start == (80, 1000)
+    monkeypatch.setattr(host, "read_proc_stat", lambda: "cpu  300 0 20 800 0 0 0 380 0 0\n")
+    assert host.stolen_share(start, host.cpu_steal_counters()) == pytest.approx(0.6)  # 300 of 500 ticks
+    assert host.stolen_share(start, start) is None  # no time passed
+    monkeypatch.setattr(host, "read_proc_stat", lambda: "")  # off Linux
+    assert host.cpu_steal_counters() is None and host.stolen_share(start, None) is None

@@ -79,6 +79,30 @@ def cpu_bf16_native() -> bool | None:
     return bool(have & {"avx512_bf16", "amx_bf16", "bf16"}) if have else None
 
 
+def read_proc_stat() -> str:
+    """/proc/stat as text; "" off Linux."""
+    try:
+        return Path("/proc/stat").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def cpu_steal_counters() -> tuple[int, int] | None:
+    """(stolen, total) CPU time of all cores so far, in clock ticks, from /proc/stat; None where it cannot say.
+    Stolen time is what a virtual machine's hypervisor gave to other guests while this one had work: a timing
+    taken then runs slow for a reason no setting here can change."""
+    line = next((x for x in read_proc_stat().splitlines() if x.startswith("cpu ")), "")
+    ticks = [int(v) for v in line.split()[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+    return (ticks[7], sum(ticks)) if len(ticks) == 8 else None
+
+
+def stolen_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """The share of the CPU time between two :func:`cpu_steal_counters` readings that the hypervisor took."""
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return (end[0] - start[0]) / (end[1] - start[1])
+
+
 def describe_host() -> str:
     """This machine in one line (cores, CPU, vector extensions, GPU, torch), as a training record names where its
     epochs ran."""
