@@ -123,7 +123,6 @@ def _ort_matmul(b: np.ndarray, threads: int | None) -> Callable[[np.ndarray], ob
     return lambda x: run(None, {"x": x})
 
 
-#: vector extensions that decide which kernels ONNX Runtime and oneDNN run, in the order reported
 def available_memory(device: torch.device | None = None) -> int | None:
     """Bytes free for new tensors: a GPU's free memory, else Linux's MemAvailable; None where unknown."""
     if device is not None and device.type == "cuda":

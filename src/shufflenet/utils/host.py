@@ -12,7 +12,17 @@ import re
 import subprocess
 from pathlib import Path
 
-__all__ = ["cpu_flags", "cpu_name", "describe_host", "output", "read_cpuinfo"]
+__all__ = [
+    "cpu_bf16_native",
+    "cpu_flags",
+    "cpu_name",
+    "cpu_steal_counters",
+    "describe_host",
+    "output",
+    "read_cpuinfo",
+    "read_proc_stat",
+    "stolen_share",
+]
 
 
 def _field(text: str, key: str) -> str | None:
@@ -48,6 +58,7 @@ def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
     return brand or platform.processor() or platform.machine()
 
 
+#: vector extensions that decide which kernels ONNX Runtime and oneDNN run, in the order reported
 _VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
 
 
