@@ -279,6 +279,7 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["info", "{d}/gone.pt"],
         "checkpoint '{d}/gone.pt' not found",
     ),
+    ("info corrupt onnx", ["info", "{d}/corrupt.onnx"], "{d}/corrupt.onnx is not a valid ONNX model ("),
     (
         "info of an OpenVINO weights file",
         ["info", "{d}/m.bin"],

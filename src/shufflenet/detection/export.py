@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from shufflenet.export.onnx import set_onnx_metadata
+from shufflenet.export.onnx import load_onnx, set_onnx_metadata
 from shufflenet.export.predictor import DETECTOR_METADATA_KEY
 from shufflenet.utils.files import atomic_path, check_artifact_name
 from shufflenet.utils.optional import require
@@ -65,6 +65,5 @@ def export_detector(
 
 def read_detector_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """What :func:`export_detector` stored in the ONNX file at ``path``, or None if it is not a detector."""
-    onnx = require("onnx", "onnx")
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    props = {p.key: p.value for p in load_onnx(path, external_data=False).metadata_props}
     return json.loads(props[DETECTOR_METADATA_KEY]) if DETECTOR_METADATA_KEY in props else None

@@ -15,11 +15,10 @@ from torch import nn
 from shufflenet.export.executorch import export_executorch
 from shufflenet.export.litert import export_litert
 from shufflenet.export.ncnn import export_ncnn, is_int8_param
-from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8
+from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8, load_onnx
 from shufflenet.export.openvino import export_openvino
 from shufflenet.export.predictor import Predictor
 from shufflenet.runtimes import LiteRtRunner
-from shufflenet.utils.optional import require
 
 __all__ = ["FORMATS", "ArtifactFormat", "artifact_files", "artifact_precision", "export_artifact", "exported_predictor"]
 
@@ -122,8 +121,7 @@ def artifact_precision(path: str | os.PathLike[str]) -> str | None:
     p = Path(path)
     int8: bool
     if p.suffix == ".onnx":
-        onnx = require("onnx", "onnx")
-        int8 = bool({n.op_type for n in onnx.load(str(p), load_external_data=False).graph.node} & _ONNX_INT8)
+        int8 = bool({n.op_type for n in load_onnx(p, external_data=False).graph.node} & _ONNX_INT8)
     elif p.suffix == ".xml":
         int8 = 'type="FakeQuantize"' in p.read_text(encoding="utf-8", errors="replace")
     elif p.suffix == ".param":

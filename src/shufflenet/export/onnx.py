@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ __all__ = [
     "ExportResult",
     "export_onnx",
     "export_onnx_file",
+    "load_onnx",
     "export_onnx_int8",
     "onnx_predictor",
     "set_onnx_metadata",
@@ -55,10 +57,22 @@ class ExportResult:
     top1_agreement: float | None = None  # real images or int8: share whose top class matches PyTorch's
 
 
+def load_onnx(path: str | os.PathLike[str], *, external_data: bool = True) -> Any:
+    """The ``onnx.ModelProto`` in ``path``; a truncated or foreign file is a ValueError that names it, where onnx
+    raises protobuf's ``DecodeError``. ``external_data=False`` skips weights kept beside the file (for the graph)."""
+    onnx = require("onnx", "onnx")
+    try:
+        return onnx.load(str(path), load_external_data=external_data)
+    except OSError:
+        raise
+    except Exception as exc:  # protobuf's DecodeError and whatever else a bad file makes onnx raise
+        raise ValueError(f"{path} is not a valid ONNX model ({str(exc).strip()[:200]}); is it truncated?") from None
+
+
 def set_onnx_metadata(path: str | os.PathLike[str], props: dict[str, str]) -> Counter[str]:
     """Store ``props`` in the ONNX file's ``metadata_props`` (none: the file is left as it is); return its op counts."""
     onnx = require("onnx", "onnx")
-    proto = onnx.load(str(path))
+    proto = load_onnx(path)
     if props:
         onnx.helper.set_model_props(proto, props)
         onnx.save(proto, str(path))
@@ -163,7 +177,6 @@ def export_onnx_int8(
     of the calibration images the top class is unchanged (quantisation is lossy:
     that is measured, not bounded).
     """
-    import onnx
 
     from shufflenet.export.quantize import quantize_onnx
     from shufflenet.runtimes import ort_session
@@ -184,5 +197,5 @@ def export_onnx_int8(
             diff = max(diff, float(np.abs(a - b).max()))
             same += int((a.argmax(1) == b.argmax(1)).sum())
             total += len(batch)
-    nodes = Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    nodes = Counter(n.op_type for n in load_onnx(path).graph.node)
     return ExportResult(Path(path), diff, dict(nodes), f"{fp32.writer}, int8", same / total)
