@@ -492,7 +492,18 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     (
         "min size above native",
-        ["train", *SMALL, "--min-train-size", "40", "--data-dir", "{d}/fmnist", "--out", "{d}/run7"],
+        [
+            "train",
+            *SMALL,
+            "--min-train-size",
+            "40",
+            "--batch-size",
+            "32",
+            "--data-dir",
+            "{d}/fmnist",
+            "--out",
+            "{d}/run7",
+        ],
         "must be below the images' side 28",
     ),
     (

@@ -92,7 +92,8 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
     argv = ["train", "--recipe", "fashion-mnist", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
             "--epochs", "1", "--lr", "0.5", "--no-hflip", "--threads", "1", "--precision", "float32",
             "--out", str(out)]  # fmt: skip
-    assert main(argv) == 0
+    with pytest.warns(UserWarning, match=r"--warmup-epochs 1 spans the whole run \(--epochs 1\)"):  # the recipe's
+        assert main(argv) == 0
     cfg = load_checkpoint(out / "last.pt")["config"]
     assert (cfg["epochs"], cfg["lr"], cfg["hflip"]) == (1, 0.5, False)  # given on the command line
     assert (cfg["batch_size"], cfg["ema_decay"], cfg["channels_last"], cfg["eval_every"]) == (

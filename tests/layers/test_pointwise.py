@@ -48,6 +48,8 @@ def test_reads_a_channel_slice_of_a_channels_last_tensor() -> None:
     torch.testing.assert_close(twin(x), conv(x))
 
 
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export")
+@pytest.mark.filterwarnings("ignore:The feature will be removed")
 def test_exported_graphs_keep_a_conv(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import onnx
 

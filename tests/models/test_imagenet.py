@@ -114,7 +114,8 @@ def test_training_starts_from_imagenet_weights(hub: Path, tmp_path: Path) -> Non
         out = tmp_path / init.replace(":", "_")
         cfg = TrainConfig(model="shufflenet_v2_x0_5", dataset="imagefolder", data_dir=str(tmp_path / "data"),
                           img_size=64, init=init, freeze_stages=3, epochs=1, batch_size=4, out_dir=str(out))  # fmt: skip
-        train(cfg)
+        with pytest.warns(UserWarning, match="no --val-dir or --val-split: the validation scores are on the training"):
+            train(cfg)
         state = load_checkpoint(out / "last.pt")
         assert state["arch"]["num_classes"] == 2 and state["data"]["mean"] == [0.485, 0.456, 0.406]
         aligned = dict(zip(state["model"], theirs.state_dict().values()))  # ours by position, as loaded
