@@ -28,8 +28,8 @@ __all__ = [
     "ExportResult",
     "export_onnx",
     "export_onnx_file",
-    "load_onnx",
     "export_onnx_int8",
+    "load_onnx",
     "onnx_predictor",
     "set_onnx_metadata",
 ]
@@ -177,7 +177,6 @@ def export_onnx_int8(
     of the calibration images the top class is unchanged (quantisation is lossy:
     that is measured, not bounded).
     """
-
     from shufflenet.export.quantize import quantize_onnx
     from shufflenet.runtimes import ort_session
 
