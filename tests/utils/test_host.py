@@ -33,3 +33,16 @@ def test_stolen_share_is_the_hypervisors_part_of_the_cpu_time(monkeypatch: pytes
     assert host.stolen_share(start, start) is None  # no time passed
     monkeypatch.setattr(host, "read_proc_stat", lambda: "")  # off Linux
     assert host.cpu_steal_counters() is None and host.stolen_share(start, None) is None
+
+
+def test_a_training_record_and_a_benchmark_name_the_host_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shufflenet.bench import machine
+
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "model name\t: AMD EPYC\ncpu family\t: 26\nmodel\t\t: 2\n" + ZEN5)
+    line, record = host.describe_host(), machine.machine_info.__wrapped__()
+    assert line.endswith(f"-core AMD EPYC, family 26 model 2 (avx2 fma avx512f avx512_vnni avx512_bf16 avx_vnni); "
+                         f"{record['gpu'] or 'no GPU'}; torch {record['torch']}")  # fmt: skip
+    assert {k: record[k] for k in ("cpu", "cpu_flags")} == {
+        "cpu": "AMD EPYC, family 26 model 2", "cpu_flags": "avx2 fma avx512f avx512_vnni avx512_bf16 avx_vnni"}  # fmt: skip
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "")  # off Linux: no flags, no brackets
+    assert "()" not in host.describe_host()

@@ -39,18 +39,13 @@ def machine_info() -> dict[str, object]:
         ort_version: str | None = onnxruntime.__version__
     except ImportError:
         ort_version = None
-    info: dict[str, object] = {
-        "cpu": cpu_name(),
-        "cpu_flags": " ".join(cpu_flags()),
-        "cores": os.cpu_count(),
+    return {
+        **host.host_facts(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
         "onnxruntime": ort_version,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         **_gpu_state(),
     }
-    return info
 
 
 def _gpu_state() -> dict[str, str | None]:

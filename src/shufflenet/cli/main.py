@@ -54,7 +54,8 @@ _EXPECTED = (CliError, ValueError, MissingExtra, FileNotFoundError, FileExistsEr
 def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         # JAX warns at every fork once it is loaded (LiteRT's converter loads it), and OpenVINO's converter
-        # forks to send its telemetry: lines about other libraries' processes that a user can do nothing about
+        # forks to send its telemetry: lines about other libraries' processes that a user can do nothing about.
+        # The command's whole run, not each conversion: the telemetry forks from a thread, after convert returns.
         warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning, "multiprocessing")
         return _main(argv)
 

@@ -18,6 +18,7 @@ __all__ = [
     "cpu_name",
     "cpu_steal_counters",
     "describe_host",
+    "host_facts",
     "output",
     "read_cpuinfo",
     "read_proc_stat",
@@ -62,12 +63,17 @@ def cpu_name(cpuinfo: str | None = None, lscpu: str | None = None) -> str:
 _VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "avx_vnni")
 
 
-def read_cpuinfo() -> str:
-    """/proc/cpuinfo as text; "" off Linux."""
+def _proc(name: str) -> str:
+    """A /proc file as text; "" off Linux."""
     try:
-        return Path("/proc/cpuinfo").read_text(encoding="utf-8")
+        return Path("/proc", name).read_text(encoding="utf-8")
     except OSError:
         return ""
+
+
+def read_cpuinfo() -> str:
+    """/proc/cpuinfo as text; "" off Linux."""
+    return _proc("cpuinfo")
 
 
 def _all_cpu_flags() -> set[str]:
@@ -92,10 +98,7 @@ def cpu_bf16_native() -> bool | None:
 
 def read_proc_stat() -> str:
     """/proc/stat as text; "" off Linux."""
-    try:
-        return Path("/proc/stat").read_text(encoding="utf-8")
-    except OSError:
-        return ""
+    return _proc("stat")
 
 
 def cpu_steal_counters() -> tuple[int, int] | None:
@@ -114,13 +117,22 @@ def stolen_share(start: tuple[int, int] | None, end: tuple[int, int] | None) -> 
     return (end[0] - start[0]) / (end[1] - start[1])
 
 
+def host_facts() -> dict[str, object]:
+    """The facts every record of this machine names: CPU, its vector extensions, cores, GPU (None without), torch."""
+    import torch
+
+    return {
+        "cpu": cpu_name(),
+        "cpu_flags": " ".join(cpu_flags()),
+        "cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+    }
+
+
 def describe_host() -> str:
     """This machine in one line (cores, CPU, vector extensions, GPU, torch), as a training record names where its
     epochs ran."""
-    import torch
-
-    flags = " ".join(cpu_flags())
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (
-        f"{os.cpu_count()}-core {cpu_name()}" + (f" ({flags})" if flags else "") + f"; {gpu}; torch {torch.__version__}"
-    )
+    f = host_facts()
+    flags = f" ({f['cpu_flags']})" if f["cpu_flags"] else ""
+    return f"{f['cores']}-core {f['cpu']}{flags}; {f['gpu'] or 'no GPU'}; torch {f['torch']}"
