@@ -1,4 +1,5 @@
-"""OpenVINO's CPU plugin and the thread's alternate signal stack (a crash CI met, now a regression test)."""
+"""OpenVINO in the test process: its CPU plugin and the thread's alternate signal stack (a crash CI met, now a
+regression test), and its converter's telemetry, which the suite declines (conftest)."""
 
 import subprocess
 import sys
@@ -31,3 +32,9 @@ SCRIPT = textwrap.dedent("""
 def test_compiled_models_released_in_any_order_leave_signals_deliverable() -> None:
     run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0 and run.stdout.strip() == "alive", (run.returncode, run.stderr[-2000:])
+
+
+def test_the_suite_sends_no_conversion_telemetry() -> None:
+    from openvino.tools.ovc.telemetry_utils import init_ovc_telemetry
+
+    assert init_ovc_telemetry().consent is False  # as conftest made it: no fork per conversion, nothing sent
