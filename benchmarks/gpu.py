@@ -33,7 +33,9 @@ run):
 By estimate ~7 minutes on an H200 (the recipe's 2 minutes and the compilation of the training step are
 most of it). The tables go to ``--out`` as Markdown with the GPU, driver and clocks.
 
-On the device machine, with the data copied into the tree (``mkdir -p data && cp -r
+The issue's targets are an H200's: ask the device tool for that kind (``kind: nvidia-h200``; a call that names none
+may get an H100, whose figures are recorded as the H100's, not held against the targets). On the device machine,
+with the data copied into the tree (``mkdir -p data && cp -r
 /usr/share/datasets/fashion-mnist data/``) and carried (``carry: ["data/fashion-mnist"]``):
 ``PYTHONPATH=src python3 -m pytest -q -m gpu tests --continue-on-collection-errors -p no:cacheprovider >
 $OUT/pytest-gpu.txt 2>&1; PYTHONPATH=src python3 benchmarks/gpu.py --out $OUT/gpu.md --data-dir
