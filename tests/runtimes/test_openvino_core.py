@@ -37,4 +37,5 @@ def test_compiled_models_released_in_any_order_leave_signals_deliverable() -> No
 def test_the_suite_sends_no_conversion_telemetry() -> None:
     from openvino.tools.ovc.telemetry_utils import init_ovc_telemetry
 
-    assert init_ovc_telemetry().consent is False  # as conftest made it: no fork per conversion, nothing sent
+    telemetry = init_ovc_telemetry()  # OpenVINO's stub, without a consent, where openvino-telemetry is not installed
+    assert getattr(telemetry, "consent", False) is False  # as conftest made it: no fork per conversion, nothing sent
