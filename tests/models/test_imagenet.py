@@ -60,12 +60,50 @@ def test_reference_network_keeps_its_classifier(hub: Path) -> None:
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
 
 
-def test_offline_and_absent_names_the_file_and_where_to_put_it(hub: Path) -> None:
+def test_offline_and_absent_names_the_file_and_where_to_put_it(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(FileNotFoundError) as info:
         create_model("shufflenet_v2_x1_0", pretrained="imagenet")
     message = str(info.value)
     assert str(hub / "checkpoints" / "shufflenetv2_x1-5666bf0f80.pth") in message
     assert "https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth" in message and "\n" not in message
+    assert capsys.readouterr() == ("", "")  # not torch's 'Downloading: ...' line, on stdout, before the error
+    assert not (hub / "checkpoints" / "shufflenetv2_x1-5666bf0f80.pth").exists()
+
+
+def test_a_download_lands_in_the_cache_checked_and_a_broken_file_is_named(
+    hub: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    theirs = torchvision.models.shufflenet_v2_x0_5().eval()
+    asked: list[tuple[str, str | None]] = []
+
+    def download(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        asked.append((url, hash_prefix))
+        torch.save(theirs.state_dict(), dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    ours = create_model("shufflenet_v2_x0_5", pretrained="imagenet")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+    assert asked == [("https://download.pytorch.org/models/shufflenetv2_x0.5-f707e7126e.pth", "f707e7126e")]
+    create_model("shufflenet_v2_x0_5", pretrained="imagenet")  # now from the cache: no second download
+    assert len(asked) == 1 and capsys.readouterr().out == ""
+
+    def corrupt(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got "0123")')  # as torch.hub says it
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", corrupt)
+    with pytest.raises(ValueError, match=r"resnet18-f37072fd\.pth downloaded, but it is not the file torchvision "):
+        create_model("resnet18", pretrained="imagenet")
+    cached = _cached("resnet18", torchvision.models.resnet18())
+    cached.write_bytes(cached.read_bytes()[:5000])  # a cut copy
+    with pytest.raises(ValueError, match=r"resnet18-f37072fd\.pth is not a readable resnet18 file .*; delete it"):
+        create_model("resnet18", pretrained="imagenet")
+    cached = _cached("shufflenet_v2_x0_5", theirs)
+    cached.write_bytes(cached.read_bytes()[:5000])
+    with pytest.raises(ValueError, match=r"shufflenetv2_x0\.5-f707e7126e\.pth is not a readable weights file"):
+        create_model("shufflenet_v2_x0_5", pretrained="imagenet")
 
 
 def test_models_without_imagenet_weights_and_foreign_files(hub: Path, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -171,10 +173,19 @@ def test_eval_every_scores_only_those_epochs_and_the_last(fake_fmnist: Path, tmp
     assert csv_rows[1].split(",")[list(result.history[0]).index("test_top1")] == ""  # unscored epochs: empty cells
     with pytest.raises(ValueError, match="eval_every"):
         TrainConfig(eval_every=0)
-    with pytest.warns(UserWarning, match="--warmup-epochs 2 spans the whole run"):
-        TrainConfig(epochs=2, warmup_epochs=2)
     with pytest.raises(ValueError, match=r"cutmix \(--cutmix\) must be <= 1"):
         TrainConfig(cutmix=1.5)
+
+
+def test_a_warm_up_as_long_as_the_run_is_noted_once_when_it_starts(fake_fmnist: Path, tmp_path: Path) -> None:
+    cfg = _cfg(fake_fmnist, tmp_path / "run", epochs=1, warmup_epochs=1, train_subset=128)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        replace(cfg, lr=1.0)  # a config, built or rebuilt as a run resolves it, says nothing
+        assert not caught
+        train(cfg)
+    notes = [str(w.message) for w in caught if "warm-up" in str(w.message)]
+    assert notes == ["--warmup-epochs 1 spans the whole run (--epochs 1): the learning rate never leaves its warm-up"]
 
 
 def test_resume_after_interruption_gives_the_same_weights(

@@ -85,17 +85,28 @@ def cache_path(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(_weights(name).url).path)
 
 
-def _fetch(name: str, build: Any) -> Any:
-    """``build()`` (which reads the cached file or downloads it), with a one-line error when offline."""
+def _cached_file(name: str) -> Path:
+    """``name``'s ImageNet file in torch's cache, downloaded there first when absent.
+
+    The download is ours, not torch's: torch writes a 'Downloading: ...' line to stdout (into a command's
+    JSON, and before the error when offline). Offline, the one-line error names the file and where to put it.
+    """
+    path, url = cache_path(name), _weights(name).url
+    if path.is_file():
+        return path
+    sha = torch.hub.HASH_REGEX.search(path.name)  # torchvision's file names carry their hash's first digits
     try:
-        return build()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), sha[1] if sha else None, progress=False)  # via a temp file
     except OSError as exc:  # URLError, HTTPError, a refused connection, a full disk
-        path, url = cache_path(name), _weights(name).url
         raise FileNotFoundError(
             f"ImageNet weights of {name} are not in torch's cache ({path}) and could not be downloaded "
             f"({str(exc)[:120]}); fetch {url} on a machine that is online and put it at that path, or pass "
             "the file itself (--init PATH.pth; pretrained='PATH.pth' in Python)"
         ) from None
+    except RuntimeError as exc:  # the hash check: a proxy's page, a cut connection
+        raise ValueError(f"{url} downloaded, but it is not the file torchvision publishes ({exc}); try again") from None
+    return path
 
 
 def load_imagenet(name: str, path: str | os.PathLike[str] | None = None) -> nn.Module:
@@ -112,8 +123,7 @@ def load_imagenet(name: str, path: str | os.PathLike[str] | None = None) -> nn.M
             state = load_state_dict_file(path)
             cfg["source"] = str(path)
         else:
-            w = _weights(name)
-            state = _fetch(name, lambda: w.get_state_dict(progress=False, check_hash=True, weights_only=True))
+            state = load_state_dict_file(_cached_file(name))  # a truncated file: a one-line error naming it
         model = from_torchvision(state, name)
         classes = int(model.num_classes)  # type: ignore[arg-type]
         if classes != len(cfg["class_names"]):  # a fine-tuned file: not ImageNet's classes
@@ -128,8 +138,13 @@ def _reference(name: str) -> nn.Module:
 
     from shufflenet.models.reference import TorchvisionClassifier
 
-    w = _weights(name)
-    net = _fetch(name, lambda: getattr(tvm, name)(weights=w))
+    path = _cached_file(name)
+    try:
+        net = getattr(tvm, name)(weights=_weights(name))  # reads the cached file
+    except (RuntimeError, EOFError, OSError) as exc:  # a cut or foreign file: torch's reader says little
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{path} is not a readable {name} file ({first}; is it truncated?); delete it to download "
+                         "it again") from None  # fmt: skip
     fc = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
     head = {k: v.clone() for k, v in fc.state_dict().items()}
     model = TorchvisionClassifier(lambda: net)  # its fc is the network's last linear layer, re-made: reload it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, fields
 
 from shufflenet.models import check_options
@@ -121,9 +120,6 @@ class TrainConfig:
             raise ValueError(
                 f"min_train_size (--min-train-size) must be 0 (off) or >= {RESIZE_STEP}, got {self.min_train_size}"
             )
-        if not self.time_budget and self.warmup_epochs >= self.epochs:  # a quick run of a recipe, perhaps: a note
-            warnings.warn(f"--warmup-epochs {self.warmup_epochs:g} spans the whole run (--epochs {self.epochs}): the "
-                          "learning rate never leaves its warm-up", stacklevel=4)  # fmt: skip
         if self.cuda_graph and self.compile != "off":
             raise ValueError(f"--cuda-graph and --compile {self.compile} both remove the step's launches; choose one "
                              "(--compile reduce-overhead is torch.compile's own CUDA graphs)")  # fmt: skip

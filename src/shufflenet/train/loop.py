@@ -190,7 +190,12 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         flag = "--cuda-graph" if cfg.cuda_graph else "--compile"
         raise ValueError(f"{flag} trains on whole batches only, and --batch-size {cfg.batch_size} exceeds the "
                          f"{data.train_len // env.world_size} training images per process; use a smaller --batch-size")  # fmt: skip
-    if cfg.batch_size * env.world_size > data.train_len:
+    # notes, not errors, and once per run: the main process, after the checks that stop a run (a config is rebuilt
+    # as the run resolves it, so the config itself cannot say them)
+    if env.is_main and not resume and not cfg.time_budget and cfg.warmup_epochs >= cfg.epochs:
+        warnings.warn(f"--warmup-epochs {cfg.warmup_epochs:g} spans the whole run (--epochs {cfg.epochs}): the "
+                      "learning rate never leaves its warm-up", stacklevel=3)  # fmt: skip
+    if env.is_main and cfg.batch_size * env.world_size > data.train_len:
         warnings.warn(f"--batch-size {cfg.batch_size} (x {env.world_size} process(es)) exceeds the {data.train_len} "
                       "training images: each step sees all of them, but the lr is scaled for the batch asked for; "
                       "use a smaller --batch-size", stacklevel=3)  # fmt: skip
