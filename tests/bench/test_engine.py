@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -82,6 +84,23 @@ def test_input_size_is_the_old_name_of_img_size() -> None:
         assert benchmark("shufflenet_v2_x0_5", input_size=32, small_input=True, min_time_s=0.01).img_size == 32
     with pytest.warns(FutureWarning, match=r"benchmark\(\): dtype= is now precision="):  # Predictor's word
         assert benchmark("shufflenet_v2_x0_5", dtype="float32", img_size=32, small_input=True, min_time_s=0.01)
+
+
+def test_a_precision_this_cpu_emulates_is_said_with_its_timings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shufflenet.utils import host
+
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "flags\t: fpu avx2 fma avx512f avx512_vnni\n")  # no BF16/FP16
+    tiny = {"img_size": 32, "small_input": True, "min_time_s": 0.01}
+    with pytest.warns(UserWarning, match="precision float16 on a CPU without float16 arithmetic instructions: PyTorch "
+                      "emulates it, slower than float32; these timings measure the emulation"):  # fmt: skip
+        assert benchmark("shufflenet_v2_x0_5", precision="float16", **tiny).dtype == "float16"
+    with pytest.warns(UserWarning, match="precision bfloat16 on a CPU without bfloat16 arithmetic"):
+        shufflenet.Predictor(shufflenet.create_model("shufflenet_v2_x0_5"), precision="bfloat16")
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "flags\t: fpu avx512f avx512_bf16\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # native: nothing to say
+        benchmark("shufflenet_v2_x0_5", precision="bfloat16", **tiny)
+        benchmark("shufflenet_v2_x0_5", **tiny)
 
 
 @pytest.mark.slow

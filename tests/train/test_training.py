@@ -145,11 +145,11 @@ def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(
 def test_native_bfloat16_follows_the_cpu_flags_not_onednns_emulation(monkeypatch: pytest.MonkeyPatch) -> None:
     import shufflenet.train.loop as loop
 
-    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: False)  # flags without AVX-512 BF16/AMX, whatever oneDNN says
+    monkeypatch.setattr(loop, "cpu_native", lambda p: False)  # flags without AVX-512 BF16/AMX, whatever oneDNN says
     assert loop.cpu_has_native_bf16() is False
-    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(loop, "cpu_native", lambda p: True)
     assert loop.cpu_has_native_bf16() is True
-    monkeypatch.setattr(loop, "cpu_bf16_native", lambda: None)  # no /proc/cpuinfo: oneDNN's answer
+    monkeypatch.setattr(loop, "cpu_native", lambda p: None)  # no /proc/cpuinfo: oneDNN's answer
     assert loop.cpu_has_native_bf16() is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

@@ -9,16 +9,27 @@ XEON_GUEST = "flags\t\t: fpu avx avx2 fma avx512f avx512dq avx512bw avx512vl avx
 GRAVITON3 = "Features\t: fp asimd sve bf16 i8mm\n"
 
 
+SAPPHIRE_RAPIDS_FP16 = SAPPHIRE_RAPIDS.replace("amx_int8", "amx_int8 avx512_fp16")
+GRAVITON3_FP16 = GRAVITON3.replace("asimd", "asimd asimdhp")
+
+
 @pytest.mark.parametrize(
-    ("cpuinfo", "native"),
-    [(ZEN5, True), (SAPPHIRE_RAPIDS, True), (XEON_GUEST, False), ("flags\t: fpu avx2 fma\n", False),
-     (GRAVITON3, True), ("Features\t: fp asimd\n", False), ("", None)],
+    ("cpuinfo", "bf16", "fp16"),
+    [(ZEN5, True, False), (SAPPHIRE_RAPIDS, True, False), (SAPPHIRE_RAPIDS_FP16, True, True), (XEON_GUEST, False, False),
+     ("flags\t: fpu avx2 fma\n", False, False), (GRAVITON3, True, False), (GRAVITON3_FP16, True, True),
+     ("Features\t: fp asimd\n", False, False), ("", None, None)],
 )  # fmt: skip
-def test_bfloat16_is_native_only_with_its_instructions(
-    monkeypatch: pytest.MonkeyPatch, cpuinfo: str, native: bool | None
+def test_a_reduced_precision_is_native_only_with_its_instructions(
+    monkeypatch: pytest.MonkeyPatch, cpuinfo: str, bf16: bool | None, fp16: bool | None
 ) -> None:
     monkeypatch.setattr(host, "read_cpuinfo", lambda: cpuinfo)
-    assert host.cpu_bf16_native() is native
+    assert (host.cpu_native("bfloat16"), host.cpu_native("float16")) == (bf16, fp16)
+    for precision, native in (("bfloat16", bf16), ("float16", fp16)):
+        note = host.emulated_precision(precision, "cpu")
+        assert (note is not None) is (native is False)  # said only where the flags are read and lack it
+        assert note is None or note.startswith(f"precision {precision} on a CPU without {precision} arithmetic")
+        assert host.emulated_precision(precision, "cuda") is None
+    assert host.emulated_precision("float32", "cpu") is None
 
 
 def test_stolen_share_is_the_hypervisors_part_of_the_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -29,6 +30,7 @@ from shufflenet.runtimes import num_threads
 from shufflenet.runtimes.cuda_graphs import PRECISIONS
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.devices import torch_device
+from shufflenet.utils.host import emulated_precision
 
 __all__ = [
     "BenchResult",
@@ -249,6 +251,9 @@ def benchmark_many(
         if precision != "float32" and spec.float32_only:
             raise ValueError(f"the {spec.name} runtime measures float32 only")
         spec.check_device(torch.device(device))
+    note = emulated_precision(precision, torch.device(device).type)
+    if note:
+        warnings.warn(f"{note}; these timings measure the emulation", stacklevel=2)
     start = time.perf_counter()
     results: dict[tuple[int, int, int], BenchResult] = {}  # (model, runtime, batch) indices -> record
     skipped: list[tuple[str, str, int]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from torch import nn
 from shufflenet.runtimes import num_threads, ort_session
 from shufflenet.runtimes.cuda_graphs import GraphedModule, inference_form, precision_dtype
 from shufflenet.utils.devices import torch_device
+from shufflenet.utils.host import emulated_precision
 from shufflenet.utils.optional import MissingExtra
 from shufflenet.utils.quiet import quiet_fds
 
@@ -83,6 +85,9 @@ class Predictor:
         self._bytes: bytes | None = None  # the .onnx, kept where a batch may be split over sessions
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
+            note = emulated_precision(precision, self.device.type)
+            if note:
+                warnings.warn(note, stacklevel=2)
             form = inference_form(path_or_model, self.device, precision)
             self.model: nn.Module | GraphedModule | None = form
             self.runtime = "torch-fused"

@@ -39,7 +39,7 @@ from shufflenet.train.graphs import capture_step, check_capturable
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
-from shufflenet.utils.host import cpu_bf16_native, describe_host
+from shufflenet.utils.host import cpu_native, describe_host
 
 #: seconds between two readings of an epoch's running loss and accuracy for the progress report (each waits for
 #: the device)
@@ -368,7 +368,7 @@ def _note(progress: Progress | None, text: str) -> None:
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convs natively here (else it emulates them, slower than float32): the CPU's
     flags where they can be read, else oneDNN's own answer (which also counts emulation)."""
-    native = cpu_bf16_native()
+    native = cpu_native("bfloat16")
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if native is None else native
 
 

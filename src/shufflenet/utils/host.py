@@ -13,11 +13,12 @@ import subprocess
 from pathlib import Path
 
 __all__ = [
-    "cpu_bf16_native",
     "cpu_flags",
     "cpu_name",
+    "cpu_native",
     "cpu_steal_counters",
     "describe_host",
+    "emulated_precision",
     "host_facts",
     "output",
     "read_cpuinfo",
@@ -88,12 +89,31 @@ def cpu_flags() -> list[str]:
     return [f for f in _VECTOR_FLAGS if f in have]
 
 
-def cpu_bf16_native() -> bool | None:
-    """Whether this CPU has bfloat16 arithmetic instructions (x86 AVX-512 BF16 or AMX-BF16, ARM BF16); None where
-    /proc/cpuinfo cannot say. Not torch's ``mkldnn._is_mkldnn_bf16_supported()``: that is true on any AVX-512 CPU,
-    where oneDNN emulates bfloat16, and training then runs slower than in float32 (docs/training.md)."""
+#: the instructions of each reduced precision's arithmetic (x86 flags, ARM features): without them PyTorch and
+#: oneDNN emulate it on the CPU, slower than float32
+_NATIVE_FLAGS = {
+    "bfloat16": {"avx512_bf16", "amx_bf16", "bf16"},
+    "float16": {"avx512_fp16", "amx_fp16", "fphp", "asimdhp"},
+}
+
+
+def cpu_native(precision: str) -> bool | None:
+    """Whether this CPU has ``precision``'s arithmetic instructions (bfloat16: x86 AVX-512 BF16 or AMX-BF16, ARM
+    BF16; float16: AVX-512 FP16 or AMX-FP16, ARM FP16); None where /proc/cpuinfo cannot say. Not torch's
+    ``mkldnn._is_mkldnn_bf16_supported()``: that is true on any AVX-512 CPU, where oneDNN emulates bfloat16, and
+    training then runs slower than in float32 (docs/training.md)."""
     have = _all_cpu_flags()
-    return bool(have & {"avx512_bf16", "amx_bf16", "bf16"}) if have else None
+    return bool(have & _NATIVE_FLAGS[precision]) if have else None
+
+
+def emulated_precision(precision: str, device_type: str) -> str | None:
+    """A note when ``precision`` on ``device_type`` is emulated (a reduced precision on a CPU without its
+    instructions: V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32
+    on an AVX-512 Xeon without them); None where it is native, float32, on a GPU, or where the CPU's flags cannot be read."""
+    if device_type != "cpu" or precision not in _NATIVE_FLAGS or cpu_native(precision) is not False:
+        return None
+    return (f"precision {precision} on a CPU without {precision} arithmetic instructions: PyTorch emulates it, "
+            "slower than float32")  # fmt: skip
 
 
 def read_proc_stat() -> str:
