@@ -28,10 +28,11 @@ data:
 	@test -f $(FMNIST)/t10k-labels-idx1-ubyte.gz || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
 
 # The main job: the model zoo, a short training run, its evaluation, prediction with
-# the weights shipped in the package, and their int8 export, evaluated in ONNX Runtime.
+# the weights shipped in the package, and their int8 export, evaluated in ONNX Runtime. Run again, it
+# starts over (--overwrite: the training run replaces the last one; the other outputs are rewritten).
 run: setup data
 	$(SHUFFLENET) models 'shufflenet_v*_x*'
-	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 2 --train-subset 10000 --lr 0.5 --warmup-epochs 0.2 --label-smoothing 0.1 --channels-last --out runs/quick
+	$(SHUFFLENET) train --model shufflenet_v2_x0_5 --epochs 2 --train-subset 10000 --lr 0.5 --warmup-epochs 0.2 --label-smoothing 0.1 --channels-last --out runs/quick --overwrite
 	$(SHUFFLENET) eval runs/quick/last.pt
 	$(SHUFFLENET) samples --count 6 --out runs/samples
 	$(SHUFFLENET) predict shufflenet_v2_x1_0:fashion-mnist runs/samples
