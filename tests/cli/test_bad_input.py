@@ -548,9 +548,9 @@ def test_read_only_destinations_fail_before_work(tmp_path: Path, monkeypatch, ca
 def test_sizes_beyond_memory_are_refused_before_work(tmp_path: Path, monkeypatch, capsys) -> None:
     """With 0.9 GB free (made so: the host's memory varies), sizes whose activations need more are one line,
     not a process the kernel kills an hour later; the estimate is per run, and an export runs two."""
-    import shufflenet.bench.machine as machine
+    import shufflenet.utils.host as host
 
-    monkeypatch.setattr(machine, "available_memory", lambda device=None: 9 * 10**8)
+    monkeypatch.setattr(host, "available_memory", lambda device=None: 9 * 10**8)
     # V2 1x at 1024 px: input 3 x 1024^2 and twice the stem's 24 x 512^2 floats = 0.063 GB per image
     cases = [
         (["bench", "shufflenet_v2_x1_0", "--img-size", "1024", "--batch", "1,16"], "batch 16, needs about 1.0 GB"),
@@ -568,9 +568,9 @@ def test_sizes_beyond_memory_are_refused_before_work(tmp_path: Path, monkeypatch
 
 def test_an_allocation_that_fails_is_one_line_too(monkeypatch, capsys) -> None:
     """Where the free memory is unknown (no pre-check), an allocation the system refuses is still one line."""
-    import shufflenet.bench.machine as machine
+    import shufflenet.utils.host as host
 
-    monkeypatch.setattr(machine, "available_memory", lambda device=None: None)
+    monkeypatch.setattr(host, "available_memory", lambda device=None: None)
     assert main(["bench", "shufflenet_v2_x0_5", "--batch", "100000", "--min-time", "0.01"]) == 2
     err = capsys.readouterr().err
     assert "out of memory: one tensor needed 60.2 GB" in err and err.count("\n") == 1

@@ -1,4 +1,5 @@
-"""A compiled or captured training step sees one batch shape: the short last batch of an epoch is left out."""
+"""What the training loop is fed: whole batches for a compiled or captured step (the short last batch of an epoch is
+left out), and an image folder decoded once and held in memory (``--in-memory``) as the decoding path feeds it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from shufflenet.train import TrainConfig, train
-from shufflenet.train.data import prepare_data
+from shufflenet.train.checkpoint import load_checkpoint
+from shufflenet.train.data import crop_padding, prepare_data
 from shufflenet.train.distributed import DistEnv
 
 
@@ -43,3 +46,60 @@ def test_a_compiled_step_with_a_batch_larger_than_the_set_is_refused(fake_fmnist
     with pytest.raises(ValueError, match="--compile trains on whole batches only, and --batch-size 600 exceeds"):
         train(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def _folder(root: Path, per_class: int = 6) -> Path:
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog", "emu"):
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):  # sizes and aspect ratios vary, as a user's photos do
+            Image.fromarray(rng.integers(0, 256, (20 + i, 24, 3), np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_an_in_memory_folder_feeds_what_the_decoding_path_feeds(tmp_path: Path) -> None:
+    kw = dict(dataset="imagefolder", data_dir=str(_folder(tmp_path / "imgs")), img_size=16, batch_size=4, workers=0,
+              val_split=0.25, crop_padding=0, hflip=False)  # fmt: skip
+    decoding, held = (prepare_data(TrainConfig(**kw, in_memory=m), DistEnv()) for m in (False, True))
+    assert held.train_tensors is not None and held.train_tensors.images.dtype == torch.uint8
+    assert (held.train_len, held.val_len, held.mean, held.std) == (decoding.train_len, decoding.val_len,
+                                                                   decoding.mean, decoding.std)  # fmt: skip
+    for epoch in (0, 1):  # the same images in the same order, and the same pixels to a float's rounding
+        for (x, y), (hx, hy) in zip(decoding.train_batches(epoch), held.train_batches(epoch), strict=True):
+            assert torch.equal(y, hy)
+            torch.testing.assert_close(hx, x, rtol=0, atol=1e-5)
+    for (x, y), (hx, hy) in zip(decoding.val_batches(5), held.val_batches(5), strict=True):
+        assert torch.equal(y, hy) and torch.equal(hx, x)  # evaluation: bit for bit
+    augmented = TrainConfig(**{**kw, "crop_padding": 4, "hflip": True, "random_erasing": 0.5}, in_memory=True)
+    assert crop_padding(augmented, 16) == 2  # the padding grows with the side, as the decoding path's does
+    x, _ = next(prepare_data(augmented, DistEnv()).train_batches(0))
+    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32
+
+
+def test_in_memory_refusals_and_a_broken_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="--in-memory is for --dataset imagefolder: Fashion-MNIST is always held"):
+        TrainConfig(in_memory=True)
+    root = _folder(tmp_path / "imgs")
+    cfg = TrainConfig(dataset="imagefolder", data_dir=str(root), img_size=16, workers=0, val_split=0.25,
+                      in_memory=True)  # fmt: skip
+    with monkeypatch.context() as m:
+        m.setattr("shufflenet.train.data.available_memory", lambda device=None: 20_000)
+        with pytest.raises(ValueError, match=r"--in-memory: the decoded images take 13.8 kB, more than half of the "
+                           r"20.0 kB free in memory; use a smaller --img-size or drop --in-memory"):  # fmt: skip
+            prepare_data(cfg, DistEnv())  # 18 images x 3 x 16 x 16 bytes, against 20 kB free
+    broken = root / "dog" / "0.png"
+    broken.write_bytes(broken.read_bytes()[:200])  # its header reads; its pixels do not
+    with pytest.warns(UserWarning, match=r"skipped an unreadable image .*dog/0\.png"):
+        data = prepare_data(cfg, DistEnv())
+    assert data.train_len + data.val_len == 17  # left out, not stored twice
+
+
+def test_train_in_memory_from_the_command_line(tmp_path: Path) -> None:
+    from shufflenet.cli.main import main
+
+    root, out = _folder(tmp_path / "imgs"), tmp_path / "run"
+    argv = ["train", "--dataset", "imagefolder", "--data-dir", str(root), "--img-size", "16", "--in-memory",
+            "--val-split", "0.25", "--epochs", "1", "--batch-size", "4", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    state = load_checkpoint(out / "last.pt")
+    assert state["config"]["in_memory"] is True and state["history"][0]["val_top1"] is not None

@@ -21,7 +21,6 @@ from shufflenet.utils.optional import MissingExtra, require
 
 __all__ = [
     "ComputePeak",
-    "available_memory",
     "compute_peak",
     "cpu_flags",
     "cpu_name",
@@ -116,20 +115,6 @@ def _ort_matmul(b: np.ndarray, threads: int | None) -> Callable[[np.ndarray], ob
     except MissingExtra:
         return None
     return lambda x: run(None, {"x": x})
-
-
-def available_memory(device: torch.device | None = None) -> int | None:
-    """Bytes free for new tensors: a GPU's free memory, else Linux's MemAvailable; None where unknown."""
-    if device is not None and device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def onnx_target() -> str:

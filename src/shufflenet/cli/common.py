@@ -139,9 +139,9 @@ def check_memory(
     more memory for its activations than ``device`` has free: a one-line refusal, where the kernel would kill
     the process without a word. ``copies``: runs that hold their buffers side by side (an export is verified
     in PyTorch beside its runtime; raced runtimes each keep theirs)."""
-    from shufflenet.bench.machine import available_memory
     from shufflenet.complexity import analyze
     from shufflenet.models import create_model
+    from shufflenet.utils.host import available_memory
 
     free = available_memory(device)
     if free is None:

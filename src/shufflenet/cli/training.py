@@ -347,6 +347,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="imagefolder: processes decoding and augmenting images (default: 0 on a CPU, up to 8 per GPU)",
     )
     p.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="imagefolder: decode every image once, at --img-size, and keep the set in memory (on the GPU for a GPU "
+        "run; N x C x side x side bytes), so that each epoch augments whole batches there instead of decoding again",
+    )
+    p.add_argument(
         "--device",
         help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu, cuda or cuda:N (one process)",
     )

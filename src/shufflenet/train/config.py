@@ -94,6 +94,9 @@ class TrainConfig:
     # imagefolder: processes that decode and augment the images (None: 0 on a CPU, up to 8 per GPU, resolved when the
     # run starts and recorded, as the augmentation each image gets depends on the count)
     workers: int | None = option(None, ge=0)
+    # imagefolder: decode every image once, at the input size, and keep the set in memory (a GPU's, on a GPU run); each
+    # epoch then crops, flips and erases whole batches there, as Fashion-MNIST's are, instead of decoding every image
+    in_memory: bool = False
     device: str = "auto"  # auto: this process's GPU (cuda:LOCAL_RANK) when there is one, else the CPU
     out_dir: str = option("runs/train", flag="--out")
 
@@ -106,6 +109,8 @@ class TrainConfig:
             if given:
                 raise ValueError(f"{', '.join(given)}: only for --dataset imagefolder (Fashion-MNIST images are "
                                  "1x28x28 grey); drop the flag or use --dataset imagefolder")  # fmt: skip
+            if self.in_memory:
+                raise ValueError("--in-memory is for --dataset imagefolder: Fashion-MNIST is always held in memory")
         elif self.val_dir and self.val_split:
             raise ValueError("--val-dir and --val-split both choose the validation set; give one of them")
         if (self.mean is None) != (self.std is None) or (self.mean and len(self.mean) != len(self.std or ())):

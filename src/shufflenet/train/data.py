@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -20,11 +20,14 @@ from shufflenet.data.folders import match_classes
 from shufflenet.data.images import fit_to_input, to_input
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
+from shufflenet.utils.host import available_memory
 
 __all__ = [
     "DataBundle",
+    "crop_padding",
     "default_workers",
     "evaluation_data",
+    "folder_pixels",
     "folder_transforms",
     "prepare_data",
     "seeded_generator",
@@ -141,7 +144,7 @@ class DataBundle:
                     return
                 x = augment_batch(
                     self.train_tensors.images[chunk], self.mean, self.std, g,
-                    crop_padding=cfg.crop_padding, hflip=cfg.hflip, erasing=cfg.random_erasing,
+                    crop_padding=crop_padding(cfg, self.img_size), hflip=cfg.hflip, erasing=cfg.random_erasing,
                 )  # fmt: skip
                 yield x, self.train_tensors.labels[chunk]
             return
@@ -174,17 +177,30 @@ def _stats(images: Tensor) -> tuple[list[float], list[float]]:
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
 
+def crop_padding(cfg: TrainConfig, size: int) -> int:
+    """The random crop's padding at image side ``size``: ``crop_padding`` is in 28-pixel Fashion-MNIST units."""
+    return cfg.crop_padding * size // 28
+
+
+def folder_pixels(size: int, in_chans: int):
+    """Decoded image -> uint8 (C, size, size) tensor, resized as :func:`folder_transforms` resizes it."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([partial(fit_to_input, cfg={"input_size": [in_chans, size, size]}), v2.PILToTensor()])
+
+
 def folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], train: TrainConfig | None = None):
     """Decoded image -> normalised tensor at ``size`` (:func:`~shufflenet.data.images.to_input`, as prediction and
-    evaluation see it); with ``train``, that config's augmentation too."""
+    evaluation see it); with ``train``, that config's augmentation too (what :func:`augment_batch` does to a batch
+    of :func:`folder_pixels`, image by image)."""
     cfg = {"input_size": [len(mean), size, size], "mean": list(mean), "std": list(std)}
     if train is None:
         return partial(to_input, cfg=cfg)
     from torchvision.transforms import v2
 
-    ops: list[object] = [partial(fit_to_input, cfg=cfg), v2.PILToTensor()]
+    ops: list[object] = [folder_pixels(size, len(mean))]
     if train.crop_padding:
-        ops.append(v2.RandomCrop(size, padding=train.crop_padding * size // 28))
+        ops.append(v2.RandomCrop(size, padding=crop_padding(train, size)))
     if train.hflip:
         ops.append(v2.RandomHorizontalFlip())
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
@@ -193,7 +209,8 @@ def folder_transforms(size: int, mean: Sequence[float], std: Sequence[float], tr
     return v2.Compose(ops)
 
 
-def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
+def prepare_data(cfg: TrainConfig, env: DistEnv, note: Callable[[str], None] | None = None) -> DataBundle:
+    """The run's training and validation data (``note``: a line for the user before long work)."""
     if cfg.dataset == "fashion-mnist":
         root = cfg.data_dir or FASHION_MNIST_DIR
         train = load_fashion_mnist(root, train=True)
@@ -228,22 +245,69 @@ def prepare_data(cfg: TrainConfig, env: DistEnv) -> DataBundle:
         mean, std = sample.mean((0, 2, 3)).tolist(), sample.std((0, 2, 3)).clamp_min(1e-3).tolist()
     full = probe.with_transform(folder_transforms(size, mean, std, cfg))  # the folder is scanned once
     plain = probe.with_transform(folder_transforms(size, mean, std))
-    train_set: Dataset[Any]
-    val_set: Dataset[Any]
+    val_folder = None
     if cfg.val_dir:
         val_folder = load_image_folder(cfg.val_dir, folder_transforms(size, mean, std), in_chans)
         if val_folder.classes != full.classes:
             raise ValueError(f"--val-dir {cfg.val_dir} has classes {', '.join(val_folder.classes)}; the training "
                              f"folder has {', '.join(full.classes)}: they must be the same class folders")  # fmt: skip
+    elif not cfg.val_split:
+        warnings.warn("no --val-dir or --val-split: the validation scores are on the training images themselves",
+                      stacklevel=2)  # fmt: skip
+    if cfg.in_memory:
+        folders = [probe] if val_folder is None else [probe, val_folder]
+        nbytes = sum(map(len, folders)) * in_chans * size * size
+        _check_fits(nbytes, env)
+        if note:
+            note(f"--in-memory: decoding {' and '.join(f'{len(f):,}' for f in folders)} images at {size} px, once "
+                 f"({_size(nbytes)})")  # fmt: skip
+        decoded = [_decoded(f, size, in_chans, cfg.workers or 0) for f in folders]
+        images, held_out = decoded[0], decoded[-1]  # no --val-dir: the training images themselves
+        if cfg.val_split:
+            tr, va = stratified_split(images.labels, cfg.val_split, cfg.seed)
+            images, held_out = images.subset(tr), images.subset(va)
+        return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, images, held_out)
+    train_set: Dataset[Any]
+    val_set: Dataset[Any]
+    if val_folder is not None:
         train_set, val_set = full, val_folder
     elif cfg.val_split:
         tr, va = stratified_split(torch.tensor([label for _, label in full.samples]), cfg.val_split, cfg.seed)
         train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
     else:
-        warnings.warn("no --val-dir or --val-split: the validation scores are on the training images themselves",
-                      stacklevel=2)  # fmt: skip
         train_set, val_set = full, plain
     return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=train_set, val_set=val_set)
+
+
+def _check_fits(nbytes: int, env: DistEnv) -> None:
+    """A one-line error, before any decoding, where the decoded set would take more than half the memory that is
+    free (each process on this machine holds its own copy, on the CPU first, then on its GPU)."""
+    copies = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
+    places = [("memory", available_memory(), nbytes * copies)]
+    if env.device.type == "cuda":
+        places.append((f"{env.device}'s memory", available_memory(env.device), nbytes))
+    for where, free, need in places:
+        if free is not None and need > free / 2:
+            raise ValueError(f"--in-memory: the decoded images take {_size(need)}, more than half of the "
+                             f"{_size(free)} free in {where}; use a smaller --img-size or drop --in-memory")  # fmt: skip
+
+
+def _size(nbytes: float) -> str:
+    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "B")) if nbytes >= s or s == 1)
+    return f"{nbytes / scale:.1f} {unit}"
+
+
+def _decoded(folder: Any, size: int, in_chans: int, workers: int) -> TensorData:
+    """Every image of ``folder`` decoded once, uint8 at ``size``, in the folder's order; an image that fails to
+    decode is named (a warning) and left out, not stored twice."""
+    pixels = folder.with_transform(folder_pixels(size, in_chans))
+    pixels.replace_broken = False
+    images, labels = [], []
+    for batch in DataLoader(pixels, batch_size=256, num_workers=workers, collate_fn=readable_collate):
+        if batch is not None:
+            images.append(batch[0])
+            labels.append(batch[1])
+    return TensorData(torch.cat(images), torch.cat(labels), tuple(folder.classes))
 
 
 def evaluation_data(

@@ -185,7 +185,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if cfg.init and not resume:  # the source's architecture, input and normalisation become the run's
         source = load_init(cfg.init, cfg.model)
         cfg = resolve_init(cfg, source[1], source[0].pretrained_cfg)  # type: ignore[arg-type]
-    data = prepare_data(cfg, env)
+    data = prepare_data(cfg, env, note=lambda text: _note(progress, text))
     if data.steps_per_epoch() == 0:  # only a compiled or captured step, which skips a short batch, can have none
         flag = "--cuda-graph" if cfg.cuda_graph else "--compile"
         raise ValueError(f"{flag} trains on whole batches only, and --batch-size {cfg.batch_size} exceeds the "

@@ -11,8 +11,13 @@ import platform
 import re
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
+    "available_memory",
     "cpu_flags",
     "cpu_name",
     "cpu_native",
@@ -114,6 +119,16 @@ def emulated_precision(precision: str, device_type: str) -> str | None:
         return None
     return (f"precision {precision} on a CPU without {precision} arithmetic instructions: PyTorch emulates it, "
             "slower than float32")  # fmt: skip
+
+
+def available_memory(device: torch.device | None = None) -> int | None:
+    """Bytes free for new tensors: a GPU's free memory, else Linux's MemAvailable; None where unknown."""
+    if device is not None and device.type == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info(device)[0])
+    kib = _field(_proc("meminfo"), "MemAvailable")
+    return int(kib.split()[0]) * 1024 if kib and kib.split()[0].isdigit() else None
 
 
 def read_proc_stat() -> str:
