@@ -36,6 +36,16 @@ def test_script_prints_its_table(script: str, args: list[str], row: str, tmp_pat
         assert Path(figure).read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow  # writes a folder and trains two epochs of it: ~10 s
+def test_folder_data_times_both_paths(tmp_path: Path) -> None:
+    argv = [sys.executable, str(BENCHMARKS / "folder_data.py"), "--images", "40", "--size", "32", "--rounds", "1"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=BENCHMARKS.parent)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("# ") and "threads" in run.stdout.splitlines()[0]  # the host, first
+    for row in ("| decoding, training |", "| in memory, training |", "in memory vs decoding, training: "):
+        assert row in run.stdout
+
+
 @pytest.mark.slow  # converts and exports a V2 0.5x: ~10 s
 def test_runtimes_compiles_both_sides_for_the_same_static_shape(tmp_path: Path, monkeypatch) -> None:
     """An app compiles its input shape; OpenVINO's converter leaves torchvision's IR at [?,3,?,?], and a
