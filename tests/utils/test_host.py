@@ -32,6 +32,13 @@ def test_a_reduced_precision_is_native_only_with_its_instructions(
     assert host.emulated_precision("float32", "cpu") is None
 
 
+def test_available_memory_is_linuxs_memavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "_proc", lambda name: "MemTotal:  8192 kB\nMemAvailable:    2048 kB\n")
+    assert host.available_memory() == 2048 * 1024
+    monkeypatch.setattr(host, "_proc", lambda name: "")  # off Linux: unknown, and no check refuses anything
+    assert host.available_memory() is None
+
+
 def test_stolen_share_is_the_hypervisors_part_of_the_cpu_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # /proc/stat: user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
     monkeypatch.setattr(

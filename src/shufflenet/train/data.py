@@ -307,6 +307,8 @@ def _decoded(folder: Any, size: int, in_chans: int, workers: int) -> TensorData:
         if batch is not None:
             images.append(batch[0])
             labels.append(batch[1])
+    if not images:
+        raise ValueError(f"none of the {len(folder)} images could be decoded (the warnings above name them)")
     return TensorData(torch.cat(images), torch.cat(labels), tuple(folder.classes))
 
 

@@ -114,7 +114,7 @@ def cpu_native(precision: str) -> bool | None:
 def emulated_precision(precision: str, device_type: str) -> str | None:
     """A note when ``precision`` on ``device_type`` is emulated (a reduced precision on a CPU without its
     instructions: V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32
-    on an AVX-512 Xeon without them); None where it is native, float32, on a GPU, or where the CPU's flags cannot be read."""
+    on an AVX-512 Xeon without them); None where it is native, float32, on a GPU, or where the flags cannot be read."""
     if device_type != "cpu" or precision not in _NATIVE_FLAGS or cpu_native(precision) is not False:
         return None
     return (f"precision {precision} on a CPU without {precision} arithmetic instructions: PyTorch emulates it, "
