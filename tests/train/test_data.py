@@ -103,3 +103,17 @@ def test_train_in_memory_from_the_command_line(tmp_path: Path) -> None:
     assert main(argv) == 0
     state = load_checkpoint(out / "last.pt")
     assert state["config"]["in_memory"] is True and state["history"][0]["val_top1"] is not None
+
+
+@pytest.mark.gpu
+def test_an_in_memory_folder_lives_on_the_gpu_and_trains_with_the_step_captured(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "imgs", per_class=12)
+    kw = dict(dataset="imagefolder", data_dir=str(root), img_size=32, batch_size=8, val_split=0.25, in_memory=True,
+              device="cuda", precision="bfloat16", channels_last=True, epochs=2)  # fmt: skip
+    data = prepare_data(TrainConfig(**kw), DistEnv(device=torch.device("cuda")))
+    assert data.train_tensors is not None and data.train_tensors.images.is_cuda  # moved once, augmented there
+    x, y = next(data.train_batches(0))
+    assert x.is_cuda and y.is_cuda and x.shape == (8, 3, 32, 32)
+    result = train(TrainConfig(**kw, cuda_graph=True, out_dir=str(tmp_path / "run")))
+    assert result.history[-1]["train_images"] == 24  # 27 training images: 3 whole batches of 8
+    assert result.history[-1]["val_top1"] is not None
