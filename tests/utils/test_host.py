@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from shufflenet.utils import host
 
@@ -25,11 +26,32 @@ def test_a_reduced_precision_is_native_only_with_its_instructions(
     monkeypatch.setattr(host, "read_cpuinfo", lambda: cpuinfo)
     assert (host.cpu_native("bfloat16"), host.cpu_native("float16")) == (bf16, fp16)
     for precision, native in (("bfloat16", bf16), ("float16", fp16)):
-        note = host.emulated_precision(precision, "cpu")
+        note = host.emulated_precision(precision, torch.device("cpu"))
         assert (note is not None) is (native is False)  # said only where the flags are read and lack it
         assert note is None or note.startswith(f"precision {precision} on a CPU without {precision} arithmetic")
-        assert host.emulated_precision(precision, "cuda") is None
-    assert host.emulated_precision("float32", "cpu") is None
+    assert host.emulated_precision("float32", torch.device("cpu")) is None
+
+
+@pytest.mark.parametrize(("name", "major", "minor", "native"), [("Tesla T4", 7, 5, False), ("Tesla V100", 7, 0, False),
+                                                                  ("A100", 8, 0, True), ("H200", 9, 0, True)])  # fmt: skip
+def test_a_gpu_computes_bfloat16_from_ampere_on(
+    monkeypatch: pytest.MonkeyPatch, name: str, major: int, minor: int, native: bool
+) -> None:
+    """torch.cuda.is_bf16_supported() says yes on a T4 (it emulates); the compute capability says what is native."""
+    from types import SimpleNamespace
+
+    from shufflenet.train import loop
+
+    gpu = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: SimpleNamespace(name=name, major=major,
+                                                                                        minor=minor))  # fmt: skip
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert host.gpu_native("bfloat16", gpu) is native and host.gpu_native("float16", gpu)
+    assert loop._native_bf16(gpu) is native  # what --precision auto picks
+    note = host.emulated_precision("bfloat16", gpu)
+    assert note == (None if native else f"precision bfloat16 on {name} (compute capability {major}.{minor}; GPUs "
+                    "have it from 8.0, Ampere): PyTorch emulates it, slower than float32")  # fmt: skip
+    assert loop._no_bf16(gpu).startswith(f"{name} (compute capability {major}.{minor}) has no native bfloat16")
 
 
 def test_available_memory_is_linuxs_memavailable(monkeypatch: pytest.MonkeyPatch) -> None:

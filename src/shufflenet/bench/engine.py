@@ -251,7 +251,7 @@ def benchmark_many(
         if precision != "float32" and spec.float32_only:
             raise ValueError(f"the {spec.name} runtime measures float32 only")
         spec.check_device(torch.device(device))
-    note = emulated_precision(precision, torch.device(device).type)
+    note = emulated_precision(precision, torch.device(device))
     if note:
         warnings.warn(f"{note}; these timings measure the emulation", stacklevel=2)
     start = time.perf_counter()

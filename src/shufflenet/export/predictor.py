@@ -85,7 +85,7 @@ class Predictor:
         self._bytes: bytes | None = None  # the .onnx, kept where a batch may be split over sessions
         self.pretrained_cfg: dict[str, Any] | None = getattr(path_or_model, "pretrained_cfg", None)
         if isinstance(path_or_model, nn.Module):
-            note = emulated_precision(precision, self.device.type)
+            note = emulated_precision(precision, self.device)
             if note:
                 warnings.warn(note, stacklevel=2)
             form = inference_form(path_or_model, self.device, precision)

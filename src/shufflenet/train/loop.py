@@ -39,7 +39,7 @@ from shufflenet.train.graphs import capture_step, check_capturable
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
-from shufflenet.utils.host import cpu_native, describe_host
+from shufflenet.utils.host import cpu_native, describe_host, gpu_native
 
 #: seconds between two readings of an epoch's running loss and accuracy for the progress report (each waits for
 #: the device)
@@ -169,11 +169,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     budget = TimeBudget(cfg.time_budget, env) if cfg.time_budget else None  # its clock starts now
     if cfg.precision == "auto":
         cfg = replace(cfg, precision="bfloat16" if _native_bf16(env.device) else "float32")
-    if cfg.precision == "bfloat16" and env.device.type == "cpu" and not cpu_has_native_bf16():
-        raise ValueError(
-            "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX), so bfloat16 training would be slower "
-            "than float32; use --precision float32"
-        )
+    if cfg.precision == "bfloat16" and not _native_bf16(env.device):
+        raise ValueError(f"{_no_bf16(env.device)}, so bfloat16 training would be emulated, slower than float32; use "
+                         "--precision float32 (or auto)")  # fmt: skip
     if cfg.cuda_graph:
         check_capturable(env.device, distributed=env.enabled)
     if cfg.workers is None and cfg.dataset == "imagefolder":
@@ -374,7 +372,15 @@ def cpu_has_native_bf16() -> bool:
 
 def _native_bf16(device: torch.device) -> bool:
     """What ``precision="auto"`` asks: would bfloat16 autocast be the faster choice on ``device``."""
-    return torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+    return gpu_native("bfloat16", device) if device.type == "cuda" else cpu_has_native_bf16()
+
+
+def _no_bf16(device: torch.device) -> str:
+    if device.type != "cuda":
+        return "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX)"
+    gpu = torch.cuda.get_device_properties(device)
+    return (f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}) has no native bfloat16 arithmetic (GPUs have "
+            "it from 8.0, Ampere)")  # fmt: skip
 
 
 def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEnv) -> EvalResult:

@@ -24,6 +24,7 @@ __all__ = [
     "cpu_steal_counters",
     "describe_host",
     "emulated_precision",
+    "gpu_native",
     "host_facts",
     "output",
     "read_cpuinfo",
@@ -111,14 +112,33 @@ def cpu_native(precision: str) -> bool | None:
     return bool(have & _NATIVE_FLAGS[precision]) if have else None
 
 
-def emulated_precision(precision: str, device_type: str) -> str | None:
-    """A note when ``precision`` on ``device_type`` is emulated (a reduced precision on a CPU without its
-    instructions: V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32
-    on an AVX-512 Xeon without them); None where it is native, float32, on a GPU, or where the flags cannot be read."""
-    if device_type != "cpu" or precision not in _NATIVE_FLAGS or cpu_native(precision) is not False:
+def gpu_native(precision: str, device: torch.device) -> bool:
+    """Whether GPU ``device`` computes ``precision`` natively: bfloat16 from compute capability 8.0 (Ampere) on, the
+    others everywhere. Not ``torch.cuda.is_bf16_supported()``: that says yes on a T4 or V100, which emulate it."""
+    import torch
+
+    if precision != "bfloat16" or torch.version.hip:
+        return True
+    return torch.cuda.get_device_properties(device).major >= 8
+
+
+def emulated_precision(precision: str, device: torch.device) -> str | None:
+    """A note when ``precision`` on ``device`` is emulated: a reduced precision on a CPU without its instructions
+    (V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32 on an AVX-512
+    Xeon without them), or bfloat16 on a GPU before Ampere. None where it is native, float32, or where the CPU's
+    flags cannot be read."""
+    if precision not in _NATIVE_FLAGS:
         return None
-    return (f"precision {precision} on a CPU without {precision} arithmetic instructions: PyTorch emulates it, "
-            "slower than float32")  # fmt: skip
+    if device.type == "cpu" and cpu_native(precision) is False:
+        where = f"a CPU without {precision} arithmetic instructions"
+    elif device.type == "cuda" and not gpu_native(precision, device):
+        import torch
+
+        gpu = torch.cuda.get_device_properties(device)
+        where = f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}; GPUs have it from 8.0, Ampere)"
+    else:
+        return None
+    return f"precision {precision} on {where}: PyTorch emulates it, slower than float32"
 
 
 def available_memory(device: torch.device | None = None) -> int | None:
