@@ -81,9 +81,10 @@ def test_cuda_graph_on_the_cpu_is_refused_before_any_work(
 
 
 @pytest.mark.gpu
-def test_a_captured_step_learns_like_the_eager_one(fake_fmnist: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])  # float16: the loss scaled around the captured backward
+def test_a_captured_step_learns_like_the_eager_one(fake_fmnist: Path, tmp_path: Path, precision: str) -> None:
     kw = dict(model="shufflenet_v2_x0_5", data_dir=str(fake_fmnist), epochs=2, batch_size=64, lr=2.0,
-              warmup_epochs=0.5, crop_padding=0, seed=1, device="cuda", precision="bfloat16", channels_last=True,
+              warmup_epochs=0.5, crop_padding=0, seed=1, device="cuda", precision=precision, channels_last=True,
               ema_decay=0.99)  # fmt: skip
     eager = train(TrainConfig(**kw, out_dir=str(tmp_path / "eager")))
     captured = train(TrainConfig(**kw, cuda_graph=True, out_dir=str(tmp_path / "captured")))

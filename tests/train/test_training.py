@@ -126,9 +126,47 @@ def test_bfloat16_mixed_precision_trains_float32_weights(
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert all(v.dtype == torch.float32 for k, v in state["model"].items() if "num_batches" not in k)
     with pytest.raises(
-        ValueError, match=r"precision \(--precision\) must be one of float32, bfloat16, auto, got 'fp8'"
+        ValueError, match=r"precision \(--precision\) must be one of float32, bfloat16, float16, auto, got 'fp8'"
     ):
         TrainConfig(precision="fp8")
+
+
+@pytest.mark.slow  # float16 is emulated on CPUs without AVX-512 FP16/AMX-FP16 (most): CI's slow set
+def test_float16_trains_with_the_loss_scaled_and_resumes_exactly(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU before Ampere's precision (--precision auto there), its arithmetic run on the CPU: autocast to float16,
+    the loss scaled by torch.amp.GradScaler, whose scale a checkpoint keeps so that a resumed run repeats it."""
+    import shufflenet.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_native", lambda precision: True)  # emulated where it is not native: same math
+    options = dict(epochs=2, batch_size=32, train_subset=128, precision="float16", grad_clip=5.0)
+    straight = train(_cfg(fake_fmnist, tmp_path / "straight", **options))
+    assert straight.history[-1]["train_loss"] < straight.history[0]["train_loss"]
+
+    def interrupt(event: dict) -> None:
+        if event["event"] == "step" and event["epoch"] == 1 and event["step"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(fake_fmnist, tmp_path / "cut", **options), progress=interrupt)
+    resume_training(str(tmp_path / "cut" / "last.pt"))
+    want, got = (load_checkpoint(tmp_path / run / "last.pt") for run in ("straight", "cut"))
+    assert want["scaler"]["scale"] > 0 and got["scaler"] == want["scaler"]
+    for key, value in want["model"].items():
+        assert value.dtype != torch.float16 and torch.equal(got["model"][key], value), key
+
+
+def test_float16_on_a_cpu_without_it_is_a_clear_error(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shufflenet.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_native", lambda precision: False)
+    with pytest.raises(ValueError, match=r"this CPU has no native float16 arithmetic \(AVX-512 FP16 or AMX-FP16\), so "
+                       "float16 training would be emulated, slower than float32; use --precision float32"):  # fmt: skip
+        train(_cfg(fake_fmnist, tmp_path / "run", precision="float16", device="cpu"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(

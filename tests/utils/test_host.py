@@ -32,26 +32,34 @@ def test_a_reduced_precision_is_native_only_with_its_instructions(
     assert host.emulated_precision("float32", torch.device("cpu")) is None
 
 
-@pytest.mark.parametrize(("name", "major", "minor", "native"), [("Tesla T4", 7, 5, False), ("Tesla V100", 7, 0, False),
-                                                                  ("A100", 8, 0, True), ("H200", 9, 0, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "major", "minor", "auto"),
+    [("Tesla P100", 6, 0, "float32"), ("Tesla V100", 7, 0, "float16"), ("Tesla T4", 7, 5, "float16"),
+     ("A100", 8, 0, "bfloat16"), ("H200", 9, 0, "bfloat16")],
+)  # fmt: skip
 def test_a_gpu_computes_bfloat16_from_ampere_on(
-    monkeypatch: pytest.MonkeyPatch, name: str, major: int, minor: int, native: bool
+    monkeypatch: pytest.MonkeyPatch, name: str, major: int, minor: int, auto: str
 ) -> None:
-    """torch.cuda.is_bf16_supported() says yes on a T4 (it emulates); the compute capability says what is native."""
+    """torch.cuda.is_bf16_supported() says yes on a T4 (it emulates); the compute capability says what is native,
+    and --precision auto takes float16 where tensor cores have it but not bfloat16."""
     from types import SimpleNamespace
 
-    from shufflenet.train import loop
+    from shufflenet.train.loop import resolve_precision
 
-    gpu = torch.device("cuda")
+    gpu, native = torch.device("cuda"), major >= 8
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: SimpleNamespace(name=name, major=major,
                                                                                         minor=minor))  # fmt: skip
     monkeypatch.setattr(torch.version, "hip", None)
     assert host.gpu_native("bfloat16", gpu) is native and host.gpu_native("float16", gpu)
-    assert loop._native_bf16(gpu) is native  # what --precision auto picks
+    assert resolve_precision("auto", gpu) == auto
+    assert resolve_precision("float16", gpu) == "float16"
     note = host.emulated_precision("bfloat16", gpu)
     assert note == (None if native else f"precision bfloat16 on {name} (compute capability {major}.{minor}; GPUs "
                     "have it from 8.0, Ampere): PyTorch emulates it, slower than float32")  # fmt: skip
-    assert loop._no_bf16(gpu).startswith(f"{name} (compute capability {major}.{minor}) has no native bfloat16")
+    if not native:
+        with pytest.raises(ValueError, match=rf"^{name} \(compute capability {major}\.{minor}\) has no native "
+                           r"bfloat16 arithmetic .*, so bfloat16 training would be emulated"):  # fmt: skip
+            resolve_precision("bfloat16", gpu)
 
 
 def test_available_memory_is_linuxs_memavailable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -337,8 +337,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--precision",
         choices=PRECISIONS,
         help="bfloat16: mixed precision via autocast (V2 1.5x trains 1.3-1.6x faster on CPUs with "
-        "AVX-512 BF16 or AMX); auto: bfloat16 where the device has it natively, else float32 "
-        "(the fashion-mnist recipe's choice); default float32",
+        "AVX-512 BF16 or AMX); float16: the same with the loss scaled, for GPUs before Ampere (V100, T4); auto: "
+        "bfloat16 where the device has it natively, else float16 on a GPU with tensor cores, else float32 "
+        "(the recipes' choice); default float32",
     )
     p.add_argument("--threads", type=int)
     p.add_argument(

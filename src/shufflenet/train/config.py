@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 SCHEDULES = ("linear", "cosine", "onecycle")
-PRECISIONS = ("float32", "bfloat16", "auto")
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
 DATASETS = ("fashion-mnist", "imagefolder")
 #: torch.compile modes for the training step ("off": eager); reduce-overhead adds CUDA graphs on a GPU
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -80,8 +80,11 @@ class TrainConfig:
     seed: int = option(0, ge=0)
     eval_every: int = option(1, ge=1)  # score the validation set every N epochs (and always after the last)
     channels_last: bool = False
-    # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32); "auto": bfloat16 where the
-    # device computes it natively, else float32 (resolved when the run starts; checkpoints record the result)
+    # or "bfloat16": autocast (mixed precision; weights, optimiser and EMA stay float32); "float16": the same with the
+    # loss scaled (torch.amp.GradScaler: float16's range is narrow), for GPUs before Ampere, whose tensor cores have
+    # float16 but not bfloat16; "auto": bfloat16 where the device computes it natively, else float16 on a GPU with
+    # tensor cores (compute capability 7.x: V100, T4), else float32 (resolved when the run starts; checkpoints record
+    # the result)
     precision: str = option("float32", choices=PRECISIONS)
     # torch.compile the model for the training step: one fused program instead of a kernel launch per layer (a GPU
     # on small images is launch-bound); the first steps of each input shape pay the compilation, and an epoch's

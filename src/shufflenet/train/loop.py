@@ -167,11 +167,7 @@ def resume_training(checkpoint: str, *, progress: Progress | None = None) -> Tra
 
 def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> TrainResult:
     budget = TimeBudget(cfg.time_budget, env) if cfg.time_budget else None  # its clock starts now
-    if cfg.precision == "auto":
-        cfg = replace(cfg, precision="bfloat16" if _native_bf16(env.device) else "float32")
-    if cfg.precision == "bfloat16" and not _native_bf16(env.device):
-        raise ValueError(f"{_no_bf16(env.device)}, so bfloat16 training would be emulated, slower than float32; use "
-                         "--precision float32 (or auto)")  # fmt: skip
+    cfg = replace(cfg, precision=resolve_precision(cfg.precision, env.device))
     if cfg.cuda_graph:
         check_capturable(env.device, distributed=env.enabled)
     if cfg.workers is None and cfg.dataset == "imagefolder":
@@ -229,12 +225,16 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         nesterov=cfg.nesterov,
     )  # fmt: skip
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    autocast = _AUTOCAST.get(cfg.precision)
+    scaler = torch.amp.GradScaler(env.device.type, enabled=cfg.precision == "float16")
     history: list[dict[str, float | None]] = []
     best, start_epoch = -1.0, 0
     hosts: list[dict[str, Any]] = []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):  # float16 runs; checkpoints before float16 training have none
+            scaler.load_state_dict(state["scaler"])
         if ema is not None and state.get("ema"):
             ema.state = {k: v.to(env.device) for k, v in state["ema"].items()}
         history, best, start_epoch = list(state["history"]), float(state["best_top1"]), int(state["epoch"])
@@ -291,15 +291,17 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             if cfg.cuda_graph and net is model:  # captured at the first step (in epoch 1's time, as a compilation is)
-                net = capture_step(model, torch.zeros_like(x), bf16=cfg.precision == "bfloat16")  # zeros: no RNG drawn
-            with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+                net = capture_step(model, torch.zeros_like(x), autocast=autocast)  # zeros: no RNG drawn
+            with torch.autocast(env.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
                 logits = net(x)
             loss = criterion(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()  # float16 only: unscaled again before clipping and the step
             if cfg.grad_clip > 0:
+                scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)  # a step whose gradients overflowed is skipped, and the scale lowered
+            scaler.update()
             if ema is not None:
                 ema.update(model, step)
             loss_sum += loss.detach().double() * len(y)
@@ -342,6 +344,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             state = {
                 "config": cfg.to_dict(), "arch": arch, "epoch": epoch + 1, "history": history, "best_top1": best,
                 "model": model.state_dict(), "ema": ema.state if ema else None, "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
                 "data": {"mean": data.mean, "std": data.std, "input_size": [data.in_chans, data.img_size, data.img_size],
                          "class_names": list(data.classes), "dataset": cfg.dataset},
                 "budget": budget.state() if budget else None, "hosts": hosts,
@@ -370,16 +373,38 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if native is None else native
 
 
-def _native_bf16(device: torch.device) -> bool:
-    """What ``precision="auto"`` asks: would bfloat16 autocast be the faster choice on ``device``."""
-    return gpu_native("bfloat16", device) if device.type == "cuda" else cpu_has_native_bf16()
+#: autocast's dtype for each reduced training precision
+_AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def _no_bf16(device: torch.device) -> str:
+def _native(precision: str, device: torch.device) -> bool:
+    """Whether ``device`` computes ``precision`` natively (else autocast would emulate it, slower than float32)."""
+    if device.type == "cuda":
+        return gpu_native(precision, device)
+    return cpu_has_native_bf16() if precision == "bfloat16" else cpu_native(precision) is True
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """What a run computes in: ``auto`` is bfloat16 where ``device`` computes it natively, else float16 on a GPU with
+    tensor cores but no bfloat16 (compute capability 7.x: V100, T4), else float32; a reduced precision that the device
+    would emulate is a one-line error."""
+    if precision == "auto":
+        if _native("bfloat16", device):
+            return "bfloat16"
+        tensor_cores = device.type == "cuda" and torch.cuda.get_device_properties(device).major >= 7
+        return "float16" if tensor_cores else "float32"
+    if precision in _AUTOCAST and not _native(precision, device):
+        raise ValueError(f"{_not_native(precision, device)}, so {precision} training would be emulated, slower than "
+                         "float32; use --precision float32 (or auto)")  # fmt: skip
+    return precision
+
+
+def _not_native(precision: str, device: torch.device) -> str:
     if device.type != "cuda":
-        return "this CPU has no native bfloat16 arithmetic (AVX-512 BF16 or AMX)"
+        units = "AVX-512 BF16 or AMX" if precision == "bfloat16" else "AVX-512 FP16 or AMX-FP16"
+        return f"this CPU has no native {precision} arithmetic ({units})"
     gpu = torch.cuda.get_device_properties(device)
-    return (f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}) has no native bfloat16 arithmetic (GPUs have "
+    return (f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}) has no native {precision} arithmetic (GPUs have "
             "it from 8.0, Ampere)")  # fmt: skip
 
 
