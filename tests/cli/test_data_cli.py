@@ -37,6 +37,8 @@ def test_data_stats_reports_counts_sizes_norm_and_every_problem(tmp_path: Path, 
     assert record["mean"] == [pytest.approx((41.5 + 201.5) / 2 / 255, abs=1e-4)]
     assert [u.split(" (")[0] for u in record["unreadable"]] == [f"{root}/cat/broken.png"]
     assert record["other_files"] == [f"{root}/dog/notes.txt"] and record["loose_files"] == [f"{root}/README"]
+    # what `train --in-memory` would hold: 8 readable grey images, one byte a pixel
+    assert record["in_memory_bytes"] == {"64": 8 * 64**2, "128": 8 * 128**2, "224": 8 * 224**2}
     assert len([line for line in err.splitlines() if line.startswith("warning:")]) == 3
     (root / "empty").mkdir()
     assert folder_stats(root).empty_classes == ["empty"]

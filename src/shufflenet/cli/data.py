@@ -8,8 +8,13 @@ from rich.console import Console
 
 from shufflenet.cli.common import progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
+from shufflenet.utils.tables import byte_size
 
 __all__ = ["add_commands"]
+
+
+#: the training sides whose in-memory size `data stats` gives (Fashion-MNIST-like, small photos, ImageNet's)
+IN_MEMORY_SIDES = (64, 128, 224)
 
 
 def _cmd_stats(args: argparse.Namespace, console: Console) -> int:
@@ -44,6 +49,9 @@ def _cmd_stats(args: argparse.Namespace, console: Console) -> int:
     if stats.mean:
         flags = f"--mean {','.join(map(str, stats.mean))} --std {','.join(map(str, stats.std))}"
         rows.append([f"mean/std ({stats.sampled} images)", flags])
+    held = {side: stats.images * args.in_chans * side * side for side in IN_MEMORY_SIDES}  # uint8, decoded once
+    record["in_memory_bytes"] = held
+    rows.append(["train --in-memory", ", ".join(f"{byte_size(n)} at {side} px" for side, n in held.items())])
     rows.append(["skipped", f"{len(stats.unreadable)} unreadable, {len(stats.other_files)} not images"])
     render(console, args.format, ["class", "images"], rows, title=f"{stats.root}: {len(stats.class_counts)} classes",
            records=record)  # fmt: skip

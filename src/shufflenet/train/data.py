@@ -21,6 +21,7 @@ from shufflenet.data.images import fit_to_input, to_input
 from shufflenet.train.config import TrainConfig
 from shufflenet.train.distributed import DistEnv
 from shufflenet.utils.host import available_memory
+from shufflenet.utils.tables import byte_size
 
 __all__ = [
     "DataBundle",
@@ -260,7 +261,7 @@ def prepare_data(cfg: TrainConfig, env: DistEnv, note: Callable[[str], None] | N
         _check_fits(nbytes, env)
         if note:
             note(f"--in-memory: decoding {' and '.join(f'{len(f):,}' for f in folders)} images at {size} px, once "
-                 f"({_size(nbytes)})")  # fmt: skip
+                 f"({byte_size(nbytes)})")  # fmt: skip
         decoded = [_decoded(f, size, in_chans, cfg.workers or 0) for f in folders]
         images, held_out = decoded[0], decoded[-1]  # no --val-dir: the training images themselves
         if cfg.val_split:
@@ -288,13 +289,8 @@ def _check_fits(nbytes: int, env: DistEnv) -> None:
         places.append((f"{env.device}'s memory", available_memory(env.device), nbytes))
     for where, free, need in places:
         if free is not None and need > free / 2:
-            raise ValueError(f"--in-memory: the decoded images take {_size(need)}, more than half of the "
-                             f"{_size(free)} free in {where}; use a smaller --img-size or drop --in-memory")  # fmt: skip
-
-
-def _size(nbytes: float) -> str:
-    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "B")) if nbytes >= s or s == 1)
-    return f"{nbytes / scale:.1f} {unit}"
+            raise ValueError(f"--in-memory: the decoded images take {byte_size(need)}, more than half of the "
+                             f"{byte_size(free)} free in {where}; use a smaller --img-size or drop --in-memory")  # fmt: skip
 
 
 def _decoded(folder: Any, size: int, in_chans: int, workers: int) -> TensorData:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-__all__ = ["csv_table", "markdown_table", "rich_table"]
+__all__ = ["byte_size", "csv_table", "markdown_table", "rich_table"]
 
 Row = Sequence[object]
 
@@ -47,3 +47,9 @@ def csv_table(headers: Sequence[str], rows: Sequence[Row]) -> str:
     writer.writerow(headers)
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def byte_size(nbytes: float) -> str:
+    """``nbytes`` for a reader: ``1.2 GB``, ``37.5 MB``, ``13.8 kB`` or ``512.0 B`` (decimal units)."""
+    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "B")) if nbytes >= s or s == 1)
+    return f"{nbytes / scale:.1f} {unit}"
