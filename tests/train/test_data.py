@@ -76,6 +76,21 @@ def test_an_in_memory_folder_feeds_what_the_decoding_path_feeds(tmp_path: Path) 
     assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32
 
 
+def test_a_train_subset_of_a_folder_draws_from_every_class(tmp_path: Path) -> None:
+    """A folder lists its classes in turn: its first N images would be one class; the draw takes each in proportion,
+    the same images held in memory or decoded each epoch."""
+    kw = dict(dataset="imagefolder", data_dir=str(_folder(tmp_path / "imgs")), img_size=16, workers=0, batch_size=64,
+              train_subset=9, crop_padding=0, hflip=False)  # fmt: skip
+    with pytest.warns(UserWarning, match="no --val-dir or --val-split"):
+        decoding, held = (prepare_data(TrainConfig(**kw, in_memory=m), DistEnv()) for m in (False, True))
+    ((x, y),), ((hx, hy),) = decoding.train_batches(0), held.train_batches(0)
+    assert sorted(y.tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2] and torch.equal(y, hy)
+    torch.testing.assert_close(hx, x, rtol=0, atol=1e-5)
+    assert decoding.val_len == held.val_len == 18  # scored on all the images, as without a subset
+    with pytest.warns(UserWarning, match="no --val-dir"):
+        assert prepare_data(TrainConfig(**{**kw, "train_subset": 100}), DistEnv()).train_len == 18  # all there are
+
+
 def test_in_memory_refusals_and_a_broken_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="--in-memory is for --dataset imagefolder: Fashion-MNIST is always held"):
         TrainConfig(in_memory=True)

@@ -242,7 +242,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="dataset root (default /usr/share/datasets/fashion-mnist)")
     p.add_argument("--val-dir", help="imagefolder: a separate validation tree")
     p.add_argument("--val-split", type=float, help="hold out this fraction of the training set")
-    p.add_argument("--train-subset", type=int, help="use only the first N training images")
+    p.add_argument("--train-subset", type=int, help="use only N training images: Fashion-MNIST's first N; an image "
+                   "folder's drawn in proportion from each class (seeded)")  # fmt: skip
     p.add_argument(
         "--img-size",
         "--input-size",

@@ -46,7 +46,8 @@ class TrainConfig:
     data_dir: str | None = None
     val_dir: str | None = None  # imagefolder: a separate validation tree
     val_split: float = option(0.0, ge=0, lt=1)  # fraction of the training set held out for validation
-    train_subset: int | None = option(None, ge=1)  # use only the first N training images (quick runs)
+    # use only N training images (quick runs): Fashion-MNIST's first N, an image folder's drawn from each class
+    train_subset: int | None = option(None, ge=1)
     img_size: int | None = option(None, ge=MIN_IMG_SIZE)  # imagefolder: resize to this side (default 224)
     in_chans: int | None = option(None, choices=(1, 3))  # imagefolder: 1 (grey) or 3 (RGB, default)
     # normalisation of the inputs (per channel); default: the --init source's, else measured on the training images

@@ -55,15 +55,15 @@ def default_workers(device: torch.device, processes: int = 1) -> int:
     return max(1, min(8, (os.cpu_count() or 1) // processes - 1))
 
 
-def stratified_split(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+def stratified_split(labels: Tensor, fraction: float, seed: int, stream: int = 7) -> tuple[Tensor, Tensor]:
     """(train, val) indices holding out ``fraction`` of *each class* (at least one image of every class
-    with two or more), drawn with a seeded generator: the validation set has the training set's class
-    balance, and a rare class is not left out of it by chance."""
+    with two or more), drawn with a seeded generator (``stream``: which of the seed's draws): the validation
+    set has the training set's class balance, and a rare class is not left out of it by chance."""
     n, n_val = len(labels), int(round(len(labels) * fraction))
     if not 0 < n_val < n:
         raise ValueError(f"--val-split {fraction} of {n} training images leaves {n - n_val} for training and {n_val} "
                          "for validation; both need at least one")  # fmt: skip
-    gen = seeded_generator(seed, 7)
+    gen = seeded_generator(seed, stream)
     train, val = [], []
     for k in labels.unique().tolist():
         idx = (labels == k).nonzero().flatten()
@@ -267,17 +267,25 @@ def prepare_data(cfg: TrainConfig, env: DistEnv, note: Callable[[str], None] | N
         if cfg.val_split:
             tr, va = stratified_split(images.labels, cfg.val_split, cfg.seed)
             images, held_out = images.subset(tr), images.subset(va)
+        images = images.subset(torch.arange(len(images))[_drawn(images.labels.cpu(), cfg)])
         return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, images, held_out)
-    train_set: Dataset[Any]
-    val_set: Dataset[Any]
-    if val_folder is not None:
-        train_set, val_set = full, val_folder
-    elif cfg.val_split:
-        tr, va = stratified_split(torch.tensor([label for _, label in full.samples]), cfg.val_split, cfg.seed)
-        train_set, val_set = Subset(full, tr.tolist()), Subset(plain, va.tolist())
-    else:
-        train_set, val_set = full, plain
-    return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=train_set, val_set=val_set)
+    labels = torch.tensor([label for _, label in full.samples])
+    tr, val_set = torch.arange(len(labels)), cast("Dataset[Any]", plain if val_folder is None else val_folder)
+    if cfg.val_split and val_folder is None:
+        tr, va = stratified_split(labels, cfg.val_split, cfg.seed)
+        val_set = Subset(plain, va.tolist())
+    tr = tr[_drawn(labels[tr], cfg)]
+    return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=Subset(full, tr.tolist()),
+                      val_set=val_set)  # fmt: skip
+
+
+def _drawn(labels: Tensor, cfg: TrainConfig) -> Tensor | slice:
+    """``--train-subset N`` of an image folder: N of its training images (about: rounded per class) drawn in
+    proportion from each class, seeded; a folder lists its classes in turn, so its first N would be a few of them."""
+    n = cfg.train_subset
+    if not n or n >= len(labels):
+        return slice(None)
+    return stratified_split(labels, n / len(labels), cfg.seed, stream=8)[1]
 
 
 def _check_fits(nbytes: int, env: DistEnv) -> None:
