@@ -189,6 +189,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         "Fashion-MNIST directory '{d}/nope' not found",
     ),
     # --- eval / predict: loaders, data that does not match the model, ranges
+    (
+        "eval workers without a folder",
+        ["eval", "{d}/fashion.pt", "--workers", "2"],
+        "--workers: processes that decode an image folder's images; fashion-mnist is read at once",
+    ),
     ("eval truncated safetensors", ["eval", "{d}/truncated.safetensors"], "is not a valid safetensors file"),
     ("predict text safetensors", ["predict", "{d}/text.safetensors", "{d}/img.png"], "is not a valid safetensors file"),
     ("eval bare safetensors", ["eval", "{d}/plain.safetensors"], "holds bare weights without shufflenet's metadata"),

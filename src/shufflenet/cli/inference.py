@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from shufflenet.cli.common import non_negative_int, positive_int, progress_bar, stderr_console
+from shufflenet.cli.common import CliError, non_negative_int, positive_int, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
 
@@ -28,6 +28,9 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.train import evaluate
     from shufflenet.train.data import default_workers, evaluation_data
 
+    if args.workers is not None and args.dataset != "imagefolder":  # else silently unused
+        raise CliError(f"--workers: processes that decode an image folder's images; {args.dataset} is read at once, "
+                       "so drop --workers (or use --dataset imagefolder --data-dir DIR)")  # fmt: skip
     if args.confusion:
         from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
 
