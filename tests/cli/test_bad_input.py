@@ -458,6 +458,17 @@ PROBES: list[tuple[str, list[str], str]] = [
         "the smallest side it takes is 21",
     ),
     ("export opset 99", ["export", "shufflenet_v2_x0_5", "--opset", "99", "-o", "{d}/x.onnx"], "opset must be 17.."),
+    (
+        "export flags its format ignores",
+        ["export", "shufflenet_v2_x0_5", "--format", "ncnn", "--target", "avx2", "--opset", "17", "-o", "{d}/x.param"],
+        "--target, --opset: --format ncnn does not use them (--target is for onnx/openvino; --opset is for "
+        "onnx/onnx-int8); drop them",
+    ),
+    (
+        "export calibration of a float onnx",
+        ["export", "shufflenet_v2_x0_5", "--calib-images", "64", "-o", "{d}/x.onnx"],
+        "--calib-images: --format onnx does not use it (--calib-images is for every format but onnx)",
+    ),
     ("bench unknown device", ["bench", "shufflenet_v2_x0_5", "--device", "tpu"], "unknown device 'tpu'"),
     (
         "bench zero budget",

@@ -23,10 +23,35 @@ __all__ = ["add_commands"]
 _OLD_CHANNEL_BLOCKS = {16: "avx512", 8: "avx2"}
 _OLD_LAYOUTS = {"auto": "paired"}
 
+_NOT_FLOAT_ONNX = tuple(f for f in FORMATS if f != "onnx")
+#: export's flags that shape only some formats' files (argparse dest -> flag, those formats): given with another
+#: format they would do nothing, which a user who asked for them would not know
+_ONLY_FOR: dict[str, tuple[str, tuple[str, ...]]] = {
+    "target": ("--target", ("onnx", "openvino")),
+    "layout": ("--layout", ("onnx", "openvino", "openvino-int8")),
+    "opset": ("--opset", ("onnx", "onnx-int8")),
+    "no_optimize": ("--no-optimize", ("onnx",)),
+    "calib_dir": ("--calib-dir", _NOT_FLOAT_ONNX),  # int8 calibration, or the other runtimes' check on real images
+    "calib_images": ("--calib-images", _NOT_FLOAT_ONNX),
+    "data_dir": ("--data-dir", _NOT_FLOAT_ONNX),
+}
+
+
+def _check_format_flags(args: argparse.Namespace) -> None:
+    """A one-line error for a flag that ``--format`` would ignore."""
+    unused = [(flag, formats) for dest, (flag, formats) in _ONLY_FOR.items()
+              if getattr(args, dest) not in (None, False) and args.format not in formats]  # fmt: skip
+    if unused:
+        flags, it = ", ".join(flag for flag, _ in unused), "it" if len(unused) == 1 else "them"
+        where = "; ".join(f"{flag} is for " + ("every format but onnx" if formats == _NOT_FLOAT_ONNX else "/".join(formats))
+                          for flag, formats in unused)  # fmt: skip
+        raise CliError(f"{flags}: --format {args.format} does not use {it} ({where}); drop {it} or choose one of "
+                       "those formats")  # fmt: skip
+
 
 def _export_target_layout(args: argparse.Namespace) -> tuple[str, str | None]:
     """--target and --layout, with the old --channel-block and --layout auto|blocks mapped onto them."""
-    target, layout = args.target, args.layout
+    target, layout = args.target or "portable", args.layout
     if args.channel_block is not None:
         if args.channel_block not in _OLD_CHANNEL_BLOCKS:
             raise CliError(f"--channel-block {args.channel_block} is gone; use --target {'|'.join(TARGETS)}")
@@ -46,6 +71,8 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     from shufflenet.predict import is_trained_ref, load_trained
 
     ref = args.model
+    _check_format_flags(args)
+    calib_images = args.calib_images or 512
     if (own := artifact_runtime(ref)) is not None:
         raise CliError(f"{ref} is an exported {own} file; export converts a trained model: give "
                        "its checkpoint or MODEL:TAG (or a model name)")  # fmt: skip
@@ -76,11 +103,11 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     # (top-1 agreement), on Fashion-MNIST's when the model takes those and no folder is named
     takes_fashion_mnist = bool(cfg) and list(cfg["input_size"]) == [1, 28, 28]  # type: ignore[index]
     if cfg and (fmt.int8 or (fmt.name != "onnx" and (args.calib_dir or takes_fashion_mnist))):
-        calibration = calibration_batches(cfg, args.calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
+        calibration = calibration_batches(cfg, calib_images, image_dir=args.calib_dir, data_dir=args.data_dir)
         images = np.concatenate(calibration)
     result = export_artifact(
         model, output, args.format, input_shape=(1, chans, size, size), images=images,
-        calibration=calibration if fmt.int8 else None, target=target, layout=layout, opset=args.opset,
+        calibration=calibration if fmt.int8 else None, target=target, layout=layout, opset=args.opset or 18,
         optimize=not args.no_optimize,
     )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
@@ -92,7 +119,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     else:
         check = f"{fmt.runtime} vs PyTorch max |diff| {result.max_abs_diff:.2e}"
         if result.top1_agreement is not None:
-            check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {args.calib_images} real images"
+            check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {calib_images} real images"
     written = " + ".join(str(f) for f in files)
     console.print(f"wrote {written} ({size_mb:.2f} MB, {result.writer} graph); {check}; nodes: {ops}",
                   highlight=False)  # fmt: skip
@@ -131,13 +158,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
-    p.add_argument("--opset", type=int, default=18)
-    p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm layers (no folding)")
+    p.add_argument("--opset", type=int, help="the ONNX opset of onnx and onnx-int8 files (default 18)")
+    p.add_argument("--no-optimize", action="store_true", help="onnx: keep BatchNorm layers (no folding)")
     p.add_argument(
         "--target",
         choices=tuple(TARGETS),
-        default="portable",
-        help="CPU class the V2 graph is written for: portable (default: runs blocked on AVX2 and AVX-512 "
+        help="onnx and openvino: the CPU class the V2 graph is written for: portable (default: runs blocked on AVX2 and AVX-512 "
         "alike; the same file whatever host writes it), avx512 or avx2 (padded to that class's blocks, V2 1x and 2x "
         "in pieces: the fastest file there)",
     )
@@ -145,7 +171,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--layout",
         choices=(*LAYOUTS, *_OLD_LAYOUTS, "blocks"),
         default=None,
-        help="plain V2 units in the ONNX graph: paired (one Concat + Split per unit; portable's default) or pieces "
+        help="onnx and openvino: plain V2 units in the ONNX graph: paired (one Concat + Split per unit; portable's default) or pieces "
         "(shuffle-free, every tensor in whole blocks: no Split or reorder, more multiply-adds; avx512's and avx2's "
         "default where most branches are not whole blocks); OpenVINO gets a plain V2 shuffle-free unless a layout is named (docs/deployment.md)",
     )
@@ -156,7 +182,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "training images)",
     )
     p.add_argument(
-        "--calib-images", type=positive_int, default=512, help="images to calibrate or verify on (default 512)"
+        "--calib-images", type=positive_int, help="images to calibrate or verify on (default 512; not for onnx)"
     )
     p.add_argument("--data-dir", help="Fashion-MNIST directory for those images")
     p.set_defaults(func=_cmd_export)
