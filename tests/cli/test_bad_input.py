@@ -459,6 +459,12 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     ("export opset 99", ["export", "shufflenet_v2_x0_5", "--opset", "99", "-o", "{d}/x.onnx"], "opset must be 17.."),
     (
+        "bench tool flags without --tool",
+        ["bench", "shufflenet_v2_x0_5", "--tool-runs", "5", "--tool-path", "benchncnn=/bin/true"],
+        "--tool-path, --tool-runs: for timing with the runtimes' own programs; add --tool (or --adb)",
+    ),
+    ("guidelines tool runs without --tool", ["guidelines", "G1", "--tool-runs", "5"], "--tool-runs: for timing with"),
+    (
         "export flags its format ignores",
         ["export", "shufflenet_v2_x0_5", "--format", "ncnn", "--target", "avx2", "--opset", "17", "-o", "{d}/x.param"],
         "--target, --opset: --format ncnn does not use them (--target is for onnx/openvino; --opset is for "

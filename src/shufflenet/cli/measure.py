@@ -143,6 +143,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         raise CliError("--breakdown profiles registered models by name; give the model's name instead")
     models = {ref: load_trained(ref) for ref in trained}  # a bad checkpoint fails before any timing
     with_tool, runtimes = args.tool or args.adb is not None, args.runtime
+    _check_tool_flags(args, with_tool)
     if with_tool:
         for flag, given in (("--breakdown", args.breakdown), ("--plot", args.plot), ("--time-budget",
                             args.time_budget), ("--device", args.device != "cpu"), ("--precision",
@@ -260,7 +261,7 @@ def _bench_with_tool(
             artifacts: list[Artifact] = [(n, p, (batch, *s[1:])) for n, p, s in exported]
             artifacts += [(f, artifact_files(f), (batch, *shapes[f])) for f in files]
             results += benchmark_with_tool(
-                artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs,
+                artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs or 50,
                 rounds=args.rounds, progress=lambda what, r: status.update(f"timing {what} (round {r}/{args.rounds})"),
             )  # fmt: skip
     headers = ("model", "runtime (program)", "batch", "threads", "precision", "median_ms", "p10_ms",
@@ -366,6 +367,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
     names = args.experiments or list(EXPERIMENTS)
     experiments = [get_experiment(n, platform_of(torch_device(args.device))) for n in names]
     with_tool = args.tool or args.adb is not None
+    _check_tool_flags(args, with_tool)
     if with_tool:
         if args.device != "cpu" or (args.batch or 1) != 1:
             raise CliError("--device and --batch do not apply to --tool/--adb: the programs time the paper's "
@@ -390,7 +392,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
                 if with_tool:
                     result = run_guideline_with_tool(
                         exp.name, runtime, target=target, tool_paths=tool_paths, threads=args.threads,
-                        runs=args.tool_runs, rounds=args.rounds,
+                        runs=args.tool_runs or 50, rounds=args.rounds,
                         progress=lambda what: status.update(f"{what} ({runtime})"),
                     )  # fmt: skip
                 else:
@@ -473,9 +475,16 @@ def _add_tool_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--tool-runs",
         type=positive_int,
-        default=50,
         help="timed calls per run of a program (default 50; each round runs it once per file)",
     )
+
+
+def _check_tool_flags(args: argparse.Namespace, with_tool: bool) -> None:
+    """--tool-path and --tool-runs without --tool or --adb would do nothing: a one-line error instead."""
+    given = [flag for flag, value in (("--tool-path", args.tool_path), ("--tool-runs", args.tool_runs)) if value]
+    if given and not with_tool:
+        raise CliError(f"{', '.join(given)}: for timing with the runtimes' own programs; add --tool (or --adb), or "
+                       "drop it")  # fmt: skip
 
 
 def _tool_target(args: argparse.Namespace, runtimes: list[str]) -> tuple[Target, dict[str, str]]:
