@@ -459,6 +459,11 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     ("export opset 99", ["export", "shufflenet_v2_x0_5", "--opset", "99", "-o", "{d}/x.onnx"], "opset must be 17.."),
     (
+        "detect resume with flags",
+        ["detect", "train", "--resume", "{d}/fashion.pt", "--epochs", "5", "--lr", "0.1"],
+        "--epochs, --lr: not with --resume, which continues the run's stored config unchanged",
+    ),
+    (
         "bench tool flags without --tool",
         ["bench", "shufflenet_v2_x0_5", "--tool-runs", "5", "--tool-path", "benchncnn=/bin/true"],
         "--tool-path, --tool-runs: for timing with the runtimes' own programs; add --tool (or --adb)",

@@ -54,6 +54,13 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     if args.resume:
+        defaults = {"command": args.command, "detect_command": args.detect_command, "resume": args.resume,
+                    "func": args.func, "out": DetectConfig.out_dir}  # fmt: skip
+        given = [k for k, v in vars(args).items() if v not in (None, False) and defaults.get(k, None) != v]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+            raise CliError(f"{flags}: not with --resume, which continues the run's stored config unchanged; to "
+                           "change it, start a new run in another --out")  # fmt: skip
         cfg = DetectConfig.from_dict(load_detector_checkpoint(args.resume)["config"])
     else:
         if not args.data_dir:
