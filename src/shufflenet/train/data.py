@@ -267,24 +267,27 @@ def prepare_data(cfg: TrainConfig, env: DistEnv, note: Callable[[str], None] | N
         if cfg.val_split:
             tr, va = stratified_split(images.labels, cfg.val_split, cfg.seed)
             images, held_out = images.subset(tr), images.subset(va)
-        images = images.subset(torch.arange(len(images))[_drawn(images.labels.cpu(), cfg)])
+        if (pick := _drawn(images.labels, cfg)) is not None:
+            images = images.subset(pick)
         return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, images, held_out)
     labels = torch.tensor([label for _, label in full.samples])
     tr, val_set = torch.arange(len(labels)), cast("Dataset[Any]", plain if val_folder is None else val_folder)
     if cfg.val_split and val_folder is None:
         tr, va = stratified_split(labels, cfg.val_split, cfg.seed)
         val_set = Subset(plain, va.tolist())
-    tr = tr[_drawn(labels[tr], cfg)]
+    if (pick := _drawn(labels[tr], cfg)) is not None:
+        tr = tr[pick]
     return DataBundle(cfg, env, full.classes, in_chans, size, mean, std, train_set=Subset(full, tr.tolist()),
                       val_set=val_set)  # fmt: skip
 
 
-def _drawn(labels: Tensor, cfg: TrainConfig) -> Tensor | slice:
-    """``--train-subset N`` of an image folder: N of its training images (about: rounded per class) drawn in
-    proportion from each class, seeded; a folder lists its classes in turn, so its first N would be a few of them."""
+def _drawn(labels: Tensor, cfg: TrainConfig) -> Tensor | None:
+    """``--train-subset N`` of an image folder: the indices of N of its training images (about: rounded per class)
+    drawn in proportion from each class, seeded; a folder lists its classes in turn, so its first N would be a few of
+    them. None: all of them (no copy of an in-memory set)."""
     n = cfg.train_subset
     if not n or n >= len(labels):
-        return slice(None)
+        return None
     return stratified_split(labels, n / len(labels), cfg.seed, stream=8)[1]
 
 
