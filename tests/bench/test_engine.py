@@ -91,10 +91,10 @@ def test_a_precision_this_cpu_emulates_is_said_with_its_timings(monkeypatch: pyt
 
     monkeypatch.setattr(host, "read_cpuinfo", lambda: "flags\t: fpu avx2 fma avx512f avx512_vnni\n")  # no BF16/FP16
     tiny = {"img_size": 32, "small_input": True, "min_time_s": 0.01}
-    with pytest.warns(UserWarning, match="precision float16 on a CPU without float16 arithmetic instructions: PyTorch "
-                      "emulates it, slower than float32; these timings measure the emulation"):  # fmt: skip
+    with pytest.warns(UserWarning, match=r"float16 on this CPU \(it has no AVX-512 FP16 or AMX-FP16 instructions\) is "
+                      "emulated by PyTorch, slower than float32; these timings measure the emulation"):  # fmt: skip
         assert benchmark("shufflenet_v2_x0_5", precision="float16", **tiny).dtype == "float16"
-    with pytest.warns(UserWarning, match="precision bfloat16 on a CPU without bfloat16 arithmetic"):
+    with pytest.warns(UserWarning, match=r"bfloat16 on this CPU \(it has no AVX-512 BF16"):
         shufflenet.Predictor(shufflenet.create_model("shufflenet_v2_x0_5"), precision="bfloat16")
     monkeypatch.setattr(host, "read_cpuinfo", lambda: "flags\t: fpu avx512f avx512_bf16\n")
     with warnings.catch_warnings():

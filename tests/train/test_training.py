@@ -20,6 +20,7 @@ from shufflenet.train import (
     train_size_at,
 )
 from shufflenet.train.checkpoint import save_checkpoint
+from shufflenet.utils import host
 
 
 def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
@@ -117,9 +118,7 @@ def test_progress_reads_the_running_loss_at_most_every_report_s(
 def test_bfloat16_mixed_precision_trains_float32_weights(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)  # emulated where it is not native: slower, same math
+    monkeypatch.setattr(host, "cpu_native", lambda precision: True)  # emulated where it is not: slower, same math
     result = train(_cfg(fake_fmnist, tmp_path / "run", epochs=2, batch_size=32, crop_padding=0, precision="bfloat16",
                         channels_last=True, train_subset=512))  # fmt: skip
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
@@ -137,9 +136,7 @@ def test_float16_trains_with_the_loss_scaled_and_resumes_exactly(
 ) -> None:
     """A GPU before Ampere's precision (--precision auto there), its arithmetic run on the CPU: autocast to float16,
     the loss scaled by torch.amp.GradScaler, whose scale a checkpoint keeps so that a resumed run repeats it."""
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_native", lambda precision: True)  # emulated where it is not native: same math
+    monkeypatch.setattr(host, "cpu_native", lambda precision: True)  # emulated where it is not native: same math
     options = dict(epochs=2, batch_size=32, train_subset=128, precision="float16", grad_clip=5.0)
     straight = train(_cfg(fake_fmnist, tmp_path / "straight", **options))
     assert straight.history[-1]["train_loss"] < straight.history[0]["train_loss"]
@@ -157,47 +154,23 @@ def test_float16_trains_with_the_loss_scaled_and_resumes_exactly(
         assert value.dtype != torch.float16 and torch.equal(got["model"][key], value), key
 
 
-def test_float16_on_a_cpu_without_it_is_a_clear_error(
-    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("precision", "units"), [("float16", "AVX-512 FP16 or AMX-FP16"),
+                                                ("bfloat16", "AVX-512 BF16 or AMX")])  # fmt: skip
+def test_a_precision_the_cpu_would_emulate_is_a_clear_error(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precision: str, units: str
 ) -> None:
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_native", lambda precision: False)
-    with pytest.raises(ValueError, match=r"this CPU has no native float16 arithmetic \(AVX-512 FP16 or AMX-FP16\), so "
-                       "float16 training would be emulated, slower than float32; use --precision float32"):  # fmt: skip
-        train(_cfg(fake_fmnist, tmp_path / "run", precision="float16", device="cpu"))
+    monkeypatch.setattr(host, "cpu_native", lambda p: False)
+    with pytest.raises(ValueError, match=rf"^{precision} on this CPU \(it has no {units} instructions\) is emulated by "
+                       r"PyTorch, slower than float32: train with --precision float32 \(or auto\)$"):  # fmt: skip
+        train(_cfg(fake_fmnist, tmp_path / "run", precision=precision, device="cpu"))
     assert not (tmp_path / "run").exists()
-
-
-def test_bfloat16_on_a_cpu_without_it_is_a_clear_error(
-    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)
-    with pytest.raises(ValueError, match="no native bfloat16 .* use --precision float32"):
-        train(_cfg(fake_fmnist, tmp_path / "run", precision="bfloat16", device="cpu"))
-    assert not (tmp_path / "run").exists()
-
-
-def test_native_bfloat16_follows_the_cpu_flags_not_onednns_emulation(monkeypatch: pytest.MonkeyPatch) -> None:
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_native", lambda p: False)  # flags without AVX-512 BF16/AMX, whatever oneDNN says
-    assert loop.cpu_has_native_bf16() is False
-    monkeypatch.setattr(loop, "cpu_native", lambda p: True)
-    assert loop.cpu_has_native_bf16() is True
-    monkeypatch.setattr(loop, "cpu_native", lambda p: None)  # no /proc/cpuinfo: oneDNN's answer
-    assert loop.cpu_has_native_bf16() is bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_is_bfloat16_only_where_native(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, native: bool
 ) -> None:
-    import shufflenet.train.loop as loop
-
-    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(host, "cpu_native", lambda p: native)
     train(_cfg(fake_fmnist, tmp_path / "run", epochs=1, precision="auto", device="cpu", train_subset=64))
     # the checkpoint records what ran, so that a resume on another CPU repeats it
     assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["precision"] == ("bfloat16" if native else "float32")

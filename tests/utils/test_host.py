@@ -27,9 +27,22 @@ def test_a_reduced_precision_is_native_only_with_its_instructions(
     assert (host.cpu_native("bfloat16"), host.cpu_native("float16")) == (bf16, fp16)
     for precision, native in (("bfloat16", bf16), ("float16", fp16)):
         note = host.emulated_precision(precision, torch.device("cpu"))
-        assert (note is not None) is (native is False)  # said only where the flags are read and lack it
-        assert note is None or note.startswith(f"precision {precision} on a CPU without {precision} arithmetic")
+        if native is not None:  # else oneDNN's answer (below)
+            assert (note is not None) is (not native)
+        units = {"bfloat16": "BF16", "float16": "FP16"}[precision]
+        arm = cpuinfo.startswith("Features")
+        assert note is None or note.startswith(f"{precision} on this CPU (it has no {'' if arm else 'AVX-512 '}{units}")
     assert host.emulated_precision("float32", torch.device("cpu")) is None
+
+
+def test_without_cpu_flags_native_is_onednns_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off Linux /proc/cpuinfo says nothing; both reduced precisions then ask oneDNN (it counts emulated bfloat16 on
+    AVX-512 as supported, so that is the one case left unwarned)."""
+    monkeypatch.setattr(host, "read_cpuinfo", lambda: "")
+    cpu, mkldnn = torch.device("cpu"), torch.ops.mkldnn
+    assert host.native_precision("bfloat16", cpu) is bool(mkldnn._is_mkldnn_bf16_supported())
+    assert host.native_precision("float16", cpu) is bool(mkldnn._is_mkldnn_fp16_supported())
+    assert host.native_precision("float32", cpu) is True
 
 
 @pytest.mark.parametrize(
@@ -54,11 +67,10 @@ def test_a_gpu_computes_bfloat16_from_ampere_on(
     assert resolve_precision("auto", gpu) == auto
     assert resolve_precision("float16", gpu) == "float16"
     note = host.emulated_precision("bfloat16", gpu)
-    assert note == (None if native else f"precision bfloat16 on {name} (compute capability {major}.{minor}; GPUs "
-                    "have it from 8.0, Ampere): PyTorch emulates it, slower than float32")  # fmt: skip
+    assert note == (None if native else f"bfloat16 on {name} (compute capability {major}.{minor}; GPUs have it "
+                    "from 8.0, Ampere) is emulated by PyTorch, slower than float32")  # fmt: skip
     if not native:
-        with pytest.raises(ValueError, match=rf"^{name} \(compute capability {major}\.{minor}\) has no native "
-                           r"bfloat16 arithmetic .*, so bfloat16 training would be emulated"):  # fmt: skip
+        with pytest.raises(ValueError, match=rf"^bfloat16 on {name} \(compute .* float32: train with --precision"):
             resolve_precision("bfloat16", gpu)
 
 

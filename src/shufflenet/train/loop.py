@@ -39,7 +39,7 @@ from shufflenet.train.graphs import capture_step, check_capturable
 from shufflenet.train.history import write_history
 from shufflenet.train.init import freeze_stages, load_init, resolve_init
 from shufflenet.utils.files import check_output_dir, pid_lock
-from shufflenet.utils.host import cpu_native, describe_host, gpu_native
+from shufflenet.utils.host import describe_host, emulated_precision, native_precision
 
 #: seconds between two readings of an epoch's running loss and accuracy for the progress report (each waits for
 #: the device)
@@ -366,22 +366,8 @@ def _note(progress: Progress | None, text: str) -> None:
         progress({"event": "note", "text": text})
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 convs natively here (else it emulates them, slower than float32): the CPU's
-    flags where they can be read, else oneDNN's own answer (which also counts emulation)."""
-    native = cpu_native("bfloat16")
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if native is None else native
-
-
 #: autocast's dtype for each reduced training precision
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _native(precision: str, device: torch.device) -> bool:
-    """Whether ``device`` computes ``precision`` natively (else autocast would emulate it, slower than float32)."""
-    if device.type == "cuda":
-        return gpu_native(precision, device)
-    return cpu_has_native_bf16() if precision == "bfloat16" else cpu_native(precision) is True
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -389,23 +375,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     tensor cores but no bfloat16 (compute capability 7.x: V100, T4), else float32; a reduced precision that the device
     would emulate is a one-line error."""
     if precision == "auto":
-        if _native("bfloat16", device):
+        if native_precision("bfloat16", device):
             return "bfloat16"
         tensor_cores = device.type == "cuda" and torch.cuda.get_device_properties(device).major >= 7
         return "float16" if tensor_cores else "float32"
-    if precision in _AUTOCAST and not _native(precision, device):
-        raise ValueError(f"{_not_native(precision, device)}, so {precision} training would be emulated, slower than "
-                         "float32; use --precision float32 (or auto)")  # fmt: skip
+    emulated = emulated_precision(precision, device)
+    if emulated:
+        raise ValueError(f"{emulated}: train with --precision float32 (or auto)")
     return precision
-
-
-def _not_native(precision: str, device: torch.device) -> str:
-    if device.type != "cuda":
-        units = "AVX-512 BF16 or AMX" if precision == "bfloat16" else "AVX-512 FP16 or AMX-FP16"
-        return f"this CPU has no native {precision} arithmetic ({units})"
-    gpu = torch.cuda.get_device_properties(device)
-    return (f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}) has no native {precision} arithmetic (GPUs have "
-            "it from 8.0, Ampere)")  # fmt: skip
 
 
 def _score(model: nn.Module, ema: ModelEma | None, data: DataBundle, env: DistEnv) -> EvalResult:

@@ -26,6 +26,7 @@ __all__ = [
     "emulated_precision",
     "gpu_native",
     "host_facts",
+    "native_precision",
     "output",
     "read_cpuinfo",
     "read_proc_stat",
@@ -122,23 +123,43 @@ def gpu_native(precision: str, device: torch.device) -> bool:
     return torch.cuda.get_device_properties(device).major >= 8
 
 
+def native_precision(precision: str, device: torch.device) -> bool:
+    """Whether ``device`` computes ``precision`` natively (else PyTorch emulates it, slower than float32). A CPU is
+    judged by its flags (:func:`cpu_native`), or where they cannot be read (off Linux) by oneDNN's own answer, which
+    also counts emulation; a GPU by :func:`gpu_native`; float32, and other devices, count as native."""
+    if precision not in _NATIVE_FLAGS or device.type not in ("cpu", "cuda"):
+        return True
+    if device.type == "cuda":
+        return gpu_native(precision, device)
+    flags = cpu_native(precision)
+    if flags is not None:
+        return flags
+    import torch
+
+    mkldnn = torch.ops.mkldnn
+    return bool(mkldnn._is_mkldnn_bf16_supported() if precision == "bfloat16" else mkldnn._is_mkldnn_fp16_supported())
+
+
+#: the instructions each reduced precision needs, as a message names them: (x86, ARM)
+_UNITS = {"bfloat16": ("AVX-512 BF16 or AMX", "BF16"), "float16": ("AVX-512 FP16 or AMX-FP16", "FP16")}
+
+
 def emulated_precision(precision: str, device: torch.device) -> str | None:
-    """A note when ``precision`` on ``device`` is emulated: a reduced precision on a CPU without its instructions
-    (V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32 on an AVX-512
-    Xeon without them), or bfloat16 on a GPU before Ampere. None where it is native, float32, or where the CPU's
-    flags cannot be read."""
-    if precision not in _NATIVE_FLAGS:
+    """A note when ``precision`` on ``device`` is emulated (:func:`native_precision`), naming what the device lacks:
+    V2 1x's inference form, batch 1 and 8, ran bfloat16 1.2-2x and float16 8-12x slower than float32 on an AVX-512
+    Xeon without their instructions. None where it is native. The one wording of inference's warning and training's
+    refusal."""
+    if native_precision(precision, device):
         return None
-    if device.type == "cpu" and cpu_native(precision) is False:
-        where = f"a CPU without {precision} arithmetic instructions"
-    elif device.type == "cuda" and not gpu_native(precision, device):
+    if device.type == "cuda":
         import torch
 
         gpu = torch.cuda.get_device_properties(device)
         where = f"{gpu.name} (compute capability {gpu.major}.{gpu.minor}; GPUs have it from 8.0, Ampere)"
     else:
-        return None
-    return f"precision {precision} on {where}: PyTorch emulates it, slower than float32"
+        arm = platform.machine().lower() in ("aarch64", "arm64") or _field(read_cpuinfo(), "Features") is not None
+        where = f"this CPU (it has no {_UNITS[precision][arm]} instructions)"
+    return f"{precision} on {where} is emulated by PyTorch, slower than float32"
 
 
 def available_memory(device: torch.device | None = None) -> int | None:
