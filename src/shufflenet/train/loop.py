@@ -250,7 +250,11 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             model, device_ids=[env.local_rank] if env.device.type == "cuda" else None
         )
     if cfg.compile != "off":
-        net = torch.compile(net, mode=None if cfg.compile == "default" else cfg.compile)  # type: ignore[assignment]
+        # static shapes: a batch or image size is a program of its own. Left to guess, dynamo makes sizes symbolic
+        # once it has seen the model at another shape (in a bench of the same process, too), and inductor then
+        # failed on the symbolic sizes of a stride-2 conv (torch 2.14, CPU)
+        mode = None if cfg.compile == "default" else cfg.compile
+        net = torch.compile(net, mode=mode, dynamic=False)  # type: ignore[assignment]
     out = Path(cfg.out_dir)
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
