@@ -12,7 +12,8 @@ from rich.console import Console
 
 from shufflenet.cli.common import CliError, check_memory, positive_int
 from shufflenet.export.formats import FORMATS
-from shufflenet.export.graph import LAYOUTS, TARGETS
+from shufflenet.export.graph import LAYOUTS, OPSET, TARGETS
+from shufflenet.export.quantize import CALIB_IMAGES
 from shufflenet.models import create_model
 from shufflenet.utils.files import check_output_file
 
@@ -72,7 +73,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
 
     ref = args.model
     _check_format_flags(args)
-    calib_images = args.calib_images or 512
+    calib_images = args.calib_images or CALIB_IMAGES
     if (own := artifact_runtime(ref)) is not None:
         raise CliError(f"{ref} is an exported {own} file; export converts a trained model: give "
                        "its checkpoint or MODEL:TAG (or a model name)")  # fmt: skip
@@ -107,7 +108,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         images = np.concatenate(calibration)
     result = export_artifact(
         model, output, args.format, input_shape=(1, chans, size, size), images=images,
-        calibration=calibration if fmt.int8 else None, target=target, layout=layout, opset=args.opset or 18,
+        calibration=calibration if fmt.int8 else None, target=target, layout=layout, opset=args.opset or OPSET,
         optimize=not args.no_optimize,
     )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
@@ -158,7 +159,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--in-chans", type=positive_int, help="input channels of an untrained model (default 3)")
     p.add_argument("--small-input", action="store_true")
-    p.add_argument("--opset", type=int, help="the ONNX opset of onnx and onnx-int8 files (default 18)")
+    p.add_argument("--opset", type=int, help=f"the ONNX opset of onnx and onnx-int8 files (default {OPSET})")
     p.add_argument("--no-optimize", action="store_true", help="onnx: keep BatchNorm layers (no folding)")
     p.add_argument(
         "--target",
@@ -182,7 +183,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "training images)",
     )
     p.add_argument(
-        "--calib-images", type=positive_int, help="images to calibrate or verify on (default 512; not for onnx)"
+        "--calib-images",
+        type=positive_int,
+        help=f"images to calibrate or verify on (default {CALIB_IMAGES}; not for onnx)",
     )
     p.add_argument("--data-dir", help="Fashion-MNIST directory for those images")
     p.set_defaults(func=_cmd_export)

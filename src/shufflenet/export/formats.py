@@ -13,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from shufflenet.export.executorch import export_executorch
+from shufflenet.export.graph import OPSET
 from shufflenet.export.litert import export_litert
 from shufflenet.export.ncnn import export_ncnn, is_int8_param
 from shufflenet.export.onnx import ExportResult, export_onnx, export_onnx_int8, load_onnx
@@ -70,7 +71,7 @@ def export_artifact(
     calibration: Sequence[np.ndarray] | None = None,
     target: str = "portable",
     layout: str | None = None,
-    opset: int = 18,
+    opset: int = OPSET,
     optimize: bool = True,
 ) -> ExportResult:
     """Write ``model`` as a ``fmt`` artifact at ``path``, verified against PyTorch (on ``images`` too,

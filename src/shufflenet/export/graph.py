@@ -55,7 +55,7 @@ from shufflenet.export.unshuffled import UnshuffledV2, unshuffled_v2
 from shufflenet.layers.se import SqueezeExcite
 from shufflenet.utils.optional import require
 
-__all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
+__all__ = ["LAYOUTS", "OPSET", "TARGETS", "UnsupportedModel", "channel_block", "write_shuffle_graph"]
 
 
 #: channels per block of ONNX Runtime's blocked (NCHWc) float layout by target CPU class: 16 floats
@@ -65,6 +65,9 @@ __all__ = ["LAYOUTS", "TARGETS", "UnsupportedModel", "channel_block", "write_shu
 #: on every host, for 3% (batch 1) to 9% (batch 8) behind ``avx2`` on an AVX2 host, where its wider stem
 #: conv and max-pool cost the difference (docs/results/deployment.md, ninth and tenth sessions)
 TARGETS = {"portable": 16, "avx512": 16, "avx2": 8}
+
+#: the ONNX opset our files are written in unless one is asked for (ONNX Runtime 1.14 and later read it)
+OPSET = 18
 
 #: how plain V2 units are written (units with SE, a residual or an extra depthwise conv are always paired)
 LAYOUTS = ("paired", "pieces")
@@ -312,7 +315,7 @@ def write_shuffle_graph(
     model: nn.Module,
     path: str | os.PathLike[str],
     input_shape: Sequence[int],
-    opset: int = 18,
+    opset: int = OPSET,
     *,
     target: str = "portable",
     layout: str | None = None,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shufflenet.export.graph import UnsupportedModel, channel_block, write_shuffle_graph
+from shufflenet.export.graph import OPSET, UnsupportedModel, channel_block, write_shuffle_graph
 from shufflenet.export.predictor import METADATA_KEY, Predictor
 from shufflenet.export.verify import check_close, exportable
 from shufflenet.layers.fuse import fuse_conv_bn
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = 18) -> None:
+def export_onnx_file(model: nn.Module, example: torch.Tensor, path: str | os.PathLike[str], opset: int = OPSET) -> None:
     """TorchScript-based export with a dynamic batch axis (fast, no console output)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -87,7 +87,7 @@ def export_onnx(
     input_shape: Sequence[int] = (1, 3, 224, 224),
     optimize: bool = True,
     verify: bool = True,
-    opset: int = 18,
+    opset: int = OPSET,
     atol: float = 1e-4,
     target: str = "portable",
     layout: str | None = None,
@@ -169,7 +169,7 @@ def export_onnx_int8(
     calibration: Sequence[np.ndarray],
     *,
     input_shape: Sequence[int] = (1, 3, 224, 224),
-    opset: int = 18,
+    opset: int = OPSET,
 ) -> ExportResult:
     """Verified float export, then int8 quantisation calibrated on ``calibration`` batches.
 

@@ -17,12 +17,15 @@ import numpy as np
 
 from shufflenet.utils.files import atomic_path
 
-__all__ = ["calibration_batches", "observe_images", "quantize_onnx"]
+__all__ = ["CALIB_IMAGES", "calibration_batches", "observe_images", "quantize_onnx"]
+
+#: real images an int8 file is calibrated on, or another runtime's file verified on, unless told otherwise
+CALIB_IMAGES = 512
 
 
 def calibration_batches(
     cfg: dict[str, Any],
-    count: int = 512,
+    count: int = CALIB_IMAGES,
     *,
     image_dir: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
