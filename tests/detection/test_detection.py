@@ -293,6 +293,47 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     assert len(err) == 1 and "is not a readable detector checkpoint" in err[0]
 
 
+def test_reduced_precision_and_workers_are_recorded_and_resumed(
+    fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU's way of training (autocast, the loss scaled in float16, images decoded by worker processes), its
+    arithmetic run on the CPU: the checkpoint records what ran, and a cut run resumed ends where a straight one does."""
+    from shufflenet.utils import host
+
+    monkeypatch.setattr(host, "cpu_native", lambda precision: True)  # emulated where it is not native: same math
+    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
+    base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=32, epochs=2, batch_size=4, threads=1,
+                precision="float16", workers=1)  # fmt: skip
+    train_detector(DetectConfig(**base, out_dir=str(tmp_path / "straight")))
+
+    def interrupt(event: dict) -> None:
+        if event["event"] == "epoch" and event["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(DetectConfig(**base, out_dir=str(tmp_path / "cut")), progress=interrupt)
+    train_detector(DetectConfig(**base, out_dir=str(tmp_path / "cut")), resume=str(tmp_path / "cut" / "last.pt"))
+    straight, resumed = (load_detector_checkpoint(tmp_path / d / "last.pt") for d in ("straight", "cut"))
+    assert (straight["config"]["precision"], straight["config"]["workers"]) == ("float16", 1)
+    assert straight["scaler"]["scale"] > 0 and resumed["scaler"] == straight["scaler"]
+    for key, value in straight["model"].items():
+        assert torch.equal(resumed["model"][key], value), key
+
+
+def test_an_emulated_precision_is_refused_before_the_data_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from shufflenet.utils import host
+
+    monkeypatch.setattr(host, "cpu_native", lambda precision: False)
+    cfg = DetectConfig(data_dir=str(tmp_path / "none"), precision="bfloat16", out_dir=str(tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"^bfloat16 on this CPU .* train with --precision float32 \(or auto\)$"):
+        train_detector(cfg)
+    assert not (tmp_path / "run").exists()
+    assert main(["detect", "train", "--data-dir", str(tmp_path), "--workers", "-1", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: workers (--workers) must be >= 0, got -1"]
+
+
 @pytest.mark.slow  # two processes: CI runs it (make test SLOW=1)
 def test_detect_train_under_torchrun(fake_fmnist: Path, tmp_path: Path) -> None:
     import subprocess

@@ -177,6 +177,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from shufflenet.detection import DETECTORS, DetectConfig
+    from shufflenet.train.config import PRECISIONS
 
     d = DetectConfig(data_dir="")
     p = sub.add_parser(
@@ -214,6 +215,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--eval-every", type=positive_int)
     s.add_argument("--threads", type=positive_int)
     s.add_argument("--device", help="cpu (default) or cuda; under torchrun each process takes its LOCAL_RANK's GPU")
+    s.add_argument("--precision", choices=PRECISIONS, help="the forward pass's autocast, as train's: bfloat16, float16 "
+                   "(the loss scaled) or auto (bfloat16 where native, else float16 on a GPU with tensor cores, else "
+                   f"float32); default {d.precision}")  # fmt: skip
+    s.add_argument("--workers", type=int, help="processes decoding the images (default: 0 on a CPU, up to 8 per GPU)")
     s.add_argument("--out", "-o", default=d.out_dir, help=f"default {d.out_dir}")
     s.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     s.add_argument("--resume", metavar="CKPT", help="continue a run from its last.pt")

@@ -21,9 +21,11 @@ from shufflenet.detection.model import DETECTORS, OUT_INDICES, create_detector
 from shufflenet.models import FeatureExtractor
 from shufflenet.train.checkpoint import DETECTOR_FORMAT as FORMAT
 from shufflenet.train.checkpoint import load_checkpoint, load_marked, model_from_checkpoint, save_checkpoint
-from shufflenet.train.config import lr_at
+from shufflenet.train.config import PRECISIONS, lr_at
+from shufflenet.train.data import default_workers
 from shufflenet.train.distributed import DistEnv, setup_distributed
 from shufflenet.train.history import write_history
+from shufflenet.train.loop import autocast_to, resolve_precision
 from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.validate import option, validate
 
@@ -59,6 +61,12 @@ class DetectConfig:
     eval_every: int = option(1, ge=1)
     threads: int | None = option(None, ge=1)
     device: str = "cpu"  # or "cuda"; under torchrun each process takes cuda:LOCAL_RANK
+    # the forward pass's autocast, as a classifier's run (TrainConfig.precision); "auto" is resolved when the run
+    # starts and recorded
+    precision: str = option("float32", choices=PRECISIONS)
+    # processes decoding the images (None: 0 on a CPU, whose cores compute the model, up to 8 per GPU); resolved when
+    # the run starts and recorded, as the flips each image gets depend on the count
+    workers: int | None = option(None, ge=0)
     out_dir: str = option("runs/detect", flag="--out")
 
     def __post_init__(self) -> None:
@@ -122,6 +130,14 @@ def _source(cfg: DetectConfig) -> dict[str, Any] | None:
     return state
 
 
+def _for_device(cfg: DetectConfig, env: DistEnv) -> DetectConfig:
+    """``cfg`` with its precision and workers resolved for this device, as the checkpoints record them so that a
+    resume repeats the run (an emulated precision is refused here, before any image is read)."""
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
+    workers = default_workers(env.device, processes) if cfg.workers is None else cfg.workers
+    return replace(cfg, precision=resolve_precision(cfg.precision, env.device), workers=workers)
+
+
 def _resolved(cfg: DetectConfig, source: dict[str, Any] | None) -> DetectConfig:
     """``cfg`` with a ``--pretrained`` classifier checkpoint's (``source``) options and normalisation where it
     sets none, so that the run's checkpoints rebuild the same network without the source."""
@@ -175,6 +191,7 @@ def train_detector(cfg: DetectConfig, *, resume: str | None = None, progress: Pr
 
 def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progress | None) -> list[dict]:
     out = check_output_dir(cfg.out_dir, "--out")
+    cfg = _for_device(cfg, env)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     train_set, val_set = _split(cfg, cfg.train_split, True), _split(cfg, cfg.val_split, False)
@@ -188,11 +205,14 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
     model.to(env.device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler(env.device.type, enabled=cfg.precision == "float16")
     history: list[dict[str, Any]] = []
     start, best = 0, -1.0
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):  # float16 runs; checkpoints before detection's precisions have none
+            scaler.load_state_dict(state["scaler"])
         history, start, best = list(state["history"]), int(state["epoch"]), float(state["best_map_50"])
     net: nn.Module = model
     if env.enabled:
@@ -211,18 +231,22 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
             train_set, env.world_size, env.rank, shuffle=True, seed=cfg.seed
         )
         sampler.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate,
+                                             num_workers=cfg.workers or 0, pin_memory=env.device.type == "cuda")  # fmt: skip
         for i, (images, targets) in enumerate(loader):
             images = [im.to(env.device) for im in images]
             targets = [{k: v.to(env.device) for k, v in tg.items()} for tg in targets]
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps + i, total, warmup, "cosine", cfg.lr)
-            losses = net(images, targets)
-            loss = sum(losses.values())
+            with autocast_to(cfg.precision, env.device):
+                losses = net(images, targets)
+            loss = sum(v.float() for v in losses.values())
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()  # float16 only: unscaled before the clipping
+            scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(params, 10.0)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             loss_sum += float(loss.detach()) * len(images)
             seen += len(images)
             if progress:
@@ -241,7 +265,7 @@ def _train(cfg: DetectConfig, env: DistEnv, resume: str | None, progress: Progre
         improved = record.get("val_map_50", -1.0) > best
         best = max(best, record.get("val_map_50", -1.0))
         checkpoint = {"config": cfg.to_dict(), "epoch": epoch + 1, "history": history, "best_map_50": best,
-                      "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
                       "classes": train_set.classes, "category_ids": train_set.category_ids}  # fmt: skip
         save_checkpoint(checkpoint, out / "last.pt", FORMAT)
         if improved:

@@ -296,7 +296,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
                 x = x.contiguous(memory_format=torch.channels_last)
             if cfg.cuda_graph and net is model:  # captured at the first step (in epoch 1's time, as a compilation is)
                 net = capture_step(model, torch.zeros_like(x), autocast=autocast)  # zeros: no RNG drawn
-            with torch.autocast(env.device.type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            with autocast_to(cfg.precision, env.device):
                 logits = net(x)
             loss = criterion(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
@@ -372,6 +372,13 @@ def _note(progress: Progress | None, text: str) -> None:
 
 #: autocast's dtype for each reduced training precision
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def autocast_to(precision: str, device: torch.device) -> torch.autocast:
+    """The forward pass's autocast for a resolved training precision (off for float32): the weights, their
+    gradients and the optimiser stay float32."""
+    dtype = _AUTOCAST.get(precision)
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
