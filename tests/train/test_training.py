@@ -292,6 +292,20 @@ def test_torchrun_two_processes(fake_fmnist: Path, tmp_path: Path) -> None:
     assert whole.top1 == pytest.approx(state["history"][0]["test_top1"], abs=1e-9)
 
 
+@pytest.mark.gpu
+def test_torchrun_on_a_gpu_trains_over_nccl(fake_fmnist: Path, tmp_path: Path) -> None:
+    """The GPU path under torchrun: one process per GPU, NCCL's process group, autocast and channels-last."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
+           "-m", "shufflenet.cli.main", "train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist),
+           "--device", "cuda", "--precision", "auto", "--channels-last", "--epochs", "1", "--batch-size", "64",
+           "--out", str(tmp_path / "ddp")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert state["epoch"] == 1 and state["history"][0]["train_images"] == 512
+    assert state["config"]["precision"] in ("bfloat16", "float16", "float32")  # resolved and recorded
+
+
 def test_device_choice() -> None:
     from shufflenet.train.distributed import resolve_device
 
