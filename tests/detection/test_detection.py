@@ -330,7 +330,8 @@ def test_an_emulated_precision_is_refused_before_the_data_is_read(
     with pytest.raises(ValueError, match=r"^bfloat16 on this CPU .* train with --precision float32 \(or auto\)$"):
         train_detector(cfg)
     assert not (tmp_path / "run").exists()
-    assert main(["detect", "train", "--data-dir", str(tmp_path), "--workers", "-1", "--out", str(tmp_path / "run")]) == 2
+    argv = ["detect", "train", "--data-dir", str(tmp_path), "--workers", "-1", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
     assert capsys.readouterr().err.strip().splitlines() == ["error: workers (--workers) must be >= 0, got -1"]
 
 
