@@ -320,6 +320,17 @@ def test_reduced_precision_and_workers_are_recorded_and_resumed(
         assert torch.equal(resumed["model"][key], value), key
 
 
+@pytest.mark.gpu
+def test_a_detector_trains_on_a_gpu_in_its_precision_with_workers(fake_fmnist: Path, tmp_path: Path) -> None:
+    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
+    cfg = DetectConfig(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=32, epochs=1, batch_size=4,
+                       device="cuda", precision="auto", out_dir=str(tmp_path / "gpu"))  # fmt: skip
+    history = train_detector(cfg)
+    state = load_detector_checkpoint(tmp_path / "gpu" / "last.pt")
+    assert state["config"]["precision"] != "auto" and state["config"]["workers"] >= 1  # resolved for the GPU
+    assert history[0]["train_loss"] > 0 and "val_map_50" in history[0]
+
+
 def test_an_emulated_precision_is_refused_before_the_data_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
