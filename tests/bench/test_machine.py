@@ -69,7 +69,21 @@ def test_cpu_name_tells_hosts_apart_where_the_model_name_does_not() -> None:
     assert machine.cpu_name(graviton, "Vendor ID: ARM\nModel name: Neoverse-V1\n") == "ARM Neoverse-V1"
 
 
-def test_parallel_speedup_compares_threads_with_one() -> None:
-    """One thread against one: the same chain timed twice (minimum of 10 calls each), so ~1."""
-    assert 0.6 < machine.parallel_speedup(1) < 1.6
-    assert machine.parallel_speedup(2) > 0
+def test_parallel_speedup_is_one_threads_best_time_over_n_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ratio of the best times of the same chain, each timed under its own thread count. Timings are faked: a
+    real one-against-one ratio swings with whatever else the host runs (0.45 beside a training run)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    seen: list[int] = []
+
+    def fake_measure(fn, **kw) -> SimpleNamespace:
+        fn()  # the chain itself runs
+        seen.append(torch.get_num_threads())
+        return SimpleNamespace(min_ms={1: 3.0, 2: 2.0}[torch.get_num_threads()])
+
+    monkeypatch.setattr(machine, "measure", fake_measure)
+    before = torch.get_num_threads()
+    assert machine.parallel_speedup(2) == pytest.approx(1.5)
+    assert seen == [1, 2] and torch.get_num_threads() == before  # each count set for its timing, then put back
