@@ -17,12 +17,12 @@ from shufflenet.data.folders import folder_stats, write_image_folder
 
 
 def _messy(root: Path) -> Path:
-    """Two classes of 28x28 grey images, one corrupt PNG, a text file, and a stray file at the root."""
+    """Two classes of 28x28 grey images, one corrupt PNG (a name with brackets), a text file, and a stray file at the root."""
     for c, value in (("cat", 40), ("dog", 200)):
         (root / c).mkdir(parents=True)
         for i in range(4):
             Image.fromarray(np.full((28, 28), value + i, np.uint8)).save(root / c / f"{i}.png")
-    (root / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "cat" / "broken[red].png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # brackets: not rich markup
     (root / "dog" / "notes.txt").write_text("not an image")
     (root / "README").write_text("stray")
     return root
@@ -35,11 +35,12 @@ def test_data_stats_reports_counts_sizes_norm_and_every_problem(tmp_path: Path, 
     record = json.loads(out)
     assert record["class_counts"] == {"cat": 4, "dog": 4} and record["sizes"] == {"28x28": 8}
     assert record["mean"] == [pytest.approx((41.5 + 201.5) / 2 / 255, abs=1e-4)]
-    assert [u.split(" (")[0] for u in record["unreadable"]] == [f"{root}/cat/broken.png"]
+    assert [u.split(" (")[0] for u in record["unreadable"]] == [f"{root}/cat/broken[red].png"]
     assert record["other_files"] == [f"{root}/dog/notes.txt"] and record["loose_files"] == [f"{root}/README"]
     # what `train --in-memory` would hold: 8 readable grey images, one byte a pixel
     assert record["in_memory_bytes"] == {"64": 8 * 64**2, "128": 8 * 128**2, "224": 8 * 224**2}
     assert len([line for line in err.splitlines() if line.startswith("warning:")]) == 3
+    assert f"warning: unreadable: {root}/cat/broken[red].png (" in err  # named as it is on disk
     (root / "empty").mkdir()
     assert folder_stats(root).empty_classes == ["empty"]
 

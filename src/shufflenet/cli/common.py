@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
+from rich.text import Text
 from torch import nn
 
 from shufflenet.cli.render import FORMATS
@@ -28,6 +29,7 @@ __all__ = [
     "positive_int",
     "progress_bar",
     "stderr_console",
+    "styled",
     "unit_float",
 ]
 
@@ -81,8 +83,15 @@ def unit_float(text: str) -> float:
 
 def stderr_console() -> Console:
     """The console of progress, status and error lines. Soft wrap keeps each message one line in a log
-    file or CI output, where rich would otherwise wrap it at 80 columns."""
-    return Console(stderr=True, soft_wrap=True)
+    file or CI output, where rich would otherwise wrap it at 80 columns. Markup is off (as on every console of
+    the CLI): a file name or message with brackets (``photo[1].jpg``, ``pip install 'shufflenet[openvino]'``) is
+    printed as it is, not read as a style; a line that styles itself escapes what it quotes (:func:`styled`)."""
+    return Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def styled(style: str, label: str, text: str) -> Text:
+    """``label`` in ``style``, then ``text`` as it is: a status line's prefix (``error:``, ``warning:``)."""
+    return Text.assemble((label, style), " ", text)
 
 
 def progress_bar(*columns: str | ProgressColumn, console: Console | None = None, quiet: bool = False) -> Progress:

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from shufflenet.cli.common import progress_bar, stderr_console
+from shufflenet.cli.common import progress_bar, stderr_console, styled
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.tables import byte_size
 
@@ -29,9 +29,9 @@ def _cmd_stats(args: argparse.Namespace, console: Console) -> int:
     problems += [f"not in a class folder: {f}" for f in stats.loose_files]
     problems += [f"empty class folder: {c}" for c in stats.empty_classes]
     for line in problems[: args.show]:
-        err.print(f"[yellow]warning:[/] {line}", highlight=False)
+        err.print(styled("yellow", "warning:", line), highlight=False)
     if len(problems) > args.show:
-        err.print(f"[yellow]warning:[/] ... and {len(problems) - args.show} more", highlight=False)
+        err.print(styled("yellow", "warning:", f"... and {len(problems) - args.show} more"), highlight=False)
     sizes = ", ".join(f"{w}x{h} ({n})" for (w, h), n in stats.sizes.most_common(3))
     record = {
         "root": stats.root, "classes": len(stats.class_counts), "images": stats.images,

@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 
 from shufflenet.cli import analysis, data, deploy, detect, inference, measure, training
-from shufflenet.cli.common import CliError, stderr_console
+from shufflenet.cli.common import CliError, stderr_console, styled
 from shufflenet.utils.optional import MissingExtra
 from shufflenet.version import __version__
 
@@ -67,20 +67,20 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         # Tables are wide: off a terminal (pipes, CI logs) do not squeeze them to 80 columns.
-        console = Console(soft_wrap=getattr(args, "format", "table") != "table",
+        console = Console(soft_wrap=getattr(args, "format", "table") != "table", markup=False,
                           width=None if sys.stdout.isatty() else 200)  # fmt: skip
         return args.func(args, console)
     except _EXPECTED as exc:  # bad input or set-up; anything else is a bug and shows its traceback
         message = str(exc) if isinstance(exc, OSError) and exc.filename else (exc.args[0] if exc.args else str(exc))
-        err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        err.print(styled("bold red", "error:", message), highlight=False)
         return EXIT_USAGE
     except (torch.OutOfMemoryError, RuntimeError) as exc:  # out of memory is the user's size, not a bug
         if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
             raise
         asked = re.search(r"allocate (\d+) bytes", str(exc))
         need = f": one tensor needed {int(asked[1]) / 1e9:.1f} GB" if asked else ""
-        err.print(f"[bold red]error:[/] out of memory{need}; use a smaller --batch or --img-size",
-                  highlight=False, markup=True)  # fmt: skip
+        err.print(styled("bold red", "error:", f"out of memory{need}; use a smaller --batch or --img-size"),
+                  highlight=False)  # fmt: skip
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -300,9 +300,9 @@ def _report_bench(
             rounds = max(len(results[i].round_ms) for i in kept if results[i].batch == batch)
             if counts[0] < rounds:
                 span = f"{counts[0]}" if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
-                console.print(f"[dim]vs_torchvision at batch {batch}: {span} of {rounds} rounds, those in which both "
+                console.print(f"vs_torchvision at batch {batch}: {span} of {rounds} rounds, those in which both "
                               "sides ran near their best; in the others one side ran slower (a regime; "
-                              "docs/measuring.md, 'Host regimes')[/dim]")  # fmt: skip
+                              "docs/measuring.md, 'Host regimes')", style="dim")  # fmt: skip
 
 
 def _plot_bench(results: list[BenchResult], path: str, err: Console) -> None:
