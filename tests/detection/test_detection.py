@@ -246,9 +246,9 @@ def test_a_classifier_checkpoint_starts_the_backbone(fake_fmnist: Path, tmp_path
         create_detector("shufflenet_v2_x0_5", 2, pretrained="fashion-mnist")
 
 
-def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
-    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
-    base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=64, epochs=2, batch_size=4, threads=1)
+def _straight_and_resumed(base: dict, tmp_path: Path) -> tuple[dict, dict, list[dict]]:
+    """The last checkpoints of a run trained straight through and of one cut after epoch 1 and resumed, and the
+    resumed run's history."""
     train_detector(DetectConfig(**base, out_dir=str(tmp_path / "straight")))
 
     def interrupt(event: dict) -> None:
@@ -261,6 +261,13 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
         DetectConfig(**base, out_dir=str(tmp_path / "cut")), resume=str(tmp_path / "cut" / "last.pt")
     )
     straight, resumed = (load_detector_checkpoint(tmp_path / d / "last.pt") for d in ("straight", "cut"))
+    return straight, resumed, history
+
+
+def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
+    base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=64, epochs=2, batch_size=4, threads=1)
+    straight, resumed, history = _straight_and_resumed(base, tmp_path)
     assert len(history) == 2 and resumed["epoch"] == 2
     for key, value in straight["model"].items():
         assert torch.equal(resumed["model"][key], value), key
@@ -304,16 +311,7 @@ def test_reduced_precision_and_workers_are_recorded_and_resumed(
     make_detection_set(tmp_path / "set", train_images=8, val_images=4, img_size=64, data_dir=str(fake_fmnist))
     base = dict(data_dir=str(tmp_path / "set"), img_size=64, fpn_channels=32, epochs=2, batch_size=4, threads=1,
                 precision="float16", workers=1)  # fmt: skip
-    train_detector(DetectConfig(**base, out_dir=str(tmp_path / "straight")))
-
-    def interrupt(event: dict) -> None:
-        if event["event"] == "epoch" and event["epoch"] == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train_detector(DetectConfig(**base, out_dir=str(tmp_path / "cut")), progress=interrupt)
-    train_detector(DetectConfig(**base, out_dir=str(tmp_path / "cut")), resume=str(tmp_path / "cut" / "last.pt"))
-    straight, resumed = (load_detector_checkpoint(tmp_path / d / "last.pt") for d in ("straight", "cut"))
+    straight, resumed, _ = _straight_and_resumed(base, tmp_path)
     assert (straight["config"]["precision"], straight["config"]["workers"]) == ("float16", 1)
     assert straight["scaler"]["scale"] > 0 and resumed["scaler"] == straight["scaler"]
     for key, value in straight["model"].items():
