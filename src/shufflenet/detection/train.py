@@ -21,11 +21,11 @@ from shufflenet.detection.model import DETECTORS, OUT_INDICES, create_detector
 from shufflenet.models import FeatureExtractor
 from shufflenet.train.checkpoint import DETECTOR_FORMAT as FORMAT
 from shufflenet.train.checkpoint import load_checkpoint, load_marked, model_from_checkpoint, save_checkpoint
-from shufflenet.train.config import PRECISIONS, lr_at
+from shufflenet.train.config import PRECISIONS, autocast_to, lr_at
 from shufflenet.train.data import default_workers
 from shufflenet.train.distributed import DistEnv, setup_distributed
 from shufflenet.train.history import write_history
-from shufflenet.train.loop import autocast_to, resolve_precision
+from shufflenet.train.loop import resolve_precision
 from shufflenet.utils.files import check_output_dir
 from shufflenet.utils.validate import option, validate
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+import torch
+
 from shufflenet.models import check_options
 from shufflenet.utils.deprecation import renamed_kwargs
 from shufflenet.utils.validate import option, validate
@@ -16,6 +18,7 @@ __all__ = [
     "RECIPES",
     "SCHEDULES",
     "TrainConfig",
+    "autocast_to",
     "lr_at",
     "recipe",
     "train_size_at",
@@ -23,6 +26,8 @@ __all__ = [
 
 SCHEDULES = ("linear", "cosine", "onecycle")
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+#: autocast's dtype for each reduced training precision
+_AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 DATASETS = ("fashion-mnist", "imagefolder")
 #: torch.compile modes for the training step ("off": eager); reduce-overhead adds CUDA graphs on a GPU
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -238,6 +243,15 @@ def train_size_at(epoch: int, epochs: int, native: int, min_size: int, ramp: flo
     t = min(1.0, epoch / max(1e-9, ramp * (epochs - 1)))
     side = min_size + (native - min_size) * t
     return max(min_size, int(side) // RESIZE_STEP * RESIZE_STEP)  # side <= native, so never above it
+
+
+def autocast_to(precision: str, device: torch.device, *, cache_enabled: bool = True) -> torch.autocast:
+    """The forward pass's autocast for a resolved training precision (off for float32): the weights, their
+    gradients and the optimiser stay float32. ``cache_enabled=False`` for a CUDA graph's capture, which torch
+    refuses with autocast's cache on."""
+    dtype = _AUTOCAST.get(precision)
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
+                          cache_enabled=cache_enabled)  # fmt: skip
 
 
 def lr_at(

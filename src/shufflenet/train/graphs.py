@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from shufflenet.train.config import autocast_to
+
 __all__ = ["capture_step", "check_capturable", "kept_buffers"]
 
 
@@ -69,20 +71,18 @@ class _Step(nn.Module):
         return self.model(x)
 
 
-def capture_step(model: nn.Module, sample: Tensor, *, autocast: torch.dtype | None) -> nn.Module:
+def capture_step(model: nn.Module, sample: Tensor, *, precision: str) -> nn.Module:
     """``model``'s training forward and backward for batches like ``sample`` (shape, dtype and memory
     format) captured in CUDA graphs: a module to call in the model's place in the training loop.
 
     The model must already be in the modes the loop trains it in (frozen stages in eval mode):
     the graphs record those. A batch of another shape is an error when called, so the loop trains
-    on whole batches only. ``autocast``: the forward runs under autocast to that dtype (recorded as such).
+    on whole batches only. ``precision``: the run's resolved precision, whose autocast the forward runs under
+    (recorded as such).
     A GPU only (:func:`check_capturable`).
     """
     step = _Step(model)
     step.training = model.training  # not step.train(): that would reset the frozen stages' modes
-    with (
-        kept_buffers(model),
-        torch.autocast("cuda", dtype=autocast or torch.bfloat16, enabled=autocast is not None, cache_enabled=False),
-    ):
+    with kept_buffers(model), autocast_to(precision, sample.device, cache_enabled=False):
         graphed = torch.cuda.make_graphed_callables(step, (sample,), **_thread_local())
     return graphed  # type: ignore[return-value]

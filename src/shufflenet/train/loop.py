@@ -31,7 +31,7 @@ from shufflenet.layers.deploy import deploy
 from shufflenet.models import create_from_arch
 from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
-from shufflenet.train.config import TrainConfig, lr_at, train_size_at
+from shufflenet.train.config import TrainConfig, autocast_to, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, default_workers, prepare_data, seeded_generator
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
@@ -225,7 +225,6 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
         nesterov=cfg.nesterov,
     )  # fmt: skip
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    autocast = _AUTOCAST.get(cfg.precision)
     scaler = torch.amp.GradScaler(env.device.type, enabled=cfg.precision == "float16")
     history: list[dict[str, float | None]] = []
     best, start_epoch = -1.0, 0
@@ -295,7 +294,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             if cfg.cuda_graph and net is model:  # captured at the first step (in epoch 1's time, as a compilation is)
-                net = capture_step(model, torch.zeros_like(x), autocast=autocast)  # zeros: no RNG drawn
+                net = capture_step(model, torch.zeros_like(x), precision=cfg.precision)  # zeros: no RNG drawn
             with autocast_to(cfg.precision, env.device):
                 logits = net(x)
             loss = criterion(logits.float(), y)
@@ -368,17 +367,6 @@ def _note(progress: Progress | None, text: str) -> None:
     """A one-line message for the user (the library never prints: the caller shows it)."""
     if progress:
         progress({"event": "note", "text": text})
-
-
-#: autocast's dtype for each reduced training precision
-_AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def autocast_to(precision: str, device: torch.device) -> torch.autocast:
-    """The forward pass's autocast for a resolved training precision (off for float32): the weights, their
-    gradients and the optimiser stay float32."""
-    dtype = _AUTOCAST.get(precision)
-    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
