@@ -133,8 +133,7 @@ def _source(cfg: DetectConfig) -> dict[str, Any] | None:
 def _for_device(cfg: DetectConfig, env: DistEnv) -> DetectConfig:
     """``cfg`` with its precision and workers resolved for this device, as the checkpoints record them so that a
     resume repeats the run (an emulated precision is refused here, before any image is read)."""
-    processes = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
-    workers = default_workers(env.device, processes) if cfg.workers is None else cfg.workers
+    workers = default_workers(env.device, env.local_processes) if cfg.workers is None else cfg.workers
     return replace(cfg, precision=resolve_precision(cfg.precision, env.device), workers=workers)
 
 

@@ -294,8 +294,7 @@ def _drawn(labels: Tensor, cfg: TrainConfig) -> Tensor | None:
 def _check_fits(nbytes: int, env: DistEnv) -> None:
     """A one-line error, before any decoding, where the decoded set would take more than half the memory that is
     free (each process on this machine holds its own copy, on the CPU first, then on its GPU)."""
-    copies = int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))
-    places = [("memory", available_memory(), nbytes * copies)]
+    places = [("memory", available_memory(), nbytes * env.local_processes)]
     if env.device.type == "cuda":
         places.append((f"{env.device}'s memory", available_memory(env.device), nbytes))
     for where, free, need in places:

@@ -28,6 +28,12 @@ class DistEnv:
     def enabled(self) -> bool:
         return self.world_size > 1
 
+    @property
+    def local_processes(self) -> int:
+        """The run's processes on this machine (torchrun's LOCAL_WORLD_SIZE; else all of them): what share this
+        machine's cores and memory."""
+        return int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))
+
 
 def resolve_device(device: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
     """``auto`` is this process's GPU (``cuda:LOCAL_RANK``) when there is one, else the CPU; ``cuda:N`` one GPU of

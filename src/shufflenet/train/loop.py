@@ -171,7 +171,7 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if cfg.cuda_graph:
         check_capturable(env.device, distributed=env.enabled)
     if cfg.workers is None and cfg.dataset == "imagefolder":
-        cfg = replace(cfg, workers=default_workers(env.device, int(os.environ.get("LOCAL_WORLD_SIZE", env.world_size))))
+        cfg = replace(cfg, workers=default_workers(env.device, env.local_processes))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
