@@ -40,6 +40,7 @@ from shufflenet.export.formats import FORMATS, artifact_precision, export_artifa
 
 __all__ = [
     "TOOLS",
+    "TOOL_RUNS",
     "TOOL_RUNTIMES",
     "Adb",
     "Artifact",
@@ -210,6 +211,9 @@ class BenchTool:
             raise ValueError(f"{self.name}'s output on {job.model} has {exc} (it ended: {last[:160]!r}); "
                              f"is it {self.where}?") from None  # fmt: skip
 
+
+#: timed calls per run of a runtime's program, unless told otherwise
+TOOL_RUNS = 50
 
 TOOLS: dict[str, BenchTool] = {
     t.name: t
@@ -389,7 +393,7 @@ def benchmark_with_tool(
     target: Target | None = None,
     tool_paths: Mapping[str, str] | None = None,
     threads: int | None = None,
-    runs: int = 50,
+    runs: int = TOOL_RUNS,
     warmup: int = 5,
     rounds: int = 5,
     pause_s: float = 0.5,
@@ -493,7 +497,7 @@ def run_guideline_with_tool(
     target: Target | None = None,
     tool_paths: Mapping[str, str] | None = None,
     threads: int | None = None,
-    runs: int = 50,
+    runs: int = TOOL_RUNS,
     rounds: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> GuidelineResult:

@@ -31,6 +31,7 @@ from shufflenet.bench.guidelines import (
     run_guideline,
 )
 from shufflenet.bench.tools import (
+    TOOL_RUNS,
     TOOL_RUNTIMES,
     Adb,
     Artifact,
@@ -261,7 +262,7 @@ def _bench_with_tool(
             artifacts: list[Artifact] = [(n, p, (batch, *s[1:])) for n, p, s in exported]
             artifacts += [(f, artifact_files(f), (batch, *shapes[f])) for f in files]
             results += benchmark_with_tool(
-                artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs or 50,
+                artifacts, target=target, tool_paths=tool_paths, threads=args.threads, runs=args.tool_runs or TOOL_RUNS,
                 rounds=args.rounds, progress=lambda what, r: status.update(f"timing {what} (round {r}/{args.rounds})"),
             )  # fmt: skip
     headers = ("model", "runtime (program)", "batch", "threads", "precision", "median_ms", "p10_ms",
@@ -392,7 +393,7 @@ def _cmd_guidelines(args: argparse.Namespace, console: Console) -> int:
                 if with_tool:
                     result = run_guideline_with_tool(
                         exp.name, runtime, target=target, tool_paths=tool_paths, threads=args.threads,
-                        runs=args.tool_runs or 50, rounds=args.rounds,
+                        runs=args.tool_runs or TOOL_RUNS, rounds=args.rounds,
                         progress=lambda what: status.update(f"{what} ({runtime})"),
                     )  # fmt: skip
                 else:
@@ -475,7 +476,7 @@ def _add_tool_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--tool-runs",
         type=positive_int,
-        help="timed calls per run of a program (default 50; each round runs it once per file)",
+        help=f"timed calls per run of a program (default {TOOL_RUNS}; each round runs it once per file)",
     )
 
 
