@@ -171,6 +171,11 @@ PROBES: list[tuple[str, list[str], str]] = [
         ["train", "--resume", "{d}/fashion.pt", "--model", "mobilenet_v2_x1_0", "--epochs", "5"],
         "--epochs, --model: not with --resume",
     ),
+    (
+        "resume with a flag at its default",
+        ["train", "--resume", "{d}/fashion.pt", "--recipe", "paper"],
+        "--recipe: not with --resume",
+    ),
     ("resume truncated", ["train", "--resume", "{d}/truncated.pt"], "is not a readable checkpoint"),
     (
         "out is a file",
@@ -461,7 +466,12 @@ PROBES: list[tuple[str, list[str], str]] = [
     (
         "detect resume with flags",
         ["detect", "train", "--resume", "{d}/fashion.pt", "--epochs", "5", "--lr", "0.1"],
-        "--epochs, --lr: not with --resume, which continues the run's stored config unchanged",
+        "--epochs, --lr: not with --resume, which continues the run's stored settings unchanged",
+    ),
+    (
+        "detect resume with a flag at its default",
+        ["detect", "train", "--resume", "{d}/fashion.pt", "--out", "runs/detect", "--no-hflip"],
+        "--no-hflip, --out: not with --resume",
     ),
     (
         "bench tool flags without --tool",

@@ -28,6 +28,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "progress_bar",
+    "reject_with_resume",
     "stderr_console",
     "styled",
     "unit_float",
@@ -134,6 +135,16 @@ def json_object(text: str, flag: str) -> dict[str, object]:
             f"""{flag} must be a JSON object of option names and values, such as '{{"se": true}}', got {text!r}"""
         )
     return value
+
+
+def reject_with_resume(args: argparse.Namespace, fix: str) -> None:
+    """``--resume`` continues a run with its stored settings: any other flag given is a CliError naming it. The
+    command's parser must leave flags that were not given out of the namespace (``argument_default=SUPPRESS``),
+    so that a flag given with its default value is still caught."""
+    given = sorted(set(vars(args)) - {"resume", "func", "command", "detect_command"})
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise CliError(f"{flags}: not with --resume, which continues the run's stored settings unchanged; {fix}")
 
 
 def check_memory(

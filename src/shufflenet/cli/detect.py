@@ -16,6 +16,7 @@ from shufflenet.cli.common import (
     json_object,
     positive_int,
     progress_bar,
+    reject_with_resume,
     stderr_console,
     unit_float,
 )
@@ -54,21 +55,16 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     err = stderr_console()
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     if args.resume:
-        defaults = {"command": args.command, "detect_command": args.detect_command, "resume": args.resume,
-                    "func": args.func, "out": DetectConfig.out_dir}  # fmt: skip
-        given = [k for k, v in vars(args).items() if v not in (None, False) and defaults.get(k, None) != v]
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
-            raise CliError(f"{flags}: not with --resume, which continues the run's stored config unchanged; to "
-                           "change it, start a new run in another --out")  # fmt: skip
+        reject_with_resume(args, "to change them, start a new run in another --out")
         cfg = DetectConfig.from_dict(load_detector_checkpoint(args.resume)["config"])
     else:
-        if not args.data_dir:
+        if "data_dir" not in args:
             raise CliError("detect train needs --data-dir DIR (COCO layout; `shufflenet detect make-data` writes one)")
-        options = json_object(args.backbone_options, "--backbone-options") if args.backbone_options else {}
-        fields = {k: v for k, v in vars(args).items() if v is not None and k in DetectConfig.__dataclass_fields__}
-        cfg = DetectConfig(**{**fields, "backbone_options": options, "hflip": not args.no_hflip, "out_dir": args.out})
-        if (Path(cfg.out_dir) / "last.pt").exists() and not args.overwrite:
+        fields = {k: v for k, v in vars(args).items() if k in DetectConfig.__dataclass_fields__}
+        if "backbone_options" in args:
+            fields["backbone_options"] = json_object(args.backbone_options, "--backbone-options")
+        cfg = DetectConfig(**fields, hflip="no_hflip" not in args, out_dir=getattr(args, "out", DetectConfig.out_dir))
+        if (Path(cfg.out_dir) / "last.pt").exists() and "overwrite" not in args:
             raise CliError(f"{cfg.out_dir} holds another run; continue it with --resume {cfg.out_dir}/last.pt, "
                            "replace it with --overwrite, or choose another --out")  # fmt: skip
     curves = CurvesWriter(Path(cfg.out_dir) / "curves.png", err)
@@ -195,7 +191,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST's IDX files")
     s.set_defaults(func=_cmd_make_data)
 
-    s = cmds.add_parser("train", help="train a detector (checkpoints every epoch, --resume)")
+    # flags not given stay out of the namespace: the config's defaults fill them, and --resume can tell them apart
+    s = cmds.add_parser("train", help="train a detector (checkpoints every epoch, --resume)",
+                        argument_default=argparse.SUPPRESS)  # fmt: skip
     s.add_argument("--data-dir", help="COCO layout: SPLIT/ image folders and annotations/instances_SPLIT.json")
     s.add_argument("--backbone", help=f"registered model (default {d.backbone})")
     s.add_argument("--backbone-options", help="JSON, e.g. '{\"extra_dw\": true}' for ShuffleNet v2*")
@@ -219,9 +217,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "(the loss scaled) or auto (bfloat16 where native, else float16 on a GPU with tensor cores, else "
                    f"float32); default {d.precision}")  # fmt: skip
     s.add_argument("--workers", type=int, help="processes decoding the images (default: 0 on a CPU, up to 8 per GPU)")
-    s.add_argument("--out", "-o", default=d.out_dir, help=f"default {d.out_dir}")
+    s.add_argument("--out", "-o", help=f"default {d.out_dir}")
     s.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    s.add_argument("--resume", metavar="CKPT", help="continue a run from its last.pt")
+    s.add_argument(
+        "--resume",
+        metavar="CKPT",
+        default=None,
+        help="continue a run from its last.pt with its stored settings (no other flag)",
+    )
     s.set_defaults(func=_cmd_train)
 
     s = cmds.add_parser("eval", help="COCO mAP of a detector checkpoint")

@@ -12,7 +12,7 @@ from typing import cast
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shufflenet.cli.common import CliError, CurvesWriter, json_object, progress_bar, stderr_console
+from shufflenet.cli.common import CliError, CurvesWriter, json_object, progress_bar, reject_with_resume, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.durations import parse_duration
 from shufflenet.utils.files import check_output_dir, check_output_file
@@ -32,12 +32,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     quiet = int(os.environ.get("RANK", "0")) != 0  # under torchrun only rank 0 reports
     given = _given_fields(args)
     if args.resume:
-        extra = sorted(set(vars(args)) - {"resume", "func", "command", "recipe", "format"})
-        if extra:
-            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
-            raise CliError(f"{flags}: not with --resume, which continues the run's stored recipe unchanged; to "
-                           f"change it, start a new run from its weights (--init {args.resume} --out elsewhere)")  # fmt: skip
-    cfg = None if args.resume else recipe(args.recipe, **given)  # bad flags fail before the bar
+        reject_with_resume(
+            args, f"to change them, start a new run from its weights (--init {args.resume} --out elsewhere)"
+        )
+    cfg = None if args.resume else recipe(getattr(args, "recipe", "paper"), **given)  # bad flags fail before the bar
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with progress_bar(*columns, console=err, quiet=quiet) as bar:  # the epoch lines stay
@@ -229,7 +227,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        argument_default=argparse.SUPPRESS)  # fmt: skip
     p.add_argument(
         "--recipe",
-        default="paper",
         choices=tuple(RECIPES),
         help="starting point for every flag not given: 'paper' (default; the V1 paper's SGD recipe), "
         f"'fashion-mnist' (the shipped V2 1.5x run: {RECIPES['fashion-mnist']['epochs']} epochs, channels-last, bfloat16, "
@@ -359,7 +356,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="auto (a GPU when there is one; under torchrun cuda:LOCAL_RANK, NCCL), cpu, cuda or cuda:N (one process)",
     )
     p.add_argument("--out", help=f"checkpoints and logs (default {d.out_dir})")
-    p.add_argument("--resume", default=None, help="continue from a checkpoint (its recipe is reused)")
+    p.add_argument("--resume", default=None, help="continue from a checkpoint with its stored settings (no other flag)")
     p.add_argument(
         "--overwrite",
         action="store_true",
