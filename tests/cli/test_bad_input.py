@@ -590,16 +590,20 @@ def test_sizes_beyond_memory_are_refused_before_work(tmp_path: Path, monkeypatch
     monkeypatch.setattr(host, "available_memory", lambda device=None: 9 * 10**8)
     # V2 1x at 1024 px: input 3 x 1024^2 and twice the stem's 24 x 512^2 floats = 0.063 GB per image
     cases = [
-        (["bench", "shufflenet_v2_x1_0", "--img-size", "1024", "--batch", "1,16"], "batch 16, needs about 1.0 GB"),
+        (["bench", "shufflenet_v2_x1_0", "--img-size", "1024", "--batch", "1,16"], "batch 16, needs about 1.01 GB"),
         (["export", W, "-o", str(tmp_path / "x.onnx"), "--img-size", "2900"], f"{W} at 2900x2900 px"),
     ]
     for argv, message in cases:
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert message in err and "GB is free; use a smaller --img-size or --batch" in err and err.count("\n") == 1
+        assert (
+            message in err
+            and "and 900.0 MB is free; use a smaller --img-size or --batch" in err
+            and err.count("\n") == 1
+        )
     assert list(tmp_path.iterdir()) == []
     check_memory("shufflenet_v2_x1_0", (8, 3, 1024, 1024))  # 0.5 GB: fits
-    with pytest.raises(CliError, match="needs about 1.0 GB"):
+    with pytest.raises(CliError, match="needs about 1.01 GB"):
         check_memory("shufflenet_v2_x1_0", (8, 3, 1024, 1024), copies=2)
 
 

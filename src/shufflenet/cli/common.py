@@ -17,6 +17,7 @@ from torch import nn
 
 from shufflenet.cli.render import FORMATS
 from shufflenet.utils.optional import MissingExtra
+from shufflenet.utils.tables import byte_size
 
 __all__ = [
     "CurvesWriter",
@@ -171,8 +172,8 @@ def check_memory(
     need = copies * analyze(net, shape).activation_bytes()
     if need > free:
         name = name or (model if isinstance(model, str) else type(model).__name__)
-        raise CliError(f"{name} at {shape[-2]}x{shape[-1]} px, batch {shape[0]}, needs about {need / 1e9:.1f} GB for "
-                       f"its activations, and {free / 1e9:.1f} GB is free; use a smaller --img-size or --batch")  # fmt: skip
+        raise CliError(f"{name} at {shape[-2]}x{shape[-1]} px, batch {shape[0]}, needs about {byte_size(need)} for "
+                       f"its activations, and {byte_size(free)} is free; use a smaller --img-size or --batch")  # fmt: skip
 
 
 class CurvesWriter:

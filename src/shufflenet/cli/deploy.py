@@ -16,6 +16,7 @@ from shufflenet.export.graph import LAYOUTS, OPSET, TARGETS
 from shufflenet.export.quantize import CALIB_IMAGES
 from shufflenet.models import create_model
 from shufflenet.utils.files import check_output_file
+from shufflenet.utils.tables import byte_size
 
 __all__ = ["add_commands"]
 
@@ -113,7 +114,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     files = fmt.files(result.path)
-    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    size = byte_size(sum(f.stat().st_size for f in files))
     if fmt.int8:
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
@@ -122,7 +123,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         if result.top1_agreement is not None:
             check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {calib_images} real images"
     written = " + ".join(str(f) for f in files)
-    console.print(f"wrote {written} ({size_mb:.2f} MB, {result.writer} graph); {check}; nodes: {ops}",
+    console.print(f"wrote {written} ({size}, {result.writer} graph); {check}; nodes: {ops}",
                   highlight=False)  # fmt: skip
     return 0
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from shufflenet.cli.common import CliError, non_negative_int, positive_int, progress_bar, stderr_console
 from shufflenet.cli.render import FORMATS, render
 from shufflenet.utils.files import check_output_dir, check_output_file
+from shufflenet.utils.tables import byte_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -132,9 +133,7 @@ def _shown(value: object) -> str:
         return "-"
     if isinstance(value, dict):
         if value and all(isinstance(v, int) for v in value.values()):  # files: sizes in bytes
-            return ", ".join(
-                f"{k} ({v / 1e6:.2f} MB)" if v >= 1e5 else f"{k} ({v / 1e3:.1f} kB)" for k, v in value.items()
-            )
+            return ", ".join(f"{k} ({byte_size(v)})" for k, v in value.items())
         return ", ".join(f"{k}={_shown(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list):
         return "[" + ", ".join(_shown(v) for v in value) + "]"

@@ -21,6 +21,7 @@ from rich.console import Console
 from shufflenet.cli import analysis, data, deploy, detect, inference, measure, training
 from shufflenet.cli.common import CliError, stderr_console, styled
 from shufflenet.utils.optional import MissingExtra
+from shufflenet.utils.tables import byte_size
 from shufflenet.version import __version__
 
 EXIT_USAGE = 2
@@ -78,7 +79,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
             raise
         asked = re.search(r"allocate (\d+) bytes", str(exc))
-        need = f": one tensor needed {int(asked[1]) / 1e9:.1f} GB" if asked else ""
+        need = f": one tensor needed {byte_size(int(asked[1]))}" if asked else ""
         err.print(styled("bold red", "error:", f"out of memory{need}; use a smaller --batch or --img-size"),
                   highlight=False)  # fmt: skip
         return EXIT_USAGE

@@ -50,6 +50,8 @@ def csv_table(headers: Sequence[str], rows: Sequence[Row]) -> str:
 
 
 def byte_size(nbytes: float) -> str:
-    """``nbytes`` for a reader: ``1.2 GB``, ``37.5 MB``, ``13.8 kB`` or ``512.0 B`` (decimal units)."""
+    """``nbytes`` for a reader, in decimal units with three figures at least: ``1.37 MB`` (a file that int8 shrinks
+    to a quarter stays readable), ``37.5 MB``, ``301.1 GB``, ``512 B``. Every size the library and CLI print."""
     scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "B")) if nbytes >= s or s == 1)
-    return f"{nbytes / scale:.1f} {unit}"
+    value = nbytes / scale
+    return f"{value:.0f} B" if scale == 1 else f"{value:.{2 if value < 10 else 1}f} {unit}"
