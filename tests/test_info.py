@@ -22,13 +22,16 @@ CLASSES = ["a", "b", "c"]
 def test_a_checkpoint_says_its_network_scores_and_recipe(tmp_path: Path) -> None:
     history = [{"epoch": 1, "test_top1": 0.4}, {"epoch": 2, "test_top1": 0.7}, {"epoch": 3, "test_top1": 0.6}]
     state = {"config": {"dataset": "imagefolder", "epochs": 3, "lr": 0.5, "img_size": None}, "epoch": 3,
-             "arch": {"model": "shufflenet_v2_x0_5", "options": {"se": True}}, "history": history, "ema": None,
+             "arch": {"model": "shufflenet_v2_x0_5", "options": {"se": True}, "num_classes": 3, "in_chans": 3,
+                      "small_input": False}, "history": history, "ema": None,
              "data": {"input_size": [3, 64, 64], "mean": [0.5] * 3, "std": [0.25] * 3, "class_names": CLASSES}}  # fmt: skip
     info = describe(save_checkpoint(state, tmp_path / "c.pt"))
     assert info["kind"] == "a classifier's training checkpoint" and info["options"] == {"se": True}
     assert (info["best test_top1 %"], info["last test_top1 %"], info["epochs"]) == (70.0, 60.0, 3)
     assert info["classes"] == 3 and info["class names"] == "a, b, c" and info["input size"] == [3, 64, 64]
     assert info["recipe"] == {"dataset": "imagefolder", "epochs": 3, "lr": 0.5}  # unset fields left out
+    report = shufflenet.analyze(shufflenet.create_model("shufflenet_v2_x0_5", num_classes=3, se=True), (1, 3, 64, 64))
+    assert (info["params"], info["FLOPs"]) == (report.params, report.flops)  # counted at the trained input size
     detector = {"config": {"backbone": "shufflenet_v2_x1_0", "backbone_options": {}, "kind": "fcos", "mean": [0.4] * 3,
                            "std": [0.2] * 3}, "epoch": 1, "history": [{"epoch": 1, "val_map_50": 0.3}], "classes": CLASSES}  # fmt: skip
     info = describe(save_checkpoint(detector, tmp_path / "d.pt", DETECTOR_FORMAT))
@@ -46,9 +49,12 @@ def test_names_and_tags_describe_the_network_and_where_its_weights_come_from() -
     shipped = describe("shufflenet_v2_x0_5:fashion-mnist-hires-wide")
     assert shipped["top1 %"] == 95.06 and shipped["options"]["stage_widths"] == [64, 128, 256, 1024]
     assert shipped["command"].startswith("torchrun") and shipped["input size"] == [1, 28, 28]
+    report = shufflenet.analyze(shufflenet.load("shufflenet_v2_x0_5:fashion-mnist-hires-wide"), (1, 1, 28, 28))
+    assert (shipped["params"], shipped["FLOPs"]) == (report.params, report.flops) and report.params < 600_000
     weights = describe(PRETRAINED_DIR / "shufflenet_v2_x1_5.fashion-mnist.safetensors")  # a file, its record beside it
     assert weights["kind"] == "trained weights (safetensors)" and weights["test top-1 %"] == 94.67
     assert weights["epochs"] == 21 and "--model shufflenet_v2_x1_5" in weights["command"]
+    assert 2.4e6 < weights["params"] < 2.6e6  # the shipped 1.5x Fashion-MNIST network: 2.49M
     imagenet = describe("shufflenet_v2_x1_0:imagenet")  # torchvision's: no download needed to describe it
     assert imagenet["dataset"] == "imagenet" and "command" not in imagenet
     with pytest.raises(ValueError, match="no pretrained weights"):

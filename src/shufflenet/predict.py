@@ -122,7 +122,9 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             best, last = best_and_last(history, score)
             info |= {f"best {score}{unit}": None if best is None else round(scale * best[1], 4),
                      f"last {score}{unit}": None if last is None else round(scale * last, 4)}  # fmt: skip
-        return info | _data_fields(data) | {"recipe": {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}}
+        size = _size_fields(state["arch"], data.get("input_size")) if "arch" in state else {}
+        recipe = {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}
+        return info | size | _data_fields(data) | {"recipe": recipe}
     if kind == "weights":
         from shufflenet.models._pretrained import read_metadata, read_record
 
@@ -130,7 +132,9 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         name, _, tag = path.name.removesuffix(".safetensors").partition(".")  # save-pretrained's MODEL.TAG
         record = read_record(name, tag, path.parent)  # the record written beside it, if any
         info |= {"kind": "trained weights (safetensors)", "model": meta["arch"].get("model"),
-                 "options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
+                 "options": meta["arch"].get("options") or {},
+                 **_size_fields(meta["arch"], meta["pretrained_cfg"].get("input_size")),
+                 **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
         return info | ({"test top-1 %": record.get("test_top1"), **_trained_fields(record)} if record else {})
     if kind == "tag":
         from shufflenet.models import list_pretrained
@@ -145,8 +149,9 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         if (name, tag) not in list_shipped():  # torchvision's: its metadata is all there is offline
             return info
         meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
-        return info | {"options": meta["arch"].get("options") or {}, **_data_fields(meta["pretrained_cfg"]),
-                       **_trained_fields(record)}  # fmt: skip
+        return info | {"options": meta["arch"].get("options") or {},
+                       **_size_fields(meta["arch"], meta["pretrained_cfg"].get("input_size")),
+                       **_data_fields(meta["pretrained_cfg"]), **_trained_fields(record)}  # fmt: skip
     from shufflenet.complexity import analyze
     from shufflenet.models import get_entry
 
@@ -160,6 +165,17 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
 
 #: the recipe fields :func:`describe` shows of a checkpoint's config (classifier's, then detector's)
 _RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "precision", "img_size")
+
+
+def _size_fields(arch: dict[str, Any], input_size: list[int] | None) -> dict[str, Any]:
+    """Params and FLOPs per image at the input the weights were trained for, counted on the architecture they
+    record (a network built and counted, no weights loaded), as an exported file's are."""
+    from shufflenet.bench.engine import artifact_complexity
+
+    if not input_size:
+        return {}
+    flops, params, _ = artifact_complexity({"arch": arch}, input_size)
+    return {"params": params, "FLOPs": flops}
 
 
 def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:

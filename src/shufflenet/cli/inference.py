@@ -139,7 +139,7 @@ def _shown(value: object) -> str:
         return "[" + ", ".join(_shown(v) for v in value) + "]"
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**6:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**4:  # counts: 351,610 params
         return f"{value:,}"
     return str(value)
 
