@@ -114,7 +114,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     )  # fmt: skip
     ops = ", ".join(f"{k} {v}" for k, v in sorted(result.nodes.items(), key=lambda kv: -kv[1]))
     files = fmt.files(result.path)
-    size = byte_size(sum(f.stat().st_size for f in files))
+    on_disk = byte_size(sum(f.stat().st_size for f in files))
     if fmt.int8:
         check = (f"int8 vs float: max |diff| {result.max_abs_diff:.2e}, same top-1 on "
                  f"{100 * (result.top1_agreement or 0):.1f}% of the calibration images")  # fmt: skip
@@ -123,7 +123,7 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
         if result.top1_agreement is not None:
             check += f", same top-1 on {100 * result.top1_agreement:.1f}% of {calib_images} real images"
     written = " + ".join(str(f) for f in files)
-    console.print(f"wrote {written} ({size}, {result.writer} graph); {check}; nodes: {ops}",
+    console.print(f"wrote {written} ({on_disk}, {result.writer} graph); {check}; nodes: {ops}",
                   highlight=False)  # fmt: skip
     return 0
 
