@@ -34,11 +34,14 @@ By estimate ~7 minutes on an H200 (the recipe's 2 minutes and the compilation of
 most of it). The tables go to ``--out`` as Markdown with the GPU, driver and clocks.
 
 The issue's targets are an H200's: ask the device tool for that kind (``kind: nvidia-h200``; a call that names none
-may get an H100, whose figures are recorded as the H100's, not held against the targets). On the device machine,
-with the data copied into the tree (``mkdir -p data && cp -r
-/usr/share/datasets/fashion-mnist data/``) and carried (``carry: ["data/fashion-mnist"]``):
-``PYTHONPATH=src timeout 120 python3 -m pytest -q -m gpu tests --continue-on-collection-errors -p no:cacheprovider
-> $OUT/pytest-gpu.txt 2>&1; PYTHONPATH=src python3 benchmarks/gpu.py --out $OUT/gpu.md --data-dir
+may get an H100, whose figures are recorded as the H100's, not held against the targets). Its image has PyTorch,
+torchvision, rich, safetensors, onnx and onnxruntime but not pycocotools, without which the detector's GPU test
+skips. Here, first: the data copied into the tree and the wheel fetched (both ignored by git: ``mkdir -p data .whl &&
+cp -r /usr/share/datasets/fashion-mnist data/ && python3 -m pip download -q --no-deps --only-binary=:all:
+--python-version 3.12 --platform manylinux_2_17_x86_64 -d .whl pycocotools``); then on the device, with ``carry:
+["data/fashion-mnist", ".whl"]``: ``python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl;
+export PYTHONPATH=src:/tmp/site; timeout 120 python3 -m pytest -q -m gpu tests --continue-on-collection-errors -p
+no:cacheprovider > $OUT/pytest-gpu.txt 2>&1; python3 benchmarks/gpu.py --out $OUT/gpu.md --data-dir
 data/fashion-mnist`` (the suite's GPU tests first, 1-2 minutes and cut at 2 so that the script keeps its time: the
 captured and data-on-GPU paths checked against eager before they are timed, torchrun over NCCL, a detector).
 Then, if the recipe missed 95.0%, a second call with the step that the training verdicts say fits the most
