@@ -175,11 +175,17 @@ def test_list_pretrained_names_shipped_and_imagenet_tags_with_their_top1() -> No
     assert tags["shufflenet_v2_x0_5", "fashion-mnist-hires-wider"].top1 == pytest.approx(95.41)
     assert len(SHIPPED) == 7 and {p.model for p in list_pretrained() if p.tag == "imagenet"} >= {
         "shufflenet_v2_x0_5", "shufflenet_v2_x2_0", "mobilenet_v2_x1_0", "squeezenet1_1", "resnet50"}  # fmt: skip
+    for p in list_pretrained():  # as torchvision's tests check num_params: the record against the built network
+        if p.tag == "imagenet":  # torchvision's own count against our port of its network (built empty, no download)
+            with torch.device("meta"):
+                assert p.params == sum(q.numel() for q in create_model(p.model).parameters()), p.model
 
 
 @pytest.mark.parametrize("name,tag", SHIPPED)
 def test_shipped_weights_work_offline(name: str, tag: str, tmp_path: Path) -> None:
     model = create_model(name, pretrained=tag)
+    listed = next(p for p in list_pretrained() if (p.model, p.tag) == (name, tag))
+    assert listed.params == sum(p.numel() for p in model.parameters())
     cfg = model.pretrained_cfg
     assert {"mean", "std", "input_size", "class_names"} <= set(cfg) and model.num_classes == len(cfg["class_names"])
     assert main(["predict", f"{name}:{tag}", str(_png(tmp_path / "x.png"))]) == 0
@@ -224,6 +230,8 @@ def test_shipped_accuracy_matches_its_training_log(name: str, tag: str) -> None:
     if not Path(FASHION_MNIST_DIR).is_dir():
         pytest.skip("Fashion-MNIST is not installed (make data)")
     model = create_model(name, pretrained=tag)
+    listed = next(p for p in list_pretrained() if (p.model, p.tag) == (name, tag))
+    assert listed.params == sum(p.numel() for p in model.parameters())
     cfg = model.pretrained_cfg
     test = load_fashion_mnist(FASHION_MNIST_DIR, train=False)
     # in the inference form the training loop scored it in (BN folded, channels-last): also 1.5-2x faster

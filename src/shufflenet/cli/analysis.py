@@ -41,8 +41,9 @@ def _list_pretrained(args: argparse.Namespace, console: Console) -> int:
     tags = [p for p in list_pretrained() if fnmatch.fnmatchcase(p.model, args.pattern)]
     if not tags:
         raise CliError(f"no pretrained weights for a model matching {args.pattern!r}; `shufflenet models --pretrained`")
-    headers = ["model", "tag", "dataset", "top1", "source"]
-    rows = [[p.model, p.tag, p.dataset, "" if p.top1 is None else f"{p.top1:.2f}", p.source] for p in tags]
+    headers = ["model", "tag", "dataset", "top1", "params", "source"]
+    rows = [[p.model, p.tag, p.dataset, "" if p.top1 is None else f"{p.top1:.2f}", f"{p.params / 1e6:.2f}M", p.source]
+            for p in tags]  # fmt: skip
     title = "pretrained weights: create_model(MODEL, pretrained=TAG), MODEL:TAG in the CLI (top1: test set, %)"
     render(console, args.format, headers, rows, title=title, records=[asdict(p) for p in tags])
     return 0

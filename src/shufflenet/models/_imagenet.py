@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from shufflenet.models._pretrained import list_shipped, read_record
-from shufflenet.models._registry import get_entry, plain_arch, register_pretrained_source
+from shufflenet.models._pretrained import list_shipped, pretrained_path, read_metadata, read_record
+from shufflenet.models._registry import create_from_arch, get_entry, plain_arch, register_pretrained_source
 from shufflenet.models._torchvision import from_torchvision
 from shufflenet.models._weights import load_state_dict_file
 
@@ -54,6 +54,7 @@ class PretrainedTag:
     tag: str
     dataset: str
     top1: float | None  # on the dataset's test set, in percent
+    params: int  # the network's learnable parameters, as torchvision's weights record ``num_params``
     source: str
 
 
@@ -158,11 +159,15 @@ def list_pretrained() -> list[PretrainedTag]:
     found = []
     for model, tag in list_shipped():
         record = read_record(model, tag)
+        with torch.device("meta"):  # the file's own architecture, counted without reading its weights
+            params = sum(
+                p.numel() for p in create_from_arch(read_metadata(pretrained_path(model, tag))["arch"]).parameters()
+            )
         found.append(PretrainedTag(model, tag, record.get("dataset") or "fashion-mnist", record.get("test_top1"),
-                                   "shipped with shufflenet"))  # fmt: skip
+                                   params, "shipped with shufflenet"))  # fmt: skip
     for model in IMAGENET_WEIGHTS:
-        cfg = imagenet_cfg(model)
-        found.append(PretrainedTag(model, "imagenet", "imagenet", cfg["top1"], cfg["source"]))
+        cfg, w = imagenet_cfg(model), _weights(model)
+        found.append(PretrainedTag(model, "imagenet", "imagenet", cfg["top1"], w.meta["num_params"], cfg["source"]))
     return found
 
 
