@@ -57,6 +57,8 @@ def test_names_and_tags_describe_the_network_and_where_its_weights_come_from() -
     assert 2.4e6 < weights["params"] < 2.6e6  # the shipped 1.5x Fashion-MNIST network: 2.49M
     imagenet = describe("shufflenet_v2_x1_0:imagenet")  # torchvision's: no download needed to describe it
     assert imagenet["dataset"] == "imagenet" and "command" not in imagenet
+    assert (imagenet["params"], imagenet["classes"], imagenet["input size"]) == (2_278_604, 1000, [3, 224, 224])
+    assert abs(imagenet["FLOPs"] / 146e6 - 1) < 0.02  # the V2 paper's 146M multiply-adds
     with pytest.raises(ValueError, match="no pretrained weights"):
         describe("shufflenet_v2_x1_0:nope")
 

@@ -147,7 +147,11 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         info |= {"kind": "pretrained weights", "model": name, "tag": tag, "dataset": found[0].dataset,
                  "top1 %": found[0].top1, "source": found[0].source}  # fmt: skip
         if (name, tag) not in list_shipped():  # torchvision's: its metadata is all there is offline
-            return info
+            from shufflenet.models._imagenet import imagenet_cfg
+            from shufflenet.models._registry import plain_arch
+
+            cfg = imagenet_cfg(name)
+            return info | _size_fields(plain_arch(name), cfg["input_size"]) | _data_fields(cfg)
         meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
         return info | {"options": meta["arch"].get("options") or {},
                        **_size_fields(meta["arch"], meta["pretrained_cfg"].get("input_size")),
@@ -169,13 +173,15 @@ _RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "pr
 
 def _size_fields(arch: dict[str, Any], input_size: list[int] | None) -> dict[str, Any]:
     """Params and FLOPs per image at the input the weights were trained for, counted on the architecture they
-    record (a network built and counted, no weights loaded), as an exported file's are."""
-    from shufflenet.bench.engine import artifact_complexity
+    record (built on the meta device: shapes only, instant even for VGG, no weights read), as an exported file's are."""
+    from shufflenet.complexity import analyze
+    from shufflenet.models._registry import create_from_arch
 
     if not input_size:
         return {}
-    flops, params, _ = artifact_complexity({"arch": arch}, input_size)
-    return {"params": params, "FLOPs": flops}
+    with torch.device("meta"):
+        report = analyze(create_from_arch(arch).eval(), (1, *input_size))
+    return {"params": report.params, "FLOPs": report.flops}
 
 
 def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:
