@@ -173,15 +173,13 @@ _RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "pr
 
 def _size_fields(arch: dict[str, Any], input_size: list[int] | None) -> dict[str, Any]:
     """Params and FLOPs per image at the input the weights were trained for, counted on the architecture they
-    record (built on the meta device: shapes only, instant even for VGG, no weights read), as an exported file's are."""
-    from shufflenet.complexity import analyze
-    from shufflenet.models._registry import create_from_arch
+    record, as an exported file's are (:func:`~shufflenet.bench.engine.artifact_complexity`)."""
+    from shufflenet.bench.engine import artifact_complexity
 
     if not input_size:
         return {}
-    with torch.device("meta"):
-        report = analyze(create_from_arch(arch).eval(), (1, *input_size))
-    return {"params": report.params, "FLOPs": report.flops}
+    flops, params, _ = artifact_complexity({"arch": arch}, input_size)
+    return {"params": params, "FLOPs": flops}
 
 
 def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:

@@ -348,13 +348,15 @@ def artifact_input(predictor: Any, in_chans: int = 3, img_size: int = 224) -> tu
 
 def artifact_complexity(cfg: Mapping[str, Any] | None, input_chw: Sequence[int]) -> tuple[int, int, int]:
     """FLOPs (multiply-adds), params and MAC per image of the network an exported file holds, at its input
-    (C, H, W): counted on the architecture its ``pretrained_cfg`` records (``arch``; fresh weights, nothing
-    loaded), as for the model it came from. (0, 0, 0) for a file that records none (a fresh model's export,
-    a file from before the record)."""
+    (C, H, W): counted on the architecture its ``pretrained_cfg`` records (``arch``; built on the meta device:
+    shapes only, no weights, instant even for VGG), as for the model it came from. (0, 0, 0) for a file that
+    records none (a fresh model's export, a file from before the record)."""
     arch = (cfg or {}).get("arch")
     if not arch:
         return 0, 0, 0
-    report = analyze(create_from_arch(arch).eval(), (1, *input_chw))
+    with torch.device("meta"):
+        net = create_from_arch(arch).eval()
+    report = analyze(net, (1, *input_chw))
     return report.flops, report.params, report.mac
 
 
