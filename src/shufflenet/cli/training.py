@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import cast
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -36,6 +37,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             args, f"to change them, start a new run from its weights (--init {args.resume} --out elsewhere)"
         )
     cfg = None if args.resume else recipe(getattr(args, "recipe", "paper"), **given)  # bad flags fail before the bar
+    if cfg is not None and "device" not in given and cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise CliError(f"--recipe {args.recipe} trains on a GPU, but PyTorch sees none on this machine; add --device "
+                       "cpu to run it here (its arithmetic, slowly)")  # fmt: skip
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
     with progress_bar(*columns, console=err, quiet=quiet) as bar:  # the epoch lines stay
