@@ -300,6 +300,27 @@ def test_train_resume_eval_predict(fake_fmnist: Path, tmp_path: Path, capsys) ->
     assert len(err) == 1 and "is not a readable detector checkpoint" in err[0]
 
 
+def test_detect_train_flags_reach_the_config(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    """The CLI's flags, and only those given, become the run's config; the rest are DetectConfig's defaults."""
+    make_detection_set(tmp_path / "set", train_images=4, val_images=2, img_size=64, data_dir=str(fake_fmnist))
+    out = tmp_path / "run"
+    argv = ["detect", "train", "--data-dir", str(tmp_path / "set"), "--img-size", "64", "--fpn-channels", "32",
+            "--epochs", "1", "--batch-size", "2", "--threads", "1", "--no-hflip", "--backbone-options",
+            '{"se": true}', "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0 and "done: mAP@.5" in capsys.readouterr().out
+    config = load_detector_checkpoint(out / "last.pt")["config"]
+    assert (config["hflip"], config["backbone_options"], config["fpn_channels"], config["epochs"]) == (
+        False,
+        {"se": True},
+        32,
+        1,
+    )
+    assert (config["kind"], config["lr"], config["out_dir"]) == (DetectConfig.kind, DetectConfig.lr, str(out))
+    assert main(argv) == 2  # the folder holds a run: named, with the three ways on
+    assert "holds another run; continue it with --resume" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+
+
 def test_reduced_precision_and_workers_are_recorded_and_resumed(
     fake_fmnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
