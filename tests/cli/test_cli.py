@@ -23,6 +23,17 @@ def test_models_lists_registry_with_paper_figures(capsys: pytest.CaptureFixture[
     assert rows[1]["paper_flops"] == 146e6 and abs(rows[1]["flops"] - 146e6) < 0.02 * 146e6
 
 
+def test_models_pretrained_lists_tags_with_their_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--pretrained", "shufflenet_v2_x0_5", "--format", "json"]) == 0
+    rows = {r["tag"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["fashion-mnist-hires-wider"]["top1"] == 95.41 and rows["imagenet"]["params"] == 1_366_792
+    assert rows["fashion-mnist-hires-wider"]["params"] < 1_000_000 < rows["imagenet"]["params"]  # 10 classes, wider
+    assert main(["models", "--pretrained", "shufflenet_v2_x0_5"]) == 0
+    assert "0.94M" in capsys.readouterr().out
+    assert main(["models", "--pretrained", "zzz*"]) == 2
+    assert "no pretrained weights for a model matching 'zzz*'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("fmt", ["table", "md", "csv"])
 def test_models_formats(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "shufflenet_v1_g3*", "--format", fmt]) == 0
