@@ -70,3 +70,15 @@ def test_write_image_folder_is_whole_or_absent(fake_fmnist: Path, tmp_path: Path
     assert counts == {"ab": 5, "c": 5} and len(list((tmp_path / "out" / "ab").glob("*.png"))) == 5
     with pytest.raises(FileExistsError):
         write_image_folder(data, tmp_path / "out")
+
+
+def test_samples_writes_the_first_test_images_named_by_class(fake_fmnist: Path, tmp_path: Path, capsys) -> None:
+    assert main(["samples", "--data-dir", str(fake_fmnist), "--count", "3", "--out", str(tmp_path / "s")]) == 0
+    test = load_fashion_mnist(fake_fmnist, train=False)
+    names = [
+        f"{i:03d}_{test.classes[int(test.labels[i])].replace('/', '-').replace(' ', '-').lower()}.png" for i in range(3)
+    ]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == names  # e.g. 000_t-shirt-top.png: a valid file name
+    for i, name in enumerate(names):  # the test images themselves, pixel for pixel
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "s" / name)), test.images[i, 0].numpy())
+    assert f"wrote 3 test images to {tmp_path / 's'}" in capsys.readouterr().out
