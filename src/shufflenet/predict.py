@@ -320,12 +320,7 @@ def predict_files(
     """
     if isinstance(predictor, nn.Module):
         predictor = Predictor(predictor)
-    cfg = predictor.pretrained_cfg
-    if not cfg:
-        raise ValueError(
-            f"{predictor.source} carries no normalisation or class names; "
-            "use a checkpoint, MODEL:TAG, or a file exported from one"
-        )
+    cfg = predictor.trained_cfg
     if topk < 1 or batch_size < 1:
         raise ValueError(f"topk and batch_size must be >= 1, got {topk} and {batch_size}")
     names = cfg["class_names"]

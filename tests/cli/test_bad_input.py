@@ -23,6 +23,7 @@ from helpers import fake_checkpoint, make_fake_fashion_mnist
 from shufflenet.cli.common import CliError, check_memory
 from shufflenet.cli.main import main
 from shufflenet.data import FASHION_MNIST_CLASSES
+from shufflenet.export import export_artifact
 from shufflenet.models import create_model, save_weights
 from shufflenet.models._pretrained import PRETRAINED_DIR
 
@@ -63,6 +64,7 @@ def probe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "truncated.safetensors").write_bytes(good.read_bytes()[:5000])
     (d / "text.safetensors").write_text("this is not a weights file\n")
     save_weights(create_model("shufflenet_v2_x0_5"), d / "plain.safetensors")
+    export_artifact(create_model("shufflenet_v2_x0_5"), d / "fresh.onnx", "onnx", input_shape=(1, 3, 32, 32))  # no cfg
     (d / "truncated.pt").write_bytes((d / "fashion.pt").read_bytes()[:3000])
     torch.save({"model": {}, "hook": os.system}, d / "payload.pt")  # pickled code: refused by name
     (d / "corrupt.onnx").write_bytes(b"\x08\x07garbage")
@@ -201,6 +203,12 @@ PROBES: list[tuple[str, list[str], str]] = [
     ),
     ("eval truncated safetensors", ["eval", "{d}/truncated.safetensors"], "is not a valid safetensors file"),
     ("predict text safetensors", ["predict", "{d}/text.safetensors", "{d}/img.png"], "is not a valid safetensors file"),
+    (
+        "eval a fresh model's file",
+        ["eval", "{d}/fresh.onnx", "--data-dir", "{d}/fmnist"],
+        "fresh.onnx carries no normalisation or class names; use a checkpoint, MODEL:TAG, or a file exported from one",
+    ),
+    ("predict with a fresh model's file", ["predict", "{d}/fresh.onnx", "{d}/img.png"], "fresh.onnx carries no normal"),
     ("eval bare safetensors", ["eval", "{d}/plain.safetensors"], "holds bare weights without shufflenet's metadata"),
     (
         "eval missing safetensors",

@@ -39,9 +39,7 @@ def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
         check_figure_path(args.confusion)
     predictor = load_predictor(args.checkpoint, runtime=args.runtime, threads=args.threads, use_ema=not args.no_ema,
                                device=args.device, precision=args.precision)  # fmt: skip
-    cfg = predictor.pretrained_cfg
-    if not cfg:
-        raise ValueError(f"{args.checkpoint} carries no normalisation or class names (export it from a checkpoint)")
+    cfg = predictor.trained_cfg
     workers = args.workers if args.workers is not None else default_workers(predictor.device)
     batches, count = evaluation_data(cfg, args.dataset, args.data_dir, class_map=args.class_map, workers=workers)
     names = cfg["class_names"]

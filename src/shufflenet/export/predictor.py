@@ -178,6 +178,15 @@ class Predictor:
         if isinstance(self._runner, LiteRtRunner):  # converted for one image shape
             self.input_shape = (None, *self._runner.input_shape[1:])
 
+    @property
+    def trained_cfg(self) -> dict[str, Any]:
+        """``pretrained_cfg``, for work that needs the normalisation and class names the weights were trained with
+        (scoring a test set, naming classes); a one-line error where the model or file carries none."""
+        if not self.pretrained_cfg:
+            raise ValueError(f"{self.source} carries no normalisation or class names; use a checkpoint, MODEL:TAG, "
+                             "or a file exported from one")  # fmt: skip
+        return self.pretrained_cfg
+
     def _check(self, x: np.ndarray) -> None:
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(self.input_shape, x.shape)):
             want = "x".join("N" if e is None else str(e) for e in self.input_shape)
