@@ -166,6 +166,30 @@ def test_guidelines_json_and_plot(tmp_path, capsys: pytest.CaptureFixture[str], 
     assert main(["guidelines", "G9"]) == 2
 
 
+def test_guidelines_on_a_gpu_print_the_papers_figure_beside_ours() -> None:
+    """The GPU's table (`guidelines --device cuda`), rendered from measured rates faked as a GPU's: our batches/s
+    and their ratio to the paper's GTX 1080Ti figure, in a column only a GPU run has."""
+    from rich.console import Console
+
+    from shufflenet.bench.guidelines import GuidelineResult, get_experiment
+    from shufflenet.cli.measure import _render_guideline
+
+    g1 = get_experiment("G1", "gpu")
+    rates = {(v.label, 1): 8 * 740.0 for v in g1.variants}  # 740 batches/s of 8 images
+    fake = GuidelineResult(
+        g1, scales=[1], images_per_s=rates, batch=8, device="cuda:0", flops=dict.fromkeys(rates, 2e6)
+    )
+    console = Console(record=True, width=200)
+    _render_guideline(console, "md", fake, titled_runtime=False)
+    out = console.export_text()
+    assert "[cuda:0, batch 8, the paper's GPU widths]" in out and "| here (b/s), vs paper |" in out
+    assert "| 128:128 (1:1) | 1480 | 740, 0.50x | 2 / 5920 |" in out  # the paper's 1480 b/s, ours half of it
+    fake.device = "cpu"
+    console = Console(record=True, width=200)
+    _render_guideline(console, "md", fake, titled_runtime=False)
+    assert "vs paper" not in console.export_text()  # a CPU's rates are not the paper's GPU's to compare
+
+
 @pytest.mark.slow  # two runtimes x 12 blocks, 13 s: CI's slow set
 def test_guidelines_in_two_runtimes_side_by_side(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["guidelines", "G4", "--runtime", "eager,torch-fused", "--threads", "1", "--min-time", "0.03",
