@@ -36,9 +36,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         reject_with_resume(
             args, f"to change them, start a new run from its weights (--init {args.resume} --out elsewhere)"
         )
-    cfg = None if args.resume else recipe(getattr(args, "recipe", "paper"), **given)  # bad flags fail before the bar
+    name = getattr(args, "recipe", "paper")
+    cfg = None if args.resume else recipe(name, **given)  # bad flags fail before the bar
     if cfg is not None and "device" not in given and cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise CliError(f"--recipe {args.recipe} trains on a GPU, but PyTorch sees none on this machine; add --device "
+        raise CliError(f"--recipe {name} trains on a GPU, but PyTorch sees none on this machine; add --device "
                        "cpu to run it here (its arithmetic, slowly)")  # fmt: skip
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
