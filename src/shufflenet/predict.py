@@ -122,9 +122,8 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             best, last = best_and_last(history, score)
             info |= {f"best {score}{unit}": None if best is None else round(scale * best[1], 4),
                      f"last {score}{unit}": None if last is None else round(scale * last, 4)}  # fmt: skip
-        size = _size_fields(state["arch"], data.get("input_size")) if "arch" in state else {}
         recipe = {k: config[k] for k in _RECIPE_KEYS if config.get(k) is not None}
-        return info | size | _data_fields(data) | {"recipe": recipe}
+        return info | _network_fields(state.get("arch"), data) | {"recipe": recipe}
     if kind == "weights":
         from shufflenet.models._pretrained import read_metadata, read_record
 
@@ -133,8 +132,7 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         record = read_record(name, tag, path.parent)  # the record written beside it, if any
         info |= {"kind": "trained weights (safetensors)", "model": meta["arch"].get("model"),
                  "options": meta["arch"].get("options") or {},
-                 **_size_fields(meta["arch"], meta["pretrained_cfg"].get("input_size")),
-                 **_data_fields(meta["pretrained_cfg"])}  # fmt: skip
+                 **_network_fields(meta["arch"], meta["pretrained_cfg"])}  # fmt: skip
         return info | ({"test top-1 %": record.get("test_top1"), **_trained_fields(record)} if record else {})
     if kind == "tag":
         from shufflenet.models import list_pretrained
@@ -150,12 +148,10 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
             from shufflenet.models._imagenet import imagenet_cfg
             from shufflenet.models._registry import plain_arch
 
-            cfg = imagenet_cfg(name)
-            return info | _size_fields(plain_arch(name), cfg["input_size"]) | _data_fields(cfg)
+            return info | _network_fields(plain_arch(name), imagenet_cfg(name))
         meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
         return info | {"options": meta["arch"].get("options") or {},
-                       **_size_fields(meta["arch"], meta["pretrained_cfg"].get("input_size")),
-                       **_data_fields(meta["pretrained_cfg"]), **_trained_fields(record)}  # fmt: skip
+                       **_network_fields(meta["arch"], meta["pretrained_cfg"]), **_trained_fields(record)}  # fmt: skip
     from shufflenet.complexity import analyze
     from shufflenet.models import get_entry
 
@@ -171,15 +167,17 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
 _RECIPE_KEYS = ("dataset", "kind", "epochs", "batch_size", "lr", "schedule", "precision", "img_size")
 
 
-def _size_fields(arch: dict[str, Any], input_size: list[int] | None) -> dict[str, Any]:
-    """Params and FLOPs per image at the input the weights were trained for, counted on the architecture they
-    record, as an exported file's are (:func:`~shufflenet.bench.engine.artifact_complexity`)."""
+def _network_fields(arch: dict[str, Any] | None, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The network's size, params and FLOPs per image at the input its weights were trained for (counted on the
+    architecture they record, as an exported file's are: :func:`~shufflenet.bench.engine.artifact_complexity`),
+    then the data it expects (:func:`_data_fields`)."""
     from shufflenet.bench.engine import artifact_complexity
 
-    if not input_size:
-        return {}
-    flops, params, _ = artifact_complexity({"arch": arch}, input_size)
-    return {"params": params, "FLOPs": flops}
+    size = {}
+    if arch and cfg.get("input_size"):
+        flops, params, _ = artifact_complexity({"arch": arch}, cfg["input_size"])
+        size = {"params": params, "FLOPs": flops}
+    return size | _data_fields(cfg)
 
 
 def _trained_fields(record: dict[str, Any]) -> dict[str, Any]:
