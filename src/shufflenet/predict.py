@@ -152,14 +152,15 @@ def describe(ref: str | os.PathLike[str]) -> dict[str, Any]:
         meta, record = read_metadata(pretrained_path(name, tag)), read_record(name, tag)
         return info | {"options": meta["arch"].get("options") or {},
                        **_network_fields(meta["arch"], meta["pretrained_cfg"]), **_trained_fields(record)}  # fmt: skip
-    from shufflenet.complexity import analyze
+    from shufflenet.bench.engine import artifact_complexity
     from shufflenet.models import get_entry
+    from shufflenet.models._registry import plain_arch
 
-    entry, model = get_entry(ref), create_model(ref)
-    report = analyze(model, (1, 3, 224, 224))
+    entry = get_entry(ref)
+    flops, params, _ = artifact_complexity({"arch": plain_arch(ref)}, (3, 224, 224))
     paper = entry.reference
-    return info | {"kind": "registered architecture (fresh weights)", "family": entry.family, "params": report.params,
-                   "FLOPs at 224": report.flops, "paper": paper and paper.source,
+    return info | {"kind": "registered architecture (fresh weights)", "family": entry.family, "params": params,
+                   "FLOPs at 224": flops, "paper": paper and paper.source,
                    "paper FLOPs": paper and paper.flops, "paper top-1 %": paper and paper.top1}  # fmt: skip
 
 
