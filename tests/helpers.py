@@ -1,6 +1,7 @@
 """Test data the tests make (no downloads): IDX files and a learnable fake Fashion-MNIST."""
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -82,5 +83,6 @@ def load_benchmark(name: str) -> ModuleType:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as importlib's recipe does: a dataclass in the script looks its module up there
     spec.loader.exec_module(module)
     return module
