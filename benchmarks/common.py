@@ -1,6 +1,6 @@
 """What the side-by-side benchmarks share: the command-line face of ``shufflenet.bench.race``, the race with
-the host-regime probe, and torchvision's V2 without its channel shuffle (the ceiling of any rewrite of the
-shuffle).
+the host-regime probe, torchvision's V2 without its channel shuffle (the ceiling of any rewrite of the
+shuffle) and the BN statistics that make "same weights" comparisons exercise the fold.
 
 The defaults are the protocol that held on a noisy 2-core host: 25 rounds of 0.2 s blocks with 0.1 s
 of rest before each; the same file raced against itself stayed within 1-4%, against up to 15% with 9
@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+import torch
 import torchvision.models.shufflenetv2 as tv_shufflenet
 
 from shufflenet.bench.machine import parallel_speedup
@@ -89,3 +90,12 @@ def full_ratio(base: Sequence[float], other: Sequence[float]) -> str:
 def ratio_cell(ratios: Sequence[float]) -> str:
     """Best-regime per-round ratios (``steady_ratios``) as a table cell: their median and count, ``1.17x (7)``."""
     return f"{statistics.median(ratios):.2f}x ({len(ratios)})"
+
+
+def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
+    """Non-trivial BN statistics (a fresh model's are the identity), so that folding them is actually exercised."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)

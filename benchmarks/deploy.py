@@ -40,7 +40,7 @@ import torch
 import torchvision
 
 import shufflenet
-from common import add_race_args, full_ratio, regime_race, shuffle_deleted
+from common import add_race_args, full_ratio, randomise_bn, regime_race, shuffle_deleted
 from shufflenet.bench import machine_info, round_ratio
 from shufflenet.bench.machine import compute_peak, onnx_target
 from shufflenet.complexity import analyze
@@ -51,15 +51,6 @@ Predict = Callable[[np.ndarray], np.ndarray]
 #: the row that puts ours (one session) beside torchvision's export without its shuffle
 NO_SHUFFLE = "onnxruntime, torchvision without its shuffle (the ceiling of a shuffle rewrite) vs ours on one session"
 TORCHVISION_V2 = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
-
-
-def randomise_bn(model: torch.nn.Module, seed: int = 0) -> None:
-    """Non-trivial BN statistics, so that folding them is actually exercised."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
 
 
 def torchvision_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, threads: int, **kw: object) -> Predict:

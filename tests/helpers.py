@@ -78,9 +78,10 @@ def fake_checkpoint(path: Path, classes: list[str], in_chans: int = 1, size: int
 
 def load_benchmark(name: str) -> ModuleType:
     """``benchmarks/NAME.py`` imported as a module (the scripts are not a package): its functions and ``main``."""
-    spec = importlib.util.spec_from_file_location(
-        f"bench_{name}", Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    )
+    folder = str(Path(__file__).parents[1] / "benchmarks")
+    if folder not in sys.path:  # run as a script, its folder is first on the path: ``from common import ...``
+        sys.path.append(folder)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(folder) / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # as importlib's recipe does: a dataclass in the script looks its module up there
