@@ -196,8 +196,8 @@ def training_table(args: argparse.Namespace, device: torch.device, found: Found)
     return [*lines, "", *verdicts] if verdicts else lines
 
 
-#: the second device call's commands (the module docstring says when each is the one): the recipe once more with
-#: another step (ALT), and the attempt at >= 95.5% with <= 1M parameters
+#: the second device call's commands (:func:`second_call` says when each is the one): the recipe once more with
+#: another step, and the attempt at >= 95.5% with <= 1M parameters
 RETRY = ("mkdir -p $OUT/alt && time (PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu "
          "{alt} --data-dir data/fashion-mnist --out $OUT/alt 2>&1 | tail -40 > $OUT/alt/train.log)")  # fmt: skip
 WIDE = ("mkdir -p $OUT/wide && PYTHONPATH=src python3 -m shufflenet.cli.main train --recipe fashion-mnist-gpu-wide "
@@ -388,10 +388,11 @@ def inference_table(args: argparse.Namespace, device: torch.device) -> list[str]
         lines.append(f"- batch 1 float16: {b1[0]:.3f} ms (target <= 0.5) and {b1[2]:.2f}x torchvision eager (>= 6)")
     # the half precisions' tolerance: taken as 2x what the precision's rounding costs torchvision's model
     for precision in ("float16", "bfloat16"):
-        ours, own = worst.get((precision, "ours cudagraph")), worst.get((precision, "torchvision eager"))
-        if ours is not None and own:
-            lines.append(f"- {precision} logits: ours captured within {ours:.1e} of float32, torchvision's model in "
-                         f"{precision} within {own:.1e}: {ours / own:.2f}x its rounding (target <= 2x)")  # fmt: skip
+        captured, theirs = worst.get((precision, "ours cudagraph")), worst.get((precision, "torchvision eager"))
+        if captured is not None and theirs:
+            lines.append(f"- {precision} logits: ours captured within {captured:.1e} of float32, torchvision's model "
+                         f"in {precision} within {theirs:.1e}: {captured / theirs:.2f}x its rounding "
+                         "(target <= 2x)")  # fmt: skip
     if big := [graphed[(p, 256)][1] for p in ("float16", "bfloat16") if (p, 256) in graphed]:
         lines.append(f"- batch 256, best half precision: {max(big):,.0f} images/s (target >= 100,000)")
     return lines
