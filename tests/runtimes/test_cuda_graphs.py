@@ -119,8 +119,8 @@ def test_the_gpu_script_keeps_the_other_contenders_when_a_capture_fails(monkeypa
     assert {contender for _, _, contender in timed} == {"torchvision eager", "ours eager (fuse)"} and len(timed) == 12
     for (precision, _, _), diff in timed.items():  # float32: the same weights; half precisions: their rounding
         assert float(diff) < (1e-4 if precision == "float32" else 0.1)
-    assert not any("batch 1 float16:" in line or "logits: ours captured" in line for line in lines)  # no captured
-    # figure, no verdict on it
+    # no captured figure, no verdict on it
+    assert not any("batch 1 float16:" in line or "logits: ours captured" in line for line in lines)
     assert not any("not the same network" in line for line in lines)
 
     real = script.inference_form
