@@ -202,6 +202,16 @@ def _given_fields(args: argparse.Namespace) -> dict[str, object]:
         from shufflenet.train.init import source_arch
 
         given["model"] = source_arch(str(given["init"]), TrainConfig.model)["model"]
+    if "teacher" in given:  # a teacher that is not there fails now, not after the data is loaded
+        from shufflenet.train.init import source_arch
+
+        for ref in cast(list, given["teacher"]):
+            source_arch(ref, TrainConfig.model, flag="--teacher")
+    else:
+        lone = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature") if n in given]
+        if lone and not getattr(args, "resume", None):
+            raise CliError(f"{' and '.join(lone)}: only with --teacher, whose answers it weighs; add --teacher "
+                           "MODEL:TAG or drop it")  # fmt: skip
     return given
 
 
@@ -279,6 +289,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=float,
         metavar="X",
         help="the classifier learns X times faster than the rest (fine-tuning; default 1)",
+    )
+    p.add_argument(
+        "--teacher",
+        action="append",
+        metavar="SOURCE",
+        help="knowledge distillation: also learn this trained network's class probabilities on each training batch "
+        "(MODEL:TAG, a checkpoint .pt or weights .safetensors trained on the same classes); repeat it for an "
+        "ensemble, whose mean probability is the target",
+    )
+    p.add_argument(
+        "--distill-weight",
+        type=float,
+        metavar="W",
+        help=f"with --teacher: the teacher's share of the loss, the labels' cross-entropy the rest (default {d.distill_weight})",
+    )
+    p.add_argument(
+        "--distill-temperature",
+        type=float,
+        metavar="T",
+        help=f"with --teacher: soften both sides' probabilities by T (default {d.distill_temperature:g})",
+    )
+    p.add_argument(
+        "--teacher-tta",
+        action="store_true",
+        help="with --teacher: each teacher also sees the batch's mirror image, and its two answers are averaged "
+        "(a better target for twice the teacher's cost)",
     )
     p.add_argument("--epochs", type=int, help=f"paper recipe: {d.epochs}")
     p.add_argument(

@@ -62,6 +62,12 @@ class TrainConfig:
     init: str | None = None
     freeze_stages: int = option(0, ge=0)  # with init: the stem and the first N stages do not learn
     head_lr_mult: float = option(1.0, gt=0)  # the classifier's learning rate is this times the rest's
+    # knowledge distillation: trained networks (MODEL:TAG, checkpoints, .safetensors files) whose mean class
+    # probability on each training batch is a soft target beside the labels (see shufflenet.train.distill)
+    teacher: tuple[str, ...] = ()
+    distill_weight: float = option(0.5, ge=0, le=1)  # with teacher: the soft target's share of the loss
+    distill_temperature: float = option(1.0, gt=0)  # with teacher: both sides' logits divided by it
+    teacher_tta: bool = False  # with teacher: each teacher also sees the batch's mirror image (twice its cost)
     epochs: int = option(30, ge=1)
     # > 0: train for this many minutes of wall clock instead of `epochs`, the lr decaying over them (see TimeBudget)
     time_budget: float = option(0.0, ge=0)
@@ -110,6 +116,8 @@ class TrainConfig:
     out_dir: str = option("runs/train", flag="--out")
 
     def __post_init__(self) -> None:
+        if isinstance(self.teacher, str | list):  # one teacher by name; a list from a JSON record
+            self.teacher = (self.teacher,) if isinstance(self.teacher, str) else tuple(self.teacher)
         validate(self)
         check_options(self.model, self.model_options)
         if self.dataset == "fashion-mnist":
@@ -128,6 +136,8 @@ class TrainConfig:
             raise ValueError(f"--mean {','.join(map(str, self.mean))}: Fashion-MNIST images have one (grey) channel")
         if self.std and min(self.std) <= 0:
             raise ValueError(f"--std must be > 0 for every channel, got {list(self.std)}")
+        if self.teacher_tta and not self.teacher:
+            raise ValueError("--teacher-tta shows a teacher the mirror image too; it needs --teacher")
         if self.freeze_stages and not self.init:
             raise ValueError("--freeze-stages keeps pretrained stages fixed; it needs --init (weights to keep)")
         if self.min_train_size and self.min_train_size < RESIZE_STEP:

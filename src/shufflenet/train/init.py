@@ -26,7 +26,7 @@ __all__ = ["InitSource", "freeze_stages", "load_init", "resolve_init", "source_a
 InitSource = tuple[nn.Module, dict[str, Any]]  # the network (pretrained_cfg attached) and its architecture
 
 
-def _kind(ref: str) -> str:
+def _kind(ref: str, flag: str = "--init") -> str:
     path = Path(ref)
     if ref == "imagenet":
         return "imagenet"
@@ -34,7 +34,7 @@ def _kind(ref: str) -> str:
         return {".pt": "checkpoint", ".safetensors": "weights"}.get(path.suffix, "torchvision")
     if ":" in ref and not any(c in ref for c in "/\\"):
         return "tag"
-    raise FileNotFoundError(f"--init {ref}: not a file, MODEL:TAG or 'imagenet'; give a training checkpoint (.pt), "
+    raise FileNotFoundError(f"{flag} {ref}: not a file, MODEL:TAG or 'imagenet'; give a training checkpoint (.pt), "
                             "a weights file (.safetensors), a torchvision state dict (.pth), MODEL:TAG "
                             "(`shufflenet models --pretrained`) or imagenet")  # fmt: skip
 
@@ -43,10 +43,10 @@ def _plain_arch(model: str, net: nn.Module) -> dict[str, Any]:
     return plain_arch(model, int(net.num_classes), int(net.in_chans))  # type: ignore[arg-type]
 
 
-def source_arch(ref: str, model: str) -> dict[str, Any]:
+def source_arch(ref: str, model: str, *, flag: str = "--init") -> dict[str, Any]:
     """The architecture ``ref`` holds, read without loading its weights where it can be (``model``
-    is the network ImageNet or torchvision-file weights are for)."""
-    kind = _kind(ref)
+    is the network ImageNet or torchvision-file weights are for; ``flag``: the option errors name)."""
+    kind = _kind(ref, flag)
     if kind == "checkpoint":
         return dict(load_checkpoint(ref)["arch"])
     if kind == "tag" and ref.endswith(":imagenet"):
@@ -59,10 +59,10 @@ def source_arch(ref: str, model: str) -> dict[str, Any]:
     return plain_arch(model)
 
 
-def load_init(ref: str, model: str) -> InitSource:
+def load_init(ref: str, model: str, *, flag: str = "--init") -> InitSource:
     """The network ``ref`` names, with its architecture; ``model`` is used for ImageNet and
-    torchvision-file weights, which do not say which network they are for."""
-    kind = _kind(ref)
+    torchvision-file weights, which do not say which network they are for (``flag``: the option errors name)."""
+    kind = _kind(ref, flag)
     if kind == "checkpoint":
         state = load_checkpoint(ref)
         return model_from_checkpoint(state), dict(state["arch"])

@@ -33,6 +33,7 @@ from shufflenet.train.budget import TimeBudget
 from shufflenet.train.checkpoint import load_checkpoint, save_checkpoint
 from shufflenet.train.config import TrainConfig, autocast_to, lr_at, train_size_at
 from shufflenet.train.data import DataBundle, default_workers, prepare_data, seeded_generator
+from shufflenet.train.distill import distill_loss, load_teacher
 from shufflenet.train.distributed import DistEnv, all_reduce_sum, broadcast_state, setup_distributed
 from shufflenet.train.evaluate import EvalResult, evaluate, reduce_eval
 from shufflenet.train.graphs import capture_step, check_capturable
@@ -258,6 +259,13 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     if env.is_main:
         out.mkdir(parents=True, exist_ok=True)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    teacher = None
+    if cfg.teacher:
+        teacher = load_teacher(cfg.teacher, classes=data.classes, in_chans=data.in_chans, mean=data.mean,
+                               std=data.std, device=env.device, channels_last=cfg.channels_last,
+                               temperature=cfg.distill_temperature, tta=cfg.teacher_tta, precision=cfg.precision)  # fmt: skip
+        _note(progress, f"distilling from {' + '.join(cfg.teacher)}{' (with mirror images)' if cfg.teacher_tta else ''}: "
+                        f"{cfg.distill_weight:g} of the loss at temperature {cfg.distill_temperature:g}")  # fmt: skip
     steps = data.steps_per_epoch()
     total, warmup = steps * cfg.epochs, int(round(steps * cfg.warmup_epochs))
     base_lr = cfg.lr * cfg.batch_size * env.world_size / 1024
@@ -298,6 +306,9 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
             with autocast_to(cfg.precision, env.device):
                 logits = net(x)
             loss = criterion(logits.float(), y)
+            if teacher is not None:  # the teacher sees the batch the student sees: the augmented, mixed, resized one
+                soft = distill_loss(logits, teacher(x), cfg.distill_temperature)
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()  # float16 only: unscaled again before clipping and the step
             if cfg.grad_clip > 0:
