@@ -106,6 +106,22 @@ def test_recipe_fills_in_the_flags_not_given(fake_fmnist: Path, tmp_path: Path) 
     assert cfg["momentum"] == 0.9 and cfg["nesterov"] is True  # neither: TrainConfig's defaults
 
 
+def test_teachers_reach_the_run_and_its_checkpoint(
+    fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tag = "shufflenet_v2_x0_5:fashion-mnist"
+    out = tmp_path / "run"
+    argv = ["train", "--model", "shufflenet_v2_x0_5", "--data-dir", str(fake_fmnist), "--epochs", "1",
+            "--train-subset", "64", "--batch-size", "32", "--threads", "1", "--teacher", tag, "--teacher",
+            "shufflenet_v1_g3_x0_5:fashion-mnist", "--teacher-tta", "--distill-temperature", "2", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert (f"distilling from {tag} + shufflenet_v1_g3_x0_5:fashion-mnist (with mirror images): 0.5 of the loss at "
+            "temperature 2") in capsys.readouterr().err  # fmt: skip
+    cfg = load_checkpoint(out / "last.pt")["config"]
+    assert cfg["teacher"] == (tag, "shufflenet_v1_g3_x0_5:fashion-mnist") and cfg["teacher_tta"] is True
+    assert (cfg["distill_weight"], cfg["distill_temperature"]) == (0.5, 2.0)
+
+
 def test_a_log_without_a_bar_gets_step_lines(
     fake_fmnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,6 +238,14 @@ def test_train_and_eval_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "not a readable checkpoint" in err and len(err.splitlines()) == 1
     assert main(["predict", "shufflenet_v2_x0_5:nope", "x.png"]) == 2
     assert "no pretrained weights" in capsys.readouterr().err
+    out = ["--out", str(tmp_path / "o")]  # the teacher's errors come before any data is read
+    assert main(["train", "--distill-weight", "0.7", *out]) == 2
+    assert "--distill-weight: only with --teacher" in capsys.readouterr().err
+    assert main(["train", "--teacher", "nowhere.pt", *out]) == 2
+    assert "--teacher nowhere.pt: not a file" in capsys.readouterr().err
+    assert main(["train", "--teacher", "shufflenet_v2_x0_5:nope", *out]) == 2
+    assert "no pretrained weights" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow  # six passes over the 10k test images: CI runs them (make test SLOW=1)

@@ -76,15 +76,14 @@ def load_teacher(
     against the run's data: the same classes in the same order and the same input channels; a teacher normalised
     differently is given the input it expects."""
     nets, renorms = [], []
-    for ref in refs:
-        net, _ = load_init(ref, "shufflenet_v2_x1_0", flag="--teacher")  # the model name only matters for ImageNet weights
+    for ref in refs:  # a bare "imagenet" is V2 1x's ImageNet weights; MODEL:imagenet names any other network's
+        net, _ = load_init(ref, "shufflenet_v2_x1_0", flag="--teacher")
         cfg = getattr(net, "pretrained_cfg", None) or {}
         names = cfg.get("class_names")
         if int(net.num_classes) != len(classes) or (names and list(names) != list(classes)):  # type: ignore[arg-type]
-            have = f"{', '.join(names[:4])}{', ...' if len(names) > 4 else ''}" if names else f"{net.num_classes} classes"
+            have = _listed(names) if names else f"{net.num_classes} classes"
             raise ValueError(f"--teacher {ref} predicts {have}, not this run's {len(classes)} classes "
-                             f"({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''}); a teacher must be "
-                             "trained on the same classes, in the same order")  # fmt: skip
+                             f"({_listed(classes)}); a teacher must be trained on the same classes, in the same order")  # fmt: skip
         if int(net.in_chans) != in_chans:  # type: ignore[arg-type]
             raise ValueError(f"--teacher {ref} takes {net.in_chans}-channel images, this run's have {in_chans}")
         net = net.to(device)
@@ -95,6 +94,10 @@ def load_teacher(
     return Teacher(nets, temperature=temperature, tta=tta, precision=precision, renorm=renorms)
 
 
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+
+
 def _renormalise(
     cfg: dict[str, object], mean: Sequence[float], std: Sequence[float], device: torch.device
 ) -> tuple[Tensor, Tensor] | None:
@@ -103,7 +106,7 @@ def _renormalise(
     if t_mean is None or t_std is None:  # a source that does not say: assume the run's
         return None
     m, s = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
-    tm, ts = torch.tensor(t_mean, dtype=torch.float32), torch.tensor(t_std, dtype=torch.float32)  # type: ignore[arg-type]
+    tm, ts = torch.tensor(t_mean, dtype=torch.float32), torch.tensor(t_std, dtype=torch.float32)
     if torch.allclose(m, tm, atol=1e-6) and torch.allclose(s, ts, atol=1e-6):
         return None
     scale, shift = s / ts, (m - tm) / ts  # x_t = (x * s + m - tm) / ts
