@@ -18,6 +18,11 @@ TINY = ["--rounds", "1", "--seconds", "0.01", "--pause", "0"]
     [
         ("deploy.py", ["--model", "shufflenet_v2_x0_5", "--batches", "2"], "| onnxruntime | 2 |"),
         ("layouts.py", ["--model", "shufflenet_v2_x0_5", "--batches", "1"], "| pieces, avx2 | off | 1 |"),
+        (
+            "teacher.py",
+            ["--teacher", "shufflenet_v2_x0_5:fashion-mnist", "--batch", "4"],
+            "| inference form (deploy) |",
+        ),
         ("shuffle_cost.py", ["--model", "shufflenet_v2_x0_5", "--runtimes", "onnxruntime"], "| onnxruntime |"),
         (
             "runtimes.py",

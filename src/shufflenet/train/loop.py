@@ -262,8 +262,8 @@ def _train(cfg: TrainConfig, env: DistEnv, resume: str | None, progress: Progres
     teacher = None
     if cfg.teacher:
         teacher = load_teacher(cfg.teacher, classes=data.classes, in_chans=data.in_chans, mean=data.mean,
-                               std=data.std, device=env.device, channels_last=cfg.channels_last,
-                               temperature=cfg.distill_temperature, tta=cfg.teacher_tta, precision=cfg.precision)  # fmt: skip
+                               std=data.std, device=env.device, temperature=cfg.distill_temperature,
+                               tta=cfg.teacher_tta, precision=cfg.precision)  # fmt: skip
         _note(progress, f"distilling from {' + '.join(cfg.teacher)}{' (with mirror images)' if cfg.teacher_tta else ''}: "
                         f"{cfg.distill_weight:g} of the loss at temperature {cfg.distill_temperature:g}")  # fmt: skip
     steps = data.steps_per_epoch()
