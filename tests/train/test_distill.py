@@ -38,6 +38,7 @@ def test_the_target_is_the_mean_over_teachers_and_mirror_images() -> None:
     torch.testing.assert_close(target, (each[0][0] + each[1][0]) / 2)
     mirrored = Teacher(nets, temperature=2.0, tta=True)(x)
     torch.testing.assert_close(mirrored, sum(p for pair in each for p in pair) / 4)
+    torch.testing.assert_close(Teacher(nets, temperature=2.0, tta=True, one_call=True)(x), mirrored)  # a GPU's way
     torch.testing.assert_close(mirrored.sum(1), torch.ones(3))
     assert not any(p.requires_grad for net in nets for p in net.parameters())  # frozen
 
