@@ -93,7 +93,7 @@ def load_teacher(
                              f"({_listed(classes)}); a teacher must be trained on the same classes, in the same order")  # fmt: skip
         if int(net.in_chans) != in_chans:  # type: ignore[arg-type]
             raise ValueError(f"--teacher {ref} takes {net.in_chans}-channel images, this run's have {in_chans}")
-        nets.append(deploy(net).to(device))  # frozen: BN folded into the convs, channels-last, 1.5-2x faster
+        nets.append(deploy(net).to(device))  # frozen: BN folded into the convs (1.15x faster, benchmarks/teacher.py)
         renorms.append(_renormalise(cfg, mean, std, device))
     return Teacher(nets, temperature=temperature, tta=tta, precision=precision, renorm=renorms)
 
