@@ -130,11 +130,9 @@ def test_compile_modes_reach_torch_compile(monkeypatch) -> None:
 def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
     import json
 
-    from shufflenet.bench.engine import benchmark_artifact, benchmark_artifacts
+    from shufflenet.bench.engine import benchmark_artifact
     from shufflenet.cli.main import main
-    from shufflenet.complexity import analyze
     from shufflenet.export import export_onnx
-    from shufflenet.export.openvino import export_openvino
     from shufflenet.models import create_model
 
     path = export_onnx(create_model("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32)).path
@@ -143,13 +141,6 @@ def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
         ("onnxruntime", 1, 32, 0),
         ("onnxruntime", 2, 32, 0),
     ]
-    trained = create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")  # its file records its network
-    ir = export_openvino(trained, tmp_path / "m.xml", input_shape=(1, 1, 48, 48)).path
-    raced = benchmark_artifacts([ir, path], batches=(1, 2), threads=1, min_time_s=0.03, rounds=3, pause_s=0.0)
-    shapes = [("openvino", 1, 1, 48), ("openvino", 2, 1, 48), ("onnxruntime", 1, 3, 32), ("onnxruntime", 2, 3, 32)]
-    assert [(r.runtime, r.batch, r.in_chans, r.img_size) for r in raced] == shapes  # each at its own input
-    assert all(r.iterations >= 10 for r in raced)  # the three rounds' blocks counted together
-    assert raced[0].flops == analyze(trained, (1, 1, 48, 48)).flops and raced[2].flops == 0  # a fresh model's: none
     argv = ["bench", "shufflenet_v2_x0_5", str(path), "--img-size", "32", "--min-time", "0.02", "--format", "json"]
     assert main(argv) == 0
     records = json.loads(capsys.readouterr().out)
@@ -159,6 +150,24 @@ def test_exported_files_are_timed_in_their_runtime(tmp_path, capsys) -> None:
     ]
     assert main(["bench", str(tmp_path / "nope.onnx")]) == 2
     assert "nope.onnx not found" in capsys.readouterr().err
+
+
+def test_artifacts_of_two_runtimes_are_raced_each_at_its_own_input(tmp_path) -> None:
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'shufflenet[openvino]')")
+    from shufflenet.bench.engine import benchmark_artifacts
+    from shufflenet.complexity import analyze
+    from shufflenet.export import export_onnx
+    from shufflenet.export.openvino import export_openvino
+    from shufflenet.models import create_model
+
+    path = export_onnx(create_model("shufflenet_v2_x0_5"), tmp_path / "m.onnx", input_shape=(1, 3, 32, 32)).path
+    trained = create_model("shufflenet_v2_x0_5", pretrained="fashion-mnist")  # its file records its network
+    ir = export_openvino(trained, tmp_path / "m.xml", input_shape=(1, 1, 48, 48)).path
+    raced = benchmark_artifacts([ir, path], batches=(1, 2), threads=1, min_time_s=0.03, rounds=3, pause_s=0.0)
+    shapes = [("openvino", 1, 1, 48), ("openvino", 2, 1, 48), ("onnxruntime", 1, 3, 32), ("onnxruntime", 2, 3, 32)]
+    assert [(r.runtime, r.batch, r.in_chans, r.img_size) for r in raced] == shapes  # each at its own input
+    assert all(r.iterations >= 10 for r in raced)  # the three rounds' blocks counted together
+    assert raced[0].flops == analyze(trained, (1, 1, 48, 48)).flops and raced[2].flops == 0  # a fresh model's: none
 
 
 def test_bench_takes_checkpoints_and_tags_at_their_own_input(tmp_path, capsys) -> None:
