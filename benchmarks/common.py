@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import sys
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from importlib import metadata
 from typing import Any, TypeVar
 
 import torch
@@ -21,8 +23,30 @@ import torchvision.models.shufflenetv2 as tv_shufflenet
 from shufflenet.bench.machine import parallel_speedup
 from shufflenet.bench.timing import probed_race, round_slowdowns, steady_ratios, steady_rounds
 from shufflenet.utils.host import cpu_steal_counters, stolen_share
+from shufflenet.utils.optional import MissingExtra, require
 
 K = TypeVar("K", bound=Hashable)
+
+
+#: each runtime's distribution (its version, for a table's header), the module its export imports and its extra
+RUNTIME_PACKAGES = {
+    "onnxruntime": ("onnxruntime", "onnxruntime", "onnx"),
+    "openvino": ("openvino", "openvino", "openvino"),
+    "ncnn": ("ncnn", "pnnx", "ncnn"),
+    "executorch": ("executorch", "executorch.exir", "executorch"),
+    "litert": ("ai-edge-litert", "litert_torch", "litert"),
+}
+
+
+def require_runtimes(runtimes: Sequence[str]) -> str:
+    """``"onnxruntime 1.x, openvino 2025.x"`` for the header; a runtime not installed exits with a one-line
+    error before minutes of exporting."""
+    for rt in runtimes:
+        try:
+            require(*RUNTIME_PACKAGES[rt][1:])
+        except MissingExtra as exc:
+            sys.exit(f"error: runtime {rt}: {exc}")
+    return ", ".join(f"{rt} {metadata.version(RUNTIME_PACKAGES[rt][0])}" for rt in runtimes)
 
 
 def add_race_args(ap: argparse.ArgumentParser, *, batches: Sequence[int] | None = (1, 8)) -> None:

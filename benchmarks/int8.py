@@ -21,12 +21,11 @@ import argparse
 import statistics
 import sys
 import tempfile
-from importlib.metadata import version
 from pathlib import Path
 
 import torch
 
-from common import add_race_args, race_options
+from common import add_race_args, race_options, require_runtimes
 from shufflenet.bench import machine_info, race
 from shufflenet.data import FASHION_MNIST_DIR, load_fashion_mnist
 from shufflenet.export import Predictor, export_onnx, export_onnx_int8
@@ -59,11 +58,8 @@ def main() -> int:
     shape = (1, *cfg["input_size"])
     test = load_fashion_mnist(args.data_dir, train=False)
     info = machine_info()
-    import openvino
-
-    print(f"# {args.model}; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads; onnxruntime "
-          f"{info['onnxruntime']}, openvino {openvino.__version__.split('-')[0]}, executorch "
-          f"{version('executorch')}, ai-edge-litert {version('ai-edge-litert')}")  # fmt: skip
+    versions = require_runtimes(["onnxruntime", "openvino", "ncnn", "executorch", "litert"])
+    print(f"# {args.model}; {info['cpu']} ({info['cpu_flags']}), {args.threads} threads; {versions}")
     with tempfile.TemporaryDirectory() as tmp:
         calibration = calibration_batches(cfg, args.calib_images, data_dir=args.data_dir)
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", input_shape=shape)

@@ -38,7 +38,6 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ import torch
 import torchvision
 
 import shufflenet
-from common import add_race_args, ratio_cell, regime_race
+from common import RUNTIME_PACKAGES, add_race_args, ratio_cell, regime_race, require_runtimes
 from shufflenet.bench import machine_info, round_ratio, round_ratios
 from shufflenet.bench.machine import compute_peak, onnx_target
 from shufflenet.bench.timing import percentile, steady_ratios
@@ -65,7 +64,6 @@ from shufflenet.runtimes import (
     ov_compile,
     ov_core,
 )
-from shufflenet.utils.optional import MissingExtra, require
 from shufflenet.utils.quiet import quiet_fds
 
 Run = Callable[[np.ndarray], np.ndarray]
@@ -77,15 +75,7 @@ TORCHVISION = {
     "shufflenet_v2_x2_0",
     "mobilenet_v2_x1_0",
 }
-RUNTIMES = ("onnxruntime", "openvino", "ncnn", "executorch", "litert")
-#: each runtime's distribution (its version goes in the header), the module both paths import and its extra
-PACKAGES = {
-    "onnxruntime": ("onnxruntime", "onnxruntime", "onnx"),
-    "openvino": ("openvino", "openvino", "openvino"),
-    "ncnn": ("ncnn", "pnnx", "ncnn"),
-    "executorch": ("executorch", "executorch.exir", "executorch"),
-    "litert": ("ai-edge-litert", "litert_torch", "litert"),
-}
+RUNTIMES = tuple(RUNTIME_PACKAGES)
 
 
 def _quiet() -> contextlib.ExitStack:
@@ -181,16 +171,10 @@ def main() -> int:
         from shufflenet.bench.plots import check_figure_path  # matplotlib: only when plotting
 
         check_figure_path(args.plot)
-    for rt in args.runtimes:  # before minutes of exporting: a runtime missing here is a one-line error
-        _, module, extra = PACKAGES[rt]
-        try:
-            require(module, extra)
-        except MissingExtra as exc:
-            sys.exit(f"error: --runtimes {rt}: {exc}")
+    versions = require_runtimes(args.runtimes)
     torch.set_num_threads(args.threads)
     info = machine_info()
     peak = compute_peak(args.threads)
-    versions = ", ".join(f"{rt} {metadata.version(PACKAGES[rt][0])}" for rt in args.runtimes)
     print(f"# {info['cpu']} ({info['cpu_flags']}), {info['cores']} cores, {args.threads} threads; torch "
           f"{info['torch']}, {versions}; our ONNX file: --target {args.target}")  # fmt: skip
     print("| model | runtime | batch | standard ms | ours ms | speed-up | p10-p90 | best-regime rounds | ours / floor "
