@@ -47,6 +47,7 @@ class Teacher:
     def __call__(self, x: Tensor) -> Tensor:
         """Target probabilities (float32, rows sum to 1) for the batch ``x`` the student is given."""
         views = [x, x.flip(-1)] if self.tta else [x]
+        answers = len(self.nets) * len(views)  # each network's answer to each view, averaged
         if len(views) > 1 and (self.one_call if self.one_call is not None else x.device.type == "cuda"):
             views = [torch.cat(views)]
         total = torch.zeros((), device=x.device)
@@ -57,7 +58,7 @@ class Teacher:
                     logits = net(inp)
                 probs = (logits.float() / self.temperature).softmax(1)
                 total = total + probs.unflatten(0, (-1, len(x))).sum(0)
-        return total / (len(self.nets) * (2 if self.tta else 1))
+        return total / answers
 
 
 def distill_loss(logits: Tensor, target: Tensor, temperature: float = 1.0) -> Tensor:
